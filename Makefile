@@ -1,0 +1,14 @@
+# The logic lives in scripts/; these targets are the entry points the README documents.
+.PHONY: test dev lint fmt events
+
+## Installs what the tests need, then runs every check and test against local servers.
+test:
+	@scripts/test.sh
+
+## Formats the code.
+fmt:
+	cargo fmt --all
+
+## Regenerates the sample events in events/.
+events:
+	python3 scripts/gen_events.py

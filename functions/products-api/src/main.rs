@@ -1,0 +1,15 @@
+use lambda_http::{Error, run, service_fn};
+
+mod http_handler;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let deps = http_handler::Deps {
+        store: shared::setup::data_store().await?,
+    };
+    run(service_fn(|event| {
+        http_handler::function_handler(&deps, event)
+    }))
+    .await
+}

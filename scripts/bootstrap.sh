@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the local tooling into the repository, idempotently: a Python venv (.venv) with moto,
+# cfn-lint, SAM CLI, cargo-lambda and the AWS CLI. Nothing is installed outside the repo.
+source "$(dirname "$0")/lib.sh"
+
+command -v cargo >/dev/null || die "cargo is required (https://rustup.rs)"
+command -v python3 >/dev/null || die "python3 (3.9 or later) is required"
+command -v curl >/dev/null || die "curl is required"
+
+stamp="$VENV/.requirements.sha256"
+want=$(sha256sum "$ROOT/requirements-dev.txt" | cut -d' ' -f1)
+if [[ -x "$PY" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+  info "Python tools are up to date (.venv)"
+else
+  step "Installing Python tools into .venv (first run: about a minute)"
+  [[ -x "$PY" ]] || python3 -m venv "$VENV"
+  "$PY" -m pip install --quiet --upgrade pip
+  "$PY" -m pip install --quiet --progress-bar off -r "$ROOT/requirements-dev.txt"
+  echo "$want" > "$stamp"
+  info "installed: $("$VENV/bin/moto_server" --version 2>/dev/null | head -1 || echo moto), $("$VENV/bin/cfn-lint" --version), $("$VENV/bin/sam" --version)"
+fi

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Writes the sample events in events/: API Gateway REST proxy events as a Cognito user pool
+authorizer delivers them (claims as strings), for two tenants (a, b) and both roles, plus the
+Cognito trigger events. Tests, `cargo lambda invoke --data-file` and `sam local invoke -e` use
+them. Run it after adding a route; the output is committed."""
+
+import json
+import pathlib
+import uuid
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent / "events"
+
+REGION = "eu-west-1"
+POOL = f"{REGION}_Tenantry1"
+CLIENT = "5example0client0id0tenantry"
+API = "a1b2c3d4e5"
+
+TENANTS = {
+    "a": {"id": "01JB8Z4K2M6Q9R3T5V7W9XAAAA", "tier": "basic", "name": "Acme Tea"},
+    "b": {"id": "01JB8Z4K2M6Q9R3T5V7W9XBBBB", "tier": "standard", "name": "Bolt Coffee"},
+}
+USERS = {
+    ("a", "admin"): ("0a000000-0000-4000-8000-00000000a0ad", "alice@acme.example"),
+    ("a", "member"): ("0a000000-0000-4000-8000-00000000a0ae", "amir@acme.example"),
+    ("b", "admin"): ("0b000000-0000-4000-8000-00000000b0ad", "bea@bolt.example"),
+    ("b", "member"): ("0b000000-0000-4000-8000-00000000b0ae", "bo@bolt.example"),
+}
+PLATFORM_ADMIN = ("0c000000-0000-4000-8000-0000000000ad", "ops@tenantry.example")
+# Sample resource ids that belong to tenant a (and b); tests create real ones.
+def sample_id(prefix, suffix):
+    """A valid ULID (Crockford base32, 26 characters) that is easy to recognise."""
+    return prefix + "0" * (26 - len(prefix) - len(suffix)) + suffix
+
+
+IDS = {
+    "productId": {"a": sample_id("01JB9A", "PA1"), "b": sample_id("01JB9A", "PB1")},
+    "orderId": {"a": sample_id("01JB9B", "RA1"), "b": sample_id("01JB9B", "RB1")},
+    "userId": {"a": USERS[("a", "member")][0], "b": USERS[("b", "member")][0]},
+    "tenantId": {"a": TENANTS["a"]["id"], "b": TENANTS["b"]["id"]},
+}
+
+EPOCH = 1795600000  # 2026-11-26T08:26:40Z
+
+
+def claims(sub, email, tenant=None, role=None, groups=None):
+    c = {
+        "sub": sub,
+        "email_verified": "true",
+        "iss": f"https://cognito-idp.{REGION}.amazonaws.com/{POOL}",
+        "cognito:username": sub,
+        "origin_jti": str(uuid.uuid5(uuid.NAMESPACE_URL, sub + "origin")),
+        "aud": CLIENT,
+        "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, sub + "event")),
+        "token_use": "id",
+        "auth_time": str(EPOCH),
+        "exp": "Thu Nov 26 09:26:40 UTC 2026",
+        "iat": "Thu Nov 26 08:26:40 UTC 2026",
+        "jti": str(uuid.uuid5(uuid.NAMESPACE_URL, sub + "jti")),
+        "email": email,
+    }
+    if tenant:
+        c["tenant_id"] = TENANTS[tenant]["id"]
+        c["tenant_role"] = role
+        c["tenant_tier"] = TENANTS[tenant]["tier"]
+    if groups:
+        c["cognito:groups"] = ",".join(groups)
+    return c
+
+
+def rest_event(method, resource, tenant_key, path_values, body=None, query=None, auth=None):
+    path = resource
+    params = {}
+    for name, value in path_values.items():
+        path = path.replace("{" + name + "}", value)
+        params[name] = value
+    headers = {
+        "Accept": "application/json",
+        "Authorization": "eyJraWQiOiJzYW1wbGUiLCJhbGciOiJSUzI1NiJ9.c2FtcGxl.c2lnbmF0dXJl",
+        "Host": f"{API}.execute-api.{REGION}.amazonaws.com",
+        "User-Agent": "curl/8.5.0",
+        "X-Amzn-Trace-Id": "Root=1-6745a1b0-0123456789abcdef01234567",
+        "X-Forwarded-For": "203.0.113.10",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "https",
+    }
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{method} {path} {tenant_key}"))
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": params or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": "r3s0ur",
+            "resourcePath": resource,
+            "httpMethod": method,
+            "extendedRequestId": "Bx1cXEXAMPLE=",
+            "requestTime": "26/Nov/2026:08:30:00 +0000",
+            "path": "/prod" + path,
+            "accountId": "123456789012",
+            "protocol": "HTTP/1.1",
+            "stage": "prod",
+            "domainPrefix": API,
+            "requestTimeEpoch": EPOCH * 1000 + 200000,
+            "requestId": request_id,
+            "identity": {
+                "cognitoIdentityPoolId": None,
+                "accountId": None,
+                "cognitoIdentityId": None,
+                "caller": None,
+                "sourceIp": "203.0.113.10",
+                "principalOrgId": None,
+                "accessKey": None,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+                "userArn": None,
+                "userAgent": "curl/8.5.0",
+                "user": None,
+            },
+            "domainName": f"{API}.execute-api.{REGION}.amazonaws.com",
+            "apiId": API,
+            "authorizer": {"claims": auth},
+        },
+        "body": json.dumps(body) if body is not None else None,
+        "isBase64Encoded": False,
+    }
+
+
+def write(path, event):
+    target = ROOT / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(event, indent=2) + "\n")
+
+
+# (function, file stem, method, resource, body, query)
+TENANT_ROUTES = [
+    ("products-api", "create-product", "POST", "/products",
+     {"name": "Sencha", "description": "Green tea, 100 g", "sku": "TEA-SEN-100", "price": 1250, "currency": "EUR", "active": True}, None),
+    ("products-api", "list-products", "GET", "/products", None, {"limit": "20"}),
+    ("products-api", "get-product", "GET", "/products/{productId}", None, None),
+    ("products-api", "replace-product", "PUT", "/products/{productId}",
+     {"name": "Sencha", "description": "Green tea, 100 g", "sku": "TEA-SEN-100", "price": 1350, "currency": "EUR", "active": True, "version": 1}, None),
+    ("products-api", "delete-product", "DELETE", "/products/{productId}", None, None),
+    ("orders-api", "create-order", "POST", "/orders",
+     {"lines": [{"product_id": "{productId}", "quantity": 2}]}, None),
+    ("orders-api", "list-orders", "GET", "/orders", None, {"limit": "20"}),
+    ("orders-api", "get-order", "GET", "/orders/{orderId}", None, None),
+    ("orders-api", "change-order-status", "PATCH", "/orders/{orderId}", {"status": "paid", "version": 1}, None),
+]
+
+
+def substitute(value, tenant):
+    text = json.dumps(value)
+    for name, ids in IDS.items():
+        text = text.replace("{" + name + "}", ids[tenant])
+    return json.loads(text)
+
+
+def main():
+    for function, stem, method, resource, body, query in TENANT_ROUTES:
+        for tenant in ("a", "b"):
+            for role in ("admin", "member"):
+                sub, email = USERS[(tenant, role)]
+                values = {name: ids[tenant] for name, ids in IDS.items() if "{" + name + "}" in resource}
+                event = rest_event(
+                    method, resource, f"{tenant}-{role}", values,
+                    body=substitute(body, tenant) if body is not None else None,
+                    query=query, auth=claims(sub, email, tenant, role),
+                )
+                write(f"{function}/{stem}.{tenant}-{role}.json", event)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+# Shared by the scripts in this folder: logging, the repo root, the tool locations, free ports,
+# and starting/stopping background servers. Source it; don't run it.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+export PATH="$VENV/bin:$PATH"
+export SAM_CLI_TELEMETRY=0
+export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
+info() { printf '    %s\n' "$*" >&2; }
+die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# A TCP port nobody listens on, chosen by the kernel.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Fails, naming the port, when something already listens on it.
+require_free_port() {
+  local port=$1 what=$2
+  if python3 -c "import socket,sys; s=socket.socket(); sys.exit(0 if s.connect_ex(('127.0.0.1',$port)) else 1)"; then
+    return 0
+  fi
+  die "port $port ($what) is already in use on 127.0.0.1: stop whatever holds it, or choose another port (see the README)"
+}
+
+# wait_for_http URL SECONDS NAME LOGFILE PID: polls URL until it answers (any status).
+wait_for_http() {
+  local url=$1 seconds=$2 name=$3 log=$4 pid=$5 waited=0
+  until curl -s -o /dev/null "$url"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 40 "$log" >&2 || true
+      die "$name exited during start-up (log: $log)"
+    fi
+    if (( waited >= seconds * 10 )); then
+      tail -n 40 "$log" >&2 || true
+      die "$name did not answer at $url within ${seconds}s (log: $log)"
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+}
+
+# Background processes started by the sourcing script; stopped by stop_all.
+PIDS=()
+stop_all() {
+  local pid
+  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    fi
+  done
+  for pid in "${PIDS[@]+"${PIDS[@]}"}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  PIDS=()
+}
+
+# start_bg LOGFILE COMMAND...: runs COMMAND in its own process group, output to LOGFILE.
+start_bg() {
+  local log=$1; shift
+  setsid "$@" >"$log" 2>&1 < /dev/null &
+  PIDS+=("$!")
+  LAST_PID=$!
+}

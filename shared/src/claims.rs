@@ -1,0 +1,20 @@
+//! Names of the token claims that carry identity and tenancy.
+//!
+//! The pre-token-generation trigger writes the tenant claims and [`crate::context`] reads them;
+//! both use these constants so the two can never drift apart.
+
+/// The Cognito user's immutable id (a UUID).
+pub const SUB: &str = "sub";
+/// The user's e-mail address.
+pub const EMAIL: &str = "email";
+/// Cognito groups, used only for platform operators (`platform-admin`), never for tenant roles.
+pub const GROUPS: &str = "cognito:groups";
+/// The tenant the user belongs to, injected by the pre-token-generation trigger.
+pub const TENANT_ID: &str = "tenant_id";
+/// `admin` or `member`, injected by the pre-token-generation trigger.
+pub const TENANT_ROLE: &str = "tenant_role";
+/// `basic`, `standard` or `premium`, injected by the pre-token-generation trigger.
+pub const TENANT_TIER: &str = "tenant_tier";
+
+/// The Cognito group whose members may call the platform administration routes.
+pub const PLATFORM_ADMIN_GROUP: &str = "platform-admin";

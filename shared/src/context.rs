@@ -1,0 +1,267 @@
+//! Who is calling, and for which tenant: built only from the claims that API Gateway's authorizer
+//! verified, never from the path, the body, a header or the query string.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+use serde::{Deserialize, Serialize};
+
+use crate::claims;
+use crate::ids::{TenantId, UserId};
+
+/// A user's role inside their tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Member,
+}
+
+impl Role {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "admin" => Some(Self::Admin),
+            "member" => Some(Self::Member),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Member => "member",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A tenant's plan. `premium` tenants get a dedicated (silo) data table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Basic,
+    Standard,
+    Premium,
+}
+
+impl Tier {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "basic" => Some(Self::Basic),
+            "standard" => Some(Self::Standard),
+            "premium" => Some(Self::Premium),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Basic => "basic",
+            Self::Standard => "standard",
+            Self::Premium => "premium",
+        }
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a request carries no usable identity.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdentityError {
+    /// No authorizer claims at all, or claims that do not parse: the request is refused (401).
+    #[error("missing or invalid identity claims")]
+    Unauthenticated,
+    /// A valid user who belongs to no tenant (for example a platform operator): 403 `no-tenant`.
+    #[error("the caller belongs to no tenant")]
+    NoTenant,
+}
+
+/// The verified claims of a request, every value a string as API Gateway delivers them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claims(HashMap<String, String>);
+
+impl Claims {
+    /// Reads the claims the authorizer put in the request context: `authorizer.claims` for a
+    /// REST API with a Cognito authorizer, `authorizer.jwt.claims` for an HTTP API JWT authorizer.
+    /// Anything else (no context, a Lambda function URL, a non-string claim) yields no claims.
+    pub fn from_request(request: &Request) -> Self {
+        let mut claims = HashMap::new();
+        match request.request_context_ref() {
+            Some(RequestContext::ApiGatewayV1(context)) => {
+                if let Some(serde_json::Value::Object(map)) =
+                    context.authorizer.fields.get("claims")
+                {
+                    for (name, value) in map {
+                        if let serde_json::Value::String(value) = value {
+                            claims.insert(name.clone(), value.clone());
+                        }
+                    }
+                }
+            }
+            Some(RequestContext::ApiGatewayV2(context)) => {
+                if let Some(jwt) = context.authorizer.as_ref().and_then(|a| a.jwt.as_ref()) {
+                    claims.extend(jwt.claims.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+            }
+            _ => {}
+        }
+        Self(claims)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// The caller's Cognito groups. A REST authorizer sends them comma-separated, an HTTP API JWT
+    /// authorizer as `[a b]`; both are accepted.
+    pub fn groups(&self) -> Vec<String> {
+        self.get(claims::GROUPS)
+            .map(|raw| {
+                raw.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .split([',', ' '])
+                    .map(str::trim)
+                    .filter(|group| !group.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The authenticated user, whatever their tenancy.
+    pub fn user_id(&self) -> Result<UserId, IdentityError> {
+        self.get(claims::SUB)
+            .and_then(|sub| UserId::parse(sub).ok())
+            .ok_or(IdentityError::Unauthenticated)
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Claims {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        Self(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
+    }
+}
+
+/// The tenant a request acts for, and who is acting. The only way to obtain one is from verified
+/// claims, so every store call that takes it is scoped to the caller's own tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantContext {
+    pub tenant_id: TenantId,
+    pub user_id: UserId,
+    pub role: Role,
+    pub tier: Tier,
+}
+
+impl TenantContext {
+    pub fn from_request(request: &Request) -> Result<Self, IdentityError> {
+        Self::from_claims(&Claims::from_request(request))
+    }
+
+    /// Fails closed: a missing `sub`, or any tenant claim present but malformed, or only some of
+    /// the three present, is `Unauthenticated`. Only a valid user with none of the three tenant
+    /// claims is `NoTenant`.
+    pub fn from_claims(claims: &Claims) -> Result<Self, IdentityError> {
+        let user_id = claims.user_id()?;
+        let tenant = claims.get(claims::TENANT_ID);
+        let role = claims.get(claims::TENANT_ROLE);
+        let tier = claims.get(claims::TENANT_TIER);
+        match (tenant, role, tier) {
+            (None, None, None) => Err(IdentityError::NoTenant),
+            (Some(tenant), Some(role), Some(tier)) => Ok(Self {
+                tenant_id: TenantId::parse(tenant).map_err(|_| IdentityError::Unauthenticated)?,
+                user_id,
+                role: Role::parse(role).ok_or(IdentityError::Unauthenticated)?,
+                tier: Tier::parse(tier).ok_or(IdentityError::Unauthenticated)?,
+            }),
+            _ => Err(IdentityError::Unauthenticated),
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TENANT: &str = "01JB8Z4K2M6Q9R3T5V7W9XAAAA";
+    const SUB: &str = "3f1c1e4a-9c3b-4e0b-9f49-0b4c8c1e2d3a";
+
+    fn full() -> Vec<(&'static str, &'static str)> {
+        vec![
+            (claims::SUB, SUB),
+            (claims::TENANT_ID, TENANT),
+            (claims::TENANT_ROLE, "member"),
+            (claims::TENANT_TIER, "basic"),
+        ]
+    }
+
+    #[test]
+    fn complete_claims_make_a_context() {
+        let context = TenantContext::from_claims(&full().into_iter().collect()).unwrap();
+        assert_eq!(context.tenant_id.to_string(), TENANT);
+        assert_eq!(context.role, Role::Member);
+        assert_eq!(context.tier, Tier::Basic);
+        assert!(!context.is_admin());
+    }
+
+    #[test]
+    fn each_missing_or_malformed_claim_fails_closed() {
+        for (index, bad) in [(1, "TENANT#x"), (2, "owner"), (3, "gold"), (0, "root")] {
+            let mut claims = full();
+            claims[index].1 = bad;
+            assert_eq!(
+                TenantContext::from_claims(&claims.into_iter().collect()),
+                Err(IdentityError::Unauthenticated),
+                "{bad}"
+            );
+        }
+        for index in 0..4 {
+            let mut claims = full();
+            claims.remove(index);
+            assert_eq!(
+                TenantContext::from_claims(&claims.into_iter().collect()),
+                Err(IdentityError::Unauthenticated),
+                "claim {index} removed"
+            );
+        }
+    }
+
+    #[test]
+    fn a_user_without_tenant_claims_has_no_tenant() {
+        let claims: Claims = [(claims::SUB, SUB)].into_iter().collect();
+        assert_eq!(
+            TenantContext::from_claims(&claims),
+            Err(IdentityError::NoTenant)
+        );
+    }
+
+    #[test]
+    fn groups_parse_in_both_authorizer_formats() {
+        let rest: Claims = [(claims::GROUPS, "platform-admin,ops")]
+            .into_iter()
+            .collect();
+        let http: Claims = [(claims::GROUPS, "[platform-admin ops]")]
+            .into_iter()
+            .collect();
+        assert_eq!(rest.groups(), vec!["platform-admin", "ops"]);
+        assert_eq!(http.groups(), rest.groups());
+    }
+}

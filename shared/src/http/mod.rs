@@ -1,0 +1,20 @@
+//! HTTP plumbing for the API functions: errors as problem+json, JSON bodies with a size limit,
+//! query and path parameters, routing, and [`serve`], which wraps every request with the tenant
+//! context, a logging span and the mapping of errors to responses.
+
+mod problem;
+mod request;
+mod response;
+mod route;
+mod serve;
+
+pub use problem::ApiError;
+pub use request::{
+    ExpectedVersion, QueryParams, expected_version, if_match, json_body, list_params,
+};
+pub use response::{created, json, no_content, with_etag};
+pub use route::{PathParams, Route, match_route};
+pub use serve::{request_id, serve, serve_caller};
+
+/// The largest request body accepted by default.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;

@@ -1,0 +1,101 @@
+//! The boundary of every API request.
+
+use std::future::Future;
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use tracing::Instrument;
+
+use super::ApiError;
+use crate::context::{Claims, TenantContext};
+
+/// API Gateway's request id, or the Lambda invocation's when there is no gateway.
+pub fn request_id(request: &Request) -> String {
+    let from_gateway = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => context.request_id.clone(),
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
+        _ => None,
+    };
+    from_gateway
+        .or_else(|| {
+            request
+                .lambda_context_ref()
+                .map(|context| context.request_id.clone())
+        })
+        .unwrap_or_else(|| "-".to_owned())
+}
+
+/// Logs the outcome once and turns an error into its problem response.
+fn finish(result: Result<Response<Body>, ApiError>, request_id: &str) -> Response<Body> {
+    match result {
+        Ok(response) => {
+            tracing::info!(status = response.status().as_u16(), "request handled");
+            response
+        }
+        Err(err) => {
+            let status = err.status().as_u16();
+            match err.log_cause() {
+                Some(cause) => tracing::error!(status, code = err.code(), cause, "request failed"),
+                None => tracing::info!(status, code = err.code(), "request refused"),
+            }
+            err.into_response(request_id)
+        }
+    }
+}
+
+/// Serves a tenant-scoped request: builds the [`TenantContext`] from the verified claims (401 or
+/// 403 `no-tenant` without one), runs `handler` inside a span carrying `tenant_id`, `user_id` and
+/// `request_id`, and maps its error to problem+json. Expected failures are responses, never a
+/// Lambda error.
+pub async fn serve<F, Fut>(request: Request, handler: F) -> Response<Body>
+where
+    F: FnOnce(TenantContext, Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let request_id = request_id(&request);
+    let method = request.method().as_str().to_owned();
+    let path = request.raw_http_path().to_owned();
+    let context = match TenantContext::from_request(&request) {
+        Ok(context) => context,
+        Err(err) => {
+            let span = tracing::info_span!("request", %request_id, %method, %path);
+            return span.in_scope(|| finish(Err(err.into()), &request_id));
+        }
+    };
+    let span = tracing::info_span!(
+        "request",
+        %request_id,
+        tenant_id = %context.tenant_id,
+        user_id = %context.user_id,
+        role = %context.role,
+        %method,
+        %path,
+    );
+    async move { finish(handler(context, request).await, &request_id) }
+        .instrument(span)
+        .await
+}
+
+/// Serves a request that needs an authenticated caller but not necessarily a tenant (platform
+/// administration, `GET /me`): the handler gets the verified claims.
+pub async fn serve_caller<F, Fut>(request: Request, handler: F) -> Response<Body>
+where
+    F: FnOnce(Claims, Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let request_id = request_id(&request);
+    let method = request.method().as_str().to_owned();
+    let path = request.raw_http_path().to_owned();
+    let claims = Claims::from_request(&request);
+    let user_id = match claims.user_id() {
+        Ok(user_id) => user_id,
+        Err(err) => {
+            let span = tracing::info_span!("request", %request_id, %method, %path);
+            return span.in_scope(|| finish(Err(err.into()), &request_id));
+        }
+    };
+    let span = tracing::info_span!("request", %request_id, user_id = %user_id, %method, %path);
+    async move { finish(handler(claims, request).await, &request_id) }
+        .instrument(span)
+        .await
+}

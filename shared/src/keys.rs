@@ -1,0 +1,188 @@
+//! Every DynamoDB key string is built here and nowhere else.
+//!
+//! # Layout of a data table (pooled, or a premium tenant's silo: the same layout)
+//!
+//! | item | `pk` | `sk` |
+//! | --- | --- | --- |
+//! | product | `<tenant>#PRODUCT#<shard>` | `<product id>` |
+//! | SKU claim | `<tenant>#SKU#<shard>` | `<SKU>` |
+//! | order | `<tenant>#ORDER#<shard>` | `<order id>` |
+//! | counters | `<tenant>#COUNTER` | `PRODUCTS`, `ORDERS#<YYYY-MM>` |
+//!
+//! Every partition key starts with the tenant id and `#`. Ids are ULIDs (Crockford base32), SKUs
+//! are `A-Z0-9._-`, so `#` can occur in neither and `<tenant>#` is an exact prefix: IAM's
+//! `dynamodb:LeadingKeys` condition `"<tenant>#*"` matches this tenant's items and no other's.
+//!
+//! # Why shards
+//!
+//! A partition key value is served by one DynamoDB partition (about 1,000 writes and 3,000
+//! reads a second) and, because ids sort by time, new items would always land at the same end of
+//! it, where adaptive capacity cannot split. So a tenant's products, orders and SKU claims are
+//! spread over [`SHARDS`] partition key values each; the shard is derived from the item's own id
+//! (the ULID's random bits) or from the SKU (a hash), so a point read or write still names exactly
+//! one key and costs one request. Listing newest-first queries the shards in parallel and merges
+//! them (see [`crate::pagination`]). The only per-tenant single key is the counter item, written
+//! once per product create/delete and per order.
+//!
+//! The shard count is part of the stored layout: changing it needs a data migration.
+
+use crate::domain::text::Sku;
+use crate::ids::{OrderId, ProductId, TenantId};
+
+/// Separates the parts of a key. Cannot occur in any id or SKU.
+pub const DELIMITER: char = '#';
+
+/// How many partition key values one tenant's products (and orders, and SKU claims) spread over.
+pub const SHARDS: u8 = 4;
+
+/// The attribute names of the table's key.
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+
+/// A full primary key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ItemKey {
+    pub pk: String,
+    pub sk: String,
+}
+
+/// The prefix every partition key of `tenant` starts with.
+pub fn tenant_prefix(tenant: &TenantId) -> String {
+    format!("{tenant}{DELIMITER}")
+}
+
+/// The kinds of sharded collection a tenant has in a data table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collection {
+    Products,
+    Skus,
+    Orders,
+}
+
+impl Collection {
+    pub const ALL: [Self; 3] = [Self::Products, Self::Skus, Self::Orders];
+
+    fn tag(self) -> &'static str {
+        match self {
+            Self::Products => "PRODUCT",
+            Self::Skus => "SKU",
+            Self::Orders => "ORDER",
+        }
+    }
+}
+
+/// One shard of one of a tenant's collections.
+pub fn partition(tenant: &TenantId, collection: Collection, shard: u8) -> String {
+    format!("{tenant}{DELIMITER}{}{DELIMITER}{shard}", collection.tag())
+}
+
+fn shard_of_ulid(id: ulid::Ulid) -> u8 {
+    (id.random() % u128::from(SHARDS)) as u8
+}
+
+fn shard_of_text(text: &str) -> u8 {
+    // FNV-1a: stable across releases and platforms, unlike std's hasher.
+    let hash = text.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+    });
+    (hash % u32::from(SHARDS)) as u8
+}
+
+pub fn product(tenant: &TenantId, id: &ProductId) -> ItemKey {
+    ItemKey {
+        pk: partition(tenant, Collection::Products, shard_of_ulid(id.as_ulid())),
+        sk: id.to_string(),
+    }
+}
+
+/// The item that makes a SKU unique within a tenant.
+pub fn sku(tenant: &TenantId, sku: &Sku) -> ItemKey {
+    ItemKey {
+        pk: partition(tenant, Collection::Skus, shard_of_text(sku.as_str())),
+        sk: sku.as_str().to_owned(),
+    }
+}
+
+pub fn order(tenant: &TenantId, id: &OrderId) -> ItemKey {
+    ItemKey {
+        pk: partition(tenant, Collection::Orders, shard_of_ulid(id.as_ulid())),
+        sk: id.to_string(),
+    }
+}
+
+fn counters(tenant: &TenantId) -> String {
+    format!("{tenant}{DELIMITER}COUNTER")
+}
+
+/// How many products the tenant has.
+pub fn product_count(tenant: &TenantId) -> ItemKey {
+    ItemKey {
+        pk: counters(tenant),
+        sk: "PRODUCTS".to_owned(),
+    }
+}
+
+/// How many orders the tenant placed in `year_month` (`YYYY-MM`).
+pub fn monthly_order_count(tenant: &TenantId, year_month: &str) -> ItemKey {
+    ItemKey {
+        pk: counters(tenant),
+        sk: format!("ORDERS{DELIMITER}{year_month}"),
+    }
+}
+
+/// Every partition key value the tenant can have in a data table: enough to find all of its
+/// items with `Query` alone (offboarding and tier migration never need a `Scan`).
+pub fn tenant_partitions(tenant: &TenantId) -> Vec<String> {
+    let mut partitions: Vec<String> = Collection::ALL
+        .into_iter()
+        .flat_map(|collection| (0..SHARDS).map(move |shard| partition(tenant, collection, shard)))
+        .collect();
+    partitions.push(counters(tenant));
+    partitions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_starts_with_the_tenant_prefix() {
+        let tenant = TenantId::generate();
+        let prefix = tenant_prefix(&tenant);
+        let keys = [
+            product(&tenant, &ProductId::generate()),
+            order(&tenant, &OrderId::generate()),
+            sku(&tenant, &Sku::parse("ABC").unwrap()),
+            product_count(&tenant),
+            monthly_order_count(&tenant, "2026-11"),
+        ];
+        for key in &keys {
+            assert!(key.pk.starts_with(&prefix), "{key:?}");
+            assert!(
+                tenant_partitions(&tenant).contains(&key.pk),
+                "{key:?} not enumerable"
+            );
+        }
+    }
+
+    #[test]
+    fn ids_spread_over_every_shard() {
+        let tenant = TenantId::generate();
+        let used: std::collections::HashSet<String> = (0..200)
+            .map(|_| product(&tenant, &ProductId::generate()).pk)
+            .collect();
+        assert_eq!(used.len(), usize::from(SHARDS));
+    }
+
+    #[test]
+    fn the_same_id_always_maps_to_the_same_key() {
+        let tenant = TenantId::generate();
+        let id = OrderId::generate();
+        assert_eq!(order(&tenant, &id), order(&tenant, &id));
+        let sku_a = Sku::parse("tea").unwrap();
+        assert_eq!(
+            sku(&tenant, &sku_a),
+            sku(&tenant, &Sku::parse("TEA").unwrap())
+        );
+    }
+}

@@ -1,0 +1,234 @@
+//! The DynamoDB adapter of the store ports.
+//!
+//! Which table (and which credentials) serve a tenant is decided by a [`TableResolver`]: one
+//! pooled table for every tenant, or per-tenant tables and tenant-scoped credentials (see
+//! [`crate::store::dynamo`]'s callers). The adapter itself never sees anything but one tenant's
+//! keys, built by [`crate::keys`].
+
+use std::error::Error;
+use std::future::Future;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, SdkError};
+
+use super::StoreError;
+use crate::ids::TenantId;
+
+mod item;
+mod orders;
+mod products;
+
+pub use item::Item;
+
+/// The client and table that serve one tenant's data.
+#[derive(Debug, Clone)]
+pub struct TableScope {
+    pub client: Client,
+    pub table: String,
+}
+
+/// Decides which client and table serve a tenant.
+pub trait TableResolver: Send + Sync + 'static {
+    fn resolve(
+        &self,
+        tenant: &TenantId,
+    ) -> impl Future<Output = Result<TableScope, StoreError>> + Send;
+}
+
+/// Every tenant in one table, reached with the function's own credentials.
+#[derive(Debug, Clone)]
+pub struct PooledTable(pub TableScope);
+
+impl TableResolver for PooledTable {
+    async fn resolve(&self, _tenant: &TenantId) -> Result<TableScope, StoreError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// The DynamoDB adapter: implements every store port for the tenant data tables.
+#[derive(Debug)]
+pub struct DynamoStore<R> {
+    resolver: Arc<R>,
+}
+
+impl<R> Clone for DynamoStore<R> {
+    fn clone(&self) -> Self {
+        Self {
+            resolver: Arc::clone(&self.resolver),
+        }
+    }
+}
+
+impl<R: TableResolver> DynamoStore<R> {
+    pub fn new(resolver: R) -> Self {
+        Self {
+            resolver: Arc::new(resolver),
+        }
+    }
+
+    async fn scope(&self, tenant: &TenantId) -> Result<TableScope, StoreError> {
+        self.resolver.resolve(tenant).await
+    }
+}
+
+/// Any SDK failure that is not an expected condition: logged, never shown to clients.
+pub(crate) fn backend<E: Error + 'static, R: std::fmt::Debug>(err: SdkError<E, R>) -> StoreError {
+    StoreError::Backend(DisplayErrorContext(err).to_string())
+}
+
+pub(crate) fn built<T>(result: Result<T, BuildError>) -> Result<T, StoreError> {
+    result.map_err(|err| StoreError::Backend(format!("invalid request: {err}")))
+}
+
+impl<R: TableResolver> DynamoStore<R> {
+    /// Lists one of a tenant's sharded collections newest first: one `Query` per shard that is
+    /// not exhausted, run concurrently, merged by sort key (see [`crate::pagination`]).
+    async fn list_sharded<T: Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        collection: crate::keys::Collection,
+        name: &str,
+        limit: usize,
+        cursor: Option<&str>,
+        parse: fn(&Item) -> Result<T, StoreError>,
+    ) -> Result<super::ListPage<T>, StoreError> {
+        use crate::pagination::{Cursor, Position, ShardPage, merge_newest_first};
+
+        let shards = usize::from(crate::keys::SHARDS);
+        let cursor = match cursor {
+            None => Cursor::start(*tenant, name, shards),
+            Some(raw) => Cursor::decode(raw, tenant, name, shards, |sk| {
+                ulid::Ulid::from_string(sk).is_ok()
+            })
+            .map_err(|_| StoreError::InvalidCursor)?,
+        };
+        let scope = self.scope(tenant).await?;
+        let mut queries = tokio::task::JoinSet::new();
+        for (shard, position) in cursor.positions.iter().enumerate() {
+            let before = match position {
+                Position::Done => continue,
+                Position::Start => None,
+                Position::Before(sk) => Some(sk.clone()),
+            };
+            let mut query = scope
+                .client
+                .query()
+                .table_name(&scope.table)
+                .expression_attribute_names("#pk", crate::keys::PK)
+                .expression_attribute_values(
+                    ":pk",
+                    aws_sdk_dynamodb::types::AttributeValue::S(crate::keys::partition(
+                        tenant,
+                        collection,
+                        shard as u8,
+                    )),
+                )
+                .scan_index_forward(false)
+                .limit(limit as i32);
+            query = match before {
+                None => query.key_condition_expression("#pk = :pk"),
+                Some(sk) => query
+                    .key_condition_expression("#pk = :pk AND #sk < :before")
+                    .expression_attribute_names("#sk", crate::keys::SK)
+                    .expression_attribute_values(
+                        ":before",
+                        aws_sdk_dynamodb::types::AttributeValue::S(sk),
+                    ),
+            };
+            queries.spawn(async move {
+                let output = query.send().await.map_err(backend)?;
+                let more = output.last_evaluated_key().is_some();
+                let mut items = Vec::new();
+                for map in output.items.unwrap_or_default() {
+                    let item = Item(map);
+                    let sk = item.get_s(crate::keys::SK)?.to_owned();
+                    items.push((sk, parse(&item)?));
+                }
+                Ok::<_, StoreError>((shard, ShardPage { items, more }))
+            });
+        }
+        let mut pages: Vec<Option<ShardPage<T>>> = (0..shards).map(|_| None).collect();
+        while let Some(joined) = queries.join_next().await {
+            let (shard, page) = joined
+                .map_err(|err| StoreError::Backend(format!("query task failed: {err}")))??;
+            pages[shard] = Some(page);
+        }
+        let page = merge_newest_first(cursor, pages, limit);
+        Ok(super::ListPage {
+            items: page.items,
+            next_cursor: page.next.map(|next| next.encode()),
+        })
+    }
+}
+
+/// For a cancelled transaction: the indexes of the actions whose condition failed, each with the
+/// item as it was when `ReturnValuesOnConditionCheckFailure` asked for it. `None` for any other
+/// error.
+pub(crate) fn failed_conditions(
+    err: &SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        impl std::fmt::Debug,
+    >,
+) -> Option<Vec<(usize, Option<Item>)>> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => Some(
+            cancelled
+                .cancellation_reasons()
+                .iter()
+                .enumerate()
+                .filter(|(_, reason)| reason.code() == Some("ConditionalCheckFailed"))
+                .map(|(index, reason)| (index, reason.item().cloned().map(Item)))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// Runs a write transaction, retrying (briefly) when DynamoDB cancelled it only because another
+/// transaction was touching the same items at that moment: the caller then sees the outcome of
+/// its own conditions, not a spurious failure.
+pub(crate) async fn transact(
+    scope: &TableScope,
+    actions: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+) -> Result<(), TransactionFailure> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = scope
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(actions.clone()))
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(()),
+            Err(err) => err,
+        };
+        if let Some(failed) = failed_conditions(&err) {
+            if !failed.is_empty() {
+                return Err(TransactionFailure::Conditions(failed));
+            }
+            let conflicted = matches!(
+                err.as_service_error(),
+                Some(TransactWriteItemsError::TransactionCanceledException(c))
+                    if c.cancellation_reasons().iter().any(|r| r.code() == Some("TransactionConflict"))
+            );
+            if conflicted && attempt < 4 {
+                tokio::time::sleep(std::time::Duration::from_millis(10 * attempt)).await;
+                continue;
+            }
+        }
+        return Err(TransactionFailure::Other(backend(err)));
+    }
+}
+
+/// Why [`transact`] failed.
+#[derive(Debug)]
+pub(crate) enum TransactionFailure {
+    /// These actions' conditions failed (index in the transaction, the item as it was).
+    Conditions(Vec<(usize, Option<Item>)>),
+    Other(StoreError),
+}

@@ -1,0 +1,294 @@
+//! An in-memory store for fast handler tests. It passes the same contract suite
+//! ([`super::contract`]) as the DynamoDB adapter, so handler tests that use it mean something.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{ListPage, ORDERS, OrderStore, PRODUCTS, ProductLookup, ProductStore, StoreError};
+use crate::domain::order::{Order, OrderStatus, PricedOrder};
+use crate::domain::product::Product;
+use crate::domain::text::Sku;
+use crate::domain::time::Timestamp;
+use crate::ids::{OrderId, ProductId, TenantId};
+use crate::pagination::{Cursor, Position};
+use crate::plans::Limit;
+
+#[derive(Debug, Default)]
+struct TenantData {
+    products: BTreeMap<ProductId, Product>,
+    skus: HashMap<Sku, ProductId>,
+    orders: BTreeMap<OrderId, Order>,
+    orders_by_month: HashMap<String, u64>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    tenants: HashMap<TenantId, TenantData>,
+    not_ready: Vec<TenantId>,
+}
+
+/// A whole store in a mutex: every operation is trivially atomic.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes `tenant`'s data unavailable, as while its silo table is being created.
+    pub fn mark_not_ready(&self, tenant: TenantId) {
+        self.lock().not_ready.push(tenant);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A test that panicked while holding the lock has failed already; keep serving the rest.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn with_tenant<T>(
+        &self,
+        tenant: &TenantId,
+        f: impl FnOnce(&mut TenantData) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut state = self.lock();
+        if state.not_ready.contains(tenant) {
+            return Err(StoreError::TenantNotReady);
+        }
+        f(state.tenants.entry(*tenant).or_default())
+    }
+}
+
+/// Newest-first page over ids that sort by time, with a one-position cursor.
+fn page<K: Ord + ToString + Copy, V: Clone>(
+    map: &BTreeMap<K, V>,
+    tenant: &TenantId,
+    collection: &str,
+    limit: usize,
+    cursor: Option<&str>,
+    parse: impl Fn(&str) -> Option<K>,
+) -> Result<ListPage<V>, StoreError> {
+    let position = match cursor {
+        None => Position::Start,
+        Some(raw) => {
+            let cursor = Cursor::decode(raw, tenant, collection, 1, |sk| parse(sk).is_some())
+                .map_err(|_| StoreError::InvalidCursor)?;
+            cursor
+                .positions
+                .into_iter()
+                .next()
+                .unwrap_or(Position::Done)
+        }
+    };
+    let candidates: Vec<(&K, &V)> = match &position {
+        Position::Start => map.iter().rev().collect(),
+        Position::Before(sk) => {
+            let bound = parse(sk).ok_or(StoreError::InvalidCursor)?;
+            map.range(..bound).rev().collect()
+        }
+        Position::Done => Vec::new(),
+    };
+    let items: Vec<V> = candidates
+        .iter()
+        .take(limit)
+        .map(|(_, v)| (*v).clone())
+        .collect();
+    let next_cursor = (candidates.len() > limit).then(|| {
+        let last = candidates[limit - 1].0;
+        Cursor {
+            tenant: *tenant,
+            collection: collection.to_owned(),
+            positions: vec![Position::Before(last.to_string())],
+        }
+        .encode()
+    });
+    Ok(ListPage { items, next_cursor })
+}
+
+impl ProductLookup for MemoryStore {
+    async fn get_products(
+        &self,
+        tenant: &TenantId,
+        ids: &[ProductId],
+    ) -> Result<Vec<Product>, StoreError> {
+        self.with_tenant(tenant, |data| {
+            Ok(ids
+                .iter()
+                .filter_map(|id| data.products.get(id).cloned())
+                .collect())
+        })
+    }
+}
+
+impl ProductStore for MemoryStore {
+    async fn create_product(
+        &self,
+        tenant: &TenantId,
+        product: &Product,
+        max_products: u64,
+    ) -> Result<(), StoreError> {
+        self.with_tenant(tenant, |data| {
+            if data.products.contains_key(&product.id) {
+                return Err(StoreError::VersionConflict);
+            }
+            if data.skus.contains_key(&product.sku) {
+                return Err(StoreError::SkuTaken);
+            }
+            if data.products.len() as u64 >= max_products {
+                return Err(StoreError::QuotaExceeded {
+                    limit: Limit::Products,
+                    max: max_products,
+                });
+            }
+            data.skus.insert(product.sku.clone(), product.id);
+            data.products.insert(product.id, product.clone());
+            Ok(())
+        })
+    }
+
+    async fn get_product(&self, tenant: &TenantId, id: &ProductId) -> Result<Product, StoreError> {
+        self.with_tenant(tenant, |data| {
+            data.products.get(id).cloned().ok_or(StoreError::NotFound)
+        })
+    }
+
+    async fn list_products(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<ListPage<Product>, StoreError> {
+        self.with_tenant(tenant, |data| {
+            page(&data.products, tenant, PRODUCTS, limit, cursor, |sk| {
+                ProductId::parse(sk).ok()
+            })
+        })
+    }
+
+    async fn replace_product(
+        &self,
+        tenant: &TenantId,
+        current: &Product,
+        replacement: &Product,
+    ) -> Result<(), StoreError> {
+        self.with_tenant(tenant, |data| {
+            let stored = data.products.get(&current.id).ok_or(StoreError::NotFound)?;
+            if stored.version != current.version {
+                return Err(StoreError::VersionConflict);
+            }
+            if replacement.sku != stored.sku {
+                if data.skus.contains_key(&replacement.sku) {
+                    return Err(StoreError::SkuTaken);
+                }
+                data.skus.remove(&stored.sku);
+                data.skus.insert(replacement.sku.clone(), replacement.id);
+            }
+            data.products.insert(replacement.id, replacement.clone());
+            Ok(())
+        })
+    }
+
+    async fn delete_product(
+        &self,
+        tenant: &TenantId,
+        id: &ProductId,
+        expected_version: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.with_tenant(tenant, |data| {
+            let stored = data.products.get(id).ok_or(StoreError::NotFound)?;
+            if expected_version.is_some_and(|v| v != stored.version) {
+                return Err(StoreError::VersionConflict);
+            }
+            let sku = stored.sku.clone();
+            data.skus.remove(&sku);
+            data.products.remove(id);
+            Ok(())
+        })
+    }
+}
+
+impl OrderStore for MemoryStore {
+    async fn place_order(
+        &self,
+        tenant: &TenantId,
+        priced: &PricedOrder,
+        max_per_month: u64,
+    ) -> Result<(), StoreError> {
+        self.with_tenant(tenant, |data| {
+            let unchanged = priced
+                .product_versions
+                .iter()
+                .all(|(id, version)| data.products.get(id).is_some_and(|p| p.version == *version));
+            if !unchanged {
+                return Err(StoreError::ProductsChanged);
+            }
+            let month = priced.order.created_at.year_month();
+            let placed = data.orders_by_month.entry(month).or_default();
+            if *placed >= max_per_month {
+                return Err(StoreError::QuotaExceeded {
+                    limit: Limit::OrdersPerMonth,
+                    max: max_per_month,
+                });
+            }
+            if data.orders.contains_key(&priced.order.id) {
+                return Err(StoreError::VersionConflict);
+            }
+            *placed += 1;
+            data.orders.insert(priced.order.id, priced.order.clone());
+            Ok(())
+        })
+    }
+
+    async fn get_order(&self, tenant: &TenantId, id: &OrderId) -> Result<Order, StoreError> {
+        self.with_tenant(tenant, |data| {
+            data.orders.get(id).cloned().ok_or(StoreError::NotFound)
+        })
+    }
+
+    async fn list_orders(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<ListPage<Order>, StoreError> {
+        self.with_tenant(tenant, |data| {
+            page(&data.orders, tenant, ORDERS, limit, cursor, |sk| {
+                OrderId::parse(sk).ok()
+            })
+        })
+    }
+
+    async fn change_order_status(
+        &self,
+        tenant: &TenantId,
+        id: &OrderId,
+        to: OrderStatus,
+        expected_version: Option<u64>,
+    ) -> Result<Order, StoreError> {
+        self.with_tenant(tenant, |data| {
+            let order = data.orders.get_mut(id).ok_or(StoreError::NotFound)?;
+            if !order.status.allowed_next().contains(&to) {
+                return Err(StoreError::InvalidTransition {
+                    from: order.status,
+                    to,
+                });
+            }
+            if expected_version.is_some_and(|v| v != order.version) {
+                return Err(StoreError::VersionConflict);
+            }
+            order.status = to;
+            order.version += 1;
+            order.updated_at = Timestamp::now();
+            Ok(order.clone())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    crate::store_contract_tests!(super::MemoryStore::new());
+}

@@ -1,0 +1,151 @@
+//! Tenant-scoped storage ports and their adapters.
+//!
+//! Every method takes the tenant first; there is no method that reads across tenants. The ports
+//! are narrow so that each function asks only for what it uses, matching its IAM grant.
+
+use std::future::Future;
+
+use crate::domain::order::{Order, OrderStatus, PricedOrder};
+use crate::domain::product::Product;
+use crate::ids::{OrderId, ProductId, TenantId};
+use crate::plans::Limit;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod contract;
+pub mod dynamo;
+#[cfg(any(test, feature = "testing"))]
+pub mod memory;
+
+/// Why a store call did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such item in this tenant (whether it exists in another tenant is never said).
+    #[error("not found")]
+    NotFound,
+    /// The item's version is not the one the caller based its change on.
+    #[error("the item was changed by someone else")]
+    VersionConflict,
+    #[error("the SKU is already used by another product")]
+    SkuTaken,
+    #[error("the plan's limit {} ({max}) is reached", limit.as_str())]
+    QuotaExceeded { limit: Limit, max: u64 },
+    #[error("cannot move from {from} to {to}")]
+    InvalidTransition { from: OrderStatus, to: OrderStatus },
+    /// A product changed between pricing an order and placing it.
+    #[error("a product changed while the order was being placed")]
+    ProductsChanged,
+    #[error("the cursor is not valid for this request")]
+    InvalidCursor,
+    /// The tenant's data is not available yet (a silo table being created, or a migration).
+    #[error("the tenant is being provisioned")]
+    TenantNotReady,
+    /// The tenant is suspended or being deleted.
+    #[error("the tenant is not active")]
+    TenantInactive,
+    /// DynamoDB (or credentials for it) failed; the message is for logs only.
+    #[error("storage backend failure: {0}")]
+    Backend(String),
+    /// A stored item that does not parse; the message is for logs only.
+    #[error("corrupt item: {0}")]
+    Corrupt(String),
+}
+
+/// One page of a listing and the opaque cursor of the next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPage<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Reading products: what placing an order needs.
+pub trait ProductLookup: Send + Sync {
+    /// The products among `ids` that exist in `tenant`; ids of other tenants are simply absent.
+    fn get_products(
+        &self,
+        tenant: &TenantId,
+        ids: &[ProductId],
+    ) -> impl Future<Output = Result<Vec<Product>, StoreError>> + Send;
+}
+
+/// The catalogue: everything `products-api` does.
+pub trait ProductStore: Send + Sync {
+    /// Stores a new product and claims its SKU, atomically, if the tenant has fewer than
+    /// `max_products` products. Never overwrites.
+    fn create_product(
+        &self,
+        tenant: &TenantId,
+        product: &Product,
+        max_products: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn get_product(
+        &self,
+        tenant: &TenantId,
+        id: &ProductId,
+    ) -> impl Future<Output = Result<Product, StoreError>> + Send;
+
+    /// Newest first.
+    fn list_products(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<ListPage<Product>, StoreError>> + Send;
+
+    /// Replaces `current` by `replacement` (same id, next version) if the stored version is still
+    /// `current.version`, moving the SKU claim when the SKU changes.
+    fn replace_product(
+        &self,
+        tenant: &TenantId,
+        current: &Product,
+        replacement: &Product,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes the product and releases its SKU; with `expected_version`, only at that version.
+    fn delete_product(
+        &self,
+        tenant: &TenantId,
+        id: &ProductId,
+        expected_version: Option<u64>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Orders: everything `orders-api` does besides reading products.
+pub trait OrderStore: Send + Sync {
+    /// Stores a new order if every product is still at the version it was priced from and the
+    /// tenant placed fewer than `max_per_month` orders this month.
+    fn place_order(
+        &self,
+        tenant: &TenantId,
+        order: &PricedOrder,
+        max_per_month: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn get_order(
+        &self,
+        tenant: &TenantId,
+        id: &OrderId,
+    ) -> impl Future<Output = Result<Order, StoreError>> + Send;
+
+    /// Newest first.
+    fn list_orders(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<ListPage<Order>, StoreError>> + Send;
+
+    /// Moves the order to `to` if that move is allowed from its current status (and, with
+    /// `expected_version`, only at that version). Returns the updated order.
+    fn change_order_status(
+        &self,
+        tenant: &TenantId,
+        id: &OrderId,
+        to: OrderStatus,
+        expected_version: Option<u64>,
+    ) -> impl Future<Output = Result<Order, StoreError>> + Send;
+}
+
+/// The collection names cursors are bound to.
+pub(crate) const PRODUCTS: &str = "products";
+pub(crate) const ORDERS: &str = "orders";
