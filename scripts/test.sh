@@ -22,13 +22,15 @@ trap stop_all EXIT
 
 step "Starting the local DynamoDB server (moto) for the tests"
 moto_port=$(free_port)
-start_bg "$RUN_DIR/moto.log" moto_server -H 127.0.0.1 -p "$moto_port"
+start_bg "$RUN_DIR/moto.log" "$PY" "$ROOT/scripts/moto_serialized.py" -H 127.0.0.1 -p "$moto_port"
 wait_for_http "http://127.0.0.1:$moto_port/moto-api/" 60 "moto" "$RUN_DIR/moto.log" "$LAST_PID"
 tables=$("$PY" "$ROOT/scripts/local_tables.py" --endpoint "http://127.0.0.1:$moto_port" --stack-name tenantry-test)
 info "moto on 127.0.0.1:$moto_port, tables: $tables"
 
 export TENANTRY_DYNAMODB_ENDPOINT="http://127.0.0.1:$moto_port"
-export TENANTRY_DATA_TABLE=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["DataTable"])' "$tables")
+table() { "$PY" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$tables" "$1"; }
+export TENANTRY_DATA_TABLE=$(table DataTable)
+export TENANTRY_CONTROL_TABLE=$(table ControlTable)
 
 step "Running the test suite (cargo test --workspace)"
 set +e

@@ -25,9 +25,23 @@
 //! once per product create/delete and per order.
 //!
 //! The shard count is part of the stored layout: changing it needs a data migration.
+//!
+//! # Layout of the control table
+//!
+//! | item | `pk` | `sk` | `gsi1pk` / `gsi1sk` |
+//! | --- | --- | --- | --- |
+//! | tenant | `TENANT#<tenant>` | `TENANT` | `TENANTS` / `<tenant>` |
+//! | member (the tenant's view) | `TENANT#<tenant>` | `MEMBER#<user>` | |
+//! | membership (the user's view) | `USER#<user>` | `MEMBERSHIP` | |
+//! | e-mail claim | `EMAIL#<address>` | `EMAIL` | |
+//!
+//! The control table is the platform's own: it is reached by the triggers and the control-plane
+//! functions under their own roles, never with tenant-scoped credentials. A membership is keyed by
+//! the Cognito `sub`, never by e-mail: a user can change their e-mail address, not their `sub`.
 
+use crate::domain::email::EmailAddress;
 use crate::domain::text::Sku;
-use crate::ids::{OrderId, ProductId, TenantId};
+use crate::ids::{OrderId, ProductId, TenantId, UserId};
 
 /// Separates the parts of a key. Cannot occur in any id or SKU.
 pub const DELIMITER: char = '#';
@@ -139,6 +153,52 @@ pub fn tenant_partitions(tenant: &TenantId) -> Vec<String> {
         .collect();
     partitions.push(counters(tenant));
     partitions
+}
+
+/// The control table's index of all tenants (platform administration only).
+pub const GSI1: &str = "gsi1";
+pub const GSI1_PK: &str = "gsi1pk";
+pub const GSI1_SK: &str = "gsi1sk";
+pub const ALL_TENANTS: &str = "TENANTS";
+
+fn tenant_partition(tenant: &TenantId) -> String {
+    format!("TENANT{DELIMITER}{tenant}")
+}
+
+pub fn tenant(tenant: &TenantId) -> ItemKey {
+    ItemKey {
+        pk: tenant_partition(tenant),
+        sk: "TENANT".to_owned(),
+    }
+}
+
+/// The prefix of every member entry's sort key in a tenant's partition.
+pub const MEMBER_PREFIX: &str = "MEMBER#";
+
+pub fn member(tenant: &TenantId, user: &UserId) -> ItemKey {
+    ItemKey {
+        pk: tenant_partition(tenant),
+        sk: format!("{MEMBER_PREFIX}{user}"),
+    }
+}
+
+/// The partition holding a tenant's record and its member entries.
+pub fn members_partition(tenant: &TenantId) -> String {
+    tenant_partition(tenant)
+}
+
+pub fn membership(user: &UserId) -> ItemKey {
+    ItemKey {
+        pk: format!("USER{DELIMITER}{user}"),
+        sk: "MEMBERSHIP".to_owned(),
+    }
+}
+
+pub fn email(address: &EmailAddress) -> ItemKey {
+    ItemKey {
+        pk: format!("EMAIL{DELIMITER}{address}"),
+        sk: "EMAIL".to_owned(),
+    }
 }
 
 #[cfg(test)]

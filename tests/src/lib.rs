@@ -38,3 +38,8 @@ pub fn pooled_store() -> DynamoStore<PooledTable> {
         table: env("TENANTRY_DATA_TABLE"),
     }))
 }
+
+/// The DynamoDB control-table adapter on the local control table.
+pub fn control_store() -> shared::store::dynamo::DynamoControl {
+    shared::store::dynamo::DynamoControl::new(dynamodb(), env("TENANTRY_CONTROL_TABLE"))
+}

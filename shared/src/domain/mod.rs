@@ -1,9 +1,12 @@
 //! Domain types. Request bodies convert into these with `TryFrom`; once a value exists it is
 //! valid, so the stores never see a raw string or a float.
 
+pub mod email;
+pub mod member;
 pub mod money;
 pub mod order;
 pub mod product;
+pub mod tenant;
 pub mod text;
 pub mod time;
 

@@ -228,6 +228,23 @@ impl From<StoreError> for ApiError {
                 "A product changed while the order was being placed; retry.",
             ),
             StoreError::InvalidCursor => Self::InvalidCursor,
+            StoreError::EmailTaken { same_tenant: true } => Self::conflict(
+                "already-member",
+                "This e-mail address already belongs to a member of your organization.",
+            ),
+            // Never says where the address is in use.
+            StoreError::EmailTaken { same_tenant: false } => Self::conflict(
+                "email-unavailable",
+                "This e-mail address cannot be invited.",
+            ),
+            StoreError::LastAdmin => Self::conflict(
+                "last-admin",
+                "An organization must keep at least one admin; promote someone else first.",
+            ),
+            StoreError::InvalidTenantTransition { from, to } => Self::conflict(
+                "invalid-transition",
+                format!("a tenant that is {from} cannot become {to}"),
+            ),
             StoreError::TenantNotReady => Self::TenantNotReady,
             StoreError::TenantInactive => Self::TenantInactive,
             StoreError::Backend(cause) | StoreError::Corrupt(cause) => Self::Internal(cause),

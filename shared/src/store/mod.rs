@@ -7,14 +7,21 @@ use std::future::Future;
 
 use crate::domain::order::{Order, OrderStatus, PricedOrder};
 use crate::domain::product::Product;
+use crate::domain::tenant::TenantStatus;
 use crate::ids::{OrderId, ProductId, TenantId};
 use crate::plans::Limit;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod contract;
+pub mod control;
+#[cfg(any(test, feature = "testing"))]
+pub mod control_contract;
+mod control_cursor;
 pub mod dynamo;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
+#[cfg(any(test, feature = "testing"))]
+pub mod memory_control;
 
 /// Why a store call did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +49,18 @@ pub enum StoreError {
     /// The tenant is suspended or being deleted.
     #[error("the tenant is not active")]
     TenantInactive,
+    /// The e-mail address already belongs to a user (of this tenant when `same_tenant`).
+    #[error("the e-mail address is already in use")]
+    EmailTaken { same_tenant: bool },
+    /// The change would leave the tenant without an admin.
+    #[error("a tenant must keep at least one admin")]
+    LastAdmin,
+    /// The tenant's status cannot change this way (e.g. reactivating a deleted tenant).
+    #[error("a tenant that is {from} cannot become {to}")]
+    InvalidTenantTransition {
+        from: TenantStatus,
+        to: TenantStatus,
+    },
     /// DynamoDB (or credentials for it) failed; the message is for logs only.
     #[error("storage backend failure: {0}")]
     Backend(String),
@@ -149,3 +168,21 @@ pub trait OrderStore: Send + Sync {
 /// The collection names cursors are bound to.
 pub(crate) const PRODUCTS: &str = "products";
 pub(crate) const ORDERS: &str = "orders";
+pub(crate) const MEMBERS: &str = "members";
+
+/// Reading a tenant's usage of its plan (for `GET /tenant`).
+pub trait UsageReader: Send + Sync {
+    /// Products the tenant has, and orders it placed in `year_month` (`YYYY-MM`).
+    fn usage(
+        &self,
+        tenant: &TenantId,
+        year_month: &str,
+    ) -> impl Future<Output = Result<Usage, StoreError>> + Send;
+}
+
+/// Counters of a tenant's usage in the data table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Usage {
+    pub products: u64,
+    pub orders_this_month: u64,
+}

@@ -15,10 +15,12 @@ use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, SdkError};
 use super::StoreError;
 use crate::ids::TenantId;
 
+mod control;
 mod item;
 mod orders;
 mod products;
 
+pub use control::DynamoControl;
 pub use item::Item;
 
 /// The client and table that serve one tenant's data.

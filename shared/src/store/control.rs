@@ -1,0 +1,177 @@
+//! Ports of the control table: tenants, memberships, members and e-mail claims. These are
+//! platform data, reached by the triggers and the control-plane functions.
+
+use std::future::Future;
+
+use super::{ListPage, StoreError};
+use crate::context::{Role, Tier};
+use crate::domain::email::EmailAddress;
+use crate::domain::member::{Invitation, Member, Membership};
+use crate::domain::tenant::{Tenant, TenantName, TenantSettings, TenantStatus};
+use crate::ids::{TenantId, UserId};
+
+/// What [`Onboarding::onboard`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Onboarded {
+    /// The tenant, the admin's membership, member entry and e-mail claim were created.
+    Created,
+    /// The user already had a membership (a retry, or an invited user): nothing was written.
+    AlreadyMember,
+}
+
+/// Reading a user's membership: the pre-token trigger's one request.
+pub trait MembershipLookup: Send + Sync {
+    fn membership(
+        &self,
+        user: &UserId,
+    ) -> impl Future<Output = Result<Option<Membership>, StoreError>> + Send;
+}
+
+/// Self-service sign-up.
+pub trait Onboarding: MembershipLookup {
+    /// Creates `tenant` with `admin` as its first admin, atomically, unless `admin` already
+    /// belongs to a tenant. Safe to call again with a new tenant id for the same user: the
+    /// membership keyed by the user decides.
+    fn onboard(
+        &self,
+        tenant: &Tenant,
+        admin: &UserId,
+        email: &EmailAddress,
+    ) -> impl Future<Output = Result<Onboarded, StoreError>> + Send;
+}
+
+/// An invitation whose e-mail address and seat are held while the user is created in Cognito.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    pub invitation: Invitation,
+    /// The tenant's tier and status when the seat was taken, copied into the membership.
+    pub tier: Tier,
+    pub tenant_status: TenantStatus,
+}
+
+/// A tenant's members: everything `users-api` does in DynamoDB.
+pub trait MemberStore: Send + Sync {
+    /// Members in user-id order.
+    fn list_members(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<ListPage<Member>, StoreError>> + Send;
+
+    fn get_member(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+    ) -> impl Future<Output = Result<Member, StoreError>> + Send;
+
+    /// Claims the e-mail address for `tenant` and takes a seat (while fewer than `max_users`),
+    /// atomically. The first step of an invitation; undone by [`MemberStore::cancel_invite`].
+    fn reserve_invite(
+        &self,
+        tenant: &TenantId,
+        invitation: &Invitation,
+        max_users: u64,
+    ) -> impl Future<Output = Result<Reservation, StoreError>> + Send;
+
+    /// Writes the membership and member entry of the user Cognito created for a reservation.
+    fn complete_invite(
+        &self,
+        tenant: &TenantId,
+        reservation: &Reservation,
+        user: &UserId,
+    ) -> impl Future<Output = Result<Member, StoreError>> + Send;
+
+    /// Releases a reservation's e-mail claim and seat.
+    fn cancel_invite(
+        &self,
+        tenant: &TenantId,
+        reservation: &Reservation,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Changes a member's role; demoting the last admin is [`StoreError::LastAdmin`].
+    fn change_role(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        role: Role,
+    ) -> impl Future<Output = Result<Member, StoreError>> + Send;
+
+    /// Removes a member (membership, member entry, e-mail claim, seat); removing the last admin is
+    /// [`StoreError::LastAdmin`]. Returns the removed member.
+    fn remove_member(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+    ) -> impl Future<Output = Result<Member, StoreError>> + Send;
+}
+
+/// Tenant records.
+pub trait TenantStore: Send + Sync {
+    fn get_tenant(
+        &self,
+        tenant: &TenantId,
+    ) -> impl Future<Output = Result<Tenant, StoreError>> + Send;
+
+    /// Changes the name and/or settings, if the stored version is `expected_version` (when given).
+    fn update_tenant(
+        &self,
+        tenant: &TenantId,
+        expected_version: Option<u64>,
+        name: Option<TenantName>,
+        settings: Option<TenantSettings>,
+    ) -> impl Future<Output = Result<Tenant, StoreError>> + Send;
+
+    /// Changes the status and/or tier (and, for a silo tenant, its data table), then copies status
+    /// and tier into every member's membership so the next token carries them. Re-running it
+    /// repairs a copy that an earlier crash left half done.
+    fn set_tenant_state(
+        &self,
+        tenant: &TenantId,
+        change: TenantStateChange,
+    ) -> impl Future<Output = Result<Tenant, StoreError>> + Send;
+
+    /// Every tenant, oldest first (platform administration).
+    fn list_tenants(
+        &self,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<ListPage<Tenant>, StoreError>> + Send;
+
+    /// The ids of every member of a tenant (offboarding).
+    fn member_ids(
+        &self,
+        tenant: &TenantId,
+    ) -> impl Future<Output = Result<Vec<UserId>, StoreError>> + Send;
+
+    /// Deletes every membership, member entry and e-mail claim of a tenant (the end of
+    /// offboarding). The tenant record stays, as a tombstone.
+    fn purge_members(
+        &self,
+        tenant: &TenantId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A change of a tenant's lifecycle state; `None` fields are left as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantStateChange {
+    pub expected_version: Option<u64>,
+    pub status: Option<TenantStatus>,
+    pub tier: Option<Tier>,
+    /// `Some(None)` clears the dedicated table (back to pooled).
+    pub data_table: Option<Option<String>>,
+}
+
+/// Which status changes are allowed. Deleting is one way: a tenant in `deleting` can only become
+/// `deleted`, and a deleted tenant never changes again.
+pub fn status_change_allowed(from: TenantStatus, to: TenantStatus) -> bool {
+    use TenantStatus::*;
+    match (from, to) {
+        (a, b) if a == b => true,
+        (Deleted, _) => false,
+        (Deleting, Deleted) => true,
+        (Deleting, _) => false,
+        (_, Deleted) => false,
+        _ => true,
+    }
+}

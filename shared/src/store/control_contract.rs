@@ -1,0 +1,579 @@
+//! The behaviour every control-store adapter must have: run against the in-memory store here
+//! and against the DynamoDB adapter on the local DynamoDB server in the `tests` crate.
+
+use std::collections::HashSet;
+
+use super::StoreError;
+use super::control::{MemberStore, Onboarded, Onboarding, TenantStateChange, TenantStore};
+use crate::context::{Role, Tier};
+use crate::domain::email::EmailAddress;
+use crate::domain::member::Invitation;
+use crate::domain::tenant::{Tenant, TenantName, TenantSettings, TenantStatus};
+use crate::ids::{TenantId, UserId};
+
+pub trait ContractControl: Onboarding + MemberStore + TenantStore + Clone + 'static {}
+impl<S: Onboarding + MemberStore + TenantStore + Clone + 'static> ContractControl for S {}
+
+fn new_user() -> UserId {
+    UserId::parse(&uuid::Uuid::new_v4().to_string()).expect("a UUID is a user id")
+}
+
+fn unique_email(label: &str) -> EmailAddress {
+    EmailAddress::parse(&format!(
+        "{label}-{}@example.com",
+        uuid::Uuid::new_v4().simple()
+    ))
+    .expect("valid e-mail")
+}
+
+fn new_tenant(tier: Tier) -> Tenant {
+    Tenant::new(TenantName::parse("Acme Tea").expect("valid name"), tier)
+}
+
+/// A fresh tenant with its admin.
+pub async fn onboarded<S: ContractControl>(store: &S) -> (Tenant, UserId, EmailAddress) {
+    let (tenant, admin, email) = (new_tenant(Tier::Basic), new_user(), unique_email("admin"));
+    assert_eq!(
+        store
+            .onboard(&tenant, &admin, &email)
+            .await
+            .expect("onboard"),
+        Onboarded::Created
+    );
+    (tenant, admin, email)
+}
+
+async fn invite<S: ContractControl>(store: &S, tenant: &TenantId, role: Role) -> UserId {
+    let invitation = Invitation {
+        email: unique_email("invitee"),
+        role,
+    };
+    let reservation = store
+        .reserve_invite(tenant, &invitation, 100)
+        .await
+        .expect("reserve");
+    let user = new_user();
+    store
+        .complete_invite(tenant, &reservation, &user)
+        .await
+        .expect("complete");
+    user
+}
+
+pub async fn onboarding_creates_the_tenant_and_its_admin<S: ContractControl>(store: &S) {
+    let (tenant, admin, email) = onboarded(store).await;
+    let stored = store.get_tenant(&tenant.id).await.expect("tenant");
+    assert_eq!(
+        (stored.user_count, stored.admin_count, stored.status),
+        (1, 1, TenantStatus::Active)
+    );
+    let membership = store
+        .membership(&admin)
+        .await
+        .expect("lookup")
+        .expect("membership");
+    assert_eq!(
+        (membership.tenant_id, membership.role, membership.tier),
+        (tenant.id, Role::Admin, Tier::Basic)
+    );
+    assert_eq!(membership.email, email);
+    let member = store.get_member(&tenant.id, &admin).await.expect("member");
+    assert_eq!(member.role, Role::Admin);
+    assert!(
+        store
+            .membership(&new_user())
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+}
+
+pub async fn onboarding_again_creates_nothing<S: ContractControl>(store: &S) {
+    let (tenant, admin, email) = onboarded(store).await;
+    let retry = new_tenant(Tier::Basic);
+    assert_eq!(
+        store.onboard(&retry, &admin, &email).await.expect("retry"),
+        Onboarded::AlreadyMember
+    );
+    assert!(matches!(
+        store.get_tenant(&retry.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store
+            .membership(&admin)
+            .await
+            .expect("lookup")
+            .expect("membership")
+            .tenant_id,
+        tenant.id
+    );
+}
+
+pub async fn concurrent_onboarding_of_one_user_creates_one_tenant<S: ContractControl>(store: &S) {
+    let (admin, email) = (new_user(), unique_email("race"));
+    let attempts: Vec<Tenant> = (0..5).map(|_| new_tenant(Tier::Standard)).collect();
+    let tasks: Vec<_> = attempts
+        .iter()
+        .cloned()
+        .map(|tenant| {
+            let (store, admin, email) = (store.clone(), admin.clone(), email.clone());
+            tokio::spawn(async move { store.onboard(&tenant, &admin, &email).await })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        match task.await.expect("task").expect("onboard") {
+            Onboarded::Created => created += 1,
+            Onboarded::AlreadyMember => {}
+        }
+    }
+    assert_eq!(created, 1);
+    let winner = store
+        .membership(&admin)
+        .await
+        .expect("lookup")
+        .expect("membership")
+        .tenant_id;
+    for attempt in &attempts {
+        let exists = store.get_tenant(&attempt.id).await.is_ok();
+        assert_eq!(
+            exists,
+            attempt.id == winner,
+            "only the winning tenant exists"
+        );
+    }
+}
+
+pub async fn an_invitation_adds_a_member<S: ContractControl>(store: &S) {
+    let (tenant, _, _) = onboarded(store).await;
+    let invitation = Invitation {
+        email: unique_email("bob"),
+        role: Role::Member,
+    };
+    let reservation = store
+        .reserve_invite(&tenant.id, &invitation, 5)
+        .await
+        .expect("reserve");
+    assert_eq!(
+        (reservation.tier, reservation.tenant_status),
+        (Tier::Basic, TenantStatus::Active)
+    );
+    let user = new_user();
+    let member = store
+        .complete_invite(&tenant.id, &reservation, &user)
+        .await
+        .expect("complete");
+    assert_eq!(
+        (member.role, &member.email),
+        (Role::Member, &invitation.email)
+    );
+    assert_eq!(
+        store.get_member(&tenant.id, &user).await.expect("member"),
+        member
+    );
+    let membership = store
+        .membership(&user)
+        .await
+        .expect("lookup")
+        .expect("membership");
+    assert_eq!(
+        (membership.tenant_id, membership.role),
+        (tenant.id, Role::Member)
+    );
+    assert_eq!(
+        store
+            .get_tenant(&tenant.id)
+            .await
+            .expect("tenant")
+            .user_count,
+        2
+    );
+}
+
+pub async fn an_address_in_use_cannot_be_invited<S: ContractControl>(store: &S) {
+    let (a, _, a_admin_email) = onboarded(store).await;
+    let (b, _, _) = onboarded(store).await;
+    let to_b = Invitation {
+        email: a_admin_email.clone(),
+        role: Role::Member,
+    };
+    assert!(matches!(
+        store.reserve_invite(&b.id, &to_b, 5).await,
+        Err(StoreError::EmailTaken { same_tenant: false })
+    ));
+    assert!(matches!(
+        store.reserve_invite(&a.id, &to_b, 5).await,
+        Err(StoreError::EmailTaken { same_tenant: true })
+    ));
+    assert_eq!(store.get_tenant(&b.id).await.expect("tenant").user_count, 1);
+}
+
+pub async fn a_cancelled_invitation_frees_the_address_and_seat<S: ContractControl>(store: &S) {
+    let (tenant, _, _) = onboarded(store).await;
+    let invitation = Invitation {
+        email: unique_email("undo"),
+        role: Role::Admin,
+    };
+    let reservation = store
+        .reserve_invite(&tenant.id, &invitation, 5)
+        .await
+        .expect("reserve");
+    store
+        .cancel_invite(&tenant.id, &reservation)
+        .await
+        .expect("cancel");
+    let stored = store.get_tenant(&tenant.id).await.expect("tenant");
+    assert_eq!((stored.user_count, stored.admin_count), (1, 1));
+    store
+        .reserve_invite(&tenant.id, &invitation, 5)
+        .await
+        .expect("address free again");
+}
+
+pub async fn the_user_limit_holds_under_concurrency<S: ContractControl>(store: &S) {
+    let (tenant, _, _) = onboarded(store).await;
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let store = store.clone();
+            let invitation = Invitation {
+                email: unique_email(&format!("seat{i}")),
+                role: Role::Member,
+            };
+            tokio::spawn(async move { store.reserve_invite(&tenant.id, &invitation, 3).await })
+        })
+        .collect();
+    let mut reserved = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(_) => reserved += 1,
+            Err(StoreError::QuotaExceeded { max: 3, .. }) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(reserved, 2);
+    assert_eq!(
+        store
+            .get_tenant(&tenant.id)
+            .await
+            .expect("tenant")
+            .user_count,
+        3
+    );
+}
+
+pub async fn a_tenant_keeps_at_least_one_admin<S: ContractControl>(store: &S) {
+    let (tenant, admin, _) = onboarded(store).await;
+    assert!(matches!(
+        store.change_role(&tenant.id, &admin, Role::Member).await,
+        Err(StoreError::LastAdmin)
+    ));
+    assert!(matches!(
+        store.remove_member(&tenant.id, &admin).await,
+        Err(StoreError::LastAdmin)
+    ));
+    let second = invite(store, &tenant.id, Role::Member).await;
+    let promoted = store
+        .change_role(&tenant.id, &second, Role::Admin)
+        .await
+        .expect("promote");
+    assert_eq!(promoted.role, Role::Admin);
+    assert_eq!(
+        store
+            .membership(&second)
+            .await
+            .expect("lookup")
+            .expect("membership")
+            .role,
+        Role::Admin
+    );
+    store
+        .change_role(&tenant.id, &admin, Role::Member)
+        .await
+        .expect("demote the first admin");
+    assert!(matches!(
+        store.remove_member(&tenant.id, &second).await,
+        Err(StoreError::LastAdmin)
+    ));
+    let stored = store.get_tenant(&tenant.id).await.expect("tenant");
+    assert_eq!((stored.user_count, stored.admin_count), (2, 1));
+}
+
+pub async fn removing_a_member_removes_every_trace<S: ContractControl>(store: &S) {
+    let (tenant, _, _) = onboarded(store).await;
+    let user = invite(store, &tenant.id, Role::Member).await;
+    let member = store.get_member(&tenant.id, &user).await.expect("member");
+    let removed = store
+        .remove_member(&tenant.id, &user)
+        .await
+        .expect("remove");
+    assert_eq!(removed.user_id, user);
+    assert!(matches!(
+        store.get_member(&tenant.id, &user).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.membership(&user).await.expect("lookup").is_none());
+    assert_eq!(
+        store
+            .get_tenant(&tenant.id)
+            .await
+            .expect("tenant")
+            .user_count,
+        1
+    );
+    let again = Invitation {
+        email: member.email,
+        role: Role::Member,
+    };
+    store
+        .reserve_invite(&tenant.id, &again, 5)
+        .await
+        .expect("address free again");
+}
+
+pub async fn another_tenants_members_are_not_found<S: ContractControl>(store: &S) {
+    let (a, a_admin, _) = onboarded(store).await;
+    let (b, _, _) = onboarded(store).await;
+    let a_member = invite(store, &a.id, Role::Member).await;
+    for user in [&a_admin, &a_member] {
+        assert!(matches!(
+            store.get_member(&b.id, user).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.change_role(&b.id, user, Role::Admin).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.remove_member(&b.id, user).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+    let b_members: Vec<UserId> = store
+        .list_members(&b.id, 100, None)
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .map(|m| m.user_id)
+        .collect();
+    assert_eq!(b_members.len(), 1);
+    assert!(!b_members.contains(&a_member));
+    assert_eq!(
+        store
+            .membership(&a_member)
+            .await
+            .expect("lookup")
+            .expect("membership")
+            .role,
+        Role::Member
+    );
+    assert_eq!(store.get_tenant(&a.id).await.expect("tenant").user_count, 2);
+}
+
+pub async fn members_page_and_cursors_stay_with_their_tenant<S: ContractControl>(store: &S) {
+    let (a, admin, _) = onboarded(store).await;
+    let (b, _, _) = onboarded(store).await;
+    let mut expected: HashSet<UserId> = HashSet::from([admin]);
+    for _ in 0..4 {
+        expected.insert(invite(store, &a.id, Role::Member).await);
+    }
+    let mut seen = HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store
+            .list_members(&a.id, 2, cursor.as_deref())
+            .await
+            .expect("page");
+        assert!(page.items.len() <= 2);
+        for member in page.items {
+            assert!(seen.insert(member.user_id), "listed twice");
+        }
+        match page.next_cursor {
+            Some(next) => {
+                assert!(matches!(
+                    store.list_members(&b.id, 2, Some(&next)).await,
+                    Err(StoreError::InvalidCursor)
+                ));
+                cursor = Some(next);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected);
+}
+
+pub async fn tenant_updates_need_the_current_version<S: ContractControl>(store: &S) {
+    let (tenant, _, _) = onboarded(store).await;
+    let settings = TenantSettings {
+        display_name: Some("Acme".into()),
+        ..TenantSettings::default()
+    };
+    let updated = store
+        .update_tenant(
+            &tenant.id,
+            Some(1),
+            Some(TenantName::parse("Acme Two").expect("name")),
+            Some(settings.clone()),
+        )
+        .await
+        .expect("update");
+    assert_eq!(
+        (updated.version, updated.name.as_str(), &updated.settings),
+        (2, "Acme Two", &settings)
+    );
+    assert!(matches!(
+        store.update_tenant(&tenant.id, Some(1), None, None).await,
+        Err(StoreError::VersionConflict)
+    ));
+    assert_eq!(store.get_tenant(&tenant.id).await.expect("tenant"), updated);
+    assert!(matches!(
+        store
+            .update_tenant(&TenantId::generate(), None, None, None)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub async fn state_changes_reach_every_membership<S: ContractControl>(store: &S) {
+    let (tenant, admin, _) = onboarded(store).await;
+    let member = invite(store, &tenant.id, Role::Member).await;
+    let (other, other_admin, _) = onboarded(store).await;
+    let change = TenantStateChange {
+        status: Some(TenantStatus::Suspended),
+        tier: Some(Tier::Standard),
+        ..TenantStateChange::default()
+    };
+    let updated = store
+        .set_tenant_state(&tenant.id, change)
+        .await
+        .expect("suspend");
+    assert_eq!(
+        (updated.status, updated.tier),
+        (TenantStatus::Suspended, Tier::Standard)
+    );
+    for user in [&admin, &member] {
+        let membership = store
+            .membership(user)
+            .await
+            .expect("lookup")
+            .expect("membership");
+        assert_eq!(
+            (membership.tenant_status, membership.tier),
+            (TenantStatus::Suspended, Tier::Standard)
+        );
+    }
+    let untouched = store
+        .membership(&other_admin)
+        .await
+        .expect("lookup")
+        .expect("membership");
+    assert_eq!(
+        (untouched.tenant_id, untouched.tenant_status),
+        (other.id, TenantStatus::Active)
+    );
+    let stale = TenantStateChange {
+        expected_version: Some(1),
+        status: Some(TenantStatus::Active),
+        ..TenantStateChange::default()
+    };
+    assert!(matches!(
+        store.set_tenant_state(&tenant.id, stale).await,
+        Err(StoreError::VersionConflict)
+    ));
+}
+
+pub async fn a_deleted_tenant_stays_deleted<S: ContractControl>(store: &S) {
+    let (tenant, admin, _) = onboarded(store).await;
+    let to = |status| TenantStateChange {
+        status: Some(status),
+        ..TenantStateChange::default()
+    };
+    store
+        .set_tenant_state(&tenant.id, to(TenantStatus::Deleting))
+        .await
+        .expect("deleting");
+    assert!(matches!(
+        store
+            .set_tenant_state(&tenant.id, to(TenantStatus::Active))
+            .await,
+        Err(StoreError::InvalidTenantTransition { .. })
+    ));
+    store
+        .set_tenant_state(&tenant.id, to(TenantStatus::Deleted))
+        .await
+        .expect("deleted");
+    store.purge_members(&tenant.id).await.expect("purge");
+    assert!(store.membership(&admin).await.expect("lookup").is_none());
+    assert!(store.member_ids(&tenant.id).await.expect("ids").is_empty());
+    assert_eq!(
+        store
+            .get_tenant(&tenant.id)
+            .await
+            .expect("tombstone")
+            .status,
+        TenantStatus::Deleted
+    );
+}
+
+pub async fn tenants_list_oldest_first_across_pages<S: ContractControl>(store: &S) {
+    let mut mine = Vec::new();
+    for _ in 0..3 {
+        mine.push(onboarded(store).await.0.id);
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let mut listed = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store
+            .list_tenants(2, cursor.as_deref())
+            .await
+            .expect("page");
+        listed.extend(page.items.iter().map(|t| t.id));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let positions: Vec<usize> = mine
+        .iter()
+        .map(|id| listed.iter().position(|l| l == id).expect("listed"))
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "oldest first");
+    assert!(matches!(
+        store.list_tenants(2, Some("bogus")).await,
+        Err(StoreError::InvalidCursor)
+    ));
+}
+
+#[macro_export]
+macro_rules! control_contract_tests {
+    ($make:expr) => {
+        $crate::control_contract_tests!(@cases $make;
+            onboarding_creates_the_tenant_and_its_admin,
+            onboarding_again_creates_nothing,
+            concurrent_onboarding_of_one_user_creates_one_tenant,
+            an_invitation_adds_a_member,
+            an_address_in_use_cannot_be_invited,
+            a_cancelled_invitation_frees_the_address_and_seat,
+            the_user_limit_holds_under_concurrency,
+            a_tenant_keeps_at_least_one_admin,
+            removing_a_member_removes_every_trace,
+            another_tenants_members_are_not_found,
+            members_page_and_cursors_stay_with_their_tenant,
+            tenant_updates_need_the_current_version,
+            state_changes_reach_every_membership,
+            a_deleted_tenant_stays_deleted,
+            tenants_list_oldest_first_across_pages,
+        );
+    };
+    (@cases $make:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let store = $make;
+                $crate::store::control_contract::$case(&store).await;
+            }
+        )+
+    };
+}

@@ -1,0 +1,831 @@
+//! The DynamoDB adapter of the control-table ports (see [`crate::keys`] for the layout).
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
+};
+
+use super::item::key_map;
+use super::{Item, TableScope, TransactionFailure, backend, built, transact};
+use crate::context::{Role, Tier};
+use crate::domain::email::EmailAddress;
+use crate::domain::member::{Invitation, Member, MemberStatus, Membership};
+use crate::domain::tenant::{Tenant, TenantName, TenantSettings, TenantStatus};
+use crate::domain::time::Timestamp;
+use crate::ids::{TenantId, UserId};
+use crate::keys::{self, ItemKey};
+use crate::pagination::{Cursor, Position};
+use crate::plans::Limit;
+use crate::store::control::{
+    MemberStore, MembershipLookup, Onboarded, Onboarding, Reservation, TenantStateChange,
+    TenantStore, status_change_allowed,
+};
+use crate::store::{ListPage, MEMBERS, StoreError, control_cursor};
+
+/// The control table, reached with the function's own credentials.
+#[derive(Debug, Clone)]
+pub struct DynamoControl {
+    scope: TableScope,
+}
+
+impl DynamoControl {
+    pub fn new(client: Client, table: String) -> Self {
+        Self {
+            scope: TableScope { client, table },
+        }
+    }
+
+    fn table(&self) -> &str {
+        &self.scope.table
+    }
+
+    async fn get(&self, key: &ItemKey) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .scope
+            .client
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key_map(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(output.item.map(Item))
+    }
+
+    fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = built(
+            Put::builder()
+                .table_name(self.table())
+                .set_item(Some(item.into_map()))
+                .condition_expression("attribute_not_exists(pk)")
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Deletes an item that is absent or belongs to `tenant` (so a removal never fails on a
+    /// record that an earlier, interrupted removal already deleted).
+    fn delete_owned(
+        &self,
+        key: &ItemKey,
+        tenant: &TenantId,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let delete = built(
+            Delete::builder()
+                .table_name(self.table())
+                .set_key(Some(key_map(key)))
+                .condition_expression("attribute_not_exists(pk) OR tenant_id = :tenant")
+                .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()))
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// `ADD user_count :users, admin_count :admins` on the tenant record, under `condition`
+    /// (an expression and its values; `#status` may be used for the status attribute).
+    fn count_seats(
+        &self,
+        tenant: &TenantId,
+        users: i64,
+        admins: i64,
+        condition: Option<(&str, Vec<(&str, AttributeValue)>)>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut update = Update::builder()
+            .table_name(self.table())
+            .set_key(Some(key_map(&keys::tenant(tenant))))
+            .update_expression("ADD user_count :users, admin_count :admins")
+            .expression_attribute_values(":users", AttributeValue::N(users.to_string()))
+            .expression_attribute_values(":admins", AttributeValue::N(admins.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let (expression, values) = condition.unwrap_or(("attribute_exists(pk)", Vec::new()));
+        if expression.contains("#status") {
+            update = update.expression_attribute_names("#status", "status");
+        }
+        update = update.condition_expression(expression);
+        for (name, value) in values {
+            update = update.expression_attribute_values(name, value);
+        }
+        Ok(TransactWriteItem::builder()
+            .update(built(update.build())?)
+            .build())
+    }
+
+    async fn member_items(&self, tenant: &TenantId) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .scope
+                .client
+                .query()
+                .table_name(self.table())
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(
+                    ":pk",
+                    AttributeValue::S(keys::members_partition(tenant)),
+                )
+                .expression_attribute_values(
+                    ":prefix",
+                    AttributeValue::S(keys::MEMBER_PREFIX.to_owned()),
+                )
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(backend)?;
+            items.extend(output.items.unwrap_or_default().into_iter().map(Item));
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+}
+
+fn tenant_item(tenant: &Tenant) -> Item {
+    let settings = serde_json::to_string(&tenant.settings).unwrap_or_else(|_| "{}".to_owned());
+    let mut item = Item::new(&keys::tenant(&tenant.id))
+        .s("entity", "tenant")
+        .s("id", tenant.id.to_string())
+        .s("tenant_id", tenant.id.to_string())
+        .s("name", tenant.name.as_str())
+        .s("tier", tenant.tier.as_str())
+        .s("status", tenant.status.as_str())
+        .s("settings", settings)
+        .n("version", tenant.version)
+        .n("user_count", tenant.user_count)
+        .n("admin_count", tenant.admin_count)
+        .s("created_at", tenant.created_at.to_string())
+        .s("updated_at", tenant.updated_at.to_string())
+        .s(keys::GSI1_PK, keys::ALL_TENANTS)
+        .s(keys::GSI1_SK, tenant.id.to_string());
+    if let Some(table) = &tenant.data_table {
+        item = item.s("data_table", table.as_str());
+    }
+    item
+}
+
+pub(crate) fn parse_tenant(item: &Item) -> Result<Tenant, StoreError> {
+    Ok(Tenant {
+        id: item.parse_s("id", TenantId::parse)?,
+        name: item.parse_s("name", TenantName::parse)?,
+        tier: item.parse_s("tier", |raw| Tier::parse(raw).ok_or(()))?,
+        status: item.parse_s("status", |raw| TenantStatus::parse(raw).ok_or(()))?,
+        settings: item.parse_s("settings", |raw| {
+            serde_json::from_str::<TenantSettings>(raw)
+        })?,
+        version: item.get_n("version")?,
+        user_count: item.get_n("user_count")?,
+        admin_count: item.get_n("admin_count")?,
+        data_table: item.get_s("data_table").ok().map(str::to_owned),
+        created_at: item.parse_s("created_at", |raw| Timestamp::parse(raw).ok_or(()))?,
+        updated_at: item.parse_s("updated_at", |raw| Timestamp::parse(raw).ok_or(()))?,
+    })
+}
+
+fn membership_item(membership: &Membership) -> Item {
+    Item::new(&keys::membership(&membership.user_id))
+        .s("entity", "membership")
+        .s("user_id", membership.user_id.as_str())
+        .s("tenant_id", membership.tenant_id.to_string())
+        .s("role", membership.role.as_str())
+        .s("tier", membership.tier.as_str())
+        .s("tenant_status", membership.tenant_status.as_str())
+        .s("email", membership.email.as_str())
+}
+
+fn parse_membership(item: &Item) -> Result<Membership, StoreError> {
+    Ok(Membership {
+        user_id: item.parse_s("user_id", UserId::parse)?,
+        tenant_id: item.parse_s("tenant_id", TenantId::parse)?,
+        role: item.parse_s("role", |raw| Role::parse(raw).ok_or(()))?,
+        tier: item.parse_s("tier", |raw| Tier::parse(raw).ok_or(()))?,
+        tenant_status: item.parse_s("tenant_status", |raw| TenantStatus::parse(raw).ok_or(()))?,
+        email: item.parse_s("email", EmailAddress::parse)?,
+    })
+}
+
+fn member_item(tenant: &TenantId, member: &Member) -> Item {
+    Item::new(&keys::member(tenant, &member.user_id))
+        .s("entity", "member")
+        .s("tenant_id", tenant.to_string())
+        .s("user_id", member.user_id.as_str())
+        .s("email", member.email.as_str())
+        .s("role", member.role.as_str())
+        .s(
+            "status",
+            match member.status {
+                MemberStatus::Active => "active",
+                MemberStatus::Disabled => "disabled",
+            },
+        )
+        .s("created_at", member.created_at.to_string())
+}
+
+fn parse_member(item: &Item) -> Result<Member, StoreError> {
+    Ok(Member {
+        user_id: item.parse_s("user_id", UserId::parse)?,
+        email: item.parse_s("email", EmailAddress::parse)?,
+        role: item.parse_s("role", |raw| Role::parse(raw).ok_or(()))?,
+        status: item.parse_s("status", |raw| match raw {
+            "active" => Ok(MemberStatus::Active),
+            "disabled" => Ok(MemberStatus::Disabled),
+            _ => Err(()),
+        })?,
+        created_at: item.parse_s("created_at", |raw| Timestamp::parse(raw).ok_or(()))?,
+    })
+}
+
+fn email_claim(address: &EmailAddress, tenant: &TenantId) -> Item {
+    Item::new(&keys::email(address))
+        .s("entity", "email")
+        .s("tenant_id", tenant.to_string())
+}
+
+impl MembershipLookup for DynamoControl {
+    /// One strongly consistent `GetItem`.
+    async fn membership(&self, user: &UserId) -> Result<Option<Membership>, StoreError> {
+        self.get(&keys::membership(user))
+            .await?
+            .map(|item| parse_membership(&item))
+            .transpose()
+    }
+}
+
+impl Onboarding for DynamoControl {
+    /// A read of the membership (the common retry case ends there), then one transaction of
+    /// four conditional puts: tenant, membership, member entry, e-mail claim. If a concurrent
+    /// attempt won, the membership's condition fails and this attempt writes nothing.
+    async fn onboard(
+        &self,
+        tenant: &Tenant,
+        admin: &UserId,
+        email: &EmailAddress,
+    ) -> Result<Onboarded, StoreError> {
+        if self.membership(admin).await?.is_some() {
+            return Ok(Onboarded::AlreadyMember);
+        }
+        let membership = Membership {
+            user_id: admin.clone(),
+            tenant_id: tenant.id,
+            role: Role::Admin,
+            tier: tenant.tier,
+            tenant_status: tenant.status,
+            email: email.clone(),
+        };
+        let member = Member {
+            user_id: admin.clone(),
+            email: email.clone(),
+            role: Role::Admin,
+            status: MemberStatus::Active,
+            created_at: tenant.created_at,
+        };
+        let actions = vec![
+            self.put_new(tenant_item(tenant))?,
+            self.put_new(membership_item(&membership))?,
+            self.put_new(member_item(&tenant.id, &member))?,
+            self.put_new(email_claim(email, &tenant.id))?,
+        ];
+        match transact(&self.scope, actions).await {
+            Ok(()) => Ok(Onboarded::Created),
+            Err(TransactionFailure::Conditions(failed)) => {
+                if failed.iter().any(|(i, _)| *i == 1) {
+                    Ok(Onboarded::AlreadyMember)
+                } else if failed.iter().any(|(i, _)| *i == 3) {
+                    Err(StoreError::EmailTaken { same_tenant: false })
+                } else {
+                    Err(StoreError::Backend(format!(
+                        "onboarding transaction: conditions {failed:?} failed"
+                    )))
+                }
+            }
+            Err(TransactionFailure::Other(err)) => Err(err),
+        }
+    }
+}
+
+impl MemberStore for DynamoControl {
+    async fn list_members(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<ListPage<Member>, StoreError> {
+        let after = match cursor {
+            None => None,
+            Some(raw) => {
+                match Cursor::decode(raw, tenant, MEMBERS, 1, |sk| UserId::parse(sk).is_ok())
+                    .map_err(|_| StoreError::InvalidCursor)?
+                    .positions
+                    .into_iter()
+                    .next()
+                {
+                    Some(Position::Before(user)) => Some(user),
+                    _ => return Err(StoreError::InvalidCursor),
+                }
+            }
+        };
+        let mut query = self
+            .scope
+            .client
+            .query()
+            .table_name(self.table())
+            .expression_attribute_values(":pk", AttributeValue::S(keys::members_partition(tenant)))
+            .limit(limit as i32);
+        query = match after {
+            None => query
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(
+                    ":prefix",
+                    AttributeValue::S(keys::MEMBER_PREFIX.to_owned()),
+                ),
+            Some(user) => query
+                .key_condition_expression("pk = :pk AND sk BETWEEN :after AND :end")
+                .expression_attribute_values(
+                    ":after",
+                    AttributeValue::S(format!("{}{user}\u{0}", keys::MEMBER_PREFIX)),
+                )
+                .expression_attribute_values(
+                    ":end",
+                    AttributeValue::S(format!("{}\u{10FFFF}", keys::MEMBER_PREFIX)),
+                ),
+        };
+        let output = query.send().await.map_err(backend)?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|map| parse_member(&Item(map)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = match (output.last_evaluated_key.is_some(), items.last()) {
+            (true, Some(last)) => Some(
+                Cursor {
+                    tenant: *tenant,
+                    collection: MEMBERS.to_owned(),
+                    positions: vec![Position::Before(last.user_id.to_string())],
+                }
+                .encode(),
+            ),
+            _ => None,
+        };
+        Ok(ListPage { items, next_cursor })
+    }
+
+    async fn get_member(&self, tenant: &TenantId, user: &UserId) -> Result<Member, StoreError> {
+        match self.get(&keys::member(tenant, user)).await? {
+            Some(item) => parse_member(&item),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    /// One transaction (the e-mail claim, and the seat under the plan's limit and only while the
+    /// tenant is active), then a read of the tenant for its tier and status.
+    async fn reserve_invite(
+        &self,
+        tenant: &TenantId,
+        invitation: &Invitation,
+        max_users: u64,
+    ) -> Result<Reservation, StoreError> {
+        let admins = i64::from(invitation.role == Role::Admin);
+        let condition = (
+            "user_count < :max AND #status IN (:active, :provisioning)",
+            vec![
+                (":max", AttributeValue::N(max_users.to_string())),
+                (
+                    ":active",
+                    AttributeValue::S(TenantStatus::Active.as_str().to_owned()),
+                ),
+                (
+                    ":provisioning",
+                    AttributeValue::S(TenantStatus::Provisioning.as_str().to_owned()),
+                ),
+            ],
+        );
+        let seat = self.count_seats(tenant, 1, admins, Some(condition))?;
+        let actions = vec![self.put_new(email_claim(&invitation.email, tenant))?, seat];
+        match transact(&self.scope, actions).await {
+            Ok(()) => {}
+            Err(TransactionFailure::Conditions(failed)) => {
+                let (index, old) = failed.into_iter().next().unwrap_or((usize::MAX, None));
+                return Err(match (index, old) {
+                    (0, Some(claim)) => StoreError::EmailTaken {
+                        same_tenant: claim.get_s("tenant_id").ok()
+                            == Some(tenant.to_string().as_str()),
+                    },
+                    (1, None) => StoreError::NotFound,
+                    (1, Some(record)) => {
+                        let status = parse_tenant(&record)?.status;
+                        if status.allows_access() {
+                            StoreError::QuotaExceeded {
+                                limit: Limit::Users,
+                                max: max_users,
+                            }
+                        } else {
+                            StoreError::TenantInactive
+                        }
+                    }
+                    _ => {
+                        StoreError::Backend("invitation transaction failed without a reason".into())
+                    }
+                });
+            }
+            Err(TransactionFailure::Other(err)) => return Err(err),
+        }
+        let record = self.get_tenant(tenant).await?;
+        Ok(Reservation {
+            invitation: invitation.clone(),
+            tier: record.tier,
+            tenant_status: record.status,
+        })
+    }
+
+    async fn complete_invite(
+        &self,
+        tenant: &TenantId,
+        reservation: &Reservation,
+        user: &UserId,
+    ) -> Result<Member, StoreError> {
+        let invitation = &reservation.invitation;
+        let member = Member {
+            user_id: user.clone(),
+            email: invitation.email.clone(),
+            role: invitation.role,
+            status: MemberStatus::Active,
+            created_at: Timestamp::now(),
+        };
+        let membership = Membership {
+            user_id: user.clone(),
+            tenant_id: *tenant,
+            role: invitation.role,
+            tier: reservation.tier,
+            tenant_status: reservation.tenant_status,
+            email: invitation.email.clone(),
+        };
+        let actions = vec![
+            self.put_new(membership_item(&membership))?,
+            self.put_new(member_item(tenant, &member))?,
+        ];
+        match transact(&self.scope, actions).await {
+            Ok(()) => Ok(member),
+            Err(TransactionFailure::Conditions(_)) => {
+                Err(StoreError::EmailTaken { same_tenant: false })
+            }
+            Err(TransactionFailure::Other(err)) => Err(err),
+        }
+    }
+
+    async fn cancel_invite(
+        &self,
+        tenant: &TenantId,
+        reservation: &Reservation,
+    ) -> Result<(), StoreError> {
+        let delete = built(
+            Delete::builder()
+                .table_name(self.table())
+                .set_key(Some(key_map(&keys::email(&reservation.invitation.email))))
+                .condition_expression("tenant_id = :tenant")
+                .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()))
+                .build(),
+        )?;
+        let admins = i64::from(reservation.invitation.role == Role::Admin);
+        let actions = vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            self.count_seats(tenant, -1, -admins, None)?,
+        ];
+        match transact(&self.scope, actions).await {
+            // Already released (a retried cancel): nothing to undo.
+            Ok(()) | Err(TransactionFailure::Conditions(_)) => Ok(()),
+            Err(TransactionFailure::Other(err)) => Err(err),
+        }
+    }
+
+    async fn change_role(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        role: Role,
+    ) -> Result<Member, StoreError> {
+        let current = self.get_member(tenant, user).await?;
+        if current.role == role {
+            return Ok(current);
+        }
+        let member_update = built(
+            Update::builder()
+                .table_name(self.table())
+                .set_key(Some(key_map(&keys::member(tenant, user))))
+                .update_expression("SET #role = :new")
+                .condition_expression("#role = :old")
+                .expression_attribute_names("#role", "role")
+                .expression_attribute_values(":new", AttributeValue::S(role.as_str().to_owned()))
+                .expression_attribute_values(
+                    ":old",
+                    AttributeValue::S(current.role.as_str().to_owned()),
+                )
+                .build(),
+        )?;
+        let membership_update = built(
+            Update::builder()
+                .table_name(self.table())
+                .set_key(Some(key_map(&keys::membership(user))))
+                .update_expression("SET #role = :new")
+                .condition_expression("tenant_id = :tenant")
+                .expression_attribute_names("#role", "role")
+                .expression_attribute_values(":new", AttributeValue::S(role.as_str().to_owned()))
+                .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()))
+                .build(),
+        )?;
+        let seats = if current.role == Role::Admin {
+            self.count_seats(
+                tenant,
+                0,
+                -1,
+                Some((
+                    "admin_count > :one",
+                    vec![(":one", AttributeValue::N("1".into()))],
+                )),
+            )?
+        } else {
+            self.count_seats(tenant, 0, 1, None)?
+        };
+        let actions = vec![
+            TransactWriteItem::builder().update(member_update).build(),
+            TransactWriteItem::builder()
+                .update(membership_update)
+                .build(),
+            seats,
+        ];
+        match transact(&self.scope, actions).await {
+            Ok(()) => Ok(Member { role, ..current }),
+            Err(TransactionFailure::Conditions(failed)) => {
+                Err(if failed.iter().any(|(i, _)| *i == 2) {
+                    StoreError::LastAdmin
+                } else {
+                    StoreError::VersionConflict
+                })
+            }
+            Err(TransactionFailure::Other(err)) => Err(err),
+        }
+    }
+
+    async fn remove_member(&self, tenant: &TenantId, user: &UserId) -> Result<Member, StoreError> {
+        let current = self.get_member(tenant, user).await?;
+        let delete_member = built(
+            Delete::builder()
+                .table_name(self.table())
+                .set_key(Some(key_map(&keys::member(tenant, user))))
+                .condition_expression("#role = :role")
+                .expression_attribute_names("#role", "role")
+                .expression_attribute_values(
+                    ":role",
+                    AttributeValue::S(current.role.as_str().to_owned()),
+                )
+                .build(),
+        )?;
+        let seats = if current.role == Role::Admin {
+            self.count_seats(
+                tenant,
+                -1,
+                -1,
+                Some((
+                    "admin_count > :one",
+                    vec![(":one", AttributeValue::N("1".into()))],
+                )),
+            )?
+        } else {
+            self.count_seats(tenant, -1, 0, None)?
+        };
+        let actions = vec![
+            TransactWriteItem::builder().delete(delete_member).build(),
+            self.delete_owned(&keys::membership(user), tenant)?,
+            self.delete_owned(&keys::email(&current.email), tenant)?,
+            seats,
+        ];
+        match transact(&self.scope, actions).await {
+            Ok(()) => Ok(current),
+            Err(TransactionFailure::Conditions(failed)) => {
+                Err(if failed.iter().any(|(i, _)| *i == 3) {
+                    StoreError::LastAdmin
+                } else {
+                    StoreError::VersionConflict
+                })
+            }
+            Err(TransactionFailure::Other(err)) => Err(err),
+        }
+    }
+}
+
+impl TenantStore for DynamoControl {
+    async fn get_tenant(&self, tenant: &TenantId) -> Result<Tenant, StoreError> {
+        match self.get(&keys::tenant(tenant)).await? {
+            Some(item) => parse_tenant(&item),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn update_tenant(
+        &self,
+        tenant: &TenantId,
+        expected_version: Option<u64>,
+        name: Option<TenantName>,
+        settings: Option<TenantSettings>,
+    ) -> Result<Tenant, StoreError> {
+        let mut set = vec!["updated_at = :now"];
+        let mut update = self
+            .scope
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key_map(&keys::tenant(tenant))))
+            .expression_attribute_values(":now", AttributeValue::S(Timestamp::now().to_string()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if let Some(name) = &name {
+            set.push("#name = :name");
+            update = update
+                .expression_attribute_names("#name", "name")
+                .expression_attribute_values(":name", AttributeValue::S(name.as_str().to_owned()));
+        }
+        if let Some(settings) = &settings {
+            set.push("settings = :settings");
+            let json = serde_json::to_string(settings)
+                .map_err(|err| StoreError::Backend(err.to_string()))?;
+            update = update.expression_attribute_values(":settings", AttributeValue::S(json));
+        }
+        let mut condition = "attribute_exists(pk)".to_owned();
+        if let Some(version) = expected_version {
+            condition.push_str(" AND version = :expected");
+            update = update
+                .expression_attribute_values(":expected", AttributeValue::N(version.to_string()));
+        }
+        let result = update
+            .update_expression(format!("SET {} ADD version :one", set.join(", ")))
+            .condition_expression(condition)
+            .send()
+            .await;
+        match result {
+            Ok(output) => parse_tenant(&Item(output.attributes.unwrap_or_default())),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    Err(if failed.item().is_some() {
+                        StoreError::VersionConflict
+                    } else {
+                        StoreError::NotFound
+                    })
+                }
+                _ => Err(backend(err)),
+            },
+        }
+    }
+
+    /// A read (to check the status move), one conditional update of the tenant at the version
+    /// read, then one update per member's membership (idempotent, so re-running repairs).
+    async fn set_tenant_state(
+        &self,
+        tenant: &TenantId,
+        change: TenantStateChange,
+    ) -> Result<Tenant, StoreError> {
+        let current = self.get_tenant(tenant).await?;
+        if change
+            .expected_version
+            .is_some_and(|v| v != current.version)
+        {
+            return Err(StoreError::VersionConflict);
+        }
+        let status = change.status.unwrap_or(current.status);
+        if !status_change_allowed(current.status, status) {
+            return Err(StoreError::InvalidTenantTransition {
+                from: current.status,
+                to: status,
+            });
+        }
+        let mut updated = current.clone();
+        updated.status = status;
+        updated.tier = change.tier.unwrap_or(current.tier);
+        if let Some(table) = change.data_table {
+            updated.data_table = table;
+        }
+        updated.version = current.version + 1;
+        updated.updated_at = Timestamp::now();
+        let put = self
+            .scope
+            .client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(tenant_item(&updated).into_map()))
+            .condition_expression("version = :expected")
+            .expression_attribute_values(
+                ":expected",
+                AttributeValue::N(current.version.to_string()),
+            )
+            .send()
+            .await;
+        if let Err(err) = put {
+            return Err(match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(_)) => {
+                    StoreError::VersionConflict
+                }
+                _ => backend(err),
+            });
+        }
+        for member in self.member_items(tenant).await? {
+            let user = member.parse_s("user_id", UserId::parse)?;
+            let result = self
+                .scope
+                .client
+                .update_item()
+                .table_name(self.table())
+                .set_key(Some(key_map(&keys::membership(&user))))
+                .update_expression("SET tier = :tier, tenant_status = :status")
+                .condition_expression("tenant_id = :tenant")
+                .expression_attribute_values(
+                    ":tier",
+                    AttributeValue::S(updated.tier.as_str().to_owned()),
+                )
+                .expression_attribute_values(
+                    ":status",
+                    AttributeValue::S(updated.status.as_str().to_owned()),
+                )
+                .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => {}
+                // The membership went away (the member was removed meanwhile): nothing to copy.
+                Err(err)
+                    if matches!(
+                        err.as_service_error(),
+                        Some(UpdateItemError::ConditionalCheckFailedException(_))
+                    ) => {}
+                Err(err) => return Err(backend(err)),
+            }
+        }
+        Ok(updated)
+    }
+
+    async fn list_tenants(
+        &self,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<ListPage<Tenant>, StoreError> {
+        let after = cursor.map(control_cursor::decode).transpose()?;
+        let mut query = self
+            .scope
+            .client
+            .query()
+            .table_name(self.table())
+            .index_name(keys::GSI1)
+            .expression_attribute_names("#pk", keys::GSI1_PK)
+            .expression_attribute_values(":all", AttributeValue::S(keys::ALL_TENANTS.to_owned()))
+            .limit(limit as i32);
+        query = match after {
+            None => query.key_condition_expression("#pk = :all"),
+            Some(after) => query
+                .key_condition_expression("#pk = :all AND #sk > :after")
+                .expression_attribute_names("#sk", keys::GSI1_SK)
+                .expression_attribute_values(":after", AttributeValue::S(after.to_string())),
+        };
+        let output = query.send().await.map_err(backend)?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|map| parse_tenant(&Item(map)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = match (output.last_evaluated_key.is_some(), items.last()) {
+            (true, Some(last)) => Some(control_cursor::encode(&last.id)),
+            _ => None,
+        };
+        Ok(ListPage { items, next_cursor })
+    }
+
+    async fn member_ids(&self, tenant: &TenantId) -> Result<Vec<UserId>, StoreError> {
+        self.member_items(tenant)
+            .await?
+            .iter()
+            .map(|item| item.parse_s("user_id", UserId::parse))
+            .collect()
+    }
+
+    async fn purge_members(&self, tenant: &TenantId) -> Result<(), StoreError> {
+        for item in self.member_items(tenant).await? {
+            let member = parse_member(&item)?;
+            let actions = vec![
+                self.delete_owned(&keys::membership(&member.user_id), tenant)?,
+                self.delete_owned(&keys::email(&member.email), tenant)?,
+                self.delete_owned(&keys::member(tenant, &member.user_id), tenant)?,
+            ];
+            match transact(&self.scope, actions).await {
+                Ok(()) | Err(TransactionFailure::Conditions(_)) => {}
+                Err(TransactionFailure::Other(err)) => return Err(err),
+            }
+        }
+        Ok(())
+    }
+}
