@@ -39,7 +39,7 @@ IDS = {
     "tenantId": {"a": TENANTS["a"]["id"], "b": TENANTS["b"]["id"]},
 }
 
-EPOCH = 1795600000  # 2026-11-26T08:26:40Z
+EPOCH = 1795681600  # 2026-11-26T08:26:40Z
 
 
 def claims(sub, email, tenant=None, role=None, groups=None):
@@ -152,7 +152,25 @@ TENANT_ROUTES = [
     ("orders-api", "list-orders", "GET", "/orders", None, {"limit": "20"}),
     ("orders-api", "get-order", "GET", "/orders/{orderId}", None, None),
     ("orders-api", "change-order-status", "PATCH", "/orders/{orderId}", {"status": "paid", "version": 1}, None),
+    ("users-api", "me", "GET", "/me", None, None),
+    ("users-api", "list-users", "GET", "/users", None, {"limit": "20"}),
+    ("users-api", "get-user", "GET", "/users/{userId}", None, None),
+    ("users-api", "invite-user", "POST", "/users", {"email": "new.colleague@example.com", "role": "member"}, None),
+    ("users-api", "change-user-role", "PATCH", "/users/{userId}", {"role": "admin"}, None),
+    ("users-api", "remove-user", "DELETE", "/users/{userId}", None, None),
+    ("tenants-api", "get-tenant", "GET", "/tenant", None, None),
+    ("tenants-api", "update-tenant", "PATCH", "/tenant",
+     {"name": "Acme Tea Ltd", "settings": {"display_name": "Acme", "primary_color": "#0A7E5C", "locale": "en-GB",
+                                           "time_zone": "Europe/London", "feature_flags": {"beta_reports": True}},
+      "version": 1}, None),
+    ("tenants-api", "delete-tenant", "DELETE", "/tenant", None, None),
+    ("admin-api", "list-tenants", "GET", "/admin/tenants", None, {"limit": "20"}),
+    ("admin-api", "get-tenant", "GET", "/admin/tenants/{tenantId}", None, None),
+    ("admin-api", "update-tenant", "PATCH", "/admin/tenants/{tenantId}", {"status": "suspended"}, None),
 ]
+
+# Events of a platform operator (group platform-admin, no tenant).
+PLATFORM_ROUTES = [route for route in TENANT_ROUTES if route[0] in ("admin-api",) or route[1] == "me"]
 
 
 def substitute(value, tenant):
@@ -162,7 +180,81 @@ def substitute(value, tenant):
     return json.loads(text)
 
 
+NEW_USER = ("0d000000-0000-4000-8000-0000000000d1", "dana@delta.example")
+
+
+def caller(client=CLIENT, emulator=False):
+    if emulator:
+        return {"awsSdkVersion": "2.1693.0", "clientId": client}
+    return {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": client}
+
+
+def trigger(source, user, request, response, version="1", emulator=False):
+    return {
+        "version": "0" if emulator else version,
+        "region": "local" if emulator else REGION,
+        "userPoolId": POOL,
+        "userName": user,
+        "callerContext": caller(emulator=emulator),
+        "triggerSource": source,
+        "request": request,
+        "response": response,
+    }
+
+
+def trigger_events():
+    sub, email = NEW_USER
+    signup_attributes = {"custom:tenant_name": "Delta Tea Co.", "custom:plan": "standard", "email": email}
+    no_flags = {"autoConfirmUser": False, "autoVerifyEmail": False, "autoVerifyPhone": False}
+    write("pre-sign-up/sign-up.json", trigger(
+        "PreSignUp_SignUp", sub, {"userAttributes": signup_attributes, "validationData": None}, no_flags))
+    write("pre-sign-up/sign-up.emulator.json", trigger(
+        "PreSignUp_SignUp", sub, {"userAttributes": {"sub": sub, **signup_attributes}}, no_flags, emulator=True))
+    write("pre-sign-up/admin-create-user.json", trigger(
+        "PreSignUp_AdminCreateUser", "0d000000-0000-4000-8000-0000000000d2",
+        {"userAttributes": {"email": "erin@acme.example", "email_verified": "true"}, "validationData": None}, no_flags))
+
+    confirmed = {"sub": sub, "email_verified": "true", "cognito:user_status": "CONFIRMED",
+                 "cognito:email_alias": email, **signup_attributes}
+    write("post-confirmation/confirm-sign-up.json", trigger(
+        "PostConfirmation_ConfirmSignUp", sub, {"userAttributes": confirmed}, {}))
+    emulator_confirmed = {"cognito:user_status": "CONFIRMED", **signup_attributes, "sub": sub}
+    write("post-confirmation/confirm-sign-up.emulator.json", trigger(
+        "PostConfirmation_ConfirmSignUp", sub, {"userAttributes": emulator_confirmed}, {}, emulator=True))
+    write("post-confirmation/confirm-forgot-password.json", trigger(
+        "PostConfirmation_ConfirmForgotPassword", sub, {"userAttributes": confirmed}, {}))
+
+    admin_sub, admin_email = USERS[("a", "admin")]
+    attributes = {"sub": admin_sub, "cognito:email_alias": admin_email, "cognito:user_status": "CONFIRMED",
+                  "email_verified": "true", "email": admin_email, "custom:tenant_name": TENANTS["a"]["name"]}
+    groups = {"groupsToOverride": ["beta-testers"], "iamRolesToOverride": [], "preferredRole": None}
+    write("pre-token-generation/v1-authentication.json", trigger(
+        "TokenGeneration_Authentication", admin_sub,
+        {"userAttributes": attributes, "groupConfiguration": groups}, {"claimsOverrideDetails": None}))
+    write("pre-token-generation/v1-new-user.json", trigger(
+        "TokenGeneration_Authentication", sub,
+        {"userAttributes": {**confirmed}, "groupConfiguration": {"groupsToOverride": [], "iamRolesToOverride": [], "preferredRole": None}},
+        {"claimsOverrideDetails": None}))
+    write("pre-token-generation/v2-authentication.json", trigger(
+        "TokenGeneration_Authentication", admin_sub,
+        {"userAttributes": attributes, "groupConfiguration": groups, "scopes": ["openid", "email", "aws.cognito.signin.user.admin"]},
+        {"claimsAndScopeOverrideDetails": None}, version="2"))
+    write("pre-token-generation/v3-refresh.json", trigger(
+        "TokenGeneration_RefreshTokens", admin_sub,
+        {"userAttributes": attributes, "groupConfiguration": groups, "scopes": ["aws.cognito.signin.user.admin"]},
+        {"claimsAndScopeOverrideDetails": None}, version="3"))
+    write("pre-token-generation/v3-client-credentials.json", trigger(
+        "TokenGeneration_ClientCredentials", CLIENT,
+        {"userAttributes": {}, "groupConfiguration": None, "scopes": ["tenantry/read"]},
+        {"claimsAndScopeOverrideDetails": None}, version="3"))
+    write("pre-token-generation/emulator.json", trigger(
+        "TokenGeneration_Authentication", admin_sub,
+        {"userAttributes": {"sub": admin_sub, "email": admin_email, "custom:tenant_name": TENANTS["a"]["name"]},
+         "groupConfiguration": {}}, {"claimsOverrideDetails": {}}, emulator=True))
+
+
 def main():
+    trigger_events()
     for function, stem, method, resource, body, query in TENANT_ROUTES:
         for tenant in ("a", "b"):
             for role in ("admin", "member"):
@@ -174,6 +266,13 @@ def main():
                     query=query, auth=claims(sub, email, tenant, role),
                 )
                 write(f"{function}/{stem}.{tenant}-{role}.json", event)
+    for function, stem, method, resource, body, query in PLATFORM_ROUTES:
+        sub, email = PLATFORM_ADMIN
+        values = {name: ids["a"] for name, ids in IDS.items() if "{" + name + "}" in resource}
+        event = rest_event(method, resource, "platform", values,
+                           body=substitute(body, "a") if body is not None else None, query=query,
+                           auth=claims(sub, email, groups=["platform-admin"]))
+        write(f"{function}/{stem}.platform.json", event)
 
 
 if __name__ == "__main__":

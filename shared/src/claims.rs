@@ -18,3 +18,8 @@ pub const TENANT_TIER: &str = "tenant_tier";
 
 /// The Cognito group whose members may call the platform administration routes.
 pub const PLATFORM_ADMIN_GROUP: &str = "platform-admin";
+
+/// Sign-up attributes: the organization's name and the requested plan. Read once, by
+/// onboarding; they carry no authority afterwards (the tenant record does).
+pub const SIGN_UP_TENANT_NAME: &str = "custom:tenant_name";
+pub const SIGN_UP_PLAN: &str = "custom:plan";

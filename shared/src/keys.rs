@@ -34,6 +34,7 @@
 //! | member (the tenant's view) | `TENANT#<tenant>` | `MEMBER#<user>` | |
 //! | membership (the user's view) | `USER#<user>` | `MEMBERSHIP` | |
 //! | e-mail claim | `EMAIL#<address>` | `EMAIL` | |
+//! | tier migration in progress | `MIGRATION#<tenant>` | `MIGRATION` | |
 //!
 //! The control table is the platform's own: it is reached by the triggers and the control-plane
 //! functions under their own roles, never with tenant-scoped credentials. A membership is keyed by
@@ -198,6 +199,14 @@ pub fn email(address: &EmailAddress) -> ItemKey {
     ItemKey {
         pk: format!("EMAIL{DELIMITER}{address}"),
         sk: "EMAIL".to_owned(),
+    }
+}
+
+/// The state of a tenant's storage migration, while one runs.
+pub fn migration(tenant: &TenantId) -> ItemKey {
+    ItemKey {
+        pk: format!("MIGRATION{DELIMITER}{tenant}"),
+        sk: "MIGRATION".to_owned(),
     }
 }
 

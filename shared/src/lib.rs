@@ -9,13 +9,16 @@ pub mod config;
 pub mod context;
 pub mod domain;
 pub mod http;
+pub mod identity;
 pub mod ids;
+pub mod jobs;
 pub mod keys;
 pub mod pagination;
 pub mod plans;
 pub mod setup;
 pub mod store;
 pub mod telemetry;
+pub mod tenancy;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -1,22 +1,63 @@
-//! Cold-start wiring shared by every function's `main`.
+//! Cold-start wiring shared by every function's `main`: configuration is read once, the SDK
+//! configuration is loaded once, and each client is built from it.
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use crate::config::{ConfigError, DataConfig};
-use crate::store::dynamo::{DynamoStore, PooledTable, TableScope};
+use crate::config::{ConfigError, DataConfig, required};
+use std::sync::Arc;
+
+use crate::store::dynamo::{DynamoControl, DynamoStore};
+use crate::tenancy::access::{SystemClock, TenantAccess};
 
 /// The SDK configuration from the environment (region, credentials, and endpoint overrides such
-/// as `AWS_ENDPOINT_URL_DYNAMODB`, which the local stack sets).
+/// as `AWS_ENDPOINT_URL_DYNAMODB`, which the local stack sets), with one HTTPS client that every
+/// SDK client built from it shares: one connection pool, so a tenant-scoped DynamoDB client
+/// reuses the connections (and TLS sessions) the others opened.
 pub async fn aws_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .build_https();
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https)
+        .load()
+        .await
 }
 
-/// The data store of a function that serves tenant data.
-pub async fn data_store() -> Result<DynamoStore<PooledTable>, ConfigError> {
+/// The data store of a function that serves tenant data: tenant-scoped credentials from
+/// `TENANT_ROLE_ARN`, tenant records from `CONTROL_TABLE`, the pooled table `DATA_TABLE`.
+pub fn data_store(sdk: &SdkConfig) -> Result<DynamoStore<TenantAccess>, ConfigError> {
     let config = DataConfig::from_env()?;
-    let sdk = aws_config().await;
-    Ok(DynamoStore::new(PooledTable(TableScope {
-        client: aws_sdk_dynamodb::Client::new(&sdk),
-        table: config.data_table,
-    })))
+    Ok(DynamoStore::new(TenantAccess::new(
+        sdk.clone(),
+        required("TENANT_ROLE_ARN")?,
+        control_store(sdk)?,
+        config.data_table,
+        Arc::new(SystemClock),
+    )))
+}
+
+/// The control-table store of a function that manages tenants (`CONTROL_TABLE`).
+pub fn control_store(sdk: &SdkConfig) -> Result<DynamoControl, ConfigError> {
+    Ok(DynamoControl::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        required("CONTROL_TABLE")?,
+    ))
+}
+
+/// The queue of tenant jobs: asynchronous invocations of `TENANT_JOBS_FUNCTION`.
+pub fn job_queue(sdk: &SdkConfig) -> Result<crate::jobs::LambdaJobQueue, ConfigError> {
+    Ok(crate::jobs::LambdaJobQueue::new(
+        aws_sdk_lambda::Client::new(sdk),
+        required("TENANT_JOBS_FUNCTION")?,
+    ))
+}
+
+/// The user pool's directory (`USER_POOL_ID`).
+pub fn user_directory(sdk: &SdkConfig) -> Result<crate::identity::CognitoDirectory, ConfigError> {
+    Ok(crate::identity::CognitoDirectory::new(
+        aws_sdk_cognitoidentityprovider::Client::new(sdk),
+        required("USER_POOL_ID")?,
+    ))
 }

@@ -137,3 +137,92 @@ pub fn assert_problem(response: &Response<Body>, status: u16, code: &str) -> Val
     assert_eq!(body["code"], code, "body: {body}");
     body
 }
+
+/// The sample users of `events/`: (tenant, role) → (sub, e-mail).
+pub const USERS: [(&str, crate::context::Role, &str, &str); 4] = [
+    (
+        TENANT_A,
+        crate::context::Role::Admin,
+        "0a000000-0000-4000-8000-00000000a0ad",
+        "alice@acme.example",
+    ),
+    (
+        TENANT_A,
+        crate::context::Role::Member,
+        "0a000000-0000-4000-8000-00000000a0ae",
+        "amir@acme.example",
+    ),
+    (
+        TENANT_B,
+        crate::context::Role::Admin,
+        "0b000000-0000-4000-8000-00000000b0ad",
+        "bea@bolt.example",
+    ),
+    (
+        TENANT_B,
+        crate::context::Role::Member,
+        "0b000000-0000-4000-8000-00000000b0ae",
+        "bo@bolt.example",
+    ),
+];
+
+/// The sample platform operator (group `platform-admin`, no tenant).
+pub const PLATFORM_ADMIN: &str = "0c000000-0000-4000-8000-0000000000ad";
+
+/// The user id of a sample user, e.g. `user_id("a-member")`.
+pub fn user_id(who: &str) -> crate::ids::UserId {
+    let index = match who {
+        "a-admin" => 0,
+        "a-member" => 1,
+        "b-admin" => 2,
+        "b-member" => 3,
+        other => panic!("no sample user {other}"),
+    };
+    crate::ids::UserId::parse(USERS[index].2).expect("sample user ids are valid")
+}
+
+/// Onboards the sample tenants of `events/` into a control store: tenant a (basic) and b
+/// (standard), each with its admin and one member, with the fixtures' ids.
+pub async fn seed_sample_tenants<S>(store: &S)
+where
+    S: crate::store::control::Onboarding + crate::store::control::MemberStore,
+{
+    use crate::context::{Role, Tier};
+    use crate::domain::email::EmailAddress;
+    use crate::domain::member::Invitation;
+    use crate::domain::tenant::{Tenant, TenantName};
+    use crate::ids::{TenantId, UserId};
+
+    for (tenant_id, name, tier) in [
+        (TENANT_A, "Acme Tea", Tier::Basic),
+        (TENANT_B, "Bolt Coffee", Tier::Standard),
+    ] {
+        let mut tenant = Tenant::new(TenantName::parse(name).expect("name"), tier);
+        tenant.id = TenantId::parse(tenant_id).expect("id");
+        for (_, role, sub, email) in USERS.iter().filter(|u| u.0 == tenant_id) {
+            let (user, email) = (
+                UserId::parse(sub).expect("sub"),
+                EmailAddress::parse(email).expect("email"),
+            );
+            match role {
+                Role::Admin => {
+                    store
+                        .onboard(&tenant, &user, &email)
+                        .await
+                        .expect("onboard");
+                }
+                Role::Member => {
+                    let invitation = Invitation { email, role: *role };
+                    let reservation = store
+                        .reserve_invite(&tenant.id, &invitation, 100)
+                        .await
+                        .expect("reserve");
+                    store
+                        .complete_invite(&tenant.id, &reservation, &user)
+                        .await
+                        .expect("complete");
+                }
+            }
+        }
+    }
+}

@@ -5,8 +5,9 @@ mod http_handler;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
+    let sdk = shared::setup::aws_config().await;
     let deps = http_handler::Deps {
-        store: shared::setup::data_store().await?,
+        store: shared::setup::data_store(&sdk)?,
     };
     run(service_fn(|event| {
         http_handler::function_handler(&deps, event)

@@ -328,3 +328,49 @@ mod tests {
         assert_eq!(Tenant::new(name, Tier::Basic).status, TenantStatus::Active);
     }
 }
+
+/// The tier a sign-up asks for with `custom:plan`: `basic` when none is given, `None` when the
+/// value is not a plan.
+pub fn requested_tier(raw: Option<&str>) -> Option<Tier> {
+    match raw.map(str::trim) {
+        None | Some("") => Some(Tier::Basic),
+        Some(plan) => Tier::parse(plan),
+    }
+}
+
+#[cfg(test)]
+mod requested_tier_tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_defaults_to_basic() {
+        assert_eq!(requested_tier(None), Some(Tier::Basic));
+        assert_eq!(requested_tier(Some(" premium ")), Some(Tier::Premium));
+        assert_eq!(requested_tier(Some("gold")), None);
+    }
+}
+
+/// The body of `PATCH /tenant`: the name and/or the whole settings document, and the version
+/// they replace (or `If-Match`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenantBody {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub settings: Option<TenantSettings>,
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
+/// The body of `PATCH /admin/tenants/{tenantId}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminUpdateTenantBody {
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub tier: Option<String>,
+    #[serde(default)]
+    pub version: Option<u64>,
+}

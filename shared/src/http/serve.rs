@@ -77,7 +77,8 @@ where
 }
 
 /// Serves a request that needs an authenticated caller but not necessarily a tenant (platform
-/// administration, `GET /me`): the handler gets the verified claims.
+/// administration, `GET /me`): the handler gets the verified claims. A handler that then needs
+/// the tenant calls [`tenant_of`], which also adds it to the request's log span.
 pub async fn serve_caller<F, Fut>(request: Request, handler: F) -> Response<Body>
 where
     F: FnOnce(Claims, Request) -> Fut,
@@ -94,8 +95,25 @@ where
             return span.in_scope(|| finish(Err(err.into()), &request_id));
         }
     };
-    let span = tracing::info_span!("request", %request_id, user_id = %user_id, %method, %path);
+    let span = tracing::info_span!(
+        "request",
+        %request_id,
+        user_id = %user_id,
+        tenant_id = tracing::field::Empty,
+        role = tracing::field::Empty,
+        %method,
+        %path,
+    );
     async move { finish(handler(claims, request).await, &request_id) }
         .instrument(span)
         .await
+}
+
+/// The tenant context of a request served by [`serve_caller`], recorded in the current span.
+pub fn tenant_of(claims: &Claims) -> Result<TenantContext, ApiError> {
+    let context = TenantContext::from_claims(claims)?;
+    let span = tracing::Span::current();
+    span.record("tenant_id", tracing::field::display(&context.tenant_id));
+    span.record("role", tracing::field::display(&context.role));
+    Ok(context)
 }

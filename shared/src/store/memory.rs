@@ -4,7 +4,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{ListPage, ORDERS, OrderStore, PRODUCTS, ProductLookup, ProductStore, StoreError};
+use super::{
+    ListPage, ORDERS, OrderStore, PRODUCTS, ProductLookup, ProductStore, StoreError, Usage,
+    UsageReader,
+};
 use crate::domain::order::{Order, OrderStatus, PricedOrder};
 use crate::domain::product::Product;
 use crate::domain::text::Sku;
@@ -285,6 +288,27 @@ impl OrderStore for MemoryStore {
             order.updated_at = Timestamp::now();
             Ok(order.clone())
         })
+    }
+}
+
+impl UsageReader for MemoryStore {
+    async fn usage(&self, tenant: &TenantId, year_month: &str) -> Result<Usage, StoreError> {
+        self.with_tenant(tenant, |data| {
+            Ok(Usage {
+                products: data.products.len() as u64,
+                orders_this_month: data.orders_by_month.get(year_month).copied().unwrap_or(0),
+            })
+        })
+    }
+}
+
+impl MemoryStore {
+    /// Deletes every item of `tenant`, as offboarding does.
+    pub fn purge_tenant(&self, tenant: &TenantId) -> u64 {
+        let removed = self.lock().tenants.remove(tenant);
+        removed
+            .map(|data| (data.products.len() + data.orders.len()) as u64)
+            .unwrap_or(0)
     }
 }
 

@@ -234,3 +234,41 @@ pub(crate) enum TransactionFailure {
     Conditions(Vec<(usize, Option<Item>)>),
     Other(StoreError),
 }
+
+impl<R: TableResolver> super::UsageReader for DynamoStore<R> {
+    /// One `BatchGetItem` of the two counter items.
+    async fn usage(&self, tenant: &TenantId, year_month: &str) -> Result<super::Usage, StoreError> {
+        let scope = self.scope(tenant).await?;
+        let products = crate::keys::product_count(tenant);
+        let orders = crate::keys::monthly_order_count(tenant, year_month);
+        let keys = built(
+            aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                .keys(item::key_map(&products))
+                .keys(item::key_map(&orders))
+                .consistent_read(true)
+                .build(),
+        )?;
+        let output = scope
+            .client
+            .batch_get_item()
+            .request_items(&scope.table, keys)
+            .send()
+            .await
+            .map_err(backend)?;
+        let mut usage = super::Usage::default();
+        for map in output
+            .responses
+            .and_then(|mut r| r.remove(&scope.table))
+            .unwrap_or_default()
+        {
+            let item = Item(map);
+            let count: u64 = item.get_n("n").unwrap_or(0);
+            if item.get_s(crate::keys::SK)? == products.sk {
+                usage.products = count;
+            } else {
+                usage.orders_this_month = count;
+            }
+        }
+        Ok(usage)
+    }
+}

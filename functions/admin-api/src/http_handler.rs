@@ -1,0 +1,426 @@
+//! `admin-api`: platform operators (Cognito group `platform-admin`, never a tenant role) look
+//! after tenants. Every request is audited in the logs: who did what to which tenant.
+//!
+//! | route | |
+//! | --- | --- |
+//! | `GET /admin/tenants` (`limit`, `cursor`; oldest first) | list |
+//! | `GET /admin/tenants/{tenantId}` | one tenant |
+//! | `PATCH /admin/tenants/{tenantId}` (`status`: `active`/`suspended`, `tier`, `version`) | change |
+//!
+//! A tier change that moves the tenant between pooled and dedicated storage (to or from
+//! `premium`) is a migration: it is dispatched as a job and answered `202`; the job switches the
+//! tier when the data has moved.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, Response};
+use serde_json::{Value, json};
+
+use shared::claims::PLATFORM_ADMIN_GROUP;
+use shared::context::{Claims, Tier};
+use shared::domain::ValidationError;
+use shared::domain::tenant::{AdminUpdateTenantBody, Tenant, TenantStatus};
+use shared::http::{
+    ApiError, MAX_BODY_BYTES, PathParams, Route, expected_version, json, json_body, list_params,
+    match_route, serve_caller, with_etag,
+};
+use shared::ids::TenantId;
+use shared::jobs::{JobQueue, TenantJob};
+use shared::plans::PlanLimits;
+use shared::store::StoreError;
+use shared::store::control::{TenantStateChange, TenantStore};
+
+pub struct Deps<C, J> {
+    pub control: C,
+    pub jobs: J,
+}
+
+const LIST: Route = Route {
+    method: "GET",
+    template: "/admin/tenants",
+};
+const GET: Route = Route {
+    method: "GET",
+    template: "/admin/tenants/{tenantId}",
+};
+const UPDATE: Route = Route {
+    method: "PATCH",
+    template: "/admin/tenants/{tenantId}",
+};
+const ROUTES: &[Route] = &[LIST, GET, UPDATE];
+
+pub async fn function_handler<C: TenantStore, J: JobQueue>(
+    deps: &Deps<C, J>,
+    event: Request,
+) -> Result<Response<Body>, Error> {
+    Ok(serve_caller(event, |claims, request| handle(deps, claims, request)).await)
+}
+
+async fn handle<C: TenantStore, J: JobQueue>(
+    deps: &Deps<C, J>,
+    claims: Claims,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
+    let (route, params) = match_route(&request, ROUTES).map_err(|path_matched| {
+        if path_matched {
+            ApiError::MethodNotAllowed
+        } else {
+            ApiError::NotFound
+        }
+    })?;
+    let actor = claims.user_id()?;
+    if !claims
+        .groups()
+        .iter()
+        .any(|group| group == PLATFORM_ADMIN_GROUP)
+    {
+        tracing::warn!(audit = true, actor = %actor, route = route.template, "platform route refused: not a platform operator");
+        return Err(ApiError::forbidden(
+            "Only platform operators may use this route.",
+        ));
+    }
+    match route {
+        LIST => list(deps, &request).await,
+        GET => get(deps, &params, &actor).await,
+        _ => update(deps, &request, &params, &actor).await,
+    }
+}
+
+fn view(tenant: &Tenant) -> Value {
+    let mut view = json!(tenant);
+    view["limits"] = json!(PlanLimits::of(tenant.tier));
+    view
+}
+
+fn tenant_id(params: &PathParams) -> Result<TenantId, ApiError> {
+    TenantId::parse(params.get("tenantId")).map_err(|_| ApiError::NotFound)
+}
+
+async fn list<C: TenantStore, J>(
+    deps: &Deps<C, J>,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let (limit, cursor) = list_params(request)?;
+    let page = deps.control.list_tenants(limit, cursor.as_deref()).await?;
+    let items: Vec<Value> = page.items.iter().map(view).collect();
+    tracing::info!(
+        audit = true,
+        action = "tenants.list",
+        count = items.len(),
+        "platform audit"
+    );
+    Ok(json(
+        StatusCode::OK,
+        &json!({ "items": items, "next_cursor": page.next_cursor }),
+    ))
+}
+
+async fn get<C: TenantStore, J>(
+    deps: &Deps<C, J>,
+    params: &PathParams,
+    actor: &shared::ids::UserId,
+) -> Result<Response<Body>, ApiError> {
+    let id = tenant_id(params)?;
+    let tenant = deps.control.get_tenant(&id).await?;
+    tracing::info!(audit = true, actor = %actor, action = "tenant.read", target_tenant = %id, "platform audit");
+    Ok(with_etag(
+        json(StatusCode::OK, &view(&tenant)),
+        tenant.version,
+    ))
+}
+
+/// Whether a tenant of `tier` has a dedicated table.
+fn is_silo(tier: Tier) -> bool {
+    tier == Tier::Premium
+}
+
+async fn update<C: TenantStore, J: JobQueue>(
+    deps: &Deps<C, J>,
+    request: &Request,
+    params: &PathParams,
+    actor: &shared::ids::UserId,
+) -> Result<Response<Body>, ApiError> {
+    let id = tenant_id(params)?;
+    let body: AdminUpdateTenantBody = json_body(request, MAX_BODY_BYTES)?;
+    let status = match body.status.as_deref() {
+        None => None,
+        Some("active") => Some(TenantStatus::Active),
+        Some("suspended") => Some(TenantStatus::Suspended),
+        Some(_) => {
+            return Err(ValidationError::new("status", "must be active or suspended").into());
+        }
+    };
+    let tier = body
+        .tier
+        .as_deref()
+        .map(|raw| {
+            Tier::parse(raw)
+                .ok_or_else(|| ValidationError::new("tier", "must be basic, standard or premium"))
+        })
+        .transpose()?;
+    if status.is_none() && tier.is_none() {
+        return Err(ApiError::invalid("send a status and/or a tier to change"));
+    }
+    let expected = expected_version(request, body.version)?;
+    let current = deps.control.get_tenant(&id).await?;
+    if let Some(expected) = expected
+        && expected.version != current.version
+    {
+        return Err(expected.stale());
+    }
+    let migration = tier.filter(|tier| is_silo(*tier) != is_silo(current.tier));
+    let change = TenantStateChange {
+        expected_version: Some(current.version),
+        status,
+        // A migration changes the tier itself once the data has moved.
+        tier: if migration.is_some() { None } else { tier },
+        data_table: None,
+    };
+    let tenant = if change.status.is_some() || change.tier.is_some() {
+        match deps.control.set_tenant_state(&id, change).await {
+            Ok(tenant) => tenant,
+            Err(StoreError::VersionConflict) => {
+                return Err(expected
+                    .map(|e| e.stale())
+                    .unwrap_or_else(|| StoreError::VersionConflict.into()));
+            }
+            Err(err) => return Err(err.into()),
+        }
+    } else {
+        current
+    };
+    tracing::info!(
+        audit = true,
+        actor = %actor,
+        action = "tenant.update",
+        target_tenant = %id,
+        status = ?status,
+        tier = ?tier,
+        migration = migration.is_some(),
+        "platform audit"
+    );
+    if let Some(to_tier) = migration {
+        deps.jobs
+            .dispatch(&TenantJob::Migrate {
+                tenant_id: id,
+                to_tier,
+            })
+            .await
+            .map_err(|err| ApiError::Internal(err.to_string()))?;
+        return Ok(json(StatusCode::ACCEPTED, &view(&tenant)));
+    }
+    Ok(with_etag(
+        json(StatusCode::OK, &view(&tenant)),
+        tenant.version,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::jobs::MemoryJobQueue;
+    use shared::store::control::MembershipLookup;
+    use shared::store::memory_control::MemoryControl;
+    use shared::testing::{
+        Event, TENANT_A, TENANT_B, assert_problem, body_json, seed_sample_tenants, user_id,
+    };
+
+    use super::*;
+
+    type TestDeps = Deps<MemoryControl, MemoryJobQueue>;
+
+    async fn deps() -> TestDeps {
+        let control = MemoryControl::new();
+        seed_sample_tenants(&control).await;
+        Deps {
+            control,
+            jobs: MemoryJobQueue::new(),
+        }
+    }
+
+    async fn call(deps: &TestDeps, event: Event) -> Response<Body> {
+        function_handler(deps, event.request())
+            .await
+            .expect("the handler never fails the invocation")
+    }
+
+    fn fixture(route: &str, who: &str) -> Event {
+        Event::load(&format!("admin-api/{route}.{who}.json"))
+    }
+
+    fn tenant(raw: &str) -> TenantId {
+        raw.parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn platform_operators_list_and_read_tenants() {
+        let deps = deps().await;
+        let listed = body_json(&call(&deps, fixture("list-tenants", "platform")).await);
+        let ids: Vec<&str> = listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, vec![TENANT_A, TENANT_B]);
+        let page = body_json(
+            &call(
+                &deps,
+                fixture("list-tenants", "platform").query("limit", "1"),
+            )
+            .await,
+        );
+        let next = page["next_cursor"].as_str().unwrap();
+        let rest = body_json(
+            &call(
+                &deps,
+                fixture("list-tenants", "platform").query("cursor", next),
+            )
+            .await,
+        );
+        assert_eq!(rest["items"][0]["id"], TENANT_B);
+        let one = body_json(&call(&deps, fixture("get-tenant", "platform")).await);
+        assert_eq!(
+            (one["id"].as_str(), one["user_count"].as_u64()),
+            (Some(TENANT_A), Some(2))
+        );
+    }
+
+    #[tokio::test]
+    async fn tenant_admins_and_members_are_refused_every_platform_route() {
+        let deps = deps().await;
+        for who in ["a-admin", "a-member", "b-admin", "b-member"] {
+            for route in ["list-tenants", "get-tenant", "update-tenant"] {
+                assert_problem(&call(&deps, fixture(route, who)).await, 403, "forbidden");
+            }
+        }
+        let record = deps.control.get_tenant(&tenant(TENANT_A)).await.unwrap();
+        assert_eq!(record.status, TenantStatus::Active);
+        // A group claim smuggled as something else does not count.
+        let forged =
+            fixture("update-tenant", "a-admin").claim("custom:groups", Some("platform-admin"));
+        assert_problem(&call(&deps, forged).await, 403, "forbidden");
+    }
+
+    #[tokio::test]
+    async fn suspending_a_tenant_reaches_its_members_tokens() {
+        let deps = deps().await;
+        let response = call(&deps, fixture("update-tenant", "platform")).await;
+        assert_eq!(response.status(), 200, "{}", body_json(&response));
+        assert_eq!(body_json(&response)["status"], "suspended");
+        for who in ["a-admin", "a-member"] {
+            let membership = deps
+                .control
+                .membership(&user_id(who))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(membership.tenant_status, TenantStatus::Suspended);
+        }
+        assert_eq!(
+            deps.control
+                .membership(&user_id("b-admin"))
+                .await
+                .unwrap()
+                .unwrap()
+                .tenant_status,
+            TenantStatus::Active
+        );
+        let reactivate =
+            fixture("update-tenant", "platform").body(r#"{"status":"active","version":2}"#);
+        assert_eq!(
+            body_json(&call(&deps, reactivate).await)["status"],
+            "active"
+        );
+    }
+
+    #[tokio::test]
+    async fn tier_changes_within_pooled_storage_apply_at_once() {
+        let deps = deps().await;
+        let upgrade = fixture("update-tenant", "platform").body(r#"{"tier":"standard"}"#);
+        let response = call(&deps, upgrade).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            body_json(&response)["limits"]["max_users"],
+            PlanLimits::of(Tier::Standard).max_users
+        );
+        assert_eq!(
+            deps.control
+                .membership(&user_id("a-member"))
+                .await
+                .unwrap()
+                .unwrap()
+                .tier,
+            Tier::Standard
+        );
+        assert!(deps.jobs.dispatched().is_empty());
+    }
+
+    #[tokio::test]
+    async fn moving_to_premium_dispatches_a_migration() {
+        let deps = deps().await;
+        let response = call(
+            &deps,
+            fixture("update-tenant", "platform").body(r#"{"tier":"premium"}"#),
+        )
+        .await;
+        assert_eq!(response.status(), 202);
+        assert_eq!(
+            body_json(&response)["tier"],
+            "basic",
+            "the job switches the tier once the data moved"
+        );
+        assert_eq!(
+            deps.jobs.dispatched(),
+            vec![TenantJob::Migrate {
+                tenant_id: tenant(TENANT_A),
+                to_tier: Tier::Premium
+            }]
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_changes_are_refused() {
+        let deps = deps().await;
+        let cases = [
+            (r#"{"status":"deleted"}"#, 400, "validation-failed"),
+            (r#"{"tier":"gold"}"#, 400, "validation-failed"),
+            (r#"{}"#, 400, "invalid-request"),
+            (
+                r#"{"status":"suspended","version":9}"#,
+                409,
+                "version-conflict",
+            ),
+            (
+                r#"{"status":"suspended","name":"x"}"#,
+                400,
+                "invalid-request",
+            ),
+        ];
+        for (body, status, code) in cases {
+            assert_problem(
+                &call(&deps, fixture("update-tenant", "platform").body(body)).await,
+                status,
+                code,
+            );
+        }
+        let missing = fixture("get-tenant", "platform")
+            .path_param("tenantId", &TenantId::generate().to_string());
+        assert_problem(&call(&deps, missing).await, 404, "not-found");
+        assert_problem(
+            &call(
+                &deps,
+                fixture("get-tenant", "platform").path_param("tenantId", "nope"),
+            )
+            .await,
+            404,
+            "not-found",
+        );
+        assert_eq!(
+            deps.control
+                .get_tenant(&tenant(TENANT_A))
+                .await
+                .unwrap()
+                .version,
+            1
+        );
+    }
+}

@@ -1,0 +1,17 @@
+use lambda_http::{Error, run, service_fn};
+
+mod http_handler;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let sdk = shared::setup::aws_config().await;
+    let deps = http_handler::Deps {
+        control: shared::setup::control_store(&sdk)?,
+        jobs: shared::setup::job_queue(&sdk)?,
+    };
+    run(service_fn(|event| {
+        http_handler::function_handler(&deps, event)
+    }))
+    .await
+}

@@ -1,0 +1,311 @@
+//! `post-confirmation`: onboards a new tenant when someone confirms a self-service sign-up.
+//!
+//! Cognito waits 5 s for this trigger, retries it, and gives up after three attempts, so the work
+//! is one read and one transaction (see [`Onboarding::onboard`]) and is idempotent on the user's
+//! `sub`: a retry finds the membership and writes nothing. The slow part of a premium sign-up,
+//! creating its dedicated table, is dispatched as an asynchronous job.
+
+use aws_lambda_events::event::cognito::{
+    CognitoEventUserPoolsPostConfirmation, CognitoEventUserPoolsPostConfirmationTriggerSource,
+};
+use lambda_runtime::{Error, LambdaEvent};
+use serde_json::Value;
+
+use shared::claims::{SIGN_UP_PLAN, SIGN_UP_TENANT_NAME};
+use shared::domain::email::EmailAddress;
+use shared::domain::tenant::{Tenant, TenantName, TenantStatus, requested_tier};
+use shared::ids::UserId;
+use shared::jobs::{JobQueue, TenantJob};
+use shared::store::StoreError;
+use shared::store::control::{Onboarded, Onboarding};
+
+pub struct Deps<S, J> {
+    pub store: S,
+    pub jobs: J,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OnboardingError {
+    #[error("The sign-up event is malformed.")]
+    MalformedEvent(#[source] serde_json::Error),
+    #[error("The sign-up has no valid user id or e-mail address.")]
+    MissingIdentity,
+    #[error("The organization name or plan is invalid.")]
+    InvalidSignUp,
+    #[error("This e-mail address is already registered.")]
+    EmailTaken,
+    #[error("We could not create your organization; please try again.")]
+    Store(#[source] StoreError),
+    #[error("We could not create your organization; please try again.")]
+    Dispatch(#[source] shared::jobs::DispatchError),
+}
+
+/// Returns the event it received, as Cognito requires.
+pub async fn function_handler<S: Onboarding, J: JobQueue>(
+    deps: &Deps<S, J>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error> {
+    let payload = event.payload;
+    let parsed: CognitoEventUserPoolsPostConfirmation =
+        serde_json::from_value(payload.clone()).map_err(OnboardingError::MalformedEvent)?;
+    match parsed.cognito_event_user_pools_header.trigger_source {
+        Some(CognitoEventUserPoolsPostConfirmationTriggerSource::ConfirmSignUp) => {
+            if let Err(err) = onboard(deps, &parsed).await {
+                tracing::error!(error = %err, cause = ?std::error::Error::source(&err), "onboarding failed");
+                return Err(err.into());
+            }
+        }
+        // A password reset confirms nothing new.
+        _ => tracing::info!("not a sign-up confirmation: nothing to do"),
+    }
+    Ok(payload)
+}
+
+async fn onboard<S: Onboarding, J: JobQueue>(
+    deps: &Deps<S, J>,
+    event: &CognitoEventUserPoolsPostConfirmation,
+) -> Result<(), OnboardingError> {
+    let attributes = &event.request.user_attributes;
+    let sub = attributes
+        .get("sub")
+        .or(event.cognito_event_user_pools_header.user_name.as_ref())
+        .ok_or(OnboardingError::MissingIdentity)?;
+    let user = UserId::parse(sub).map_err(|_| OnboardingError::MissingIdentity)?;
+    let email = attributes
+        .get("email")
+        .and_then(|raw| EmailAddress::parse(raw).ok())
+        .ok_or(OnboardingError::MissingIdentity)?;
+    let Some(raw_name) = attributes.get(SIGN_UP_TENANT_NAME) else {
+        // Not a self-service sign-up (pre-sign-up requires the name for those): an invited or
+        // operator-created user, whose membership, if any, was written by whoever created them.
+        tracing::info!(user_id = %user, "confirmed user has no organization name: nothing to onboard");
+        return Ok(());
+    };
+    let name = TenantName::parse(raw_name).map_err(|_| OnboardingError::InvalidSignUp)?;
+    let tier = requested_tier(attributes.get(SIGN_UP_PLAN).map(String::as_str))
+        .ok_or(OnboardingError::InvalidSignUp)?;
+
+    let tenant = Tenant::new(name, tier);
+    match deps.store.onboard(&tenant, &user, &email).await {
+        Ok(Onboarded::Created) => {
+            tracing::info!(tenant_id = %tenant.id, user_id = %user, tier = %tier, "tenant onboarded");
+            if tenant.status == TenantStatus::Provisioning {
+                dispatch_provisioning(deps, tenant.id).await?;
+            }
+            Ok(())
+        }
+        Ok(Onboarded::AlreadyMember) => {
+            // A retry (or an invited user). If an earlier attempt created a premium tenant but
+            // failed to dispatch its provisioning, dispatch it now: the job is idempotent.
+            let membership = deps
+                .store
+                .membership(&user)
+                .await
+                .map_err(OnboardingError::Store)?;
+            tracing::info!(user_id = %user, tenant_id = ?membership.as_ref().map(|m| m.tenant_id), "user already onboarded");
+            match membership {
+                Some(m) if m.tenant_status == TenantStatus::Provisioning => {
+                    dispatch_provisioning(deps, m.tenant_id).await
+                }
+                _ => Ok(()),
+            }
+        }
+        Err(StoreError::EmailTaken { .. }) => Err(OnboardingError::EmailTaken),
+        Err(err) => Err(OnboardingError::Store(err)),
+    }
+}
+
+async fn dispatch_provisioning<S, J: JobQueue>(
+    deps: &Deps<S, J>,
+    tenant_id: shared::ids::TenantId,
+) -> Result<(), OnboardingError> {
+    deps.jobs
+        .dispatch(&TenantJob::Provision { tenant_id })
+        .await
+        .map_err(OnboardingError::Dispatch)
+}
+
+#[cfg(test)]
+mod tests {
+    use lambda_runtime::Context;
+    use shared::context::{Role, Tier};
+    use shared::jobs::MemoryJobQueue;
+    use shared::store::control::{MembershipLookup, TenantStore};
+    use shared::store::memory_control::MemoryControl;
+    use shared::testing::events_dir;
+
+    use super::*;
+
+    const NEW_USER: &str = "0d000000-0000-4000-8000-0000000000d1";
+
+    fn deps() -> Deps<MemoryControl, MemoryJobQueue> {
+        Deps {
+            store: MemoryControl::new(),
+            jobs: MemoryJobQueue::new(),
+        }
+    }
+
+    fn event(name: &str) -> Value {
+        let text =
+            std::fs::read_to_string(events_dir().join("post-confirmation").join(name)).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    async fn invoke(
+        deps: &Deps<MemoryControl, MemoryJobQueue>,
+        payload: Value,
+    ) -> Result<Value, Error> {
+        function_handler(deps, LambdaEvent::new(payload, Context::default())).await
+    }
+
+    #[tokio::test]
+    async fn a_confirmed_sign_up_creates_a_tenant_with_its_admin() {
+        for fixture in ["confirm-sign-up.json", "confirm-sign-up.emulator.json"] {
+            let deps = deps();
+            let payload = event(fixture);
+            assert_eq!(
+                invoke(&deps, payload.clone()).await.unwrap(),
+                payload,
+                "the event comes back unchanged"
+            );
+            let user = UserId::parse(NEW_USER).unwrap();
+            let membership = deps
+                .store
+                .membership(&user)
+                .await
+                .unwrap()
+                .expect("membership");
+            assert_eq!(membership.role, Role::Admin);
+            assert_eq!(membership.tier, Tier::Standard);
+            let tenant = deps.store.get_tenant(&membership.tenant_id).await.unwrap();
+            assert_eq!(
+                (tenant.name.as_str(), tenant.status),
+                ("Delta Tea Co.", TenantStatus::Active)
+            );
+            assert!(deps.jobs.dispatched().is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn cognito_retries_create_nothing_new() {
+        let deps = deps();
+        for _ in 0..3 {
+            invoke(&deps, event("confirm-sign-up.json")).await.unwrap();
+        }
+        let page = deps.store.list_tenants(100, None).await.unwrap();
+        assert_eq!(page.items.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn concurrent_retries_create_one_tenant() {
+        let deps = std::sync::Arc::new(deps());
+        let tasks: Vec<_> = (0..3)
+            .map(|_| {
+                let deps = std::sync::Arc::clone(&deps);
+                tokio::spawn(async move {
+                    invoke(&deps, event("confirm-sign-up.json"))
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(
+            deps.store
+                .list_tenants(100, None)
+                .await
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn a_forgotten_password_is_not_a_sign_up() {
+        let deps = deps();
+        let payload = event("confirm-forgot-password.json");
+        assert_eq!(invoke(&deps, payload.clone()).await.unwrap(), payload);
+        assert!(
+            deps.store
+                .list_tenants(100, None)
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_premium_sign_up_waits_for_its_table() {
+        let deps = deps();
+        let mut payload = event("confirm-sign-up.json");
+        payload["request"]["userAttributes"]["custom:plan"] = "premium".into();
+        invoke(&deps, payload.clone()).await.unwrap();
+        let membership = deps
+            .store
+            .membership(&UserId::parse(NEW_USER).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(membership.tenant_status, TenantStatus::Provisioning);
+        let job = TenantJob::Provision {
+            tenant_id: membership.tenant_id,
+        };
+        assert_eq!(deps.jobs.dispatched(), vec![job.clone()]);
+        // A retry dispatches the (idempotent) job again, in case the first dispatch was lost.
+        invoke(&deps, payload).await.unwrap();
+        assert_eq!(deps.jobs.dispatched(), vec![job.clone(), job]);
+    }
+
+    #[tokio::test]
+    async fn an_invited_user_is_not_onboarded_again() {
+        let deps = deps();
+        let mut payload = event("confirm-sign-up.json");
+        payload["request"]["userAttributes"]
+            .as_object_mut()
+            .unwrap()
+            .remove(SIGN_UP_TENANT_NAME);
+        invoke(&deps, payload).await.unwrap();
+        assert!(
+            deps.store
+                .list_tenants(100, None)
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn malformed_sign_ups_fail_with_a_safe_message() {
+        let deps = deps();
+        let mut bad_name = event("confirm-sign-up.json");
+        bad_name["request"]["userAttributes"]["custom:tenant_name"] = "<script>".into();
+        assert_eq!(
+            invoke(&deps, bad_name).await.unwrap_err().to_string(),
+            "The organization name or plan is invalid."
+        );
+        let mut no_email = event("confirm-sign-up.json");
+        no_email["request"]["userAttributes"]
+            .as_object_mut()
+            .unwrap()
+            .remove("email");
+        assert!(invoke(&deps, no_email).await.is_err());
+        assert!(
+            invoke(&deps, serde_json::json!({"triggerSource": 7}))
+                .await
+                .is_err()
+        );
+        assert!(
+            deps.store
+                .list_tenants(100, None)
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,139 @@
+//! `pre-sign-up`: refuses a self-service sign-up whose organization name or plan is invalid,
+//! before the account exists. Cognito shows the error's message to the person signing up.
+
+use aws_lambda_events::event::cognito::{
+    CognitoEventUserPoolsPreSignup, CognitoEventUserPoolsPreSignupTriggerSource,
+};
+use lambda_runtime::{Error, LambdaEvent};
+
+use shared::claims::{SIGN_UP_PLAN as PLAN, SIGN_UP_TENANT_NAME as TENANT_NAME};
+use shared::domain::tenant::{TenantName, requested_tier};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignUpRefused {
+    #[error("Organization name is required (attribute custom:tenant_name).")]
+    MissingTenantName,
+    #[error("Organization name {0}.")]
+    InvalidTenantName(String),
+    #[error("Plan must be basic, standard or premium.")]
+    InvalidPlan,
+    #[error("Sign-up through an external identity provider is not supported.")]
+    ExternalProvider,
+}
+
+pub fn check(event: &CognitoEventUserPoolsPreSignup) -> Result<(), SignUpRefused> {
+    let attributes = &event.request.user_attributes;
+    match event.cognito_event_user_pools_header.trigger_source {
+        // A self-service sign-up creates an organization: it needs a valid name and plan.
+        Some(CognitoEventUserPoolsPreSignupTriggerSource::SignUp) | None => {
+            let name = attributes
+                .get(TENANT_NAME)
+                .ok_or(SignUpRefused::MissingTenantName)?;
+            TenantName::parse(name).map_err(|err| SignUpRefused::InvalidTenantName(err.message))?;
+            requested_tier(attributes.get(PLAN).map(String::as_str))
+                .ok_or(SignUpRefused::InvalidPlan)?;
+            Ok(())
+        }
+        // An invited user joins an existing organization: nothing to check here.
+        Some(CognitoEventUserPoolsPreSignupTriggerSource::AdminCreateUser) => Ok(()),
+        Some(_) => Err(SignUpRefused::ExternalProvider),
+    }
+}
+
+pub async fn function_handler(
+    event: LambdaEvent<CognitoEventUserPoolsPreSignup>,
+) -> Result<CognitoEventUserPoolsPreSignup, Error> {
+    match check(&event.payload) {
+        Ok(()) => Ok(event.payload),
+        Err(refused) => {
+            tracing::info!(reason = %refused, "sign-up refused");
+            Err(refused.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use lambda_runtime::Context;
+    use shared::testing::events_dir;
+
+    use super::*;
+
+    fn event(name: &str) -> CognitoEventUserPoolsPreSignup {
+        let text = std::fs::read_to_string(events_dir().join("pre-sign-up").join(name)).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    async fn invoke(
+        event: CognitoEventUserPoolsPreSignup,
+    ) -> Result<CognitoEventUserPoolsPreSignup, String> {
+        function_handler(LambdaEvent::new(event, Context::default()))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    #[tokio::test]
+    async fn a_valid_sign_up_passes_unchanged() {
+        for fixture in ["sign-up.json", "sign-up.emulator.json"] {
+            let original = event(fixture);
+            assert_eq!(
+                invoke(original.clone()).await.unwrap(),
+                original,
+                "{fixture}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_organization_names_and_plans_are_refused_with_a_clear_message() {
+        let cases = [
+            (
+                None,
+                None,
+                "Organization name is required (attribute custom:tenant_name).",
+            ),
+            (
+                Some("A"),
+                None,
+                "Organization name must be at least 2 characters.",
+            ),
+            (
+                Some("<script>"),
+                None,
+                "Organization name may contain only letters, digits, spaces and & ' . , - ( ).",
+            ),
+            (
+                Some("Acme"),
+                Some("gold"),
+                "Plan must be basic, standard or premium.",
+            ),
+        ];
+        for (name, plan, message) in cases {
+            let mut signup = event("sign-up.json");
+            let attributes = &mut signup.request.user_attributes;
+            attributes.remove(TENANT_NAME);
+            attributes.remove(PLAN);
+            if let Some(name) = name {
+                attributes.insert(TENANT_NAME.into(), name.into());
+            }
+            if let Some(plan) = plan {
+                attributes.insert(PLAN.into(), plan.into());
+            }
+            assert_eq!(invoke(signup).await.unwrap_err(), message);
+        }
+    }
+
+    #[tokio::test]
+    async fn invited_users_need_no_organization_name() {
+        let invited = event("admin-create-user.json");
+        assert!(!invited.request.user_attributes.contains_key(TENANT_NAME));
+        assert!(invoke(invited).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_plan_is_optional() {
+        let mut signup = event("sign-up.json");
+        signup.request.user_attributes.remove(PLAN);
+        assert!(invoke(signup).await.is_ok());
+    }
+}

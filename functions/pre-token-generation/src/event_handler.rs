@@ -1,0 +1,321 @@
+//! `pre-token-generation`: puts the caller's tenant into the token.
+//!
+//! **One DynamoDB round trip per sign-in:** a strongly consistent `GetItem` of the user's
+//! membership (`USER#<sub>`), which holds the tenant id and role and a copy of the tenant's tier
+//! and status (kept in step by every change of those; see `TenantStore::set_tenant_state`). So
+//! no second read of the tenant record is needed.
+//!
+//! The claims `tenant_id`, `tenant_role`, `tenant_tier` are injected into the ID token (event
+//! version 1, and the local emulator's version 0) or into both the ID and the access token
+//! (versions 2 and 3), overriding anything else. No group override is ever sent, so the user's
+//! `cognito:groups` are never touched (an empty override would wipe them).
+//!
+//! A user with no membership (a platform operator, or someone whose tenant was removed) gets a
+//! token without tenant claims, which the API answers with 403 `no-tenant`: platform operators
+//! must still be able to sign in. A user whose tenant is suspended or deleted cannot sign in.
+//!
+//! The event is handled as JSON rather than `aws_lambda_events`' typed struct: that struct
+//! rejects the emulator's events, and its response type would always send a group override.
+
+use lambda_runtime::{Error, LambdaEvent};
+use serde_json::{Map, Value, json};
+
+use shared::claims::{TENANT_ID, TENANT_ROLE, TENANT_TIER};
+use shared::domain::member::Membership;
+use shared::domain::tenant::TenantStatus;
+use shared::ids::UserId;
+use shared::store::StoreError;
+use shared::store::control::MembershipLookup;
+
+pub struct Deps<S> {
+    pub store: S,
+}
+
+/// Why sign-in is refused. The message is shown to the user by Cognito: short and safe.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInRefused {
+    #[error("Your organization's access is suspended.")]
+    Suspended,
+    #[error("Your organization has been deleted.")]
+    Deleted,
+    #[error("Sign-in failed.")]
+    MalformedEvent,
+    #[error("Sign-in is temporarily unavailable; please try again.")]
+    Store(#[source] StoreError),
+}
+
+/// Where the claims go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// `claimsOverrideDetails`: the ID token only.
+    V1,
+    /// `claimsAndScopeOverrideDetails`: the ID and the access token.
+    V2,
+}
+
+fn format(event: &Value) -> Format {
+    match event["version"].as_str() {
+        Some("2") | Some("3") => Format::V2,
+        _ => Format::V1,
+    }
+}
+
+fn user_of(event: &Value) -> Result<UserId, SignInRefused> {
+    event["request"]["userAttributes"]["sub"]
+        .as_str()
+        .or_else(|| event["userName"].as_str())
+        .and_then(|sub| UserId::parse(sub).ok())
+        .ok_or(SignInRefused::MalformedEvent)
+}
+
+fn claims_of(membership: &Membership) -> Value {
+    json!({
+        TENANT_ID: membership.tenant_id.to_string(),
+        TENANT_ROLE: membership.role.as_str(),
+        TENANT_TIER: membership.tier.as_str(),
+    })
+}
+
+/// Sets `response.<path...>.<key> = value`, keeping whatever else the response already holds.
+fn set(event: &mut Value, path: &[&str], key: &str, value: Value) {
+    let mut node = &mut event["response"];
+    for step in path {
+        if !node.get(*step).is_some_and(Value::is_object) {
+            node[*step] = Value::Object(Map::new());
+        }
+        node = &mut node[*step];
+    }
+    node[key] = value;
+}
+
+fn apply(event: &mut Value, key: &str, value: Value) {
+    match format(event) {
+        Format::V1 => set(event, &["claimsOverrideDetails"], key, value),
+        Format::V2 => {
+            set(
+                event,
+                &["claimsAndScopeOverrideDetails", "idTokenGeneration"],
+                key,
+                value.clone(),
+            );
+            set(
+                event,
+                &["claimsAndScopeOverrideDetails", "accessTokenGeneration"],
+                key,
+                value,
+            );
+        }
+    }
+}
+
+pub async fn function_handler<S: MembershipLookup>(
+    deps: &Deps<S>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error> {
+    let mut event = event.payload;
+    if !event["response"].is_object() {
+        event["response"] = Value::Object(Map::new());
+    }
+    if event["triggerSource"].as_str() == Some("TokenGeneration_ClientCredentials") {
+        // A machine client, not a user: no membership to look up.
+        return Ok(event);
+    }
+    let user = user_of(&event)?;
+    let membership = deps.store.membership(&user).await.map_err(|err| {
+        tracing::error!(user_id = %user, error = %err, "membership lookup failed");
+        SignInRefused::Store(err)
+    })?;
+    match membership {
+        None => {
+            tracing::info!(user_id = %user, "no membership: token without tenant claims");
+            apply(
+                &mut event,
+                "claimsToSuppress",
+                json!([TENANT_ID, TENANT_ROLE, TENANT_TIER]),
+            );
+        }
+        Some(membership) if !membership.tenant_status.allows_access() => {
+            tracing::info!(user_id = %user, tenant_id = %membership.tenant_id, status = %membership.tenant_status, "sign-in refused");
+            return Err(match membership.tenant_status {
+                TenantStatus::Suspended => SignInRefused::Suspended,
+                _ => SignInRefused::Deleted,
+            }
+            .into());
+        }
+        Some(membership) => {
+            tracing::info!(user_id = %user, tenant_id = %membership.tenant_id, role = %membership.role, "tenant claims issued");
+            apply(&mut event, "claimsToAddOrOverride", claims_of(&membership));
+        }
+    }
+    Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use lambda_runtime::Context;
+    use shared::context::{Role, Tier};
+    use shared::domain::email::EmailAddress;
+    use shared::domain::tenant::{Tenant, TenantName};
+    use shared::ids::TenantId;
+    use shared::store::control::{Onboarding, TenantStateChange, TenantStore};
+    use shared::store::memory_control::MemoryControl;
+    use shared::testing::events_dir;
+
+    use super::*;
+
+    const ALICE: &str = "0a000000-0000-4000-8000-00000000a0ad";
+
+    async fn deps_with_alice() -> (Deps<MemoryControl>, TenantId) {
+        let store = MemoryControl::new();
+        let tenant = Tenant::new(TenantName::parse("Acme Tea").unwrap(), Tier::Standard);
+        let alice = UserId::parse(ALICE).unwrap();
+        store
+            .onboard(
+                &tenant,
+                &alice,
+                &EmailAddress::parse("alice@acme.example").unwrap(),
+            )
+            .await
+            .unwrap();
+        (Deps { store }, tenant.id)
+    }
+
+    fn event(name: &str) -> Value {
+        let text =
+            std::fs::read_to_string(events_dir().join("pre-token-generation").join(name)).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    async fn invoke(deps: &Deps<MemoryControl>, payload: Value) -> Result<Value, String> {
+        function_handler(deps, LambdaEvent::new(payload, Context::default()))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    fn expected_claims(tenant: &TenantId) -> Value {
+        json!({"tenant_id": tenant.to_string(), "tenant_role": Role::Admin.as_str(), "tenant_tier": "standard"})
+    }
+
+    #[tokio::test]
+    async fn v1_events_get_the_claims_in_the_id_token_and_keep_their_groups() {
+        let (deps, tenant) = deps_with_alice().await;
+        let original = event("v1-authentication.json");
+        let out = invoke(&deps, original.clone()).await.unwrap();
+        let details = &out["response"]["claimsOverrideDetails"];
+        assert_eq!(details["claimsToAddOrOverride"], expected_claims(&tenant));
+        assert!(
+            details.get("groupOverrideDetails").is_none(),
+            "groups must not be overridden"
+        );
+        assert_eq!(out["request"], original["request"]);
+        assert!(
+            out["response"]
+                .get("claimsAndScopeOverrideDetails")
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn v2_and_v3_events_get_the_claims_in_both_tokens() {
+        let (deps, tenant) = deps_with_alice().await;
+        for fixture in ["v2-authentication.json", "v3-refresh.json"] {
+            let out = invoke(&deps, event(fixture)).await.unwrap();
+            let details = &out["response"]["claimsAndScopeOverrideDetails"];
+            for token in ["idTokenGeneration", "accessTokenGeneration"] {
+                assert_eq!(
+                    details[token]["claimsToAddOrOverride"],
+                    expected_claims(&tenant),
+                    "{fixture} {token}"
+                );
+            }
+            assert!(details.get("groupOverrideDetails").is_none(), "{fixture}");
+        }
+    }
+
+    #[tokio::test]
+    async fn emulator_events_are_accepted() {
+        let (deps, tenant) = deps_with_alice().await;
+        let out = invoke(&deps, event("emulator.json")).await.unwrap();
+        assert_eq!(
+            out["response"]["claimsOverrideDetails"]["claimsToAddOrOverride"],
+            expected_claims(&tenant)
+        );
+        assert_eq!(out["version"], "0");
+    }
+
+    #[tokio::test]
+    async fn a_claim_smuggled_into_the_request_is_overridden() {
+        let (deps, tenant) = deps_with_alice().await;
+        let mut forged = event("v1-authentication.json");
+        forged["request"]["userAttributes"]["tenant_id"] = json!(TenantId::generate().to_string());
+        let out = invoke(&deps, forged).await.unwrap();
+        assert_eq!(
+            out["response"]["claimsOverrideDetails"]["claimsToAddOrOverride"]["tenant_id"],
+            tenant.to_string()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_user_without_membership_gets_no_tenant_claims() {
+        let (deps, _) = deps_with_alice().await;
+        let out = invoke(&deps, event("v1-new-user.json")).await.unwrap();
+        let details = &out["response"]["claimsOverrideDetails"];
+        assert!(details.get("claimsToAddOrOverride").is_none());
+        assert_eq!(
+            details["claimsToSuppress"],
+            json!(["tenant_id", "tenant_role", "tenant_tier"])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_suspended_or_deleted_tenant_cannot_sign_in() {
+        let (deps, tenant) = deps_with_alice().await;
+        let suspend = TenantStateChange {
+            status: Some(TenantStatus::Suspended),
+            ..TenantStateChange::default()
+        };
+        deps.store.set_tenant_state(&tenant, suspend).await.unwrap();
+        assert_eq!(
+            invoke(&deps, event("v1-authentication.json"))
+                .await
+                .unwrap_err(),
+            "Your organization's access is suspended."
+        );
+        let deleting = TenantStateChange {
+            status: Some(TenantStatus::Deleting),
+            ..TenantStateChange::default()
+        };
+        deps.store
+            .set_tenant_state(&tenant, deleting)
+            .await
+            .unwrap();
+        assert_eq!(
+            invoke(&deps, event("v2-authentication.json"))
+                .await
+                .unwrap_err(),
+            "Your organization has been deleted."
+        );
+    }
+
+    #[tokio::test]
+    async fn machine_clients_pass_through() {
+        let (deps, _) = deps_with_alice().await;
+        let original = event("v3-client-credentials.json");
+        assert_eq!(invoke(&deps, original.clone()).await.unwrap(), original);
+    }
+
+    #[tokio::test]
+    async fn an_event_without_a_user_fails_closed() {
+        let (deps, _) = deps_with_alice().await;
+        let mut nameless = event("v1-authentication.json");
+        nameless["request"]["userAttributes"]
+            .as_object_mut()
+            .unwrap()
+            .remove("sub");
+        nameless["userName"] = json!("not-a-uuid");
+        assert_eq!(
+            invoke(&deps, nameless).await.unwrap_err(),
+            "Sign-in failed."
+        );
+    }
+}

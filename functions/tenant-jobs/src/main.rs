@@ -1,0 +1,38 @@
+use std::time::Duration;
+
+use lambda_runtime::{Error, run, service_fn};
+use shared::config::{optional, required};
+use shared::tenancy::jobs::JobRunner;
+use shared::tenancy::migration::Migrator;
+use shared::tenancy::storage::TenantStorage;
+
+mod event_handler;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let sdk = shared::setup::aws_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let storage = TenantStorage::new(
+        dynamodb.clone(),
+        required("DATA_TABLE")?,
+        required("SILO_TABLE_PREFIX")?,
+    );
+    let drain = optional("MIGRATION_DRAIN_SECONDS")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
+    let runner = JobRunner {
+        migrator: Migrator::new(
+            storage,
+            dynamodb,
+            required("CONTROL_TABLE")?,
+            Duration::from_secs(drain),
+        ),
+        directory: shared::setup::user_directory(&sdk)?,
+        stop_after: None,
+    };
+    run(service_fn(|event| {
+        event_handler::function_handler(&runner, event)
+    }))
+    .await
+}

@@ -1,0 +1,643 @@
+//! `users-api`: who the caller is, and a tenant's members, managed by its admins.
+//!
+//! | route | who |
+//! | --- | --- |
+//! | `GET /me` | any signed-in user (a user with no tenant sees `tenant: null`) |
+//! | `GET /users` (`limit`, `cursor`) | members and admins |
+//! | `GET /users/{userId}` | members and admins |
+//! | `POST /users` (`{"email", "role"}`) | admins: invite |
+//! | `PATCH /users/{userId}` (`{"role"}`) | admins |
+//! | `DELETE /users/{userId}` | admins |
+//!
+//! A tenant always keeps at least one admin. Invitations hold the e-mail address and a seat,
+//! then create the Cognito user (which e-mails a temporary password), then write the membership;
+//! a failure at any step undoes the steps before it.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, Response};
+use serde_json::json;
+
+use shared::claims;
+use shared::context::{Claims, IdentityError, TenantContext};
+use shared::domain::member::{ChangeRoleBody, Invitation, InviteBody};
+use shared::http::{
+    ApiError, MAX_BODY_BYTES, PathParams, Route, created, json, json_body, list_params,
+    match_route, no_content, serve_caller, tenant_of,
+};
+use shared::identity::{DirectoryError, UserDirectory};
+use shared::ids::UserId;
+use shared::plans::PlanLimits;
+use shared::store::StoreError;
+use shared::store::control::MemberStore;
+
+pub struct Deps<S, D> {
+    pub store: S,
+    pub directory: D,
+}
+
+const ME: Route = Route {
+    method: "GET",
+    template: "/me",
+};
+const LIST: Route = Route {
+    method: "GET",
+    template: "/users",
+};
+const INVITE: Route = Route {
+    method: "POST",
+    template: "/users",
+};
+const GET: Route = Route {
+    method: "GET",
+    template: "/users/{userId}",
+};
+const CHANGE_ROLE: Route = Route {
+    method: "PATCH",
+    template: "/users/{userId}",
+};
+const REMOVE: Route = Route {
+    method: "DELETE",
+    template: "/users/{userId}",
+};
+const ROUTES: &[Route] = &[ME, LIST, INVITE, GET, CHANGE_ROLE, REMOVE];
+
+pub async fn function_handler<S: MemberStore, D: UserDirectory>(
+    deps: &Deps<S, D>,
+    event: Request,
+) -> Result<Response<Body>, Error> {
+    Ok(serve_caller(event, |claims, request| handle(deps, claims, request)).await)
+}
+
+async fn handle<S: MemberStore, D: UserDirectory>(
+    deps: &Deps<S, D>,
+    claims: Claims,
+    request: Request,
+) -> Result<Response<Body>, ApiError> {
+    let (route, params) = match_route(&request, ROUTES).map_err(|path_matched| {
+        if path_matched {
+            ApiError::MethodNotAllowed
+        } else {
+            ApiError::NotFound
+        }
+    })?;
+    if route == ME {
+        return me(&claims);
+    }
+    let context = tenant_of(&claims)?;
+    match route {
+        LIST => list(deps, &context, &request).await,
+        GET => get(deps, &context, &params).await,
+        INVITE => invite(deps, &context, &request).await,
+        CHANGE_ROLE => change_role(deps, &context, &request, &params).await,
+        _ => remove(deps, &context, &params).await,
+    }
+}
+
+fn require_admin(context: &TenantContext, action: &str) -> Result<(), ApiError> {
+    if context.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!("Only an admin can {action}.")))
+    }
+}
+
+/// A malformed id cannot name a member of this tenant: the same 404 as a missing one.
+fn user_id(params: &PathParams) -> Result<UserId, ApiError> {
+    UserId::parse(params.get("userId")).map_err(|_| ApiError::NotFound)
+}
+
+fn me(claims: &Claims) -> Result<Response<Body>, ApiError> {
+    let user = claims.user_id()?;
+    let tenant = match TenantContext::from_claims(claims) {
+        Ok(context) => {
+            json!({ "id": context.tenant_id, "role": context.role, "tier": context.tier })
+        }
+        Err(IdentityError::NoTenant) => serde_json::Value::Null,
+        Err(err) => return Err(err.into()),
+    };
+    Ok(json(
+        StatusCode::OK,
+        &json!({
+            "user_id": user,
+            "email": claims.get(claims::EMAIL),
+            "tenant": tenant,
+            "groups": claims.groups(),
+        }),
+    ))
+}
+
+async fn list<S: MemberStore, D>(
+    deps: &Deps<S, D>,
+    context: &TenantContext,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let (limit, cursor) = list_params(request)?;
+    let page = deps
+        .store
+        .list_members(&context.tenant_id, limit, cursor.as_deref())
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &json!({ "items": page.items, "next_cursor": page.next_cursor }),
+    ))
+}
+
+async fn get<S: MemberStore, D>(
+    deps: &Deps<S, D>,
+    context: &TenantContext,
+    params: &PathParams,
+) -> Result<Response<Body>, ApiError> {
+    let member = deps
+        .store
+        .get_member(&context.tenant_id, &user_id(params)?)
+        .await?;
+    Ok(json(StatusCode::OK, &member))
+}
+
+async fn invite<S: MemberStore, D: UserDirectory>(
+    deps: &Deps<S, D>,
+    context: &TenantContext,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    require_admin(context, "invite users")?;
+    let body: InviteBody = json_body(request, MAX_BODY_BYTES)?;
+    let invitation = Invitation::try_from(body)?;
+    let tenant = &context.tenant_id;
+    let max_users = PlanLimits::of(context.tier).max_users;
+
+    // 1. Hold the address and a seat.
+    let reservation = deps
+        .store
+        .reserve_invite(tenant, &invitation, max_users)
+        .await?;
+    // 2. Create the user in Cognito; on failure, release the hold.
+    let user = match deps.directory.create_user(&invitation.email).await {
+        Ok(user) => user,
+        Err(err) => {
+            release(deps, context, &reservation).await;
+            return Err(match err {
+                DirectoryError::AlreadyExists => {
+                    StoreError::EmailTaken { same_tenant: false }.into()
+                }
+                other => ApiError::Internal(format!("creating the invited user: {other}")),
+            });
+        }
+    };
+    // 3. Write the membership; on failure, remove the Cognito user and release the hold.
+    match deps
+        .store
+        .complete_invite(tenant, &reservation, &user)
+        .await
+    {
+        Ok(member) => {
+            tracing::info!(invited_user = %user, role = %member.role, "user invited");
+            Ok(created(&format!("/users/{user}"), &member))
+        }
+        Err(err) => {
+            if let Err(undo) = deps.directory.delete_user(&user).await {
+                tracing::error!(invited_user = %user, error = %undo, "could not delete the Cognito user of a failed invitation");
+            }
+            release(deps, context, &reservation).await;
+            Err(err.into())
+        }
+    }
+}
+
+async fn release<S: MemberStore, D>(
+    deps: &Deps<S, D>,
+    context: &TenantContext,
+    reservation: &shared::store::control::Reservation,
+) {
+    if let Err(err) = deps
+        .store
+        .cancel_invite(&context.tenant_id, reservation)
+        .await
+    {
+        tracing::error!(error = %err, "could not release the seat of a failed invitation");
+    }
+}
+
+async fn change_role<S: MemberStore, D>(
+    deps: &Deps<S, D>,
+    context: &TenantContext,
+    request: &Request,
+    params: &PathParams,
+) -> Result<Response<Body>, ApiError> {
+    require_admin(context, "change roles")?;
+    let user = user_id(params)?;
+    let body: ChangeRoleBody = json_body(request, MAX_BODY_BYTES)?;
+    let role = body.role()?;
+    let member = deps
+        .store
+        .change_role(&context.tenant_id, &user, role)
+        .await?;
+    tracing::info!(target_user = %user, role = %role, "role changed");
+    Ok(json(StatusCode::OK, &member))
+}
+
+/// Removes the membership first (that alone takes the tenant out of the user's next token),
+/// then disables the Cognito user and signs them out everywhere. A failure of those last two is
+/// logged, not returned: the membership, which carries all authority, is already gone.
+async fn remove<S: MemberStore, D: UserDirectory>(
+    deps: &Deps<S, D>,
+    context: &TenantContext,
+    params: &PathParams,
+) -> Result<Response<Body>, ApiError> {
+    require_admin(context, "remove users")?;
+    let user = user_id(params)?;
+    deps.store.remove_member(&context.tenant_id, &user).await?;
+    if let Err(err) = deps.directory.disable_user(&user).await {
+        tracing::error!(target_user = %user, error = %err, "removed member could not be disabled in Cognito");
+    }
+    if let Err(err) = deps.directory.sign_out_everywhere(&user).await {
+        tracing::warn!(target_user = %user, error = %err, "removed member could not be signed out globally");
+    }
+    tracing::info!(target_user = %user, "member removed");
+    Ok(no_content())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+    use shared::context::Role;
+    use shared::identity::memory::MemoryDirectory;
+    use shared::ids::TenantId;
+    use shared::store::control::{MembershipLookup, TenantStore};
+    use shared::store::memory_control::MemoryControl;
+    use shared::testing::{
+        Event, TENANT_A, TENANT_B, assert_problem, body_json, seed_sample_tenants, user_id,
+    };
+
+    use super::*;
+
+    type TestDeps = Deps<MemoryControl, MemoryDirectory>;
+
+    async fn deps() -> TestDeps {
+        let store = MemoryControl::new();
+        seed_sample_tenants(&store).await;
+        Deps {
+            store,
+            directory: MemoryDirectory::new(),
+        }
+    }
+
+    async fn call(deps: &TestDeps, event: Event) -> Response<Body> {
+        function_handler(deps, event.request())
+            .await
+            .expect("the handler never fails the invocation")
+    }
+
+    fn fixture(route: &str, who: &str) -> Event {
+        Event::load(&format!("users-api/{route}.{who}.json"))
+    }
+
+    fn tenant(raw: &str) -> TenantId {
+        raw.parse().unwrap()
+    }
+
+    async fn invite(deps: &TestDeps, who: &str, email: &str, role: &str) -> Response<Body> {
+        let body = json!({"email": email, "role": role}).to_string();
+        call(deps, fixture("invite-user", who).body(&body)).await
+    }
+
+    #[tokio::test]
+    async fn me_describes_the_caller_with_or_without_a_tenant() {
+        let deps = deps().await;
+        let mine = body_json(&call(&deps, fixture("me", "a-member")).await);
+        assert_eq!(mine["user_id"], user_id("a-member").as_str());
+        assert_eq!(mine["email"], "amir@acme.example");
+        assert_eq!(
+            mine["tenant"],
+            json!({"id": TENANT_A, "role": "member", "tier": "basic"})
+        );
+        let operator = body_json(&call(&deps, fixture("me", "platform")).await);
+        assert_eq!(operator["tenant"], Value::Null);
+        assert_eq!(operator["groups"], json!(["platform-admin"]));
+        assert_problem(
+            &call(&deps, fixture("me", "a-admin").claim("sub", None)).await,
+            401,
+            "unauthenticated",
+        );
+    }
+
+    #[tokio::test]
+    async fn members_list_their_own_tenant_only() {
+        let deps = deps().await;
+        for who in ["a-admin", "a-member"] {
+            let listed = body_json(&call(&deps, fixture("list-users", who)).await);
+            let ids: Vec<&str> = listed["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["user_id"].as_str().unwrap())
+                .collect();
+            assert_eq!(ids.len(), 2, "{who}");
+            assert!(
+                ids.contains(&user_id("a-admin").as_str())
+                    && ids.contains(&user_id("a-member").as_str())
+            );
+        }
+        let first =
+            body_json(&call(&deps, fixture("list-users", "a-admin").query("limit", "1")).await);
+        let cursor = first["next_cursor"].as_str().unwrap();
+        assert_problem(
+            &call(
+                &deps,
+                fixture("list-users", "b-admin").query("cursor", cursor),
+            )
+            .await,
+            400,
+            "invalid-cursor",
+        );
+    }
+
+    #[tokio::test]
+    async fn an_admin_invites_a_colleague() {
+        let deps = deps().await;
+        let response = invite(&deps, "a-admin", "New.Colleague@Example.com", "member").await;
+        assert_eq!(response.status(), 201);
+        let member = body_json(&response);
+        assert_eq!(member["email"], "new.colleague@example.com");
+        assert_eq!(member["role"], "member");
+        let user = UserId::parse(member["user_id"].as_str().unwrap()).unwrap();
+        assert!(deps.directory.user(&user).is_some_and(|u| u.enabled));
+        let membership = deps.store.membership(&user).await.unwrap().unwrap();
+        assert_eq!(
+            (membership.tenant_id, membership.role),
+            (tenant(TENANT_A), Role::Member)
+        );
+        let read = call(
+            &deps,
+            fixture("get-user", "a-member").path_param("userId", user.as_str()),
+        )
+        .await;
+        assert_eq!(body_json(&read), member);
+    }
+
+    #[tokio::test]
+    async fn members_cannot_manage_users() {
+        let deps = deps().await;
+        assert_problem(
+            &invite(&deps, "a-member", "x@example.com", "member").await,
+            403,
+            "forbidden",
+        );
+        let admin = user_id("a-admin");
+        let promote = fixture("change-user-role", "a-member")
+            .path_param("userId", admin.as_str())
+            .body(r#"{"role":"member"}"#);
+        assert_problem(&call(&deps, promote).await, 403, "forbidden");
+        let remove = fixture("remove-user", "a-member").path_param("userId", admin.as_str());
+        assert_problem(&call(&deps, remove).await, 403, "forbidden");
+        assert_eq!(deps.directory.user_count(), 0);
+        assert_eq!(
+            deps.store
+                .get_tenant(&tenant(TENANT_A))
+                .await
+                .unwrap()
+                .admin_count,
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn the_last_admin_cannot_be_demoted_or_removed() {
+        let deps = deps().await;
+        let admin = user_id("a-admin");
+        let demote = fixture("change-user-role", "a-admin")
+            .path_param("userId", admin.as_str())
+            .body(r#"{"role":"member"}"#);
+        assert_problem(&call(&deps, demote).await, 409, "last-admin");
+        let remove = fixture("remove-user", "a-admin").path_param("userId", admin.as_str());
+        assert_problem(&call(&deps, remove).await, 409, "last-admin");
+        // With a second admin, the first can step down.
+        let member = user_id("a-member");
+        let promote = fixture("change-user-role", "a-admin")
+            .path_param("userId", member.as_str())
+            .body(r#"{"role":"admin"}"#);
+        assert_eq!(body_json(&call(&deps, promote).await)["role"], "admin");
+        let demote = fixture("change-user-role", "a-admin")
+            .path_param("userId", admin.as_str())
+            .body(r#"{"role":"member"}"#);
+        assert_eq!(call(&deps, demote).await.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn an_admin_of_a_gets_404_for_b_users_on_every_verb() {
+        let deps = deps().await;
+        for target in ["b-admin", "b-member"] {
+            let user = user_id(target);
+            for who in ["a-admin", "a-member"] {
+                assert_problem(
+                    &call(
+                        &deps,
+                        fixture("get-user", who).path_param("userId", user.as_str()),
+                    )
+                    .await,
+                    404,
+                    "not-found",
+                );
+            }
+            let promote = fixture("change-user-role", "a-admin")
+                .path_param("userId", user.as_str())
+                .body(r#"{"role":"admin"}"#);
+            assert_problem(&call(&deps, promote).await, 404, "not-found");
+            let remove = fixture("remove-user", "a-admin").path_param("userId", user.as_str());
+            assert_problem(&call(&deps, remove).await, 404, "not-found");
+        }
+        let b_members = deps
+            .store
+            .list_members(&tenant(TENANT_B), 10, None)
+            .await
+            .unwrap();
+        assert_eq!(b_members.items.len(), 2);
+        assert_eq!(
+            deps.store
+                .membership(&user_id("b-member"))
+                .await
+                .unwrap()
+                .unwrap()
+                .role,
+            Role::Member
+        );
+    }
+
+    #[tokio::test]
+    async fn an_invitation_cannot_attach_a_member_of_another_tenant() {
+        let deps = deps().await;
+        let response = invite(&deps, "a-admin", "bo@bolt.example", "admin").await;
+        let problem = assert_problem(&response, 409, "email-unavailable");
+        assert!(!problem["detail"].as_str().unwrap().contains("Bolt"));
+        assert!(!problem.to_string().contains(TENANT_B));
+        assert_eq!(
+            deps.store
+                .membership(&user_id("b-member"))
+                .await
+                .unwrap()
+                .unwrap()
+                .tenant_id,
+            tenant(TENANT_B)
+        );
+        let own = invite(&deps, "a-admin", "amir@acme.example", "member").await;
+        assert_problem(&own, 409, "already-member");
+        assert_eq!(
+            deps.store
+                .get_tenant(&tenant(TENANT_A))
+                .await
+                .unwrap()
+                .user_count,
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_cognito_call_leaves_nothing_behind() {
+        let deps = deps().await;
+        deps.directory.fail_next_create();
+        let response = invite(&deps, "a-admin", "carol@acme.example", "admin").await;
+        assert_problem(&response, 500, "internal");
+        let record = deps.store.get_tenant(&tenant(TENANT_A)).await.unwrap();
+        assert_eq!((record.user_count, record.admin_count), (2, 1));
+        assert_eq!(deps.directory.user_count(), 0);
+        assert_eq!(
+            deps.store
+                .list_members(&tenant(TENANT_A), 10, None)
+                .await
+                .unwrap()
+                .items
+                .len(),
+            2
+        );
+        // The address is free again: a retry succeeds.
+        assert_eq!(
+            invite(&deps, "a-admin", "carol@acme.example", "admin")
+                .await
+                .status(),
+            201
+        );
+    }
+
+    #[tokio::test]
+    async fn an_existing_cognito_user_is_a_conflict_that_leaves_nothing_behind() {
+        let deps = deps().await;
+        // A user the directory knows but no tenant does (e.g. removed earlier).
+        deps.directory.insert(
+            UserId::parse("0e000000-0000-4000-8000-0000000000e1").unwrap(),
+            shared::domain::email::EmailAddress::parse("ghost@example.com").unwrap(),
+        );
+        assert_problem(
+            &invite(&deps, "a-admin", "ghost@example.com", "member").await,
+            409,
+            "email-unavailable",
+        );
+        assert_eq!(
+            deps.store
+                .get_tenant(&tenant(TENANT_A))
+                .await
+                .unwrap()
+                .user_count,
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn removing_a_member_disables_and_signs_them_out() {
+        let deps = deps().await;
+        let response = invite(&deps, "a-admin", "dan@acme.example", "member").await;
+        let user = UserId::parse(body_json(&response)["user_id"].as_str().unwrap()).unwrap();
+        let remove = fixture("remove-user", "a-admin").path_param("userId", user.as_str());
+        assert_eq!(call(&deps, remove).await.status(), 204);
+        let directory_user = deps.directory.user(&user).unwrap();
+        assert!(!directory_user.enabled && directory_user.signed_out);
+        assert!(deps.store.membership(&user).await.unwrap().is_none());
+        assert_problem(
+            &call(
+                &deps,
+                fixture("get-user", "a-admin").path_param("userId", user.as_str()),
+            )
+            .await,
+            404,
+            "not-found",
+        );
+    }
+
+    #[tokio::test]
+    async fn the_user_limit_of_the_plan_is_enforced() {
+        let deps = deps().await;
+        let max = PlanLimits::of(shared::context::Tier::Basic).max_users;
+        for i in 2..max {
+            assert_eq!(
+                invite(&deps, "a-admin", &format!("u{i}@acme.example"), "member")
+                    .await
+                    .status(),
+                201
+            );
+        }
+        let over = assert_problem(
+            &invite(&deps, "a-admin", "one.more@acme.example", "member").await,
+            429,
+            "quota-exceeded",
+        );
+        assert_eq!(over["limit"], "max_users");
+    }
+
+    #[tokio::test]
+    async fn bad_input_is_a_4xx_problem() {
+        let deps = deps().await;
+        let cases: Vec<(Event, u16, &str)> = vec![
+            (
+                fixture("invite-user", "a-admin").body("{"),
+                400,
+                "malformed-json",
+            ),
+            (
+                fixture("invite-user", "a-admin").body(r#"{"email":"not-an-email"}"#),
+                400,
+                "validation-failed",
+            ),
+            (
+                fixture("invite-user", "a-admin")
+                    .body(r#"{"email":"x@example.com","role":"owner"}"#),
+                400,
+                "validation-failed",
+            ),
+            (
+                fixture("invite-user", "a-admin")
+                    .body(r#"{"email":"x@example.com","tenant_id":"01JB8Z4K2M6Q9R3T5V7W9XBBBB"}"#),
+                400,
+                "invalid-request",
+            ),
+            (
+                fixture("change-user-role", "a-admin")
+                    .path_param("userId", "nobody")
+                    .body(r#"{"role":"admin"}"#),
+                404,
+                "not-found",
+            ),
+            (
+                fixture("change-user-role", "a-admin").body(r#"{"role":7}"#),
+                400,
+                "invalid-request",
+            ),
+            (
+                fixture("list-users", "a-admin").query("limit", "9999"),
+                400,
+                "invalid-request",
+            ),
+        ];
+        for (event, status, code) in cases {
+            assert_problem(&call(&deps, event).await, status, code);
+        }
+        assert_eq!(deps.directory.user_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_platform_operator_without_tenant_cannot_list_users() {
+        let deps = deps().await;
+        let mut event = fixture("list-users", "a-admin");
+        for claim in ["tenant_id", "tenant_role", "tenant_tier"] {
+            event = event.claim(claim, None);
+        }
+        assert_problem(&call(&deps, event).await, 403, "no-tenant");
+    }
+}

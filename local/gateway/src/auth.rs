@@ -1,0 +1,580 @@
+//! The Cognito user pool authorizer: the `Authorization` header must hold an ID token of the
+//! configured user pool and app client, signed RS256 by a key of the pool's JWKS and not expired.
+//! Its claims reach the function as strings, the way API Gateway hands them on.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use tokio::sync::{Mutex, RwLock};
+
+use crate::causes::with_causes;
+
+/// Verified claims, every value a string (`authorizer.claims` of a REST proxy event).
+pub type Claims = BTreeMap<String, String>;
+
+/// Why a request is refused with 401. The text is logged; the client only sees `Unauthorized`.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("no token in the Authorization header")]
+    MissingToken,
+    #[error("the token header does not parse: {0}")]
+    MalformedHeader(#[source] jsonwebtoken::errors::Error),
+    #[error("the token is signed with {0:?}, not RS256")]
+    WrongAlgorithm(Algorithm),
+    #[error("the token names no key id")]
+    NoKeyId,
+    #[error("the key {0} is not in the user pool's JWKS")]
+    UnknownKey(String),
+    #[error("the token is rejected: {0}")]
+    Rejected(#[source] jsonwebtoken::errors::Error),
+    #[error("the token is not an ID token (token_use {0:?})")]
+    NotAnIdToken(Option<String>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    #[error("cannot fetch the JWKS from {url}: {}", with_causes(.source))]
+    Fetch { url: String, source: reqwest::Error },
+    #[error("the JWKS at {url} holds no RSA signing key")]
+    NoKeys { url: String },
+}
+
+/// The user pool's signing keys by key id, fetched once and fetched again when a token names a
+/// key that is not known yet (Cognito rotates keys rarely, but a local identity server may be
+/// recreated while the gateway runs).
+#[derive(Debug)]
+pub struct Jwks {
+    url: String,
+    client: reqwest::Client,
+    keys: RwLock<HashMap<String, Arc<DecodingKey>>>,
+    refreshing: Mutex<()>,
+}
+
+impl Jwks {
+    /// Fetches the keys, retrying for up to `wait`: the identity server may still be starting.
+    pub async fn fetch(
+        url: &str,
+        client: reqwest::Client,
+        wait: Duration,
+    ) -> Result<Self, JwksError> {
+        let deadline = Instant::now() + wait;
+        let retry_every = Duration::from_millis(500);
+        let mut warned = false;
+        let keys = loop {
+            match fetch_keys(&client, url).await {
+                Ok(keys) => break keys,
+                Err(error) if Instant::now() + retry_every < deadline => {
+                    if !warned {
+                        tracing::warn!(%error, "JWKS not available yet; retrying");
+                        warned = true;
+                    }
+                    tokio::time::sleep(retry_every).await;
+                }
+                Err(error) => return Err(error),
+            }
+        };
+        Ok(Self::with_keys(url, client, keys))
+    }
+
+    fn with_keys(
+        url: &str,
+        client: reqwest::Client,
+        keys: HashMap<String, Arc<DecodingKey>>,
+    ) -> Self {
+        Self {
+            url: url.to_owned(),
+            client,
+            keys: RwLock::new(keys),
+            refreshing: Mutex::new(()),
+        }
+    }
+
+    /// The key named `kid`, refetching the JWKS once if it is not known.
+    async fn key(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+        if let Some(key) = self.keys.read().await.get(kid) {
+            return Some(key.clone());
+        }
+        // One refetch at a time; a request that waited may find the key already loaded.
+        let _refreshing = self.refreshing.lock().await;
+        if let Some(key) = self.keys.read().await.get(kid) {
+            return Some(key.clone());
+        }
+        match fetch_keys(&self.client, &self.url).await {
+            Ok(keys) => {
+                let key = keys.get(kid).cloned();
+                *self.keys.write().await = keys;
+                key
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot refetch the JWKS");
+                None
+            }
+        }
+    }
+}
+
+async fn fetch_keys(
+    client: &reqwest::Client,
+    url: &str,
+) -> Result<HashMap<String, Arc<DecodingKey>>, JwksError> {
+    let fetch_error = |source| JwksError::Fetch {
+        url: url.to_owned(),
+        source,
+    };
+    let set: JwkSet = client
+        .get(url)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(fetch_error)?
+        .json()
+        .await
+        .map_err(fetch_error)?;
+    let keys = rsa_signing_keys(&set);
+    if keys.is_empty() {
+        return Err(JwksError::NoKeys {
+            url: url.to_owned(),
+        });
+    }
+    Ok(keys)
+}
+
+/// The RS256 keys of a JWKS by key id; keys of other types or algorithms cannot sign a token
+/// this authorizer accepts.
+fn rsa_signing_keys(set: &JwkSet) -> HashMap<String, Arc<DecodingKey>> {
+    set.keys
+        .iter()
+        .filter(|jwk| matches!(jwk.algorithm, AlgorithmParameters::RSA(_)))
+        .filter(|jwk| matches!(jwk.common.key_algorithm, None | Some(KeyAlgorithm::RS256)))
+        .filter_map(|jwk| {
+            let kid = jwk.common.key_id.clone()?;
+            let key = DecodingKey::from_jwk(jwk).ok()?;
+            Some((kid, Arc::new(key)))
+        })
+        .collect()
+}
+
+/// Verifies tokens the way API Gateway's `COGNITO_USER_POOLS` authorizer does for ID tokens.
+#[derive(Debug)]
+pub struct Authorizer {
+    jwks: Jwks,
+    validation: Validation,
+}
+
+impl Authorizer {
+    pub fn new(jwks: Jwks, issuer: &str, audience: &str) -> Self {
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        validation.leeway = 0;
+        Self { jwks, validation }
+    }
+
+    /// Checks the `Authorization` header value (a raw JWT, or `Bearer <jwt>`) and returns the
+    /// token's claims as strings.
+    pub async fn verify(&self, authorization: Option<&str>) -> Result<Claims, AuthError> {
+        let token = authorization
+            .map(bearer_token)
+            .filter(|token| !token.is_empty())
+            .ok_or(AuthError::MissingToken)?;
+        let header = jsonwebtoken::decode_header(token).map_err(AuthError::MalformedHeader)?;
+        if header.alg != Algorithm::RS256 {
+            return Err(AuthError::WrongAlgorithm(header.alg));
+        }
+        let kid = header.kid.ok_or(AuthError::NoKeyId)?;
+        let key = self
+            .jwks
+            .key(&kid)
+            .await
+            .ok_or(AuthError::UnknownKey(kid))?;
+        let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &self.validation)
+            .map_err(AuthError::Rejected)?
+            .claims;
+        match claims.get("token_use") {
+            Some(Value::String(token_use)) if token_use == "id" => Ok(claims_as_strings(claims)),
+            other => Err(AuthError::NotAnIdToken(other.map(Value::to_string))),
+        }
+    }
+}
+
+/// The token in an `Authorization` header, with or without the `Bearer` scheme.
+fn bearer_token(value: &str) -> &str {
+    let value = value.trim();
+    match value.strip_prefix("Bearer") {
+        Some(rest) if rest.is_empty() || rest.starts_with(char::is_whitespace) => rest.trim_start(),
+        _ => value,
+    }
+}
+
+/// API Gateway's rendering of token claims: strings as they are, numbers and booleans as their
+/// JSON text, lists joined with commas, and `exp`/`iat` as a Java `Date` in UTC
+/// (`Thu Nov 26 09:26:40 UTC 2026`), which is what a Cognito authorizer really delivers.
+fn claims_as_strings(claims: Map<String, Value>) -> Claims {
+    claims
+        .into_iter()
+        .map(|(name, value)| {
+            let text = match (name.as_str(), value) {
+                ("exp" | "iat", Value::Number(seconds)) => seconds
+                    .as_i64()
+                    .and_then(java_date)
+                    .unwrap_or_else(|| seconds.to_string()),
+                (_, Value::Array(items)) => items
+                    .into_iter()
+                    .map(scalar_text)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                (_, value) => scalar_text(value),
+            };
+            (name, text)
+        })
+        .collect()
+}
+
+fn scalar_text(value: Value) -> String {
+    match value {
+        Value::String(text) => text,
+        other => other.to_string(),
+    }
+}
+
+fn java_date(seconds: i64) -> Option<String> {
+    let description = time::format_description::parse_borrowed::<2>(
+        "[weekday repr:short] [month repr:short] [day] [hour]:[minute]:[second] UTC [year]",
+    )
+    .ok()?;
+    OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()?
+        .format(&description)
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jsonwebtoken::jwk::Jwk;
+    use jsonwebtoken::{EncodingKey, Header};
+    use serde_json::json;
+
+    use super::*;
+
+    const ISSUER: &str = "http://127.0.0.1:9229/local_pool";
+    const AUDIENCE: &str = "local-client";
+    const KID: &str = "test-key";
+    const SIGNING_KEY: &[u8] = include_bytes!("../tests/fixtures/signing-key.pem");
+    const OTHER_KEY: &[u8] = include_bytes!("../tests/fixtures/other-key.pem");
+
+    fn now() -> u64 {
+        jsonwebtoken::get_current_timestamp()
+    }
+
+    fn id_claims() -> Value {
+        json!({
+            "sub": "0a000000-0000-4000-8000-00000000a0ad",
+            "email_verified": true,
+            "iss": ISSUER,
+            "cognito:username": "alice",
+            "cognito:groups": ["platform-admin", "ops"],
+            "aud": AUDIENCE,
+            "token_use": "id",
+            "auth_time": 1795600000,
+            "exp": now() + 3600,
+            "iat": now(),
+            "email": "alice@acme.example",
+            "tenant_id": "01JB8Z4K2M6Q9R3T5V7W9XAAAA",
+            "tenant_role": "admin",
+            "tenant_tier": "basic",
+        })
+    }
+
+    fn sign_with(pem: &[u8], kid: &str, claims: &Value) -> String {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(kid.to_owned());
+        let key = EncodingKey::from_rsa_pem(pem).unwrap();
+        jsonwebtoken::encode(&header, claims, &key).unwrap()
+    }
+
+    fn sign(claims: &Value) -> String {
+        sign_with(SIGNING_KEY, KID, claims)
+    }
+
+    fn public_jwk(pem: &[u8], kid: &str) -> Jwk {
+        let key = EncodingKey::from_rsa_pem(pem).unwrap();
+        let mut jwk = Jwk::from_encoding_key(&key, Algorithm::RS256).unwrap();
+        jwk.common.key_id = Some(kid.to_owned());
+        jwk
+    }
+
+    /// The JWKS of the test signing key, as a user pool publishes it.
+    fn jwks_json() -> Value {
+        serde_json::to_value(JwkSet {
+            keys: vec![public_jwk(SIGNING_KEY, KID)],
+        })
+        .unwrap()
+    }
+
+    fn authorizer() -> Authorizer {
+        let set: JwkSet = serde_json::from_value(jwks_json()).unwrap();
+        let jwks = Jwks::with_keys(
+            "http://127.0.0.1:9/unused",
+            reqwest::Client::new(),
+            rsa_signing_keys(&set),
+        );
+        Authorizer::new(jwks, ISSUER, AUDIENCE)
+    }
+
+    fn with(changes: Value) -> Value {
+        let mut claims = id_claims();
+        for (name, value) in changes.as_object().unwrap() {
+            if value.is_null() {
+                claims.as_object_mut().unwrap().remove(name);
+            } else {
+                claims[name] = value.clone();
+            }
+        }
+        claims
+    }
+
+    async fn verify(token: &str) -> Result<Claims, AuthError> {
+        authorizer().verify(Some(token)).await
+    }
+
+    #[tokio::test]
+    async fn a_valid_id_token_is_accepted_with_or_without_bearer() {
+        let token = sign(&id_claims());
+        let claims = verify(&token).await.unwrap();
+        assert_eq!(claims["tenant_id"], "01JB8Z4K2M6Q9R3T5V7W9XAAAA");
+        assert_eq!(claims["token_use"], "id");
+        let bearer = verify(&format!("Bearer {token}")).await.unwrap();
+        assert_eq!(bearer, claims);
+    }
+
+    #[test]
+    fn claims_are_all_strings_as_api_gateway_renders_them() {
+        let rendered = claims_as_strings(
+            with(json!({
+                "exp": 1_795_685_200,
+                "iat": 1_795_681_600,
+                "auth_time": 1_795_681_000,
+                "origin_iat": 1_793_955_600,
+                "score": 1.5,
+                "address": {"country": "NL"},
+                "nothing": [],
+            }))
+            .as_object()
+            .unwrap()
+            .clone(),
+        );
+        assert_eq!(rendered["email_verified"], "true");
+        assert_eq!(rendered["auth_time"], "1795681000");
+        assert_eq!(rendered["origin_iat"], "1793955600");
+        assert_eq!(rendered["exp"], "Thu Nov 26 09:26:40 UTC 2026");
+        assert_eq!(rendered["iat"], "Thu Nov 26 08:26:40 UTC 2026");
+        let early_in_the_month = json!({"exp": 1_793_955_600});
+        assert_eq!(
+            claims_as_strings(early_in_the_month.as_object().unwrap().clone())["exp"],
+            "Fri Nov 06 09:00:00 UTC 2026",
+            "days are two digits, as in Java"
+        );
+        assert_eq!(rendered["cognito:groups"], "platform-admin,ops");
+        assert_eq!(rendered["score"], "1.5");
+        assert_eq!(rendered["address"], r#"{"country":"NL"}"#);
+        assert_eq!(rendered["nothing"], "");
+    }
+
+    #[tokio::test]
+    async fn a_missing_or_empty_header_is_refused() {
+        let authorizer = authorizer();
+        for header in [None, Some(""), Some("Bearer "), Some("   ")] {
+            assert!(matches!(
+                authorizer.verify(header).await,
+                Err(AuthError::MissingToken)
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unsigned_token_is_refused() {
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"test-key"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(id_claims().to_string());
+        for token in [
+            format!("{header}.{payload}."),
+            format!("{header}.{payload}"),
+        ] {
+            assert!(matches!(
+                verify(&token).await,
+                Err(AuthError::MalformedHeader(_))
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_hmac_token_is_refused_even_when_keyed_with_the_public_key() {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(KID.to_owned());
+        let public_key = serde_json::to_vec(&jwks_json()).unwrap();
+        let token = jsonwebtoken::encode(
+            &header,
+            &id_claims(),
+            &EncodingKey::from_secret(&public_key),
+        )
+        .unwrap();
+        assert!(matches!(
+            verify(&token).await,
+            Err(AuthError::WrongAlgorithm(Algorithm::HS256))
+        ));
+    }
+
+    #[tokio::test]
+    async fn other_rsa_algorithms_are_refused() {
+        for algorithm in [Algorithm::RS512, Algorithm::PS256] {
+            let mut header = Header::new(algorithm);
+            header.kid = Some(KID.to_owned());
+            let key = EncodingKey::from_rsa_pem(SIGNING_KEY).unwrap();
+            let token = jsonwebtoken::encode(&header, &id_claims(), &key).unwrap();
+            assert!(matches!(
+                verify(&token).await,
+                Err(AuthError::WrongAlgorithm(_))
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_signed_by_another_key_is_refused() {
+        let token = sign_with(OTHER_KEY, KID, &id_claims());
+        assert!(matches!(verify(&token).await, Err(AuthError::Rejected(_))));
+    }
+
+    #[tokio::test]
+    async fn an_expired_token_is_refused() {
+        let token = sign(&with(json!({"exp": now() - 1})));
+        assert!(matches!(verify(&token).await, Err(AuthError::Rejected(_))));
+    }
+
+    #[tokio::test]
+    async fn a_token_of_another_pool_or_client_is_refused() {
+        for changes in [
+            json!({"iss": "http://127.0.0.1:9229/other_pool"}),
+            json!({"aud": "other-client"}),
+            json!({"iss": null}),
+            json!({"aud": null}),
+            json!({"exp": null}),
+        ] {
+            let token = sign(&with(changes.clone()));
+            assert!(
+                matches!(verify(&token).await, Err(AuthError::Rejected(_))),
+                "{changes}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_access_token_is_refused() {
+        for token_use in [json!("access"), json!(null)] {
+            let token = sign(&with(json!({"token_use": token_use})));
+            assert!(matches!(
+                verify(&token).await,
+                Err(AuthError::NotAnIdToken(_))
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_edited_payload_is_refused() {
+        let token = sign(&id_claims());
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let edited = URL_SAFE_NO_PAD
+            .encode(with(json!({"tenant_id": "01JB8Z4K2M6Q9R3T5V7W9XBBBB"})).to_string());
+        parts[1] = &edited;
+        assert!(matches!(
+            verify(&parts.join(".")).await,
+            Err(AuthError::Rejected(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_token_without_a_known_key_id_is_refused() {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = None;
+        let key = EncodingKey::from_rsa_pem(SIGNING_KEY).unwrap();
+        let token = jsonwebtoken::encode(&header, &id_claims(), &key).unwrap();
+        assert!(matches!(verify(&token).await, Err(AuthError::NoKeyId)));
+        // The refetch fails (nothing listens on the JWKS url), so the key stays unknown.
+        let token = sign_with(SIGNING_KEY, "rotated", &id_claims());
+        assert!(matches!(
+            verify(&token).await,
+            Err(AuthError::UnknownKey(_))
+        ));
+    }
+
+    /// A JWKS endpoint that starts with the test key and can be given the other key later.
+    async fn serve_jwks(
+        keys: Arc<std::sync::Mutex<Vec<Jwk>>>,
+        fetches: Arc<AtomicUsize>,
+    ) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        let app = axum::Router::new().route(
+            "/jwks.json",
+            axum::routing::get(move || async move {
+                fetches.fetch_add(1, Ordering::SeqCst);
+                let set = JwkSet {
+                    keys: keys.lock().unwrap().clone(),
+                };
+                serde_json::to_string(&set).unwrap()
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+
+    #[tokio::test]
+    async fn an_unknown_key_id_refetches_the_jwks_once() {
+        let keys = Arc::new(std::sync::Mutex::new(vec![public_jwk(SIGNING_KEY, KID)]));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let url = serve_jwks(keys.clone(), fetches.clone()).await;
+        let jwks = Jwks::fetch(&url, reqwest::Client::new(), Duration::ZERO)
+            .await
+            .unwrap();
+        let authorizer = Authorizer::new(jwks, ISSUER, AUDIENCE);
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+
+        authorizer.verify(Some(&sign(&id_claims()))).await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 1, "a known key is cached");
+
+        let rotated = sign_with(OTHER_KEY, "rotated", &id_claims());
+        assert!(matches!(
+            authorizer.verify(Some(&rotated)).await,
+            Err(AuthError::UnknownKey(_))
+        ));
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            2,
+            "one refetch per unknown key"
+        );
+
+        keys.lock().unwrap().push(public_jwk(OTHER_KEY, "rotated"));
+        authorizer.verify(Some(&rotated)).await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 3);
+        authorizer.verify(Some(&rotated)).await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_jwks_fails_after_the_wait() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        drop(listener);
+        let result = Jwks::fetch(&url, reqwest::Client::new(), Duration::ZERO).await;
+        assert!(matches!(result, Err(JwksError::Fetch { .. })));
+    }
+}

@@ -1,0 +1,86 @@
+//! The command line; every option can also come from the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use reqwest::Url;
+
+/// A local API Gateway (REST API, Lambda proxy integration) with a Cognito user pool authorizer,
+/// in front of `cargo lambda watch`.
+#[derive(Debug, Parser)]
+#[command(name = "local-gateway", version)]
+pub struct Args {
+    /// Address to serve the API on; loopback only.
+    #[arg(long, env = "LOCAL_GATEWAY_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// The API's routes: a JSON list of {"method", "path", "function", "auth"}.
+    #[arg(long, env = "LOCAL_GATEWAY_ROUTES")]
+    pub routes: PathBuf,
+
+    /// Where `cargo lambda watch` serves the Lambda Invoke API.
+    #[arg(
+        long,
+        env = "LOCAL_GATEWAY_LAMBDA_ENDPOINT",
+        default_value = "http://127.0.0.1:9000"
+    )]
+    pub lambda_endpoint: Url,
+
+    /// The user pool's JWKS, e.g. http://127.0.0.1:9229/<poolId>/.well-known/jwks.json.
+    #[arg(long, env = "LOCAL_GATEWAY_JWKS_URL")]
+    pub jwks_url: Url,
+
+    /// The `iss` an ID token must carry, e.g. http://127.0.0.1:9229/<poolId>.
+    #[arg(long, env = "LOCAL_GATEWAY_ISSUER")]
+    pub issuer: String,
+
+    /// The app client id an ID token must carry in `aud`.
+    #[arg(long, env = "LOCAL_GATEWAY_AUDIENCE")]
+    pub audience: String,
+
+    /// The stage name; requests may carry it as a path prefix or not.
+    #[arg(long, env = "LOCAL_GATEWAY_STAGE", default_value = "prod")]
+    pub stage: String,
+
+    /// Seconds to keep retrying the JWKS at start-up while the identity server starts.
+    #[arg(long, env = "LOCAL_GATEWAY_JWKS_WAIT", default_value_t = 30)]
+    pub jwks_wait: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_parses() {
+        Args::command().debug_assert();
+        let args = Args::try_parse_from([
+            "local-gateway",
+            "--routes",
+            "routes.json",
+            "--jwks-url",
+            "http://127.0.0.1:9229/pool/.well-known/jwks.json",
+            "--issuer",
+            "http://127.0.0.1:9229/pool",
+            "--audience",
+            "client",
+        ])
+        .unwrap();
+        assert_eq!(args.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(args.stage, "prod");
+        assert_eq!(args.jwks_wait, 30);
+        assert!(
+            Args::try_parse_from([
+                "local-gateway",
+                "--routes",
+                "r.json",
+                "--jwks-url",
+                "not a url"
+            ])
+            .is_err()
+        );
+    }
+}

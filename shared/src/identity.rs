@@ -1,0 +1,260 @@
+//! The user directory (the Cognito user pool), as far as tenant administration needs it.
+
+use std::future::Future;
+
+use aws_sdk_cognitoidentityprovider::Client;
+use aws_sdk_cognitoidentityprovider::error::DisplayErrorContext;
+use aws_sdk_cognitoidentityprovider::operation::admin_create_user::AdminCreateUserError;
+use aws_sdk_cognitoidentityprovider::types::{AttributeType, DeliveryMediumType};
+
+use crate::domain::email::EmailAddress;
+use crate::ids::UserId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    /// A user with this e-mail address already exists in the pool.
+    #[error("a user with this e-mail address already exists")]
+    AlreadyExists,
+    #[error("no such user")]
+    NotFound,
+    /// For logs only.
+    #[error("user directory failure: {0}")]
+    Backend(String),
+}
+
+/// The operations on users that tenant administration performs.
+pub trait UserDirectory: Send + Sync {
+    /// Creates a user who must set a new password at first sign-in; Cognito e-mails them a
+    /// temporary password. Returns their `sub`.
+    fn create_user(
+        &self,
+        email: &EmailAddress,
+    ) -> impl Future<Output = Result<UserId, DirectoryError>> + Send;
+    /// Undoes [`UserDirectory::create_user`] when the rest of an invitation failed.
+    fn delete_user(&self, user: &UserId)
+    -> impl Future<Output = Result<(), DirectoryError>> + Send;
+    fn disable_user(
+        &self,
+        user: &UserId,
+    ) -> impl Future<Output = Result<(), DirectoryError>> + Send;
+    /// Revokes the user's refresh tokens everywhere.
+    fn sign_out_everywhere(
+        &self,
+        user: &UserId,
+    ) -> impl Future<Output = Result<(), DirectoryError>> + Send;
+}
+
+/// A Cognito user pool. Users are addressed by `sub`, which the pool accepts as the username of
+/// a pool whose users sign in with their e-mail address.
+#[derive(Debug, Clone)]
+pub struct CognitoDirectory {
+    client: Client,
+    pool_id: String,
+}
+
+impl CognitoDirectory {
+    pub fn new(client: Client, pool_id: String) -> Self {
+        Self { client, pool_id }
+    }
+}
+
+fn backend<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    err: aws_sdk_cognitoidentityprovider::error::SdkError<E, R>,
+) -> DirectoryError {
+    DirectoryError::Backend(DisplayErrorContext(err).to_string())
+}
+
+fn not_found_or_backend<E, R>(
+    err: aws_sdk_cognitoidentityprovider::error::SdkError<E, R>,
+) -> DirectoryError
+where
+    E: std::error::Error + aws_sdk_cognitoidentityprovider::error::ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    if err.as_service_error().and_then(|e| e.code()) == Some("UserNotFoundException") {
+        DirectoryError::NotFound
+    } else {
+        backend(err)
+    }
+}
+
+impl UserDirectory for CognitoDirectory {
+    async fn create_user(&self, email: &EmailAddress) -> Result<UserId, DirectoryError> {
+        let attribute =
+            |name: &str, value: &str| AttributeType::builder().name(name).value(value).build();
+        let output = self
+            .client
+            .admin_create_user()
+            .user_pool_id(&self.pool_id)
+            .username(email.as_str())
+            .user_attributes(
+                attribute("email", email.as_str())
+                    .map_err(|e| DirectoryError::Backend(e.to_string()))?,
+            )
+            .user_attributes(
+                attribute("email_verified", "true")
+                    .map_err(|e| DirectoryError::Backend(e.to_string()))?,
+            )
+            .desired_delivery_mediums(DeliveryMediumType::Email)
+            .send()
+            .await
+            .map_err(|err| match err.as_service_error() {
+                Some(AdminCreateUserError::UsernameExistsException(_)) => {
+                    DirectoryError::AlreadyExists
+                }
+                _ => backend(err),
+            })?;
+        let sub = output
+            .user()
+            .and_then(|user| user.attributes().iter().find(|a| a.name() == "sub"))
+            .and_then(|a| a.value())
+            .ok_or_else(|| DirectoryError::Backend("AdminCreateUser returned no sub".into()))?;
+        UserId::parse(sub).map_err(|_| {
+            DirectoryError::Backend(format!("AdminCreateUser returned an invalid sub {sub:?}"))
+        })
+    }
+
+    async fn delete_user(&self, user: &UserId) -> Result<(), DirectoryError> {
+        self.client
+            .admin_delete_user()
+            .user_pool_id(&self.pool_id)
+            .username(user.as_str())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(not_found_or_backend)
+    }
+
+    async fn disable_user(&self, user: &UserId) -> Result<(), DirectoryError> {
+        self.client
+            .admin_disable_user()
+            .user_pool_id(&self.pool_id)
+            .username(user.as_str())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(not_found_or_backend)
+    }
+
+    async fn sign_out_everywhere(&self, user: &UserId) -> Result<(), DirectoryError> {
+        self.client
+            .admin_user_global_sign_out()
+            .user_pool_id(&self.pool_id)
+            .username(user.as_str())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(not_found_or_backend)
+    }
+}
+
+/// A directory in memory, for handler tests, that can be told to fail.
+#[cfg(any(test, feature = "testing"))]
+pub mod memory {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, MutexGuard};
+
+    use super::{DirectoryError, UserDirectory};
+    use crate::domain::email::EmailAddress;
+    use crate::ids::UserId;
+
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct DirectoryUser {
+        pub email: EmailAddress,
+        pub enabled: bool,
+        pub signed_out: bool,
+    }
+
+    #[derive(Debug, Default)]
+    struct State {
+        users: HashMap<UserId, DirectoryUser>,
+        fail_next_create: bool,
+    }
+
+    #[derive(Debug, Clone, Default)]
+    pub struct MemoryDirectory {
+        state: Arc<Mutex<State>>,
+    }
+
+    impl MemoryDirectory {
+        pub fn new() -> Self {
+            Self::default()
+        }
+
+        fn lock(&self) -> MutexGuard<'_, State> {
+            self.state
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        }
+
+        /// The next `create_user` fails as if Cognito were unavailable.
+        pub fn fail_next_create(&self) {
+            self.lock().fail_next_create = true;
+        }
+
+        pub fn user(&self, user: &UserId) -> Option<DirectoryUser> {
+            self.lock().users.get(user).cloned()
+        }
+
+        pub fn user_count(&self) -> usize {
+            self.lock().users.len()
+        }
+
+        /// Adds a user as sign-up would.
+        pub fn insert(&self, user: UserId, email: EmailAddress) {
+            self.lock().users.insert(
+                user,
+                DirectoryUser {
+                    email,
+                    enabled: true,
+                    signed_out: false,
+                },
+            );
+        }
+    }
+
+    impl UserDirectory for MemoryDirectory {
+        async fn create_user(&self, email: &EmailAddress) -> Result<UserId, DirectoryError> {
+            let mut state = self.lock();
+            if std::mem::take(&mut state.fail_next_create) {
+                return Err(DirectoryError::Backend("injected failure".into()));
+            }
+            if state.users.values().any(|u| &u.email == email) {
+                return Err(DirectoryError::AlreadyExists);
+            }
+            let user = UserId::parse(&uuid::Uuid::new_v4().to_string())
+                .map_err(|e| DirectoryError::Backend(e.to_string()))?;
+            state.users.insert(
+                user.clone(),
+                DirectoryUser {
+                    email: email.clone(),
+                    enabled: true,
+                    signed_out: false,
+                },
+            );
+            Ok(user)
+        }
+
+        async fn delete_user(&self, user: &UserId) -> Result<(), DirectoryError> {
+            self.lock()
+                .users
+                .remove(user)
+                .map(|_| ())
+                .ok_or(DirectoryError::NotFound)
+        }
+
+        async fn disable_user(&self, user: &UserId) -> Result<(), DirectoryError> {
+            let mut state = self.lock();
+            let entry = state.users.get_mut(user).ok_or(DirectoryError::NotFound)?;
+            entry.enabled = false;
+            Ok(())
+        }
+
+        async fn sign_out_everywhere(&self, user: &UserId) -> Result<(), DirectoryError> {
+            let mut state = self.lock();
+            let entry = state.users.get_mut(user).ok_or(DirectoryError::NotFound)?;
+            entry.signed_out = true;
+            Ok(())
+        }
+    }
+}

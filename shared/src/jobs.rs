@@ -1,0 +1,125 @@
+//! Slow tenant work that runs outside a request: creating a silo table, migrating a tenant
+//! between tiers, purging an offboarded tenant. Dispatched as an asynchronous Lambda invocation
+//! of `tenant-jobs` (which Lambda retries on failure); every job is idempotent, so running one
+//! twice is harmless and a failed one can simply be dispatched again.
+
+use std::future::Future;
+
+use aws_sdk_lambda::error::DisplayErrorContext;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use serde::{Deserialize, Serialize};
+
+use crate::context::Tier;
+use crate::ids::TenantId;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum TenantJob {
+    /// Create a premium tenant's dedicated table, then activate the tenant.
+    Provision { tenant_id: TenantId },
+    /// Move a tenant's data to the storage its new tier uses.
+    Migrate { tenant_id: TenantId, to_tier: Tier },
+    /// Disable the tenant's users, purge its data, delete its memberships, mark it deleted.
+    Offboard { tenant_id: TenantId },
+}
+
+impl TenantJob {
+    pub fn tenant_id(&self) -> &TenantId {
+        match self {
+            Self::Provision { tenant_id }
+            | Self::Migrate { tenant_id, .. }
+            | Self::Offboard { tenant_id } => tenant_id,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("could not dispatch the job: {0}")]
+pub struct DispatchError(pub String);
+
+pub trait JobQueue: Send + Sync {
+    fn dispatch(&self, job: &TenantJob) -> impl Future<Output = Result<(), DispatchError>> + Send;
+}
+
+/// Dispatches a job as an asynchronous (`Event`) invocation of the jobs function.
+#[derive(Debug, Clone)]
+pub struct LambdaJobQueue {
+    client: aws_sdk_lambda::Client,
+    function: String,
+}
+
+impl LambdaJobQueue {
+    pub fn new(client: aws_sdk_lambda::Client, function: String) -> Self {
+        Self { client, function }
+    }
+}
+
+impl JobQueue for LambdaJobQueue {
+    async fn dispatch(&self, job: &TenantJob) -> Result<(), DispatchError> {
+        let payload = serde_json::to_vec(job).map_err(|err| DispatchError(err.to_string()))?;
+        self.client
+            .invoke()
+            .function_name(&self.function)
+            .invocation_type(InvocationType::Event)
+            .payload(Blob::new(payload))
+            .send()
+            .await
+            .map_err(|err| DispatchError(DisplayErrorContext(err).to_string()))?;
+        tracing::info!(job = ?job, "tenant job dispatched");
+        Ok(())
+    }
+}
+
+/// Records dispatched jobs, for tests.
+#[cfg(any(test, feature = "testing"))]
+#[derive(Debug, Clone, Default)]
+pub struct MemoryJobQueue {
+    jobs: std::sync::Arc<std::sync::Mutex<Vec<TenantJob>>>,
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl MemoryJobQueue {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn dispatched(&self) -> Vec<TenantJob> {
+        self.jobs
+            .lock()
+            .map(|jobs| jobs.clone())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl JobQueue for MemoryJobQueue {
+    async fn dispatch(&self, job: &TenantJob) -> Result<(), DispatchError> {
+        self.jobs
+            .lock()
+            .map_err(|_| DispatchError("poisoned".into()))?
+            .push(job.clone());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_have_a_stable_wire_form() {
+        let tenant = TenantId::parse("01JB8Z4K2M6Q9R3T5V7W9XAAAA").unwrap();
+        let job = TenantJob::Migrate {
+            tenant_id: tenant,
+            to_tier: Tier::Premium,
+        };
+        let json = serde_json::to_string(&job).unwrap();
+        assert_eq!(
+            json,
+            r#"{"job":"migrate","tenant_id":"01JB8Z4K2M6Q9R3T5V7W9XAAAA","to_tier":"premium"}"#
+        );
+        assert_eq!(serde_json::from_str::<TenantJob>(&json).unwrap(), job);
+        assert!(serde_json::from_str::<TenantJob>(r#"{"job":"explode","tenant_id":"x"}"#).is_err());
+    }
+}

@@ -1,0 +1,294 @@
+//! Moving a tenant between pooled and silo storage without losing a write, resumable after a
+//! crash.
+//!
+//! The migration is a small state machine whose state is an item in the control table
+//! (`MIGRATION#<tenant>`), so a job that dies at any point is simply run again and continues:
+//!
+//! 1. **draining**: the tenant is set to `provisioning`, so the data APIs answer `503` with
+//!    `Retry-After` (writes are refused, never lost). The job then waits longer than the data
+//!    APIs cache a tenant's record, so no instance still writes to the old table, and creates
+//!    the target table if it is a silo.
+//! 2. **copying**: every item is copied (idempotent overwrites), then source and target are
+//!    compared item by item (same keys, same versions). Only then is the tenant switched to the
+//!    new table and tier, and made `active` again.
+//! 3. **switched**: the old copy is purged (pooled items deleted, or the silo table deleted) and
+//!    the migration record removed.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::storage::TenantStorage;
+use crate::context::Tier;
+use crate::domain::tenant::TenantStatus;
+use crate::ids::TenantId;
+use crate::keys;
+use crate::store::StoreError;
+use crate::store::control::{TenantStateChange, TenantStore};
+use crate::store::dynamo::{DynamoControl, Item};
+
+/// Whether a tier's tenants have a dedicated table.
+pub fn is_silo(tier: Tier) -> bool {
+    tier == Tier::Premium
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Draining,
+    Copying,
+    Switched,
+}
+
+impl Phase {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Draining => "draining",
+            Self::Copying => "copying",
+            Self::Switched => "switched",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        [Self::Draining, Self::Copying, Self::Switched]
+            .into_iter()
+            .find(|p| p.as_str() == raw)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Plan {
+    to_tier: Tier,
+    from_table: String,
+    to_table: String,
+    phase: Phase,
+}
+
+/// What a migration run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The data moved; `items` were copied and verified.
+    Migrated { items: u64 },
+    /// The new tier uses the same storage: only the tier changed.
+    TierChanged,
+}
+
+/// Runs migrations with the jobs function's own credentials.
+#[derive(Debug, Clone)]
+pub struct Migrator {
+    pub storage: TenantStorage,
+    pub control: DynamoControl,
+    client: Client,
+    control_table: String,
+    drain: Duration,
+}
+
+fn backend<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    err: aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> StoreError {
+    StoreError::Backend(DisplayErrorContext(err).to_string())
+}
+
+impl Migrator {
+    /// `drain` must exceed how long the data APIs cache a tenant's record.
+    pub fn new(
+        storage: TenantStorage,
+        client: Client,
+        control_table: String,
+        drain: Duration,
+    ) -> Self {
+        Self {
+            storage,
+            control: DynamoControl::new(client.clone(), control_table.clone()),
+            client,
+            control_table,
+            drain,
+        }
+    }
+
+    async fn load(&self, tenant: &TenantId) -> Result<Option<Plan>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.control_table)
+            .set_key(Some(Item::new(&keys::migration(tenant)).into_map()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        output
+            .item
+            .map(|map| {
+                let item = Item(map);
+                Ok(Plan {
+                    to_tier: item.parse_s("to_tier", |raw| Tier::parse(raw).ok_or(()))?,
+                    from_table: item.get_s("from_table")?.to_owned(),
+                    to_table: item.get_s("to_table")?.to_owned(),
+                    phase: item.parse_s("phase", |raw| Phase::parse(raw).ok_or(()))?,
+                })
+            })
+            .transpose()
+    }
+
+    /// Records a new plan; if one exists already (a concurrent start), that one wins.
+    async fn create(&self, tenant: &TenantId, plan: &Plan) -> Result<Plan, StoreError> {
+        let item = Item::new(&keys::migration(tenant))
+            .s("entity", "migration")
+            .s("tenant_id", tenant.to_string())
+            .s("to_tier", plan.to_tier.as_str())
+            .s("from_table", plan.from_table.as_str())
+            .s("to_table", plan.to_table.as_str())
+            .s("phase", plan.phase.as_str());
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.control_table)
+            .set_item(Some(item.into_map()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(plan.clone()),
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(PutItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                self.load(tenant)
+                    .await?
+                    .ok_or_else(|| StoreError::Backend("migration record vanished".into()))
+            }
+            Err(err) => Err(backend(err)),
+        }
+    }
+
+    async fn advance(&self, tenant: &TenantId, phase: Phase) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.control_table)
+            .set_key(Some(Item::new(&keys::migration(tenant)).into_map()))
+            .update_expression("SET phase = :phase")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":phase", AttributeValue::S(phase.as_str().to_owned()))
+            .send()
+            .await
+            .map_err(backend)?;
+        tracing::info!(tenant_id = %tenant, phase = phase.as_str(), "migration phase");
+        Ok(())
+    }
+
+    async fn finish(&self, tenant: &TenantId) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.control_table)
+            .set_key(Some(Item::new(&keys::migration(tenant)).into_map()))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    /// Moves `tenant` to the storage of `to_tier`, or resumes the migration already under way.
+    /// `stop_after` (tests only) interrupts the copy after that many items, as a crash would.
+    pub async fn migrate(
+        &self,
+        tenant: &TenantId,
+        to_tier: Tier,
+        stop_after: Option<u64>,
+    ) -> Result<Outcome, StoreError> {
+        let mut plan = match self.load(tenant).await? {
+            Some(plan) => plan,
+            None => {
+                let record = self.control.get_tenant(tenant).await?;
+                if is_silo(record.tier) == is_silo(to_tier) {
+                    let change = TenantStateChange {
+                        tier: Some(to_tier),
+                        ..TenantStateChange::default()
+                    };
+                    self.control.set_tenant_state(tenant, change).await?;
+                    return Ok(Outcome::TierChanged);
+                }
+                if record.status != TenantStatus::Active {
+                    return Err(StoreError::InvalidTenantTransition {
+                        from: record.status,
+                        to: TenantStatus::Provisioning,
+                    });
+                }
+                let from_table = record
+                    .data_table
+                    .clone()
+                    .unwrap_or_else(|| self.storage.pooled_table().to_owned());
+                let to_table = if is_silo(to_tier) {
+                    self.storage.silo_table(tenant)
+                } else {
+                    self.storage.pooled_table().to_owned()
+                };
+                let plan = self
+                    .create(
+                        tenant,
+                        &Plan {
+                            to_tier,
+                            from_table,
+                            to_table,
+                            phase: Phase::Draining,
+                        },
+                    )
+                    .await?;
+                let freeze = TenantStateChange {
+                    status: Some(TenantStatus::Provisioning),
+                    ..TenantStateChange::default()
+                };
+                self.control.set_tenant_state(tenant, freeze).await?;
+                tracing::info!(tenant_id = %tenant, from = plan.from_table, to = plan.to_table, "migration started");
+                plan
+            }
+        };
+        let mut items = 0;
+        loop {
+            match plan.phase {
+                Phase::Draining => {
+                    tokio::time::sleep(self.drain).await;
+                    if plan.to_table != self.storage.pooled_table() {
+                        self.storage.provision_silo(tenant).await?;
+                    }
+                    self.advance(tenant, Phase::Copying).await?;
+                    plan.phase = Phase::Copying;
+                }
+                Phase::Copying => {
+                    self.storage
+                        .copy_tenant(tenant, &plan.from_table, &plan.to_table, stop_after)
+                        .await?;
+                    items = self
+                        .storage
+                        .verify_copy(tenant, &plan.from_table, &plan.to_table)
+                        .await?;
+                    let switch = TenantStateChange {
+                        status: Some(TenantStatus::Active),
+                        tier: Some(plan.to_tier),
+                        data_table: Some(
+                            (plan.to_table != self.storage.pooled_table())
+                                .then(|| plan.to_table.clone()),
+                        ),
+                        expected_version: None,
+                    };
+                    self.control.set_tenant_state(tenant, switch).await?;
+                    self.advance(tenant, Phase::Switched).await?;
+                    plan.phase = Phase::Switched;
+                }
+                Phase::Switched => {
+                    if plan.from_table == self.storage.pooled_table() {
+                        self.storage.purge_tenant(tenant, &plan.from_table).await?;
+                    } else {
+                        self.storage.delete_silo(&plan.from_table).await?;
+                    }
+                    self.finish(tenant).await?;
+                    tracing::info!(tenant_id = %tenant, items, "migration finished");
+                    return Ok(Outcome::Migrated { items });
+                }
+            }
+        }
+    }
+}
