@@ -1,6 +1,11 @@
 # The logic lives in scripts/; these targets are the entry points the README documents.
 .PHONY: test dev lint fmt events
 
+## Runs the whole system on 127.0.0.1 (local DynamoDB, Cognito with the real triggers, the
+## functions, API Gateway) until Ctrl-C, and prints a walkthrough.
+dev:
+	@scripts/dev.sh
+
 ## Installs what the tests need, then runs every check and test against local servers.
 test:
 	@scripts/test.sh

@@ -19,3 +19,14 @@ else
   echo "$want" > "$stamp"
   info "installed: $("$VENV/bin/moto_server" --version 2>/dev/null | head -1 || echo moto), $("$VENV/bin/cfn-lint" --version), $("$VENV/bin/sam" --version)"
 fi
+
+command -v node >/dev/null || die "node (20 or later) and npm are required for the local Cognito (cognito-local)"
+lock_stamp="$ROOT/node_modules/.package-lock.sha256"
+want=$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)
+if [[ -f "$lock_stamp" && "$(cat "$lock_stamp")" == "$want" ]]; then
+  info "npm packages are up to date (node_modules)"
+else
+  step "Installing npm packages (cognito-local)"
+  (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$lock_stamp"
+fi

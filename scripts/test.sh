@@ -18,19 +18,30 @@ sam validate --lint --template template.yaml >/dev/null 2>&1 || die "sam validat
 
 RUN_DIR="$ROOT/.local/test"
 rm -rf "$RUN_DIR" && mkdir -p "$RUN_DIR"
+STACK_DIR=".local/test-stack"
 trap stop_all EXIT
 
-step "Starting the local DynamoDB server (moto) for the tests"
-moto_port=$(free_port)
-start_bg "$RUN_DIR/moto.log" "$PY" "$ROOT/scripts/moto_serialized.py" -H 127.0.0.1 -p "$moto_port"
-wait_for_http "http://127.0.0.1:$moto_port/moto-api/" 60 "moto" "$RUN_DIR/moto.log" "$LAST_PID"
-tables=$("$PY" "$ROOT/scripts/local_tables.py" --endpoint "http://127.0.0.1:$moto_port" --stack-name tenantry-test)
-info "moto on 127.0.0.1:$moto_port, tables: $tables"
-
-export TENANTRY_DYNAMODB_ENDPOINT="http://127.0.0.1:$moto_port"
-table() { "$PY" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$tables" "$1"; }
-export TENANTRY_DATA_TABLE=$(table DataTable)
-export TENANTRY_CONTROL_TABLE=$(table ControlTable)
+step "Starting the local stack on free ports (moto, cognito-local with the triggers, cargo lambda watch, local gateway)"
+start_bg "$RUN_DIR/stack.log" "$PY" "$ROOT/scripts/local_stack.py" up --dir "$STACK_DIR" --free-ports --quiet
+stack_pid=$LAST_PID
+waited=0
+until [[ -f "$ROOT/$STACK_DIR/stack.json" ]]; do
+  if ! kill -0 "$stack_pid" 2>/dev/null; then
+    tail -n 60 "$RUN_DIR/stack.log" >&2
+    die "the local stack did not start (log: $RUN_DIR/stack.log, component logs: $STACK_DIR/)"
+  fi
+  (( waited % 300 == 299 )) && info "still starting ($((waited / 10))s; the first run builds every function)"
+  (( waited >= 12000 )) && die "the local stack did not start within 20 minutes (log: $RUN_DIR/stack.log)"
+  sleep 0.1
+  waited=$((waited + 1))
+done
+grep -E '^==>' "$RUN_DIR/stack.log" | sed 's/^/    /' >&2 || true
+stack_value() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, d))' "$ROOT/$STACK_DIR/stack.json" "$1"; }
+export TENANTRY_STACK="$ROOT/$STACK_DIR/stack.json"
+export TENANTRY_DYNAMODB_ENDPOINT=$(stack_value dynamodb_endpoint)
+export TENANTRY_DATA_TABLE=$(stack_value 'tables["DataTable"]')
+export TENANTRY_CONTROL_TABLE=$(stack_value 'tables["ControlTable"]')
+info "API $(stack_value api_url), Cognito $(stack_value cognito_endpoint), DynamoDB $TENANTRY_DYNAMODB_ENDPOINT"
 
 step "Running the test suite (cargo test --workspace)"
 set +e

@@ -1,6 +1,8 @@
 //! Connections to the local servers that `make test` (scripts/test.sh) starts, read from the
 //! environment it exports. A missing variable fails the test with instructions; nothing skips.
 
+pub mod stack;
+
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use shared::store::dynamo::{DynamoStore, PooledTable, TableScope};
 

@@ -27,7 +27,6 @@ use aws_sdk_sts::error::DisplayErrorContext;
 use crate::domain::tenant::TenantStatus;
 use crate::ids::TenantId;
 use crate::store::StoreError;
-use crate::store::control::TenantStore;
 use crate::store::dynamo::{DynamoControl, TableResolver, TableScope};
 
 /// How long a tenant's record (status and table) is cached. A tier migration waits longer than
@@ -134,17 +133,15 @@ impl TenantAccess {
             return Ok(location.clone());
         }
         self.stats.record_reads.fetch_add(1, Ordering::Relaxed);
-        let record = match self.control.get_tenant(tenant).await {
-            Ok(record) => record,
-            // A token naming a tenant that does not exist: no data, and nothing to say about it.
-            Err(StoreError::NotFound) => return Err(StoreError::TenantInactive),
-            Err(err) => return Err(err),
-        };
+        // A token naming a tenant that does not exist: no data, and nothing to say about it.
+        let (status, table) = self
+            .control
+            .tenant_location(tenant)
+            .await?
+            .ok_or(StoreError::TenantInactive)?;
         let location = Location {
-            status: record.status,
-            table: record
-                .data_table
-                .unwrap_or_else(|| self.pooled_table.clone()),
+            status,
+            table: table.unwrap_or_else(|| self.pooled_table.clone()),
             fetched_at: now,
         };
         *cached = Some(location.clone());

@@ -55,6 +55,35 @@ impl DynamoControl {
         Ok(output.item.map(Item))
     }
 
+    /// A tenant's status and dedicated table, if any: a read projected to exactly those two
+    /// attributes, because that is all the data APIs' own role may read of the control table
+    /// (the IAM condition `dynamodb:Attributes` in template.yaml).
+    pub async fn tenant_location(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Option<(TenantStatus, Option<String>)>, StoreError> {
+        let output = self
+            .scope
+            .client
+            .get_item()
+            .table_name(self.table())
+            .set_key(Some(key_map(&keys::tenant(tenant))))
+            .projection_expression("#status, data_table")
+            .expression_attribute_names("#status", "status")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        output
+            .item
+            .map(|map| {
+                let item = Item(map);
+                let status = item.parse_s("status", |raw| TenantStatus::parse(raw).ok_or(()))?;
+                Ok((status, item.get_s("data_table").ok().map(str::to_owned)))
+            })
+            .transpose()
+    }
+
     fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
         let put = built(
             Put::builder()

@@ -1,0 +1,445 @@
+#!/usr/bin/env python3
+"""The whole Tenantry system on 127.0.0.1, configured from template.yaml:
+
+- moto (DynamoDB and STS), with the template's tables;
+- cognito-local, with the template's user pool, app client, groups and triggers;
+- `cargo lambda watch`, serving every function (the triggers and the Invoke API);
+- local-gateway, API Gateway with a Cognito authorizer, with the template's routes.
+
+    local_stack.py up [--dir DIR] [--free-ports] [--quiet]
+
+Writes DIR/stack.json (endpoints and ids) when everything answers, then runs until Ctrl-C or
+SIGTERM, and stops every process it started. Each run starts from empty state.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import boto3
+
+import local_tables
+import template
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+REGION = "us-east-1"
+STACK_NAME = "tenantry-local"
+POOL_ID = f"{REGION}_LocalTenantry"
+CLIENT_ID = "tenantrylocalwebclient0001"
+ACCOUNT = "123456789012"
+# Fixed ports of `make dev`, each overridable; `make test` takes free ones.
+DEFAULT_PORTS = {"api": 3000, "cognito": 9229, "lambda": 9000, "dynamodb": 5010}
+PORT_VARIABLES = {name: f"TENANTRY_{name.upper()}_PORT" for name in DEFAULT_PORTS}
+
+
+def say(message):
+    print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+class StackError(Exception):
+    pass
+
+
+def port_in_use(port):
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def choose_ports(free):
+    ports = {}
+    for name, default in DEFAULT_PORTS.items():
+        if free:
+            ports[name] = free_port()
+            continue
+        port = int(os.environ.get(PORT_VARIABLES[name], default))
+        if port_in_use(port):
+            raise StackError(
+                f"port {port} ({name}) is already in use on 127.0.0.1. Stop what holds it "
+                f"(another `make dev`?), or pick another port with {PORT_VARIABLES[name]}=..."
+            )
+        ports[name] = port
+    return ports
+
+
+# ------------------------------------------------------------------ what the template says
+
+def binary_of(function_props):
+    """A function's binary (and local function name) is its crate: the last part of CodeUri."""
+    return pathlib.PurePosixPath(function_props["CodeUri"]).name
+
+
+def functions(doc):
+    return dict(template.resources(doc, "AWS::Serverless::Function"))
+
+
+def local_refs(doc, tables, ports):
+    """How the template's references resolve in the local stack."""
+    refs = {"AWS::StackName": STACK_NAME, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws", "UserPool": POOL_ID, "UserPoolClient": CLIENT_ID}
+    refs.update(tables)
+    for name, props in (doc.get("Parameters") or {}).items():
+        refs.setdefault(name, props.get("Default"))
+    refs["MigrationDrainSeconds"] = "11"
+    return refs
+
+
+def function_environment(doc, tables, ports):
+    """The union of the functions' environment variables, resolved for the local stack. A value
+    naming one of the template's functions becomes that function's local name (its binary)."""
+    refs = local_refs(doc, tables, ports)
+    by_deployed_name = {
+        template.resolve(props["FunctionName"], STACK_NAME, refs): binary_of(props)
+        for props in functions(doc).values()
+    }
+    env = {}
+    global_vars = doc.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    for props in functions(doc).values():
+        variables = dict(global_vars)
+        variables.update(props.get("Environment", {}).get("Variables", {}))
+        for name, value in variables.items():
+            resolved = str(template.resolve(value, STACK_NAME, refs))
+            env[name] = by_deployed_name.get(resolved, resolved)
+    env["RUST_LOG"] = os.environ.get("RUST_LOG", "info")
+    return env
+
+
+def routes(doc):
+    out = []
+    for props in functions(doc).values():
+        for event in (props.get("Events") or {}).values():
+            if event.get("Type") != "Api":
+                continue
+            p = event["Properties"]
+            out.append({"method": p["Method"].upper(), "path": p["Path"], "function": binary_of(props), "auth": True})
+    return out
+
+
+def cognito_files(doc, ports):
+    """cognito-local's config and database, from the template's pool, client, groups, triggers."""
+    pool = next(props for _, props in template.resources(doc, "AWS::Cognito::UserPool"))
+    client = next(props for _, props in template.resources(doc, "AWS::Cognito::UserPoolClient"))
+    fns = functions(doc)
+
+    def trigger(arn):
+        logical = arn["Fn::GetAtt"][0]
+        return binary_of(fns[logical])
+
+    lambda_config = pool.get("LambdaConfig", {})
+    triggers = {}
+    if "PreSignUp" in lambda_config:
+        triggers["PreSignUp"] = trigger(lambda_config["PreSignUp"])
+    if "PostConfirmation" in lambda_config:
+        triggers["PostConfirmation"] = trigger(lambda_config["PostConfirmation"])
+    if "PreTokenGenerationConfig" in lambda_config:
+        triggers["PreTokenGeneration"] = trigger(lambda_config["PreTokenGenerationConfig"]["LambdaArn"])
+
+    config = {
+        "LambdaClient": {
+            "endpoint": f"http://127.0.0.1:{ports['lambda']}",
+            "region": REGION,
+            "credentials": {"accessKeyId": "local", "secretAccessKey": "local"},
+            # A failed trigger must not be invoked again by the SDK: Cognito does its own retries.
+            "maxRetries": 0,
+            # The first invoke of a function may compile it.
+            "httpOptions": {"timeout": 900000},
+        },
+        "TriggerFunctions": triggers,
+        "TokenConfig": {"IssuerDomain": f"http://127.0.0.1:{ports['cognito']}"},
+    }
+
+    schema = [
+        {"Name": "sub", "AttributeDataType": "String", "Mutable": False, "Required": True},
+        {"Name": "email_verified", "AttributeDataType": "Boolean", "Mutable": True},
+    ]
+    for attribute in pool.get("Schema", []):
+        name = attribute["Name"]
+        standard = name in ("email", "name", "phone_number", "given_name", "family_name")
+        entry = {"Name": name if standard else f"custom:{name}",
+                 "AttributeDataType": attribute.get("AttributeDataType", "String"),
+                 "Mutable": attribute.get("Mutable", True)}
+        if attribute.get("Required"):
+            entry["Required"] = True
+        schema.append(entry)
+    now = "2026-01-01T00:00:00.000Z"
+    groups = {}
+    for _, props in template.resources(doc, "AWS::Cognito::UserPoolGroup"):
+        groups[props["GroupName"]] = {"GroupName": props["GroupName"], "Description": props.get("Description", ""),
+                                      "UserPoolId": POOL_ID, "CreationDate": now, "LastModifiedDate": now,
+                                      "members": []}
+    pool_db = {
+        "Users": {},
+        "Groups": groups,
+        "Options": {
+            "Id": POOL_ID,
+            "Name": "tenantry-local-users",
+            "UsernameAttributes": pool.get("UsernameAttributes", []),
+            "AutoVerifiedAttributes": pool.get("AutoVerifiedAttributes", []),
+            "MfaConfiguration": pool.get("MfaConfiguration", "OFF"),
+            "Policies": pool.get("Policies", {}),
+            "SchemaAttributes": schema,
+        },
+    }
+    clients_db = {"Clients": {CLIENT_ID: {
+        "ClientId": CLIENT_ID,
+        "ClientName": "tenantry-local-web",
+        "UserPoolId": POOL_ID,
+        "ExplicitAuthFlows": client.get("ExplicitAuthFlows", []),
+        "ReadAttributes": client.get("ReadAttributes", []),
+        "WriteAttributes": client.get("WriteAttributes", []),
+        "IdTokenValidity": client.get("IdTokenValidity"),
+        "AccessTokenValidity": client.get("AccessTokenValidity"),
+        "RefreshTokenValidity": client.get("RefreshTokenValidity"),
+        "TokenValidityUnits": client.get("TokenValidityUnits", {}),
+        "CreationDate": now,
+        "LastModifiedDate": now,
+    }}}
+    return config, pool_db, clients_db
+
+
+# ------------------------------------------------------------------ processes
+
+class Stack:
+    def __init__(self, directory, ports, quiet):
+        self.dir = directory
+        self.ports = ports
+        self.quiet = quiet
+        self.processes = []
+
+    def start(self, name, command, env=None, cwd=None):
+        log = open(self.dir / f"{name}.log", "w")
+        process = subprocess.Popen(command, cwd=cwd or ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        self.processes.append((name, process))
+        return process
+
+    def wait_http(self, name, process, url, seconds):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise StackError(f"{name} exited during start-up; its log: {self.dir / (name + '.log')}\n"
+                                 + tail(self.dir / f"{name}.log"))
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                return
+            except urllib.error.HTTPError:
+                return  # it answered
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+        raise StackError(f"{name} did not answer at {url} within {seconds}s; its log: {self.dir / (name + '.log')}\n"
+                         + tail(self.dir / f"{name}.log"))
+
+    def stop(self):
+        for _, process in reversed(self.processes):
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 10
+        for _, process in reversed(self.processes):
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.processes = []
+
+    def dead(self):
+        return [name for name, process in self.processes if process.poll() is not None]
+
+
+def tail(path, lines=30):
+    try:
+        return "".join(path.read_text(errors="replace").splitlines(keepends=True)[-lines:])
+    except OSError:
+        return ""
+
+
+def up(args):
+    directory = (ROOT / args.dir).resolve()
+    ports = choose_ports(args.free_ports)
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    doc = template.load()
+    stack = Stack(directory, ports, args.quiet)
+
+    def shutdown(signum, _frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, shutdown)
+    try:
+        say("Building every function and the local gateway (cargo build --workspace --bins)")
+        build = subprocess.run(["cargo", "build", "--workspace", "--bins"], cwd=ROOT)
+        if build.returncode != 0:
+            raise StackError("cargo build failed")
+
+        say(f"Starting the local DynamoDB and STS server (moto) on 127.0.0.1:{ports['dynamodb']}")
+        moto = stack.start("moto", [str(VENV_BIN / "python"), str(ROOT / "scripts" / "moto_serialized.py"),
+                                    "-H", "127.0.0.1", "-p", str(ports["dynamodb"])])
+        dynamodb_url = f"http://127.0.0.1:{ports['dynamodb']}"
+        stack.wait_http("moto", moto, f"{dynamodb_url}/moto-api/", 60)
+        tables = create_tables(dynamodb_url)
+
+        say(f"Starting the local Cognito (cognito-local) on 127.0.0.1:{ports['cognito']}")
+        config, pool_db, clients_db = cognito_files(doc, ports)
+        cognito_dir = directory / "cognito"
+        (cognito_dir / ".cognito" / "db").mkdir(parents=True)
+        (cognito_dir / ".cognito" / "config.json").write_text(json.dumps(config, indent=2))
+        (cognito_dir / ".cognito" / "db" / f"{POOL_ID}.json").write_text(json.dumps(pool_db, indent=2))
+        (cognito_dir / ".cognito" / "db" / "clients.json").write_text(json.dumps(clients_db, indent=2))
+        cognito_env = dict(os.environ, HOST="127.0.0.1", PORT=str(ports["cognito"]))
+        cognito_env.pop("CODE", None)
+        cognito = stack.start("cognito", ["node", str(ROOT / "node_modules" / "cognito-local" / "lib" / "bin" / "start.js")],
+                              env=cognito_env, cwd=cognito_dir)
+        cognito_url = f"http://127.0.0.1:{ports['cognito']}"
+        stack.wait_http("cognito", cognito, f"{cognito_url}/health", 60)
+
+        say(f"Starting the functions (cargo lambda watch) on 127.0.0.1:{ports['lambda']}")
+        lambda_url = f"http://127.0.0.1:{ports['lambda']}"
+        function_env = dict(os.environ)
+        function_env.update({
+            "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
+            "AWS_ENDPOINT_URL_STS": dynamodb_url,
+            "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": cognito_url,
+            "AWS_ENDPOINT_URL_LAMBDA": lambda_url,
+        })
+        function_env.pop("AWS_PROFILE", None)
+        function_env.update(function_environment(doc, tables, ports))
+        (directory / "functions.env").write_text("".join(f"{k}={v}\n" for k, v in sorted(function_environment(doc, tables, ports).items())))
+        watch = stack.start("functions", [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "-A", "127.0.0.1",
+                                          "-P", str(ports["lambda"]), "--ignore-changes"], env=function_env)
+        stack.wait_http("functions", watch, f"{lambda_url}/", 120)
+
+        say(f"Starting the API gateway (local-gateway) on 127.0.0.1:{ports['api']}")
+        routes_file = directory / "routes.json"
+        routes_file.write_text(json.dumps(routes(doc), indent=2))
+        gateway = stack.start("gateway", [str(ROOT / "target" / "debug" / "local-gateway"),
+                                          "--listen", f"127.0.0.1:{ports['api']}",
+                                          "--routes", str(routes_file),
+                                          "--lambda-endpoint", lambda_url,
+                                          "--jwks-url", f"{cognito_url}/{POOL_ID}/.well-known/jwks.json",
+                                          "--issuer", f"{cognito_url}/{POOL_ID}",
+                                          "--audience", CLIENT_ID, "--stage", "prod"])
+        api_url = f"http://127.0.0.1:{ports['api']}"
+        stack.wait_http("gateway", gateway, f"{api_url}/", 60)
+
+        state = {
+            "api_url": api_url,
+            "cognito_endpoint": cognito_url,
+            "user_pool_id": POOL_ID,
+            "client_id": CLIENT_ID,
+            "region": REGION,
+            "dynamodb_endpoint": dynamodb_url,
+            "lambda_endpoint": lambda_url,
+            "tables": tables,
+            "cognito_db": str(cognito_dir / ".cognito" / "db" / f"{POOL_ID}.json"),
+            "logs": str(directory),
+        }
+        (directory / "stack.json").write_text(json.dumps(state, indent=2) + "\n")
+        if not args.quiet:
+            walkthrough(state, directory)
+        say(f"Ready: {directory / 'stack.json'}")
+        while True:
+            dead = stack.dead()
+            if dead:
+                raise StackError(f"{', '.join(dead)} stopped unexpectedly; see the logs in {directory}")
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        say("Stopping")
+        return 0
+    except StackError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()
+        (directory / "stack.json").unlink(missing_ok=True)
+
+
+def create_tables(endpoint):
+    client = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION,
+                          aws_access_key_id="local", aws_secret_access_key="local")
+    names = {}
+    for logical_id, request, _ in local_tables.table_requests(STACK_NAME):
+        client.create_table(**request)
+        names[logical_id] = request["TableName"]
+    return names
+
+
+def walkthrough(state, directory):
+    api, cognito, client = state["api_url"], state["cognito_endpoint"], state["client_id"]
+    aws = f"{VENV_BIN / 'aws'} --region {state['region']} --endpoint-url {cognito} cognito-idp"
+    print(f"""
+Tenantry is running on 127.0.0.1 (state is kept in memory: each `make dev` starts empty).
+
+  API (API Gateway + Cognito authorizer)  {api}
+  Cognito (cognito-local)                 {cognito}   pool {state['user_pool_id']}, client {client}
+  DynamoDB + STS (moto)                   {state['dynamodb_endpoint']}
+  Functions (cargo lambda watch)          {state['lambda_endpoint']}
+  Endpoints and ids                       {directory / 'stack.json'}
+  Logs                                    {directory}/*.log
+
+Try it (with the small client, in another terminal):
+
+  scripts/tenantry signup alice@acme.example 'Correct-Horse-9' "Acme Tea"
+  scripts/tenantry confirm alice@acme.example              # reads the e-mailed code from cognito-local
+  scripts/tenantry login alice@acme.example 'Correct-Horse-9'
+  scripts/tenantry call POST /products '{{"name":"Sencha","sku":"TEA-1","price":1250,"currency":"EUR"}}'
+  scripts/tenantry call GET /products
+  scripts/tenantry call POST /users '{{"email":"bob@acme.example","role":"member"}}'
+
+Or with the AWS CLI and curl:
+
+  {aws} sign-up --client-id {client} --username alice@acme.example --password 'Correct-Horse-9' \\
+      --user-attributes Name=email,Value=alice@acme.example Name=custom:tenant_name,Value="Acme Tea"
+  scripts/tenantry code alice@acme.example                 # or find "Confirmation Code" in {directory}/cognito.log
+  {aws} confirm-sign-up --client-id {client} --username alice@acme.example --confirmation-code CODE
+  TOKEN=$({aws} initiate-auth --client-id {client} --auth-flow USER_PASSWORD_AUTH \\
+      --auth-parameters USERNAME=alice@acme.example,PASSWORD='Correct-Horse-9' --query AuthenticationResult.IdToken --output text)
+  curl -s -H "Authorization: $TOKEN" -H 'content-type: application/json' \\
+      -d '{{"name":"Sencha","sku":"TEA-1","price":1250,"currency":"EUR"}}' {api}/products
+  curl -s -H "Authorization: $TOKEN" {api}/products
+  curl -s -H "Authorization: $TOKEN" -H 'content-type: application/json' \\
+      -d '{{"email":"bob@acme.example","role":"member"}}' {api}/users
+
+Ctrl-C stops everything.
+""", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    start = sub.add_parser("up", help="start the stack and run until interrupted")
+    start.add_argument("--dir", default=".local/dev", help="where state, logs and stack.json go")
+    start.add_argument("--free-ports", action="store_true", help="use free ports (tests) instead of the fixed ones")
+    start.add_argument("--quiet", action="store_true", help="no walkthrough")
+    args = parser.parse_args()
+    try:
+        return up(args)
+    except StackError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""A small client for the local stack started by `make dev`.
+
+    tenantry signup EMAIL PASSWORD "ORGANIZATION" [--plan basic|standard|premium]
+    tenantry confirm EMAIL [CODE]            (without CODE: the code cognito-local "e-mailed")
+    tenantry login EMAIL PASSWORD [--new-password NEW]
+    tenantry call METHOD PATH [JSON] [--as EMAIL]
+    tenantry code EMAIL | temp-password EMAIL
+
+It reads the endpoints from .local/dev/stack.json (or --stack FILE) and keeps the ID tokens in
+.local/dev/tokens.json. Everything it does can be done with the AWS CLI and curl (see README).
+"""
+
+import argparse
+import json
+import pathlib
+import sys
+import urllib.error
+import urllib.request
+
+import boto3
+import botocore.exceptions
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def load_stack(path):
+    try:
+        return json.loads(pathlib.Path(path).read_text())
+    except FileNotFoundError:
+        sys.exit(f"error: {path} not found: is `make dev` running?")
+
+
+def cognito(stack):
+    return boto3.client("cognito-idp", endpoint_url=stack["cognito_endpoint"], region_name=stack["region"],
+                        aws_access_key_id="local", aws_secret_access_key="local")
+
+
+def pool_user(stack, email):
+    db = json.loads(pathlib.Path(stack["cognito_db"]).read_text())
+    for user in db.get("Users", {}).values():
+        attributes = {a["Name"]: a["Value"] for a in user.get("Attributes", [])}
+        if attributes.get("email", "").lower() == email.lower():
+            return user
+    sys.exit(f"error: no user {email} in the local pool")
+
+
+def tokens_file(stack):
+    return pathlib.Path(stack["logs"]) / "tokens.json"
+
+
+def load_tokens(stack):
+    try:
+        return json.loads(tokens_file(stack).read_text())
+    except FileNotFoundError:
+        return {"current": None, "tokens": {}}
+
+
+def store_token(stack, email, token):
+    tokens = load_tokens(stack)
+    tokens["tokens"][email] = token
+    tokens["current"] = email
+    tokens_file(stack).write_text(json.dumps(tokens, indent=2))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", default=str(ROOT / ".local" / "dev" / "stack.json"))
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("signup")
+    p.add_argument("email"), p.add_argument("password"), p.add_argument("organization")
+    p.add_argument("--plan", default=None)
+    p = sub.add_parser("confirm")
+    p.add_argument("email"), p.add_argument("code", nargs="?")
+    p = sub.add_parser("login")
+    p.add_argument("email"), p.add_argument("password"), p.add_argument("--new-password")
+    p = sub.add_parser("call")
+    p.add_argument("method"), p.add_argument("path"), p.add_argument("body", nargs="?")
+    p.add_argument("--as", dest="user")
+    p = sub.add_parser("code")
+    p.add_argument("email")
+    p = sub.add_parser("temp-password")
+    p.add_argument("email")
+    args = parser.parse_args()
+    stack = load_stack(args.stack)
+    client = cognito(stack)
+
+    try:
+        if args.command == "signup":
+            attributes = [{"Name": "email", "Value": args.email},
+                          {"Name": "custom:tenant_name", "Value": args.organization}]
+            if args.plan:
+                attributes.append({"Name": "custom:plan", "Value": args.plan})
+            client.sign_up(ClientId=stack["client_id"], Username=args.email, Password=args.password,
+                           UserAttributes=attributes)
+            print(f"Signed up {args.email}. Next: tenantry confirm {args.email}")
+        elif args.command == "confirm":
+            code = args.code or pool_user(stack, args.email)["ConfirmationCode"]
+            client.confirm_sign_up(ClientId=stack["client_id"], Username=args.email, ConfirmationCode=code)
+            print(f"Confirmed {args.email}: its organization is onboarded. Next: tenantry login {args.email} PASSWORD")
+        elif args.command == "login":
+            result = client.initiate_auth(ClientId=stack["client_id"], AuthFlow="USER_PASSWORD_AUTH",
+                                          AuthParameters={"USERNAME": args.email, "PASSWORD": args.password})
+            if result.get("ChallengeName") == "NEW_PASSWORD_REQUIRED":
+                if not args.new_password:
+                    sys.exit("This user must choose a new password: add --new-password NEW")
+                client.respond_to_auth_challenge(
+                    ClientId=stack["client_id"], ChallengeName="NEW_PASSWORD_REQUIRED", Session=result["Session"],
+                    ChallengeResponses={"USERNAME": args.email, "NEW_PASSWORD": args.new_password})
+                result = client.initiate_auth(ClientId=stack["client_id"], AuthFlow="USER_PASSWORD_AUTH",
+                                              AuthParameters={"USERNAME": args.email, "PASSWORD": args.new_password})
+            store_token(stack, args.email, result["AuthenticationResult"]["IdToken"])
+            print(f"Signed in as {args.email}; the ID token is stored for `tenantry call`.")
+        elif args.command == "call":
+            tokens = load_tokens(stack)
+            user = args.user or tokens["current"]
+            if not user or user not in tokens["tokens"]:
+                sys.exit("error: sign in first: tenantry login EMAIL PASSWORD")
+            data = args.body.encode() if args.body else None
+            request = urllib.request.Request(stack["api_url"] + args.path, data=data, method=args.method.upper(),
+                                             headers={"Authorization": tokens["tokens"][user],
+                                                      "Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request) as response:
+                    status, body = response.status, response.read()
+            except urllib.error.HTTPError as err:
+                status, body = err.code, err.read()
+            print(f"HTTP {status}", file=sys.stderr)
+            text = body.decode(errors="replace")
+            try:
+                print(json.dumps(json.loads(text), indent=2))
+            except ValueError:
+                print(text)
+            return 0 if status < 400 else 1
+        elif args.command == "code":
+            print(pool_user(stack, args.email)["ConfirmationCode"])
+        elif args.command == "temp-password":
+            print(pool_user(stack, args.email)["Password"])
+    except botocore.exceptions.ClientError as err:
+        sys.exit(f"error: {err.response['Error'].get('Code')}: {err.response['Error'].get('Message')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,298 @@
+//! A client of the whole local stack (`scripts/local_stack.py`, started by `make test`): the
+//! Cognito API of cognito-local (with the real triggers), the API through the local gateway,
+//! and the Lambda Invoke API of `cargo lambda watch`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aws_sdk_cognitoidentityprovider::Client as Cognito;
+use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_cognitoidentityprovider::types::{AttributeType, AuthFlowType, ChallengeNameType};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Value;
+
+use crate::env;
+
+/// What `stack.json` says about the running stack.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub api_url: String,
+    pub cognito_endpoint: String,
+    pub user_pool_id: String,
+    pub client_id: String,
+    pub lambda_endpoint: String,
+    pub cognito_db: PathBuf,
+    pub logs: PathBuf,
+    pub cognito: Cognito,
+    pub http: reqwest::Client,
+}
+
+/// The password every test user gets (cognito-local does not check the policy; AWS would accept it).
+pub const PASSWORD: &str = "Correct-Horse-Battery-9";
+
+impl Stack {
+    /// Reads the stack file named by `TENANTRY_STACK`.
+    pub fn from_env() -> Self {
+        let path = env("TENANTRY_STACK");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|err| panic!("{path}: {err} (is the stack running? use `make test`)"));
+        let state: Value = serde_json::from_str(&text).expect("stack.json is JSON");
+        let field = |name: &str| {
+            state[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("stack.json has no {name}"))
+                .to_owned()
+        };
+        let config = aws_sdk_cognitoidentityprovider::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(field("cognito_endpoint"))
+            .region(Region::new(field("region")))
+            .credentials_provider(Credentials::new(
+                "local",
+                "local",
+                None,
+                None,
+                "tenantry-tests",
+            ))
+            .build();
+        Self {
+            api_url: field("api_url"),
+            cognito_endpoint: field("cognito_endpoint"),
+            user_pool_id: field("user_pool_id"),
+            client_id: field("client_id"),
+            lambda_endpoint: field("lambda_endpoint"),
+            cognito_db: PathBuf::from(field("cognito_db")),
+            logs: PathBuf::from(field("logs")),
+            cognito: Cognito::from_conf(config),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(600))
+                .build()
+                .expect("HTTP client"),
+        }
+    }
+
+    /// The local pool's database. cognito-local rewrites the file in place (no rename), so a read
+    /// can catch it half-written: such a read is retried.
+    fn pool_db(&self) -> Value {
+        for _ in 0..50 {
+            let text = std::fs::read_to_string(&self.cognito_db).expect("pool database");
+            if let Ok(db) = serde_json::from_str(&text) {
+                return db;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "the pool database {} does not parse",
+            self.cognito_db.display()
+        )
+    }
+
+    /// A user record of the local pool's database, found by e-mail.
+    pub fn pool_user(&self, email: &str) -> Value {
+        let db = self.pool_db();
+        db["Users"]
+            .as_object()
+            .and_then(|users| {
+                users.values().find(|user| {
+                    user["Attributes"].as_array().is_some_and(|attrs| {
+                        attrs
+                            .iter()
+                            .any(|a| a["Name"] == "email" && a["Value"] == email)
+                    })
+                })
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("no user {email} in the local pool"))
+    }
+
+    /// Signs up an organization (self-service) and confirms it with the code Cognito "e-mailed".
+    pub async fn sign_up(&self, email: &str, organization: &str, plan: Option<&str>) {
+        let attribute = |name: &str, value: &str| {
+            AttributeType::builder()
+                .name(name)
+                .value(value)
+                .build()
+                .expect("attribute")
+        };
+        let mut request = self
+            .cognito
+            .sign_up()
+            .client_id(&self.client_id)
+            .username(email)
+            .password(PASSWORD)
+            .user_attributes(attribute("email", email))
+            .user_attributes(attribute("custom:tenant_name", organization));
+        if let Some(plan) = plan {
+            request = request.user_attributes(attribute("custom:plan", plan));
+        }
+        request
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("sign-up of {email}: {err:?}"));
+        let code = self.pool_user(email)["ConfirmationCode"]
+            .as_str()
+            .expect("a confirmation code")
+            .to_owned();
+        self.cognito
+            .confirm_sign_up()
+            .client_id(&self.client_id)
+            .username(email)
+            .confirmation_code(code)
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("confirmation of {email}: {err:?}"));
+    }
+
+    /// Signs in with a password; returns (ID token, access token), or the Cognito error.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<Tokens, String> {
+        let output = self
+            .cognito
+            .initiate_auth()
+            .client_id(&self.client_id)
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", email)
+            .auth_parameters("PASSWORD", password)
+            .send()
+            .await
+            .map_err(|err| format!("{:?}", err.into_service_error()))?;
+        if output.challenge_name() == Some(&ChallengeNameType::NewPasswordRequired) {
+            return Err("NEW_PASSWORD_REQUIRED".to_owned());
+        }
+        let result = output.authentication_result().ok_or("no tokens")?;
+        Ok(Tokens {
+            id: result.id_token().ok_or("no ID token")?.to_owned(),
+            access: result.access_token().ok_or("no access token")?.to_owned(),
+        })
+    }
+
+    /// Signs in an invited user with the temporary password Cognito "e-mailed", sets `new_password`,
+    /// and signs in again.
+    pub async fn first_sign_in(&self, email: &str, new_password: &str) -> Tokens {
+        let temporary = self.pool_user(email)["Password"]
+            .as_str()
+            .expect("a temporary password")
+            .to_owned();
+        let challenge = self
+            .cognito
+            .initiate_auth()
+            .client_id(&self.client_id)
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", email)
+            .auth_parameters("PASSWORD", &temporary)
+            .send()
+            .await
+            .expect("sign-in with the temporary password");
+        assert_eq!(
+            challenge.challenge_name(),
+            Some(&ChallengeNameType::NewPasswordRequired)
+        );
+        self.cognito
+            .respond_to_auth_challenge()
+            .client_id(&self.client_id)
+            .challenge_name(ChallengeNameType::NewPasswordRequired)
+            .session(challenge.session().expect("a session"))
+            .challenge_responses("USERNAME", email)
+            .challenge_responses("NEW_PASSWORD", new_password)
+            .send()
+            .await
+            .expect("new password");
+        self.sign_in(email, new_password)
+            .await
+            .expect("sign-in with the new password")
+    }
+
+    /// Calls the API through the gateway; returns status, JSON body (Null when empty) and the
+    /// gateway's request id.
+    pub async fn call(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.http.request(method, format!("{}{path}", self.api_url));
+        if let Some(token) = token {
+            request = request.header("Authorization", token);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("the gateway answers");
+        let status = response.status().as_u16();
+        let request_id = response
+            .headers()
+            .get("x-amzn-requestid")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let etag = response
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = response.text().await.expect("a body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply {
+            status,
+            body,
+            request_id,
+            etag,
+        }
+    }
+
+    /// Invokes a function through the Lambda Invoke API, as Cognito does for triggers.
+    pub async fn invoke(&self, function: &str, event: &Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!(
+                "{}/2015-03-31/functions/{function}/invocations",
+                self.lambda_endpoint
+            ))
+            .body(event.to_string())
+            .send()
+            .await
+            .expect("the Invoke API answers");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// The functions' log (everything `cargo lambda watch` printed).
+    pub fn functions_log(&self) -> String {
+        std::fs::read_to_string(self.logs.join("functions.log")).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub id: String,
+    pub access: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub request_id: String,
+    pub etag: Option<String>,
+}
+
+/// The claims of a JWT, without checking anything (tests inspect tokens the stack issued).
+pub fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url"))
+        .expect("JSON claims")
+}
+
+/// A unique e-mail address for a test user.
+pub fn unique_email(label: &str) -> String {
+    format!("{label}-{}@example.com", uuid::Uuid::new_v4().simple())
+}

@@ -1,0 +1,886 @@
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+//! End to end, through the real sign-up flow: cognito-local with the real triggers, the local
+//! API gateway verifying tokens, the functions served by `cargo lambda watch`, moto behind them.
+//! The stack is started by `make test` (scripts/local_stack.py).
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use shared::store::control::TenantStore;
+use shared::tenancy::storage::TenantStorage;
+use tenantry_tests::stack::{PASSWORD, Reply, Stack, Tokens, claims, unique_email};
+
+/// An organization with an admin and a member, both signed in.
+struct Org {
+    tenant_id: String,
+    admin: Tokens,
+    member: Tokens,
+    member_id: String,
+    member_email: String,
+}
+
+/// Signs up an organization through Cognito, then its admin invites a colleague through the API,
+/// who signs in with the temporary password and sets a new one.
+async fn organization(stack: &Stack, label: &str) -> Org {
+    let admin_email = unique_email(&format!("{label}-admin"));
+    stack
+        .sign_up(&admin_email, &format!("{label} Org"), None)
+        .await;
+    let admin = stack.sign_in(&admin_email, PASSWORD).await.unwrap();
+    let tenant_id = claims(&admin.id)["tenant_id"]
+        .as_str()
+        .expect("the ID token names the tenant")
+        .to_owned();
+
+    let member_email = unique_email(&format!("{label}-member"));
+    let invited = stack
+        .call(
+            Some(&admin.id),
+            "POST",
+            "/users",
+            Some(&json!({"email": member_email, "role": "member"})),
+        )
+        .await;
+    assert_eq!(invited.status, 201, "{}", invited.body);
+    let member = stack
+        .first_sign_in(&member_email, "Member-Chosen-Password-7")
+        .await;
+    Org {
+        tenant_id,
+        admin,
+        member,
+        member_id: invited.body["user_id"].as_str().unwrap().to_owned(),
+        member_email,
+    }
+}
+
+fn product_body(sku: &str) -> Value {
+    json!({"name": "Sencha", "description": "Green tea", "sku": sku, "price": 1250, "currency": "EUR"})
+}
+
+async fn create_product(stack: &Stack, token: &str, sku: &str) -> Value {
+    let reply = stack
+        .call(Some(token), "POST", "/products", Some(&product_body(sku)))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply.body
+}
+
+async fn create_order(stack: &Stack, token: &str, product_id: &str, quantity: u32) -> Value {
+    let body = json!({"lines": [{"product_id": product_id, "quantity": quantity}]});
+    let reply = stack
+        .call(Some(token), "POST", "/orders", Some(&body))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply.body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_organizations_sign_up_and_work_independently() {
+    let stack = Stack::from_env();
+    let (a, b) = tokio::join!(organization(&stack, "alpha"), organization(&stack, "beta"));
+
+    // The pre-token trigger put each tenant into its users' ID tokens.
+    assert_ne!(a.tenant_id, b.tenant_id);
+    for (org, token, role) in [
+        (&a, &a.admin, "admin"),
+        (&a, &a.member, "member"),
+        (&b, &b.member, "member"),
+    ] {
+        let c = claims(&token.id);
+        assert_eq!(
+            (
+                c["tenant_id"].as_str(),
+                c["tenant_role"].as_str(),
+                c["tenant_tier"].as_str()
+            ),
+            (Some(org.tenant_id.as_str()), Some(role), Some("basic"))
+        );
+        assert_eq!(c["token_use"], "id");
+    }
+    let me = stack.call(Some(&a.member.id), "GET", "/me", None).await;
+    assert_eq!(
+        me.body["tenant"],
+        json!({"id": a.tenant_id, "role": "member", "tier": "basic"})
+    );
+    assert_eq!(me.body["email"], a.member_email);
+
+    // Products: create, list, replace with If-Match.
+    let tea = create_product(&stack, &a.member.id, "TEA-1").await;
+    let cup = create_product(&stack, &a.admin.id, "CUP-1").await;
+    let listed = stack
+        .call(Some(&a.member.id), "GET", "/products", None)
+        .await;
+    let ids: Vec<&str> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![cup["id"].as_str().unwrap(), tea["id"].as_str().unwrap()]
+    );
+    let path = format!("/products/{}", tea["id"].as_str().unwrap());
+    let mut replacement = product_body("TEA-1");
+    replacement["price"] = json!(1400);
+    replacement["version"] = json!(1);
+    let replaced = stack
+        .call(Some(&a.member.id), "PUT", &path, Some(&replacement))
+        .await;
+    assert_eq!(
+        (replaced.status, replaced.etag.as_deref()),
+        (200, Some("\"2\""))
+    );
+    let stale = stack
+        .call(Some(&a.member.id), "PUT", &path, Some(&replacement))
+        .await;
+    assert_eq!(
+        (stale.status, stale.body["code"].as_str()),
+        (409, Some("version-conflict"))
+    );
+
+    // Orders: priced from the catalogue, listed, moved along the lifecycle.
+    let order = create_order(&stack, &a.member.id, tea["id"].as_str().unwrap(), 3).await;
+    assert_eq!(
+        (order["total"].as_i64(), order["status"].as_str()),
+        (Some(3 * 1400), Some("pending"))
+    );
+    let order_path = format!("/orders/{}", order["id"].as_str().unwrap());
+    let paid = stack
+        .call(
+            Some(&a.admin.id),
+            "PATCH",
+            &order_path,
+            Some(&json!({"status": "paid", "version": 1})),
+        )
+        .await;
+    assert_eq!(paid.body["status"], "paid");
+    let skipped = stack
+        .call(
+            Some(&a.admin.id),
+            "PATCH",
+            &order_path,
+            Some(&json!({"status": "delivered"})),
+        )
+        .await;
+    assert_eq!(
+        (skipped.status, skipped.body["code"].as_str()),
+        (409, Some("invalid-transition"))
+    );
+    let orders = stack.call(Some(&a.member.id), "GET", "/orders", None).await;
+    assert_eq!(orders.body["items"].as_array().unwrap().len(), 1);
+
+    // Tenant b sees none of it.
+    let theirs = stack
+        .call(Some(&b.admin.id), "GET", "/products", None)
+        .await;
+    assert_eq!(theirs.body["items"], json!([]));
+    let tenant = stack.call(Some(&b.member.id), "GET", "/tenant", None).await;
+    assert_eq!(
+        (
+            tenant.body["id"].as_str(),
+            tenant.body["usage"]["products"].as_u64()
+        ),
+        (Some(b.tenant_id.as_str()), Some(0))
+    );
+}
+
+/// Every route of template.yaml, attacked by tenant b's admin and member with tenant a's ids,
+/// cursors and bodies naming tenant a. Afterwards tenant a's data, read as a, is unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn isolation_attack_matrix_over_every_route() {
+    let stack = Stack::from_env();
+    let (a, b) = tokio::join!(
+        organization(&stack, "victim"),
+        organization(&stack, "attacker")
+    );
+    let a_product = create_product(&stack, &a.admin.id, "SECRET-1").await;
+    create_product(&stack, &a.admin.id, "SECRET-2").await;
+    let a_product_id = a_product["id"].as_str().unwrap().to_owned();
+    let a_order = create_order(&stack, &a.member.id, &a_product_id, 1).await;
+    create_order(&stack, &a.member.id, &a_product_id, 2).await;
+    let a_order_id = a_order["id"].as_str().unwrap().to_owned();
+    let cursor = |path: &'static str| {
+        let stack = &stack;
+        let token = a.admin.id.clone();
+        async move {
+            let page = stack
+                .call(Some(&token), "GET", &format!("{path}?limit=1"), None)
+                .await;
+            page.body["next_cursor"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{path} has a second page"))
+                .to_owned()
+        }
+    };
+    let (product_cursor, order_cursor, user_cursor) = (
+        cursor("/products").await,
+        cursor("/orders").await,
+        cursor("/users").await,
+    );
+    let before = snapshot(&stack, &a).await;
+
+    let t = &a.tenant_id;
+    let a_product_path = format!("/products/{a_product_id}");
+    let a_order_path = format!("/orders/{a_order_id}");
+    let a_user_path = format!("/users/{}", a.member_id);
+    let a_admin_tenant_path = format!("/admin/tenants/{t}");
+    let attacks: Vec<Attack> = vec![
+        (
+            "/products",
+            "POST",
+            "/products".into(),
+            Some(json!({"name": "x", "sku": "X", "price": 1, "currency": "EUR", "tenant_id": t})),
+            &[400],
+            &[400],
+        ),
+        (
+            "/products",
+            "GET",
+            format!("/products?cursor={product_cursor}"),
+            None,
+            &[400],
+            &[400],
+        ),
+        (
+            "/products/{productId}",
+            "GET",
+            a_product_path.clone(),
+            None,
+            &[404],
+            &[404],
+        ),
+        (
+            "/products/{productId}",
+            "PUT",
+            a_product_path.clone(),
+            Some(
+                json!({"name": "x", "sku": "SECRET-1", "price": 1, "currency": "EUR", "version": 1}),
+            ),
+            &[404],
+            &[404],
+        ),
+        (
+            "/products/{productId}",
+            "DELETE",
+            a_product_path.clone(),
+            None,
+            &[404],
+            &[403],
+        ),
+        (
+            "/orders",
+            "POST",
+            "/orders".into(),
+            Some(json!({"lines": [{"product_id": a_product_id, "quantity": 1}]})),
+            &[400],
+            &[400],
+        ),
+        (
+            "/orders",
+            "GET",
+            format!("/orders?cursor={order_cursor}"),
+            None,
+            &[400],
+            &[400],
+        ),
+        (
+            "/orders/{orderId}",
+            "GET",
+            a_order_path.clone(),
+            None,
+            &[404],
+            &[404],
+        ),
+        (
+            "/orders/{orderId}",
+            "PATCH",
+            a_order_path.clone(),
+            Some(json!({"status": "cancelled"})),
+            &[404],
+            &[404],
+        ),
+        (
+            "/users",
+            "GET",
+            format!("/users?cursor={user_cursor}"),
+            None,
+            &[400],
+            &[400],
+        ),
+        (
+            "/users",
+            "POST",
+            "/users".into(),
+            Some(json!({"email": unique_email("x"), "role": "member", "tenant_id": t})),
+            &[400],
+            &[403],
+        ),
+        // Inviting a member of tenant a: a conflict that does not say where the address is used.
+        (
+            "/users",
+            "POST",
+            "/users".into(),
+            Some(json!({"email": a.member_email, "role": "admin"})),
+            &[409],
+            &[403],
+        ),
+        (
+            "/users/{userId}",
+            "GET",
+            a_user_path.clone(),
+            None,
+            &[404],
+            &[404],
+        ),
+        (
+            "/users/{userId}",
+            "PATCH",
+            a_user_path.clone(),
+            Some(json!({"role": "admin"})),
+            &[404],
+            &[403],
+        ),
+        (
+            "/users/{userId}",
+            "DELETE",
+            a_user_path.clone(),
+            None,
+            &[404],
+            &[403],
+        ),
+        (
+            "/tenant",
+            "PATCH",
+            "/tenant".into(),
+            Some(json!({"name": "Hijacked", "version": 1, "tenant_id": t})),
+            &[400],
+            &[403],
+        ),
+        (
+            "/tenant",
+            "DELETE",
+            format!("/tenant?tenant_id={t}"),
+            None,
+            &[],
+            &[403],
+        ),
+        (
+            "/admin/tenants",
+            "GET",
+            "/admin/tenants".into(),
+            None,
+            &[403],
+            &[403],
+        ),
+        (
+            "/admin/tenants/{tenantId}",
+            "GET",
+            a_admin_tenant_path.clone(),
+            None,
+            &[403],
+            &[403],
+        ),
+        (
+            "/admin/tenants/{tenantId}",
+            "PATCH",
+            a_admin_tenant_path.clone(),
+            Some(json!({"status": "suspended"})),
+            &[403],
+            &[403],
+        ),
+    ];
+    for (route, method, path, body, admin_allowed, member_allowed) in &attacks {
+        for (who, token, allowed) in [
+            ("admin", &b.admin.id, admin_allowed),
+            ("member", &b.member.id, member_allowed),
+        ] {
+            if allowed.is_empty() {
+                continue;
+            }
+            let reply = stack.call(Some(token), method, path, body.as_ref()).await;
+            assert!(
+                allowed.contains(&reply.status),
+                "b's {who}: {method} {path} ({route}) answered {}: {}",
+                reply.status,
+                reply.body
+            );
+            let text = reply.body.to_string();
+            assert!(
+                !text.contains("SECRET") && !text.contains(&a.member_email) || reply.status == 400,
+                "b's {who}: {method} {path} leaked: {text}"
+            );
+        }
+    }
+    // The routes with nothing to attack answer with b's own data only.
+    for (path, field) in [("/me", "/tenant/id"), ("/tenant", "/id")] {
+        let reply = stack.call(Some(&b.member.id), "GET", path, None).await;
+        assert_eq!(
+            reply.body.pointer(field).and_then(Value::as_str),
+            Some(b.tenant_id.as_str()),
+            "{path}"
+        );
+    }
+    // b's admin deletes b, naming a in the query: b goes, a stays.
+    let deleted = stack
+        .call(
+            Some(&b.admin.id),
+            "DELETE",
+            &format!("/tenant?tenant_id={t}"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 202, "{}", deleted.body);
+
+    // Every route of the template was attacked (or checked above).
+    let covered: BTreeSet<(String, String)> = attacks
+        .iter()
+        .map(|(route, method, ..)| (method.to_string(), route.to_string()))
+        .chain([("GET", "/me"), ("GET", "/tenant")].map(|(m, r)| (m.to_owned(), r.to_owned())))
+        .collect();
+    let routes: Value =
+        serde_json::from_str(&std::fs::read_to_string(stack.logs.join("routes.json")).unwrap())
+            .unwrap();
+    for route in routes.as_array().unwrap() {
+        let key = (
+            route["method"].as_str().unwrap().to_owned(),
+            route["path"].as_str().unwrap().to_owned(),
+        );
+        assert!(
+            covered.contains(&key),
+            "route {key:?} has no cross-tenant case"
+        );
+    }
+
+    assert_eq!(
+        snapshot(&stack, &a).await,
+        before,
+        "tenant a's data changed"
+    );
+}
+
+/// (route template, method, path, body, statuses allowed for b's admin, for b's member).
+type Attack<'a> = (
+    &'a str,
+    &'a str,
+    String,
+    Option<Value>,
+    &'a [u16],
+    &'a [u16],
+);
+
+/// Everything of tenant a, read as a.
+async fn snapshot(stack: &Stack, a: &Org) -> Vec<Value> {
+    let mut out = Vec::new();
+    for path in [
+        "/products?limit=100",
+        "/orders?limit=100",
+        "/users?limit=100",
+    ] {
+        let reply = stack.call(Some(&a.admin.id), "GET", path, None).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+        out.push(reply.body["items"].clone());
+    }
+    let mut tenant = stack
+        .call(Some(&a.admin.id), "GET", "/tenant", None)
+        .await
+        .body;
+    tenant.as_object_mut().unwrap().remove("usage");
+    out.push(tenant);
+    out
+}
+
+/// Tokens that API Gateway's Cognito authorizer refuses are refused by the local gateway, and no
+/// function runs for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_refuses_bad_tokens_before_any_function_runs() {
+    let stack = Stack::from_env();
+    let a = organization(&stack, "tokens").await;
+    let real = claims(&a.admin.id);
+    let pool_key = {
+        let keys: Value = serde_json::from_str(
+            &std::fs::read_to_string(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../node_modules/cognito-local/lib/keys/cognitoLocal.private.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        EncodingKey::from_rsa_pem(keys["pem"].as_str().unwrap().as_bytes()).unwrap()
+    };
+    let other_key = EncodingKey::from_rsa_pem(
+        &std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../local/gateway/tests/fixtures/other-key.pem"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let sign = |claims: &Value, key: &EncodingKey| {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some("CognitoLocal".into());
+        jsonwebtoken::encode(&header, claims, key).unwrap()
+    };
+    let with = |field: &str, value: Value| {
+        let mut c = real.clone();
+        c[field] = value;
+        c
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let b64 = |v: &Value| {
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            v.to_string(),
+        )
+    };
+    let parts: Vec<&str> = a.admin.id.split('.').collect();
+    let edited = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(&with("tenant_role", json!("owner"))),
+        parts[2]
+    );
+    let unsigned = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT"})),
+        b64(&real)
+    );
+
+    let attacks: Vec<(&str, Option<String>)> = vec![
+        ("no token", None),
+        ("garbage", Some("not-a-token".into())),
+        ("alg none", Some(unsigned)),
+        ("another key", Some(sign(&real, &other_key))),
+        (
+            "expired",
+            Some(sign(&with("exp", json!(now - 60)), &pool_key)),
+        ),
+        (
+            "another client",
+            Some(sign(
+                &with("aud", json!("someoneelsesclient0000001")),
+                &pool_key,
+            )),
+        ),
+        (
+            "another issuer",
+            Some(sign(
+                &with("iss", json!("http://127.0.0.1:1/us-east-1_Other")),
+                &pool_key,
+            )),
+        ),
+        ("access token", Some(a.admin.access.clone())),
+        ("edited payload", Some(edited)),
+    ];
+    let mut refused_ids = Vec::new();
+    for (what, token) in &attacks {
+        let reply = stack
+            .call(
+                token.as_deref(),
+                "POST",
+                "/products",
+                Some(&product_body("FORGED")),
+            )
+            .await;
+        assert_eq!(
+            (reply.status, &reply.body),
+            (401, &json!({"message": "Unauthorized"})),
+            "{what}"
+        );
+        refused_ids.push((what, reply.request_id));
+    }
+    // A valid request's id reaches the functions' log; none of the refused ones do.
+    let valid = stack
+        .call(Some(&a.admin.id), "GET", "/products", None)
+        .await;
+    assert_eq!(valid.status, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !stack.functions_log().contains(&valid.request_id) {
+        assert!(
+            Instant::now() < deadline,
+            "a valid request never reached the functions' log"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = stack.functions_log();
+    for (what, id) in refused_ids {
+        assert!(
+            !id.is_empty() && !log.contains(&id),
+            "{what} reached a function"
+        );
+    }
+    assert_eq!(
+        valid.body["items"],
+        json!([]),
+        "no forged product was created"
+    );
+}
+
+/// Cognito retries post-confirmation; here the retries (and concurrent ones) go through the same
+/// Invoke API cognito-local uses, with the event it sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retried_post_confirmation_still_makes_one_tenant() {
+    let stack = Stack::from_env();
+    let email = unique_email("retry");
+    let organization = format!(
+        "Retry Org {}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    stack.sign_up(&email, &organization, None).await;
+    let sub = stack.pool_user(&email)["Username"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let event = json!({
+        "version": "0", "region": "local", "userPoolId": stack.user_pool_id, "userName": sub,
+        "callerContext": {"awsSdkVersion": "2.1693.0", "clientId": stack.client_id},
+        "triggerSource": "PostConfirmation_ConfirmSignUp",
+        "request": {"userAttributes": {"cognito:user_status": "CONFIRMED", "custom:tenant_name": organization, "email": email, "sub": sub}},
+        "response": {}
+    });
+    let first = stack.invoke("post-confirmation", &event).await;
+    let (second, third) = tokio::join!(
+        stack.invoke("post-confirmation", &event),
+        stack.invoke("post-confirmation", &event)
+    );
+    for (status, body) in [first, second, third] {
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body, event, "the trigger returns the event it received");
+    }
+    let control = tenantry_tests::control_store();
+    let mut named = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = control.list_tenants(100, cursor.as_deref()).await.unwrap();
+        named += page
+            .items
+            .iter()
+            .filter(|t| t.name.as_str() == organization)
+            .count();
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(named, 1, "exactly one tenant for the sign-up");
+}
+
+/// A platform operator (group platform-admin, no tenant) suspends a tenant: its users cannot sign
+/// in, and its data APIs refuse it; reactivated, everything works again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_operator_suspends_and_reactivates_a_tenant() {
+    let stack = Stack::from_env();
+    let a = organization(&stack, "suspended").await;
+    let operator = unique_email("operator");
+    stack
+        .cognito
+        .admin_create_user()
+        .user_pool_id(&stack.user_pool_id)
+        .username(&operator)
+        .user_attributes(
+            aws_sdk_cognitoidentityprovider::types::AttributeType::builder()
+                .name("email")
+                .value(&operator)
+                .build()
+                .unwrap(),
+        )
+        .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
+        .temporary_password("Temporary-Password-1")
+        .send()
+        .await
+        .unwrap();
+    stack
+        .cognito
+        .admin_add_user_to_group()
+        .user_pool_id(&stack.user_pool_id)
+        .username(&operator)
+        .group_name("platform-admin")
+        .send()
+        .await
+        .unwrap();
+    let ops = stack.first_sign_in(&operator, "Operator-Password-2").await;
+    assert!(
+        claims(&ops.id).get("tenant_id").is_none(),
+        "an operator has no tenant"
+    );
+    assert_eq!(
+        stack
+            .call(Some(&ops.id), "GET", "/products", None)
+            .await
+            .body["code"],
+        "no-tenant"
+    );
+    assert_eq!(
+        stack
+            .call(Some(&a.admin.id), "GET", "/admin/tenants", None)
+            .await
+            .status,
+        403
+    );
+
+    let path = format!("/admin/tenants/{}", a.tenant_id);
+    let read = stack.call(Some(&ops.id), "GET", &path, None).await;
+    assert_eq!(
+        (read.status, read.body["status"].as_str()),
+        (200, Some("active"))
+    );
+    let suspended = stack
+        .call(
+            Some(&ops.id),
+            "PATCH",
+            &path,
+            Some(&json!({"status": "suspended"})),
+        )
+        .await;
+    assert_eq!(suspended.body["status"], "suspended", "{}", suspended.body);
+    assert!(
+        stack
+            .sign_in(&a.member_email, "Member-Chosen-Password-7")
+            .await
+            .is_err(),
+        "a suspended tenant's user cannot sign in"
+    );
+    // Tokens issued before stay valid until they expire, but the data APIs refuse the tenant once
+    // their cache of its record (10 s) has expired.
+    wait_for_status(&stack, &a.member.id, "/products", 403).await;
+
+    let active = stack
+        .call(
+            Some(&ops.id),
+            "PATCH",
+            &path,
+            Some(&json!({"status": "active"})),
+        )
+        .await;
+    assert_eq!(active.body["status"], "active");
+    assert!(
+        stack
+            .sign_in(&a.member_email, "Member-Chosen-Password-7")
+            .await
+            .is_ok()
+    );
+    wait_for_status(&stack, &a.member.id, "/products", 200).await;
+}
+
+async fn wait_for_status(stack: &Stack, token: &str, path: &str, status: u16) -> Reply {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let reply = stack.call(Some(token), "GET", path, None).await;
+        if reply.status == status {
+            return reply;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path} still answers {} ({}), expected {status}",
+            reply.status,
+            reply.body
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Offboarding through the API: the tenant goes, its users lose it, its data is purged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offboarding_removes_the_tenant_and_only_it() {
+    let stack = Stack::from_env();
+    let (gone, stays) = tokio::join!(
+        organization(&stack, "leaving"),
+        organization(&stack, "staying")
+    );
+    create_product(&stack, &gone.admin.id, "BYE-1").await;
+    let kept = create_product(&stack, &stays.admin.id, "STAY-1").await;
+    let by_member = stack
+        .call(Some(&gone.member.id), "DELETE", "/tenant", None)
+        .await;
+    assert_eq!(by_member.status, 403);
+    let deleted = stack
+        .call(Some(&gone.admin.id), "DELETE", "/tenant", None)
+        .await;
+    assert_eq!(
+        (deleted.status, deleted.body["status"].as_str()),
+        (202, Some("deleting"))
+    );
+
+    let tenant_id = gone.tenant_id.parse().unwrap();
+    let control = tenantry_tests::control_store();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while control.get_tenant(&tenant_id).await.unwrap().status
+        != shared::domain::tenant::TenantStatus::Deleted
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the offboarding job did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let storage = tenantry_tests::tenant_storage();
+    assert_eq!(
+        storage
+            .count_items(&tenant_id, storage.pooled_table())
+            .await
+            .unwrap(),
+        0
+    );
+    // Its member signs in (cognito-local does not enforce disabled users; Cognito would refuse)
+    // but belongs to no tenant any more.
+    let after = stack
+        .sign_in(&gone.member_email, "Member-Chosen-Password-7")
+        .await
+        .unwrap();
+    assert!(claims(&after.id).get("tenant_id").is_none());
+    assert_eq!(
+        stack
+            .call(Some(&after.id), "GET", "/products", None)
+            .await
+            .body["code"],
+        "no-tenant"
+    );
+    let theirs = stack
+        .call(
+            Some(&stays.admin.id),
+            "GET",
+            &format!("/products/{}", kept["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(theirs.body, kept);
+}
+
+/// A premium sign-up gets its own table: the post-confirmation trigger dispatches the job, and
+/// the tenant's data then lives there and nowhere else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn premium_tenants_live_in_their_own_table() {
+    let stack = Stack::from_env();
+    let email = unique_email("premium");
+    stack.sign_up(&email, "Premium Org", Some("premium")).await;
+    let admin = stack.sign_in(&email, PASSWORD).await.unwrap();
+    assert_eq!(claims(&admin.id)["tenant_tier"], "premium");
+    let tenant_id: shared::ids::TenantId = claims(&admin.id)["tenant_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ready = wait_for_status(&stack, &admin.id, "/products", 200).await;
+    assert_eq!(ready.body["items"], json!([]));
+    create_product(&stack, &admin.id, "GOLD-1").await;
+    let storage: TenantStorage = tenantry_tests::tenant_storage();
+    let silo = storage.silo_table(&tenant_id);
+    assert_eq!(
+        storage.count_items(&tenant_id, &silo).await.unwrap(),
+        3,
+        "product, SKU claim, counter"
+    );
+    assert_eq!(
+        storage
+            .count_items(&tenant_id, storage.pooled_table())
+            .await
+            .unwrap(),
+        0
+    );
+}
