@@ -253,8 +253,17 @@ def trigger_events():
          "groupConfiguration": {}}, {"claimsOverrideDetails": {}}, emulator=True))
 
 
+def job_events():
+    """Asynchronous invocations of tenant-jobs, as the other functions dispatch them."""
+    tenant = TENANTS["a"]["id"]
+    write("tenant-jobs/provision.json", {"job": "provision", "tenant_id": tenant})
+    write("tenant-jobs/migrate-to-premium.json", {"job": "migrate", "tenant_id": tenant, "to_tier": "premium"})
+    write("tenant-jobs/offboard.json", {"job": "offboard", "tenant_id": tenant})
+
+
 def main():
     trigger_events()
+    job_events()
     for function, stem, method, resource, body, query in TENANT_ROUTES:
         for tenant in ("a", "b"):
             for role in ("admin", "member"):

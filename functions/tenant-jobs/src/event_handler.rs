@@ -4,6 +4,7 @@
 
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use shared::identity::UserDirectory;
 use shared::jobs::TenantJob;
@@ -18,8 +19,7 @@ pub async fn function_handler<D: UserDirectory>(
         err
     })?;
     let span = tracing::info_span!("job", tenant_id = %job.tenant_id(), request_id = %event.context.request_id);
-    let _entered = span.enter();
-    match runner.run(&job).await {
+    match runner.run(&job).instrument(span).await {
         Ok(outcome) => {
             tracing::info!(job = ?job, outcome = ?outcome, "job done");
             Ok(json!({ "status": "done", "outcome": format!("{outcome:?}") }))
@@ -27,6 +27,22 @@ pub async fn function_handler<D: UserDirectory>(
         Err(err) => {
             tracing::error!(job = ?job, error = %err, "job failed; Lambda will retry");
             Err(err.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::testing::events_dir;
+
+    use super::*;
+
+    #[test]
+    fn the_sample_events_are_jobs() {
+        for name in ["provision.json", "migrate-to-premium.json", "offboard.json"] {
+            let text = std::fs::read_to_string(events_dir().join("tenant-jobs").join(name)).unwrap();
+            let job: TenantJob = serde_json::from_str(&text).unwrap();
+            assert_eq!(job.tenant_id().to_string(), shared::testing::TENANT_A, "{name}");
         }
     }
 }
