@@ -13,6 +13,7 @@ pub mod identity;
 pub mod ids;
 pub mod jobs;
 pub mod keys;
+pub mod metrics;
 pub mod pagination;
 pub mod plans;
 pub mod setup;

@@ -4,6 +4,8 @@ use std::future::Future;
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use std::time::Instant;
+
 use tracing::Instrument;
 
 use super::ApiError;
@@ -25,8 +27,40 @@ pub fn request_id(request: &Request) -> String {
         .unwrap_or_else(|| "-".to_owned())
 }
 
-/// Logs the outcome once and turns an error into its problem response.
-fn finish(result: Result<Response<Body>, ApiError>, request_id: &str) -> Response<Body> {
+/// Logs the outcome once, emits the request's metrics, and turns an error into its problem
+/// response.
+fn finish(
+    result: Result<Response<Body>, ApiError>,
+    request_id: &str,
+    tenant: Option<String>,
+    route: &str,
+    started: Instant,
+) -> Response<Body> {
+    let response = respond(result, request_id);
+    crate::metrics::emit_request(
+        tenant.as_deref(),
+        route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// `METHOD /resource/{template}`: a low-cardinality name of the route, for metrics.
+fn route_of(request: &Request) -> String {
+    let template = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => context.resource_path.clone(),
+        Some(RequestContext::ApiGatewayV2(context)) => context.route_key.clone(),
+        _ => None,
+    };
+    match template {
+        Some(template) if template.contains(' ') => template,
+        Some(template) => format!("{} {template}", request.method()),
+        None => format!("{} (unrouted)", request.method()),
+    }
+}
+
+fn respond(result: Result<Response<Body>, ApiError>, request_id: &str) -> Response<Body> {
     match result {
         Ok(response) => {
             tracing::info!(status = response.status().as_u16(), "request handled");
@@ -52,16 +86,19 @@ where
     F: FnOnce(TenantContext, Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>, ApiError>>,
 {
+    let started = Instant::now();
     let request_id = request_id(&request);
+    let route = route_of(&request);
     let method = request.method().as_str().to_owned();
     let path = request.raw_http_path().to_owned();
     let context = match TenantContext::from_request(&request) {
         Ok(context) => context,
         Err(err) => {
             let span = tracing::info_span!("request", %request_id, %method, %path);
-            return span.in_scope(|| finish(Err(err.into()), &request_id));
+            return span.in_scope(|| finish(Err(err.into()), &request_id, None, &route, started));
         }
     };
+    let tenant = Some(context.tenant_id.to_string());
     let span = tracing::info_span!(
         "request",
         %request_id,
@@ -71,9 +108,17 @@ where
         %method,
         %path,
     );
-    async move { finish(handler(context, request).await, &request_id) }
-        .instrument(span)
-        .await
+    async move {
+        finish(
+            handler(context, request).await,
+            &request_id,
+            tenant,
+            &route,
+            started,
+        )
+    }
+    .instrument(span)
+    .await
 }
 
 /// Serves a request that needs an authenticated caller but not necessarily a tenant (platform
@@ -84,7 +129,9 @@ where
     F: FnOnce(Claims, Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>, ApiError>>,
 {
+    let started = Instant::now();
     let request_id = request_id(&request);
+    let route = route_of(&request);
     let method = request.method().as_str().to_owned();
     let path = request.raw_http_path().to_owned();
     let claims = Claims::from_request(&request);
@@ -92,9 +139,12 @@ where
         Ok(user_id) => user_id,
         Err(err) => {
             let span = tracing::info_span!("request", %request_id, %method, %path);
-            return span.in_scope(|| finish(Err(err.into()), &request_id));
+            return span.in_scope(|| finish(Err(err.into()), &request_id, None, &route, started));
         }
     };
+    let tenant = TenantContext::from_claims(&claims)
+        .ok()
+        .map(|context| context.tenant_id.to_string());
     let span = tracing::info_span!(
         "request",
         %request_id,
@@ -104,9 +154,17 @@ where
         %method,
         %path,
     );
-    async move { finish(handler(claims, request).await, &request_id) }
-        .instrument(span)
-        .await
+    async move {
+        finish(
+            handler(claims, request).await,
+            &request_id,
+            tenant,
+            &route,
+            started,
+        )
+    }
+    .instrument(span)
+    .await
 }
 
 /// The tenant context of a request served by [`serve_caller`], recorded in the current span.
