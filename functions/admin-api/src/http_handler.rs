@@ -60,13 +60,7 @@ async fn handle<C: TenantStore, J: JobQueue>(
     claims: Claims,
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (route, params) = match_route(&request, ROUTES).map_err(|path_matched| {
-        if path_matched {
-            ApiError::MethodNotAllowed
-        } else {
-            ApiError::NotFound
-        }
-    })?;
+    let (route, params) = match_route(&request, ROUTES)?;
     let actor = claims.user_id()?;
     if !claims
         .groups()

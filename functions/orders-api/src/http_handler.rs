@@ -56,13 +56,7 @@ async fn handle<S: ProductLookup + OrderStore>(
     context: TenantContext,
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (route, params) = match_route(&request, ROUTES).map_err(|path_matched| {
-        if path_matched {
-            ApiError::MethodNotAllowed
-        } else {
-            ApiError::NotFound
-        }
-    })?;
+    let (route, params) = match_route(&request, ROUTES)?;
     match route {
         CREATE => create(deps, &context, &request).await,
         LIST => list(deps, &context, &request).await,

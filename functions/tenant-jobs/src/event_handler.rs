@@ -40,9 +40,14 @@ mod tests {
     #[test]
     fn the_sample_events_are_jobs() {
         for name in ["provision.json", "migrate-to-premium.json", "offboard.json"] {
-            let text = std::fs::read_to_string(events_dir().join("tenant-jobs").join(name)).unwrap();
+            let text =
+                std::fs::read_to_string(events_dir().join("tenant-jobs").join(name)).unwrap();
             let job: TenantJob = serde_json::from_str(&text).unwrap();
-            assert_eq!(job.tenant_id().to_string(), shared::testing::TENANT_A, "{name}");
+            assert_eq!(
+                job.tenant_id().to_string(),
+                shared::testing::TENANT_A,
+                "{name}"
+            );
         }
     }
 }

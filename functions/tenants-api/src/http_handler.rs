@@ -59,13 +59,7 @@ async fn handle<C: TenantStore, U: UsageReader, J: JobQueue>(
     context: TenantContext,
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (route, _) = match_route(&request, ROUTES).map_err(|path_matched| {
-        if path_matched {
-            ApiError::MethodNotAllowed
-        } else {
-            ApiError::NotFound
-        }
-    })?;
+    let (route, _) = match_route(&request, ROUTES)?;
     match route {
         GET => get(deps, &context).await,
         UPDATE => update(deps, &context, &request).await,

@@ -73,13 +73,7 @@ async fn handle<S: MemberStore, D: UserDirectory>(
     claims: Claims,
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (route, params) = match_route(&request, ROUTES).map_err(|path_matched| {
-        if path_matched {
-            ApiError::MethodNotAllowed
-        } else {
-            ApiError::NotFound
-        }
-    })?;
+    let (route, params) = match_route(&request, ROUTES)?;
     if route == ME {
         return me(&claims);
     }

@@ -8,6 +8,8 @@ use std::collections::HashMap;
 
 use lambda_http::{Request, RequestExt};
 
+use super::ApiError;
+
 /// A route: method and resource template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
@@ -42,9 +44,9 @@ fn match_template(template: &'static str, path: &str) -> Option<PathParams> {
     actual.next().is_none().then_some(PathParams(params))
 }
 
-/// The route `request` is for, among `routes`. `Err(true)` when the path matches but not the
-/// method (405), `Err(false)` when nothing matches (404).
-pub fn match_route(request: &Request, routes: &[Route]) -> Result<(Route, PathParams), bool> {
+/// The route `request` is for, among `routes`: 405 when the path matches but not the method,
+/// 404 when nothing matches.
+pub fn match_route(request: &Request, routes: &[Route]) -> Result<(Route, PathParams), ApiError> {
     let path = request.raw_http_path();
     let path = if path.is_empty() {
         request.uri().path()
@@ -60,7 +62,11 @@ pub fn match_route(request: &Request, routes: &[Route]) -> Result<(Route, PathPa
             }
         }
     }
-    Err(path_matched)
+    Err(if path_matched {
+        ApiError::MethodNotAllowed
+    } else {
+        ApiError::NotFound
+    })
 }
 
 #[cfg(test)]
