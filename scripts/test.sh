@@ -16,6 +16,8 @@ cfn-lint template.yaml
 sam validate --lint --template template.yaml 2>&1 | grep -v -i telemetry || true
 sam validate --lint --template template.yaml >/dev/null 2>&1 || die "sam validate --lint failed"
 
+"$ROOT/scripts/test-iam.sh"
+
 RUN_DIR="$ROOT/.local/test"
 rm -rf "$RUN_DIR" && mkdir -p "$RUN_DIR"
 STACK_DIR=".local/test-stack"

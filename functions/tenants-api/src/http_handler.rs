@@ -19,7 +19,7 @@ use shared::http::{
 };
 use shared::jobs::{JobQueue, TenantJob};
 use shared::plans::PlanLimits;
-use shared::store::control::{TenantStateChange, TenantStore};
+use shared::store::control::TenantStore;
 use shared::store::{StoreError, Usage, UsageReader};
 
 pub struct Deps<C, U, J> {
@@ -144,9 +144,10 @@ async fn update<C: TenantStore, U, J>(
     }
 }
 
-/// Offboarding: the tenant becomes `deleting` at once (its users can no longer sign in), and a
-/// job disables the users, purges the data and marks it `deleted`. Calling it again while the
-/// job runs re-dispatches the (idempotent) job.
+/// Offboarding: the tenant becomes `deleting` at once (the data APIs refuse it from then on), and
+/// a job stops its users signing in, disables them, purges the data and marks it `deleted`.
+/// Calling it again while the job runs re-dispatches the (idempotent) job. This function's role
+/// may change tenant records only, so everything keyed by user is left to the job.
 async fn delete<C: TenantStore, U, J: JobQueue>(
     deps: &Deps<C, U, J>,
     context: &TenantContext,
@@ -156,15 +157,7 @@ async fn delete<C: TenantStore, U, J: JobQueue>(
             "Only an admin can delete the organization.",
         ));
     }
-    let change = TenantStateChange {
-        status: Some(TenantStatus::Deleting),
-        ..TenantStateChange::default()
-    };
-    let tenant = match deps
-        .control
-        .set_tenant_state(&context.tenant_id, change)
-        .await
-    {
+    let tenant = match deps.control.begin_offboarding(&context.tenant_id).await {
         Ok(tenant) => tenant,
         Err(StoreError::InvalidTenantTransition {
             from: TenantStatus::Deleted,
@@ -362,17 +355,22 @@ mod tests {
         let response = call(&deps, fixture("delete-tenant", "a-admin")).await;
         assert_eq!(response.status(), 202);
         assert_eq!(body_json(&response)["status"], "deleting");
+        assert_eq!(
+            deps.control
+                .get_tenant(&tenant(TENANT_A))
+                .await
+                .unwrap()
+                .status,
+            TenantStatus::Deleting
+        );
+        // Memberships are the offboarding job's to change: this function may not write them.
         let membership = deps
             .control
             .membership(&user_id("a-member"))
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(
-            membership.tenant_status,
-            TenantStatus::Deleting,
-            "no member can sign in any more"
-        );
+        assert_eq!(membership.tenant_status, TenantStatus::Active);
         let again = call(&deps, fixture("delete-tenant", "a-admin")).await;
         assert_eq!(again.status(), 202);
         let job = TenantJob::Offboard {

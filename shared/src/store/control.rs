@@ -131,6 +131,14 @@ pub trait TenantStore: Send + Sync {
         change: TenantStateChange,
     ) -> impl Future<Output = Result<Tenant, StoreError>> + Send;
 
+    /// Marks the tenant `deleting` (offboarding requested), touching nothing but its record.
+    /// Idempotent; a deleted tenant is [`StoreError::InvalidTenantTransition`]. The offboarding
+    /// job then copies the status into the memberships.
+    fn begin_offboarding(
+        &self,
+        tenant: &TenantId,
+    ) -> impl Future<Output = Result<Tenant, StoreError>> + Send;
+
     /// Every tenant, oldest first (platform administration).
     fn list_tenants(
         &self,

@@ -503,6 +503,14 @@ pub async fn a_deleted_tenant_stays_deleted<S: ContractControl>(store: &S) {
         .set_tenant_state(&tenant.id, to(TenantStatus::Deleted))
         .await
         .expect("deleted");
+    assert!(matches!(
+        store.begin_offboarding(&tenant.id).await,
+        Err(StoreError::InvalidTenantTransition { .. })
+    ));
+    assert!(matches!(
+        store.begin_offboarding(&TenantId::generate()).await,
+        Err(StoreError::NotFound)
+    ));
     store.purge_members(&tenant.id).await.expect("purge");
     assert!(store.membership(&admin).await.expect("lookup").is_none());
     assert!(store.member_ids(&tenant.id).await.expect("ids").is_empty());

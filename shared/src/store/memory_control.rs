@@ -11,7 +11,7 @@ use super::{ListPage, MEMBERS, StoreError};
 use crate::context::Role;
 use crate::domain::email::EmailAddress;
 use crate::domain::member::{Invitation, Member, MemberStatus, Membership};
-use crate::domain::tenant::{Tenant, TenantName, TenantSettings};
+use crate::domain::tenant::{Tenant, TenantName, TenantSettings, TenantStatus};
 use crate::domain::time::Timestamp;
 use crate::ids::{TenantId, UserId};
 use crate::pagination::{Cursor, Position};
@@ -369,6 +369,21 @@ impl TenantStore for MemoryControl {
             membership.tenant_status = updated.status;
         }
         Ok(updated)
+    }
+
+    async fn begin_offboarding(&self, tenant: &TenantId) -> Result<Tenant, StoreError> {
+        let mut state = self.lock();
+        let record = state.tenants.get_mut(tenant).ok_or(StoreError::NotFound)?;
+        if record.status == TenantStatus::Deleted {
+            return Err(StoreError::InvalidTenantTransition {
+                from: TenantStatus::Deleted,
+                to: TenantStatus::Deleting,
+            });
+        }
+        record.status = TenantStatus::Deleting;
+        record.version += 1;
+        record.updated_at = Timestamp::now();
+        Ok(record.clone())
     }
 
     async fn list_tenants(

@@ -90,6 +90,12 @@ impl<D: UserDirectory> JobRunner<D> {
                 .into());
             }
         }
+        // First, no member can sign in any more: the status reaches every membership.
+        let deleting = TenantStateChange {
+            status: Some(TenantStatus::Deleting),
+            ..TenantStateChange::default()
+        };
+        control.set_tenant_state(tenant, deleting).await?;
         let users = control.member_ids(tenant).await?;
         for user in &users {
             match self.directory.disable_user(user).await {

@@ -34,7 +34,9 @@ pub struct TenantStorage {
 type PartitionSummary = BTreeMap<String, u64>;
 
 impl TenantStorage {
-    /// `silo_prefix` names the dedicated tables: `<prefix><tenant id in lower case>`.
+    /// `silo_prefix` names the dedicated tables: `<prefix><tenant id>`. The tenant id is in the
+    /// name as the session tag carries it, so IAM can restrict a tenant's credentials to its own
+    /// table (`table/<prefix>${aws:PrincipalTag/TenantId}` in template.yaml).
     pub fn new(client: Client, pooled_table: String, silo_prefix: String) -> Self {
         Self {
             client,
@@ -48,7 +50,7 @@ impl TenantStorage {
     }
 
     pub fn silo_table(&self, tenant: &TenantId) -> String {
-        format!("{}{}", self.silo_prefix, tenant.to_string().to_lowercase())
+        format!("{}{tenant}", self.silo_prefix)
     }
 
     /// Creates the tenant's dedicated table with the pooled table's key schema (read from the

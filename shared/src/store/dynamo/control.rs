@@ -798,6 +798,48 @@ impl TenantStore for DynamoControl {
         Ok(updated)
     }
 
+    /// One conditional `UpdateItem` of the tenant record (nothing else is touched).
+    async fn begin_offboarding(&self, tenant: &TenantId) -> Result<Tenant, StoreError> {
+        let result = self
+            .scope
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key_map(&keys::tenant(tenant))))
+            .update_expression("SET #status = :deleting, updated_at = :now ADD version :one")
+            .condition_expression("attribute_exists(pk) AND #status <> :deleted")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(
+                ":deleting",
+                AttributeValue::S(TenantStatus::Deleting.as_str().to_owned()),
+            )
+            .expression_attribute_values(
+                ":deleted",
+                AttributeValue::S(TenantStatus::Deleted.as_str().to_owned()),
+            )
+            .expression_attribute_values(":now", AttributeValue::S(Timestamp::now().to_string()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => parse_tenant(&Item(output.attributes.unwrap_or_default())),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    Err(match failed.item() {
+                        None => StoreError::NotFound,
+                        Some(_) => StoreError::InvalidTenantTransition {
+                            from: TenantStatus::Deleted,
+                            to: TenantStatus::Deleting,
+                        },
+                    })
+                }
+                _ => Err(backend(err)),
+            },
+        }
+    }
+
     async fn list_tenants(
         &self,
         limit: usize,
