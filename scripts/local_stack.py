@@ -308,6 +308,9 @@ def up(args):
         (cognito_dir / ".cognito" / "db" / "clients.json").write_text(json.dumps(clients_db, indent=2))
         cognito_env = dict(os.environ, HOST="127.0.0.1", PORT=str(ports["cognito"]))
         cognito_env.pop("CODE", None)
+        if args.delivery_code:
+            # Every code cognito-local "sends" (confirmation codes, temporary passwords) is this one.
+            cognito_env["CODE"] = args.delivery_code
         cognito = stack.start("cognito", ["node", str(ROOT / "node_modules" / "cognito-local" / "lib" / "bin" / "start.js")],
                               env=cognito_env, cwd=cognito_dir)
         cognito_url = f"http://127.0.0.1:{ports['cognito']}"
@@ -353,6 +356,7 @@ def up(args):
             "dynamodb_endpoint": dynamodb_url,
             "lambda_endpoint": lambda_url,
             "tables": tables,
+            "delivery_code": args.delivery_code,
             "cognito_db": str(cognito_dir / ".cognito" / "db" / f"{POOL_ID}.json"),
             "logs": str(directory),
         }
@@ -433,6 +437,8 @@ def main():
     start.add_argument("--dir", default=".local/dev", help="where state, logs and stack.json go")
     start.add_argument("--free-ports", action="store_true", help="use free ports (tests) instead of the fixed ones")
     start.add_argument("--quiet", action="store_true", help="no walkthrough")
+    start.add_argument("--delivery-code", help="make cognito-local send this code (and temporary password) every time: "
+                                                "tests use it, because its log and database are written asynchronously")
     args = parser.parse_args()
     try:
         return up(args)

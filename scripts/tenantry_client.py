@@ -13,7 +13,9 @@ It reads the endpoints from .local/dev/stack.json (or --stack FILE) and keeps th
 import argparse
 import json
 import pathlib
+import re
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -35,13 +37,38 @@ def cognito(stack):
                         aws_access_key_id="local", aws_secret_access_key="local")
 
 
-def pool_user(stack, email):
-    db = json.loads(pathlib.Path(stack["cognito_db"]).read_text())
-    for user in db.get("Users", {}).values():
-        attributes = {a["Name"]: a["Value"] for a in user.get("Attributes", [])}
-        if attributes.get("email", "").lower() == email.lower():
-            return user
-    sys.exit(f"error: no user {email} in the local pool")
+def delivered_code(stack, email):
+    """The last code cognito-local "e-mailed" to `email` (a confirmation code, or an invited user's
+    temporary password): from its database (rewritten in place, so a read can catch it half
+    written: retried), or from the box it prints in its log for each delivery."""
+    for _ in range(20):
+        try:
+            db = json.loads(pathlib.Path(stack["cognito_db"]).read_text())
+        except (OSError, ValueError, KeyError):
+            time.sleep(0.1)
+            continue
+        for user in db.get("Users", {}).values():
+            attributes = {a["Name"]: a["Value"] for a in user.get("Attributes", [])}
+            if attributes.get("email", "").lower() == email.lower():
+                if user.get("UserStatus") == "FORCE_CHANGE_PASSWORD":
+                    return user.get("Password")
+                if user.get("ConfirmationCode"):
+                    return user["ConfirmationCode"]
+        break
+    log = (pathlib.Path(stack["logs"]) / "cognito.log").read_text(errors="replace")
+    plain = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", log)
+    plain = re.sub("[\u2500-\u257f]", " ", plain)
+    words = plain.split()
+    code = None
+    for i, word in enumerate(words):
+        if word == "Destination:" and i + 1 < len(words) and words[i + 1].lower() == email.lower():
+            rest = words[i:]
+            if "Code:" in rest:
+                position = rest.index("Code:")
+                code = rest[position + 1] if position + 1 < len(rest) else code
+    if code is None:
+        sys.exit(f"error: cognito-local delivered no code to {email} (see {stack['logs']}/cognito.log)")
+    return code
 
 
 def tokens_file(stack):
@@ -94,7 +121,7 @@ def main():
                            UserAttributes=attributes)
             print(f"Signed up {args.email}. Next: tenantry confirm {args.email}")
         elif args.command == "confirm":
-            code = args.code or pool_user(stack, args.email)["ConfirmationCode"]
+            code = args.code or delivered_code(stack, args.email)
             client.confirm_sign_up(ClientId=stack["client_id"], Username=args.email, ConfirmationCode=code)
             print(f"Confirmed {args.email}: its organization is onboarded. Next: tenantry login {args.email} PASSWORD")
         elif args.command == "login":
@@ -131,10 +158,8 @@ def main():
             except ValueError:
                 print(text)
             return 0 if status < 400 else 1
-        elif args.command == "code":
-            print(pool_user(stack, args.email)["ConfirmationCode"])
-        elif args.command == "temp-password":
-            print(pool_user(stack, args.email)["Password"])
+        elif args.command in ("code", "temp-password"):
+            print(delivered_code(stack, args.email))
     except botocore.exceptions.ClientError as err:
         sys.exit(f"error: {err.response['Error'].get('Code')}: {err.response['Error'].get('Message')}")
     return 0

@@ -22,8 +22,8 @@ pub struct Stack {
     pub user_pool_id: String,
     pub client_id: String,
     pub lambda_endpoint: String,
-    pub cognito_db: PathBuf,
     pub logs: PathBuf,
+    pub delivery_code: Option<String>,
     pub cognito: Cognito,
     pub http: reqwest::Client,
 }
@@ -62,8 +62,8 @@ impl Stack {
             user_pool_id: field("user_pool_id"),
             client_id: field("client_id"),
             lambda_endpoint: field("lambda_endpoint"),
-            cognito_db: PathBuf::from(field("cognito_db")),
             logs: PathBuf::from(field("logs")),
+            delivery_code: state["delivery_code"].as_str().map(str::to_owned),
             cognito: Cognito::from_conf(config),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(600))
@@ -72,42 +72,19 @@ impl Stack {
         }
     }
 
-    /// The local pool's database. cognito-local rewrites the file in place (no rename), so a read
-    /// can catch it half-written: such a read is retried.
-    fn pool_db(&self) -> Value {
-        for _ in 0..50 {
-            let text = std::fs::read_to_string(&self.cognito_db).expect("pool database");
-            if let Ok(db) = serde_json::from_str(&text) {
-                return db;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!(
-            "the pool database {} does not parse",
-            self.cognito_db.display()
+    /// The code cognito-local "e-mails" (confirmation codes, and invited users' temporary
+    /// passwords). The test stack fixes it (`--delivery-code`): the emulator writes its log and
+    /// its database asynchronously and in place, so reading a fresh code from either races with it.
+    /// The code is still checked: a wrong one is refused (see `a_wrong_confirmation_code_is_refused`).
+    pub fn delivered_code(&self) -> String {
+        self.delivery_code.clone().expect(
+            "the stack has no fixed delivery code: start it as `make test` does (--delivery-code)",
         )
     }
 
-    /// A user record of the local pool's database, found by e-mail.
-    pub fn pool_user(&self, email: &str) -> Value {
-        let db = self.pool_db();
-        db["Users"]
-            .as_object()
-            .and_then(|users| {
-                users.values().find(|user| {
-                    user["Attributes"].as_array().is_some_and(|attrs| {
-                        attrs
-                            .iter()
-                            .any(|a| a["Name"] == "email" && a["Value"] == email)
-                    })
-                })
-            })
-            .cloned()
-            .unwrap_or_else(|| panic!("no user {email} in the local pool"))
-    }
-
     /// Signs up an organization (self-service) and confirms it with the code Cognito "e-mailed".
-    pub async fn sign_up(&self, email: &str, organization: &str, plan: Option<&str>) {
+    /// Returns the user's `sub`.
+    pub async fn sign_up(&self, email: &str, organization: &str, plan: Option<&str>) -> String {
         let attribute = |name: &str, value: &str| {
             AttributeType::builder()
                 .name(name)
@@ -126,14 +103,11 @@ impl Stack {
         if let Some(plan) = plan {
             request = request.user_attributes(attribute("custom:plan", plan));
         }
-        request
+        let signed_up = request
             .send()
             .await
             .unwrap_or_else(|err| panic!("sign-up of {email}: {err:?}"));
-        let code = self.pool_user(email)["ConfirmationCode"]
-            .as_str()
-            .expect("a confirmation code")
-            .to_owned();
+        let code = self.delivered_code();
         self.cognito
             .confirm_sign_up()
             .client_id(&self.client_id)
@@ -142,6 +116,7 @@ impl Stack {
             .send()
             .await
             .unwrap_or_else(|err| panic!("confirmation of {email}: {err:?}"));
+        signed_up.user_sub().to_owned()
     }
 
     /// Signs in with a password; returns (ID token, access token), or the Cognito error.
@@ -169,10 +144,7 @@ impl Stack {
     /// Signs in an invited user with the temporary password Cognito "e-mailed", sets `new_password`,
     /// and signs in again.
     pub async fn first_sign_in(&self, email: &str, new_password: &str) -> Tokens {
-        let temporary = self.pool_user(email)["Password"]
-            .as_str()
-            .expect("a temporary password")
-            .to_owned();
+        let temporary = self.delivered_code();
         let challenge = self
             .cognito
             .initiate_auth()

@@ -632,11 +632,7 @@ async fn retried_post_confirmation_still_makes_one_tenant() {
         "Retry Org {}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
-    stack.sign_up(&email, &organization, None).await;
-    let sub = stack.pool_user(&email)["Username"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sub = stack.sign_up(&email, &organization, None).await;
     let event = json!({
         "version": "0", "region": "local", "userPoolId": stack.user_pool_id, "userName": sub,
         "callerContext": {"awsSdkVersion": "2.1693.0", "clientId": stack.client_id},
@@ -882,5 +878,48 @@ async fn premium_tenants_live_in_their_own_table() {
             .await
             .unwrap(),
         0
+    );
+}
+
+/// The confirmation code is checked: a wrong one leaves the user unconfirmed and onboards nothing.
+#[tokio::test]
+async fn a_wrong_confirmation_code_is_refused() {
+    let stack = Stack::from_env();
+    let email = unique_email("wrong-code");
+    let attribute = |name: &str, value: &str| {
+        aws_sdk_cognitoidentityprovider::types::AttributeType::builder()
+            .name(name)
+            .value(value)
+            .build()
+            .unwrap()
+    };
+    stack
+        .cognito
+        .sign_up()
+        .client_id(&stack.client_id)
+        .username(&email)
+        .password(PASSWORD)
+        .user_attributes(attribute("email", &email))
+        .user_attributes(attribute("custom:tenant_name", "Wrong Code Org"))
+        .send()
+        .await
+        .unwrap();
+    let wrong = if stack.delivered_code() == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let refused = stack
+        .cognito
+        .confirm_sign_up()
+        .client_id(&stack.client_id)
+        .username(&email)
+        .confirmation_code(wrong)
+        .send()
+        .await;
+    assert!(refused.is_err(), "a wrong code confirmed the sign-up");
+    assert!(
+        stack.sign_in(&email, PASSWORD).await.is_err(),
+        "an unconfirmed user signed in"
     );
 }
