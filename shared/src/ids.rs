@@ -30,6 +30,11 @@ macro_rules! ulid_id {
                 Self(Ulid::generate())
             }
 
+            /// The all-zero id: never generated (its timestamp is 1970), so it names nothing.
+            pub fn nil() -> Self {
+                Self(Ulid::nil())
+            }
+
             /// Parses the canonical 26-character form (case-insensitive).
             pub fn parse(raw: &str) -> Result<Self, InvalidId> {
                 if raw.len() != ulid::ULID_LEN {
@@ -105,6 +110,11 @@ impl UserId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The all-zero UUID: no Cognito user has it.
+    pub fn nil() -> Self {
+        Self(uuid::Uuid::nil().hyphenated().to_string())
     }
 }
 

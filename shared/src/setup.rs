@@ -26,16 +26,32 @@ pub async fn aws_config() -> SdkConfig {
 }
 
 /// The data store of a function that serves tenant data: tenant-scoped credentials from
-/// `TENANT_ROLE_ARN`, tenant records from `CONTROL_TABLE`, the pooled table `DATA_TABLE`.
-pub fn data_store(sdk: &SdkConfig) -> Result<DynamoStore<TenantAccess>, ConfigError> {
+/// `TENANT_ROLE_ARN`, tenant records from `CONTROL_TABLE`, the pooled table `DATA_TABLE`. Opens
+/// its connections before returning (see [`TenantAccess::warm_up`]).
+pub async fn data_store(sdk: &SdkConfig) -> Result<DynamoStore<TenantAccess>, ConfigError> {
     let config = DataConfig::from_env()?;
-    Ok(DynamoStore::new(TenantAccess::new(
+    let access = TenantAccess::new(
         sdk.clone(),
         required("TENANT_ROLE_ARN")?,
         control_store(sdk)?,
         config.data_table,
         Arc::new(SystemClock),
-    )))
+    );
+    access.warm_up().await;
+    Ok(DynamoStore::new(access))
+}
+
+/// The control store, with its connection opened during init (a read of a membership that
+/// cannot exist), for the functions on the sign-in path.
+pub async fn warm_control_store(sdk: &SdkConfig) -> Result<DynamoControl, ConfigError> {
+    let control = control_store(sdk)?;
+    if let Err(err) =
+        crate::store::control::MembershipLookup::membership(&control, &crate::ids::UserId::nil())
+            .await
+    {
+        tracing::warn!(error = %err, "DynamoDB warm-up failed");
+    }
+    Ok(control)
 }
 
 /// The control-table store of a function that manages tenants (`CONTROL_TABLE`).

@@ -2,12 +2,14 @@ use lambda_http::{Error, run, service_fn};
 
 mod http_handler;
 
-#[tokio::main]
+// One event at a time per execution environment: a single-threaded runtime starts faster and
+// switches less than a pool of workers would (measured in docs/PERFORMANCE.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let sdk = shared::setup::aws_config().await;
     let deps = http_handler::Deps {
-        store: shared::setup::data_store(&sdk)?,
+        store: shared::setup::data_store(&sdk).await?,
     };
     run(service_fn(|event| {
         http_handler::function_handler(&deps, event)

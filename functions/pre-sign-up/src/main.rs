@@ -2,7 +2,9 @@ use lambda_runtime::{Error, run, service_fn};
 
 mod event_handler;
 
-#[tokio::main]
+// One event at a time per execution environment: a single-threaded runtime starts faster and
+// switches less than a pool of workers would (measured in docs/PERFORMANCE.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     run(service_fn(event_handler::function_handler)).await

@@ -2,12 +2,14 @@ use lambda_runtime::{Error, run, service_fn};
 
 mod event_handler;
 
-#[tokio::main]
+// One event at a time per execution environment: a single-threaded runtime starts faster and
+// switches less than a pool of workers would (measured in docs/PERFORMANCE.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let sdk = shared::setup::aws_config().await;
     let deps = event_handler::Deps {
-        store: shared::setup::control_store(&sdk)?,
+        store: shared::setup::warm_control_store(&sdk).await?,
     };
     run(service_fn(|event| {
         event_handler::function_handler(&deps, event)

@@ -2,13 +2,15 @@ use lambda_http::{Error, run, service_fn};
 
 mod http_handler;
 
-#[tokio::main]
+// One event at a time per execution environment: a single-threaded runtime starts faster and
+// switches less than a pool of workers would (measured in docs/PERFORMANCE.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let sdk = shared::setup::aws_config().await;
     let deps = http_handler::Deps {
         control: shared::setup::control_store(&sdk)?,
-        usage: shared::setup::data_store(&sdk)?,
+        usage: shared::setup::data_store(&sdk).await?,
         jobs: shared::setup::job_queue(&sdk)?,
     };
     run(service_fn(|event| {

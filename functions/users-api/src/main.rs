@@ -2,7 +2,9 @@ use lambda_http::{Error, run, service_fn};
 
 mod http_handler;
 
-#[tokio::main]
+// One event at a time per execution environment: a single-threaded runtime starts faster and
+// switches less than a pool of workers would (measured in docs/PERFORMANCE.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let sdk = shared::setup::aws_config().await;

@@ -148,6 +148,24 @@ impl TenantAccess {
         Ok(location)
     }
 
+    /// Opens, during init, the connections the first request would otherwise open: DynamoDB (a
+    /// read of a tenant record that cannot exist) and STS (`GetCallerIdentity`, which needs no
+    /// permission). Tenant-scoped clients share the HTTP connection pool, so the first request
+    /// pays no TLS handshake. Failures are ignored: the first request would then open them.
+    pub async fn warm_up(&self) {
+        let nobody = TenantId::nil();
+        let (table, sts) = tokio::join!(
+            self.control.tenant_location(&nobody),
+            self.sts.get_caller_identity().send()
+        );
+        if let Err(err) = table {
+            tracing::warn!(error = %err, "DynamoDB warm-up failed");
+        }
+        if let Err(err) = sts {
+            tracing::warn!(error = %DisplayErrorContext(err), "STS warm-up failed");
+        }
+    }
+
     /// A DynamoDB client with credentials scoped to `tenant`.
     pub async fn client_for(
         &self,
