@@ -1,5 +1,5 @@
 # The logic lives in scripts/; these targets are the entry points the README documents.
-.PHONY: test dev lint fmt events
+.PHONY: test dev bench fmt events
 
 ## Runs the whole system on 127.0.0.1 (local DynamoDB, Cognito with the real triggers, the
 ## functions, API Gateway) until Ctrl-C, and prints a walkthrough.
@@ -17,3 +17,8 @@ fmt:
 ## Regenerates the sample events in events/.
 events:
 	python3 scripts/gen_events.py
+
+## Builds release binaries and measures cold starts, latency, memory and calls against the
+## floor and a Python/boto3 baseline; rewrites docs/PERFORMANCE.md.
+bench:
+	@scripts/bench.sh

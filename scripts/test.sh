@@ -51,4 +51,7 @@ cargo test --workspace --no-fail-fast 2>&1 | tee "$RUN_DIR/cargo-test.log"
 status=${PIPESTATUS[0]}
 set -e
 grep -E '^test result:' "$RUN_DIR/cargo-test.log" | awk '{p+=$4; f+=$6; i+=$8} END {printf "    %d passed, %d failed, %d ignored\n", p, f, i}' >&2
-exit "$status"
+(( status == 0 )) || exit "$status"
+
+step "Benchmark harness smoke run (few iterations, no figures asserted)"
+"$ROOT/scripts/bench-smoke.sh"
