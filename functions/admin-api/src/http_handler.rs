@@ -26,8 +26,8 @@ use shared::http::{
 use shared::ids::TenantId;
 use shared::jobs::{JobQueue, TenantJob};
 use shared::plans::PlanLimits;
-use shared::store::StoreError;
 use shared::store::control::{TenantStateChange, TenantStore};
+use shared::store::{ListPage, StoreError};
 
 pub struct Deps<C, J> {
     pub control: C,
@@ -95,17 +95,17 @@ async fn list<C: TenantStore, J>(
 ) -> Result<Response<Body>, ApiError> {
     let (limit, cursor) = list_params(request)?;
     let page = deps.control.list_tenants(limit, cursor.as_deref()).await?;
-    let items: Vec<Value> = page.items.iter().map(view).collect();
+    let views = ListPage {
+        items: page.items.iter().map(view).collect::<Vec<Value>>(),
+        next_cursor: page.next_cursor,
+    };
     tracing::info!(
         audit = true,
         action = "tenants.list",
-        count = items.len(),
+        count = views.items.len(),
         "platform audit"
     );
-    Ok(json(
-        StatusCode::OK,
-        &json!({ "items": items, "next_cursor": page.next_cursor }),
-    ))
+    Ok(shared::http::page(&views))
 }
 
 async fn get<C: TenantStore, J>(

@@ -9,14 +9,13 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
-use serde_json::json;
 
 use shared::context::TenantContext;
 use shared::domain::ValidationError;
 use shared::domain::order::{ChangeStatusBody, CreateOrderBody, Order, OrderRequest, OrderStatus};
 use shared::http::{
     ApiError, MAX_BODY_BYTES, PathParams, Route, created, expected_version, json, json_body,
-    list_params, match_route, serve, with_etag,
+    list_params, match_route, page, serve, with_etag,
 };
 use shared::ids::OrderId;
 use shared::plans::PlanLimits;
@@ -107,14 +106,11 @@ async fn list<S: OrderStore>(
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let (limit, cursor) = list_params(request)?;
-    let page = deps
+    let listed = deps
         .store
         .list_orders(&context.tenant_id, limit, cursor.as_deref())
         .await?;
-    Ok(json(
-        StatusCode::OK,
-        &json!({ "items": page.items, "next_cursor": page.next_cursor }),
-    ))
+    Ok(page(&listed))
 }
 
 async fn get<S: OrderStore>(
@@ -157,7 +153,7 @@ async fn change_status<S: OrderStore>(
 
 #[cfg(test)]
 mod tests {
-    use serde_json::Value;
+    use serde_json::{Value, json};
     use shared::domain::product::Product;
     use shared::ids::TenantId;
     use shared::store::ProductStore;

@@ -10,13 +10,12 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
-use serde_json::json;
 
 use shared::context::TenantContext;
 use shared::domain::product::{CreateProductBody, Product, ProductDraft, ReplaceProductBody};
 use shared::http::{
     ApiError, MAX_BODY_BYTES, PathParams, Route, created, expected_version, if_match, json,
-    json_body, list_params, match_route, no_content, serve, with_etag,
+    json_body, list_params, match_route, no_content, page, serve, with_etag,
 };
 use shared::ids::ProductId;
 use shared::plans::PlanLimits;
@@ -104,14 +103,11 @@ async fn list<S: ProductStore>(
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let (limit, cursor) = list_params(request)?;
-    let page = deps
+    let listed = deps
         .store
         .list_products(&context.tenant_id, limit, cursor.as_deref())
         .await?;
-    Ok(json(
-        StatusCode::OK,
-        &json!({ "items": page.items, "next_cursor": page.next_cursor }),
-    ))
+    Ok(page(&listed))
 }
 
 async fn get<S: ProductStore>(
@@ -178,6 +174,7 @@ async fn delete<S: ProductStore>(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
     use std::sync::Arc;
 
     use serde_json::Value;

@@ -22,7 +22,7 @@ use shared::context::{Claims, IdentityError, TenantContext};
 use shared::domain::member::{ChangeRoleBody, Invitation, InviteBody};
 use shared::http::{
     ApiError, MAX_BODY_BYTES, PathParams, Route, created, json, json_body, list_params,
-    match_route, no_content, serve_caller, tenant_of,
+    match_route, no_content, page, serve_caller, tenant_of,
 };
 use shared::identity::{DirectoryError, UserDirectory};
 use shared::ids::UserId;
@@ -126,14 +126,11 @@ async fn list<S: MemberStore, D>(
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let (limit, cursor) = list_params(request)?;
-    let page = deps
+    let listed = deps
         .store
         .list_members(&context.tenant_id, limit, cursor.as_deref())
         .await?;
-    Ok(json(
-        StatusCode::OK,
-        &json!({ "items": page.items, "next_cursor": page.next_cursor }),
-    ))
+    Ok(page(&listed))
 }
 
 async fn get<S: MemberStore, D>(

@@ -50,3 +50,11 @@ pub fn with_etag(mut response: Response<Body>, version: u64) -> Response<Body> {
     }
     response
 }
+
+/// `200 OK` with one page of a listing: `{"items": [...], "next_cursor": "..." | null}`.
+pub fn page<T: Serialize>(page: &crate::store::ListPage<T>) -> Response<Body> {
+    json(
+        StatusCode::OK,
+        &serde_json::json!({ "items": page.items, "next_cursor": page.next_cursor }),
+    )
+}
