@@ -19,15 +19,6 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# Fails, naming the port, when something already listens on it.
-require_free_port() {
-  local port=$1 what=$2
-  if python3 -c "import socket,sys; s=socket.socket(); sys.exit(0 if s.connect_ex(('127.0.0.1',$port)) else 1)"; then
-    return 0
-  fi
-  die "port $port ($what) is already in use on 127.0.0.1: stop whatever holds it, or choose another port (see the README)"
-}
-
 # wait_for_http URL SECONDS NAME LOGFILE PID: polls URL until it answers (any status).
 wait_for_http() {
   local url=$1 seconds=$2 name=$3 log=$4 pid=$5 waited=0
