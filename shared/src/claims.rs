@@ -16,6 +16,11 @@ pub const TENANT_ROLE: &str = "tenant_role";
 /// `basic`, `standard` or `premium`, injected by the pre-token-generation trigger.
 pub const TENANT_TIER: &str = "tenant_tier";
 
+/// When the membership behind the token was granted in its current form (milliseconds since
+/// the Unix epoch), injected by the pre-token-generation trigger and compared with the tenant's
+/// revocations (see [`crate::authority`]).
+pub const TENANT_GRANT: &str = "tenant_grant";
+
 /// The Cognito group whose members may call the platform administration routes.
 pub const PLATFORM_ADMIN_GROUP: &str = "platform-admin";
 

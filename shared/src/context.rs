@@ -164,7 +164,12 @@ pub struct TenantContext {
     pub tenant_id: TenantId,
     pub user_id: UserId,
     pub role: Role,
+    /// The tier when the token was issued. Informative only: plan limits come from the stored
+    /// tier (see [`crate::authority::Standing`]).
     pub tier: Tier,
+    /// When the membership behind the token was granted as it is (ms since the epoch; 0 for a
+    /// token without the claim, which any revocation of this user then covers).
+    pub grant: u64,
 }
 
 impl TenantContext {
@@ -187,6 +192,10 @@ impl TenantContext {
                 user_id,
                 role: Role::parse(role).ok_or(IdentityError::Unauthenticated)?,
                 tier: Tier::parse(tier).ok_or(IdentityError::Unauthenticated)?,
+                grant: match claims.get(claims::TENANT_GRANT) {
+                    None => 0,
+                    Some(raw) => raw.parse().map_err(|_| IdentityError::Unauthenticated)?,
+                },
             }),
             _ => Err(IdentityError::Unauthenticated),
         }
@@ -242,6 +251,26 @@ mod tests {
                 "claim {index} removed"
             );
         }
+    }
+
+    #[test]
+    fn the_grant_claim_is_read_and_a_malformed_one_fails_closed() {
+        let mut claims = full();
+        claims.push((claims::TENANT_GRANT, "1790000000123"));
+        let context = TenantContext::from_claims(&claims.clone().into_iter().collect()).unwrap();
+        assert_eq!(context.grant, 1_790_000_000_123);
+        assert_eq!(
+            TenantContext::from_claims(&full().into_iter().collect())
+                .unwrap()
+                .grant,
+            0
+        );
+        claims.pop();
+        claims.push((claims::TENANT_GRANT, "soon"));
+        assert_eq!(
+            TenantContext::from_claims(&claims.into_iter().collect()),
+            Err(IdentityError::Unauthenticated)
+        );
     }
 
     #[test]

@@ -42,6 +42,11 @@ pub trait UserDirectory: Send + Sync {
         &self,
         user: &UserId,
     ) -> impl Future<Output = Result<(), DirectoryError>> + Send;
+    /// The user's groups as the pool has them now (a token's `cognito:groups` may be older).
+    fn groups_of(
+        &self,
+        user: &UserId,
+    ) -> impl Future<Output = Result<Vec<String>, DirectoryError>> + Send;
 }
 
 /// A Cognito user pool. Users are addressed by `sub`, which the pool accepts as the username of
@@ -146,6 +151,24 @@ impl UserDirectory for CognitoDirectory {
             .map(|_| ())
             .map_err(not_found_or_backend)
     }
+
+    /// One `AdminListGroupsForUser` (an operator belongs to a handful of groups: one page).
+    async fn groups_of(&self, user: &UserId) -> Result<Vec<String>, DirectoryError> {
+        let output = self
+            .client
+            .admin_list_groups_for_user()
+            .user_pool_id(&self.pool_id)
+            .username(user.as_str())
+            .limit(60)
+            .send()
+            .await
+            .map_err(not_found_or_backend)?;
+        Ok(output
+            .groups()
+            .iter()
+            .filter_map(|group| group.group_name().map(str::to_owned))
+            .collect())
+    }
 }
 
 /// A directory in memory, for handler tests, that can be told to fail.
@@ -163,6 +186,7 @@ pub mod memory {
         pub email: EmailAddress,
         pub enabled: bool,
         pub signed_out: bool,
+        pub groups: Vec<String>,
     }
 
     #[derive(Debug, Default)]
@@ -200,6 +224,13 @@ pub mod memory {
             self.lock().users.len()
         }
 
+        /// Puts a user (adding them if needed) in a group, or takes them out of all groups.
+        pub fn set_groups(&self, user: &UserId, groups: &[&str]) {
+            if let Some(entry) = self.lock().users.get_mut(user) {
+                entry.groups = groups.iter().map(|g| (*g).to_owned()).collect();
+            }
+        }
+
         /// Adds a user as sign-up would.
         pub fn insert(&self, user: UserId, email: EmailAddress) {
             self.lock().users.insert(
@@ -208,6 +239,7 @@ pub mod memory {
                     email,
                     enabled: true,
                     signed_out: false,
+                    groups: Vec::new(),
                 },
             );
         }
@@ -230,6 +262,7 @@ pub mod memory {
                     email: email.clone(),
                     enabled: true,
                     signed_out: false,
+                    groups: Vec::new(),
                 },
             );
             Ok(user)
@@ -255,6 +288,14 @@ pub mod memory {
             let entry = state.users.get_mut(user).ok_or(DirectoryError::NotFound)?;
             entry.signed_out = true;
             Ok(())
+        }
+
+        async fn groups_of(&self, user: &UserId) -> Result<Vec<String>, DirectoryError> {
+            self.lock()
+                .users
+                .get(user)
+                .map(|entry| entry.groups.clone())
+                .ok_or(DirectoryError::NotFound)
         }
     }
 }

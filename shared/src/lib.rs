@@ -4,6 +4,7 @@
 //! [`TenantContext`](context::TenantContext) built from verified token claims, and only through
 //! store methods that take the tenant first. Key strings are built in [`keys`] and nowhere else.
 
+pub mod authority;
 pub mod claims;
 pub mod config;
 pub mod context;

@@ -1,7 +1,12 @@
 // Weaknesses an earlier version of template.yaml had, kept as guards now that the template is
 // tightened: a tenant's credentials reach no other silo table (the silo resource is named after
-// the session's TenantId tag), tenants-api cannot write memberships, and the trust policy accepts
-// only a tenant-id-shaped tag.
+// the session's TenantId tag), tenants-api can neither read nor write memberships, and the trust
+// policy accepts only a tenant-id-shaped tag.
+//
+// A denial proves nothing if the principal is never granted the action at all: each case asks
+// for an action its principal does hold, shows that with a control request (the same principal
+// and action on what it may reach: Allowed), and shows on a copy of the template with its guard
+// removed that the request would then be allowed, so the denial is the guard's doing.
 
 import assert from 'node:assert/strict'
 import { before, describe, test } from 'node:test'
@@ -10,63 +15,118 @@ import { evaluate } from './lib/simulate.mjs'
 import { arns, loadPolicies, readTemplateText } from './lib/template.mjs'
 
 const names = arns()
-let loaded
 
-/** A tenant-data session's PutItem of A's key on B's silo table (tagged TenantId=B). */
-function crossSiloWrite(policies) {
+/** `text` with `pattern` (a string or a regex without the g flag), which must occur once, replaced. */
+function withoutGuard(text, pattern, replacement) {
+  const source = typeof pattern === 'string' ? pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : pattern.source
+  const found = text.match(new RegExp(source, 'g')) ?? []
+  assert.equal(found.length, 1, `the guard ${pattern} occurs ${found.length} times in template.yaml, not once: adjust it here`)
+  return text.replace(new RegExp(source), replacement)
+}
+
+/** A tenant-data session tagged TenantId=A: PutItem of A's key on `tenant`'s silo table. */
+function siloWrite(loaded, tenant) {
   return evaluate({
     principal: names.session(loaded.tenantDataRole.roleName, 'tenant-session'),
     action: 'dynamodb:PutItem',
-    resource: names.table(`tenantry-tenant-${TENANT_B}`),
+    resource: names.table(`tenantry-tenant-${tenant}`),
     context: {
       'aws:PrincipalTag/TenantId': TENANT_A,
-      'aws:ResourceTag/TenantId': TENANT_B,
+      'aws:ResourceTag/TenantId': tenant,
       'dynamodb:LeadingKeys': [`${TENANT_A}#PRODUCT#0`]
     },
-    identityPolicies: policies
+    identityPolicies: loaded.tenantDataRole.policies
   })
 }
 
+/** tenants-api's own role: `action` on the control table item keyed `key`. */
+function controlItem(loaded, action, key) {
+  const fn = loaded.functions.TenantsApiFunction
+  return evaluate({
+    principal: fn.sessionArn,
+    action,
+    resource: loaded.resolver.getAtt('ControlTable', 'Arn'),
+    context: { 'dynamodb:LeadingKeys': [key] },
+    identityPolicies: fn.policies
+  })
+}
+
+/** products-api's role assumes the tenant-data role with the session tag TenantId=`tag`. */
+function assumeWithTag(loaded, tag) {
+  const fn = loaded.functions.ProductsApiFunction
+  return evaluate({
+    principal: fn.sessionArn,
+    action: 'sts:AssumeRole',
+    resource: loaded.tenantDataRole.arn,
+    context: { 'aws:RequestTag/TenantId': tag, 'aws:TagKeys': ['TenantId'] },
+    identityPolicies: fn.policies,
+    resourcePolicy: loaded.tenantDataRole.trustPolicy
+  })
+}
+
+/**
+ * Each case: `attempt` must be denied, `control` (same principal and action) allowed, and
+ * `guard.remove` turns the template text into one where `attempt` is allowed.
+ */
+const CASES = [
+  {
+    name: "a tenant's session cannot write into another tenant's silo table",
+    attempt: (loaded) => siloWrite(loaded, TENANT_B),
+    control: { name: 'its own silo table', request: (loaded) => siloWrite(loaded, TENANT_A) },
+    guard: {
+      name: "the silo statement's table named after the session's tag",
+      remove: (text) =>
+        withoutGuard(text, ':table/${AWS::StackName}-tenant-${!aws:PrincipalTag/TenantId}"', ':table/${AWS::StackName}-tenant-*"')
+    }
+  },
+  // tenants-api holds GetItem and UpdateItem on the control table, for TENANT# keys only; it is
+  // never granted PutItem, so a PutItem would be denied with or without that condition.
+  ...['dynamodb:UpdateItem', 'dynamodb:GetItem'].map((action) => ({
+    name: `tenants-api's own role cannot ${action === 'dynamodb:GetItem' ? 'read' : 'write'} another user's membership (${action})`,
+    attempt: (loaded) => controlItem(loaded, action, `USER#${TENANT_B}`),
+    control: { name: 'its tenant record', request: (loaded) => controlItem(loaded, action, `TENANT#${TENANT_A}`) },
+    guard: {
+      name: 'the TENANT# LeadingKeys condition of ManageTenantRecord',
+      remove: (text) =>
+        withoutGuard(
+          text,
+          /(\n *- Sid: ManageTenantRecord\n(?: .*\n)*?)( *)Condition:\n\2 {2}ForAllValues:StringLike:\n\2 {4}dynamodb:LeadingKeys: \["TENANT#\*"\]\n/,
+          '$1'
+        )
+    }
+  })),
+  {
+    name: 'the trust policy accepts only a tenant-id-shaped TenantId tag',
+    attempt: (loaded) => assumeWithTag(loaded, 'x'),
+    control: { name: 'a tenant id as the tag', request: (loaded) => assumeWithTag(loaded, TENANT_A) },
+    guard: {
+      name: 'the 26-character pattern of the TenantId tag',
+      remove: (text) => withoutGuard(text, 'aws:RequestTag/TenantId: "??????????????????????????"', 'aws:RequestTag/TenantId: "*"')
+    }
+  }
+]
+
+let text
+let loaded
 before(() => {
-  loaded = loadPolicies(readTemplateText())
+  text = readTemplateText()
+  loaded = loadPolicies(text)
 })
 
 describe('fixed weaknesses stay fixed', () => {
-  test(
-    "a tenant's session cannot write into another tenant's silo table",
-    async () => {
-      assert.notEqual(await crossSiloWrite(loaded.tenantDataRole.policies), 'Allowed')
-    }
-  )
+  for (const { name, attempt, control } of CASES) {
+    test(name, async () => {
+      assert.equal(await control.request(loaded), 'Allowed', `the control (${control.name}) is allowed: the action is granted`)
+      assert.notEqual(await attempt(loaded), 'Allowed')
+    })
+  }
+})
 
-  test(
-    "tenants-api's own role cannot write another user's membership",
-    async () => {
-      const fn = loaded.functions.TenantsApiFunction
-      const result = await evaluate({
-        principal: fn.sessionArn,
-        action: 'dynamodb:PutItem',
-        resource: loaded.resolver.getAtt('ControlTable', 'Arn'),
-        context: { 'dynamodb:LeadingKeys': [`USER#${TENANT_B}`] },
-        identityPolicies: fn.policies
-      })
-      assert.notEqual(result, 'Allowed')
-    }
-  )
-
-  test(
-    'the trust policy accepts only a tenant-id-shaped TenantId tag',
-    async () => {
-      const fn = loaded.functions.ProductsApiFunction
-      const result = await evaluate({
-        principal: fn.sessionArn,
-        action: 'sts:AssumeRole',
-        resource: loaded.tenantDataRole.arn,
-        context: { 'aws:RequestTag/TenantId': 'x', 'aws:TagKeys': ['TenantId'] },
-        identityPolicies: fn.policies,
-        resourcePolicy: loaded.tenantDataRole.trustPolicy
-      })
-      assert.notEqual(result, 'Allowed')
-    }
-  )
+describe('each of them is denied by its guard', () => {
+  for (const { name, attempt, guard } of CASES) {
+    test(`${name}: not without ${guard.name}`, async () => {
+      const unguarded = loadPolicies(guard.remove(text))
+      assert.equal(await attempt(unguarded), 'Allowed', `with ${guard.name} removed the request is allowed`)
+    })
+  }
 })

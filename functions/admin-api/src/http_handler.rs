@@ -23,60 +23,72 @@ use shared::http::{
     ApiError, MAX_BODY_BYTES, PathParams, Route, expected_version, json, json_body, list_params,
     match_route, serve_caller, with_etag,
 };
+use shared::identity::UserDirectory;
 use shared::ids::TenantId;
 use shared::jobs::{JobQueue, TenantJob};
 use shared::plans::PlanLimits;
 use shared::store::control::{TenantStateChange, TenantStore};
 use shared::store::{ListPage, StoreError};
 
-pub struct Deps<C, J> {
+pub struct Deps<C, J, D> {
     pub control: C,
     pub jobs: J,
+    pub directory: D,
 }
 
-const LIST: Route = Route {
-    method: "GET",
-    template: "/admin/tenants",
-};
-const GET: Route = Route {
-    method: "GET",
-    template: "/admin/tenants/{tenantId}",
-};
-const UPDATE: Route = Route {
-    method: "PATCH",
-    template: "/admin/tenants/{tenantId}",
-};
-const ROUTES: &[Route] = &[LIST, GET, UPDATE];
+/// What a request asks for: dispatched by a `match` without a catch-all arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    List,
+    Get,
+    Update,
+}
 
-pub async fn function_handler<C: TenantStore, J: JobQueue>(
-    deps: &Deps<C, J>,
+const ROUTES: &[(Route, Op)] = &[
+    (Route::new("GET", "/admin/tenants"), Op::List),
+    (Route::new("GET", "/admin/tenants/{tenantId}"), Op::Get),
+    (Route::new("PATCH", "/admin/tenants/{tenantId}"), Op::Update),
+];
+
+pub async fn function_handler<C: TenantStore, J: JobQueue, D: UserDirectory>(
+    deps: &Deps<C, J, D>,
     event: Request,
 ) -> Result<Response<Body>, Error> {
     Ok(serve_caller(event, |claims, request| handle(deps, claims, request)).await)
 }
 
-async fn handle<C: TenantStore, J: JobQueue>(
-    deps: &Deps<C, J>,
+async fn handle<C: TenantStore, J: JobQueue, D: UserDirectory>(
+    deps: &Deps<C, J, D>,
     claims: Claims,
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (route, params) = match_route(&request, ROUTES)?;
+    let (op, params) = match_route(&request, ROUTES)?;
     let actor = claims.user_id()?;
-    if !claims
-        .groups()
-        .iter()
-        .any(|group| group == PLATFORM_ADMIN_GROUP)
-    {
-        tracing::warn!(audit = true, actor = %actor, route = route.template, "platform route refused: not a platform operator");
-        return Err(ApiError::forbidden(
-            "Only platform operators may use this route.",
-        ));
+    let refused = || {
+        tracing::warn!(audit = true, actor = %actor, op = ?op, "platform route refused: not a platform operator");
+        ApiError::forbidden("Only platform operators may use this route.")
+    };
+    if !in_operator_group(&claims.groups()) {
+        return Err(refused());
     }
-    match route {
-        LIST => list(deps, &request).await,
-        GET => get(deps, &params, &actor).await,
-        _ => update(deps, &request, &params, &actor).await,
+    match op {
+        Op::List => list(deps, &request).await,
+        Op::Get => get(deps, &params, &actor).await,
+        Op::Update => {
+            // A write: the group membership as the user pool has it now, not as the token says.
+            let groups = deps.directory.groups_of(&actor).await.map_err(|err| {
+                ApiError::Internal(format!("reading the operator's groups: {err}"))
+            })?;
+            if !in_operator_group(&groups) {
+                return Err(refused());
+            }
+            update(deps, &request, &params, &actor).await
+        }
     }
+}
+
+fn in_operator_group(groups: &[String]) -> bool {
+    groups.iter().any(|group| group == PLATFORM_ADMIN_GROUP)
 }
 
 fn view(tenant: &Tenant) -> Value {
@@ -89,8 +101,8 @@ fn tenant_id(params: &PathParams) -> Result<TenantId, ApiError> {
     TenantId::parse(params.get("tenantId")).map_err(|_| ApiError::NotFound)
 }
 
-async fn list<C: TenantStore, J>(
-    deps: &Deps<C, J>,
+async fn list<C: TenantStore, J, D>(
+    deps: &Deps<C, J, D>,
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let (limit, cursor) = list_params(request)?;
@@ -108,8 +120,8 @@ async fn list<C: TenantStore, J>(
     Ok(shared::http::page(&views))
 }
 
-async fn get<C: TenantStore, J>(
-    deps: &Deps<C, J>,
+async fn get<C: TenantStore, J, D>(
+    deps: &Deps<C, J, D>,
     params: &PathParams,
     actor: &shared::ids::UserId,
 ) -> Result<Response<Body>, ApiError> {
@@ -127,8 +139,8 @@ fn is_silo(tier: Tier) -> bool {
     tier == Tier::Premium
 }
 
-async fn update<C: TenantStore, J: JobQueue>(
-    deps: &Deps<C, J>,
+async fn update<C: TenantStore, J: JobQueue, D>(
+    deps: &Deps<C, J, D>,
     request: &Request,
     params: &PathParams,
     actor: &shared::ids::UserId,
@@ -161,9 +173,18 @@ async fn update<C: TenantStore, J: JobQueue>(
     {
         return Err(expected.stale());
     }
+    if current.status == TenantStatus::Provisioning {
+        // Its table is being created or its data moved: a status change now would let writes
+        // resume on a table about to be purged, and a tier change would race the job.
+        return Err(ApiError::conflict(
+            "tenant-busy",
+            "The tenant's storage is being provisioned or migrated; try again when it is active.",
+        ));
+    }
     let migration = tier.filter(|tier| is_silo(*tier) != is_silo(current.tier));
     let change = TenantStateChange {
         expected_version: Some(current.version),
+        expected_status: Some(current.status),
         status,
         // A migration changes the tier itself once the data has moved.
         tier: if migration.is_some() { None } else { tier },
@@ -210,23 +231,35 @@ async fn update<C: TenantStore, J: JobQueue>(
 
 #[cfg(test)]
 mod tests {
+    use shared::domain::email::EmailAddress;
+    use shared::identity::memory::MemoryDirectory;
+    use shared::ids::UserId;
     use shared::jobs::MemoryJobQueue;
     use shared::store::control::MembershipLookup;
     use shared::store::memory_control::MemoryControl;
     use shared::testing::{
-        Event, TENANT_A, TENANT_B, assert_problem, body_json, seed_sample_tenants, user_id,
+        Event, PLATFORM_ADMIN, TENANT_A, TENANT_B, assert_problem, body_json, seed_sample_tenants,
+        user_id,
     };
 
     use super::*;
 
-    type TestDeps = Deps<MemoryControl, MemoryJobQueue>;
+    type TestDeps = Deps<MemoryControl, MemoryJobQueue, MemoryDirectory>;
 
     async fn deps() -> TestDeps {
         let control = MemoryControl::new();
         seed_sample_tenants(&control).await;
+        let directory = MemoryDirectory::new();
+        let operator = UserId::parse(PLATFORM_ADMIN).unwrap();
+        directory.insert(
+            operator.clone(),
+            EmailAddress::parse("ops@tenantry.example").unwrap(),
+        );
+        directory.set_groups(&operator, &[PLATFORM_ADMIN_GROUP]);
         Deps {
             control,
             jobs: MemoryJobQueue::new(),
+            directory,
         }
     }
 
@@ -292,6 +325,46 @@ mod tests {
         let forged =
             fixture("update-tenant", "a-admin").claim("custom:groups", Some("platform-admin"));
         assert_problem(&call(&deps, forged).await, 403, "forbidden");
+    }
+
+    #[tokio::test]
+    async fn an_operator_taken_out_of_the_group_can_write_nothing_with_an_older_token() {
+        let deps = deps().await;
+        deps.directory
+            .set_groups(&UserId::parse(PLATFORM_ADMIN).unwrap(), &[]);
+        assert_problem(
+            &call(&deps, fixture("update-tenant", "platform")).await,
+            403,
+            "forbidden",
+        );
+        let record = deps.control.get_tenant(&tenant(TENANT_A)).await.unwrap();
+        assert_eq!(record.status, TenantStatus::Active);
+    }
+
+    #[tokio::test]
+    async fn a_tenant_being_provisioned_or_migrated_keeps_its_status() {
+        let deps = deps().await;
+        let change = TenantStateChange {
+            status: Some(TenantStatus::Provisioning),
+            ..TenantStateChange::default()
+        };
+        deps.control
+            .set_tenant_state(&tenant(TENANT_A), change)
+            .await
+            .unwrap();
+        for body in [
+            r#"{"status":"active"}"#,
+            r#"{"status":"suspended"}"#,
+            r#"{"tier":"standard"}"#,
+        ] {
+            assert_problem(
+                &call(&deps, fixture("update-tenant", "platform").body(body)).await,
+                409,
+                "tenant-busy",
+            );
+        }
+        let record = deps.control.get_tenant(&tenant(TENANT_A)).await.unwrap();
+        assert_eq!(record.status, TenantStatus::Provisioning);
     }
 
     #[tokio::test]

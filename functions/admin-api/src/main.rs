@@ -11,6 +11,7 @@ async fn main() -> Result<(), Error> {
     let deps = http_handler::Deps {
         control: shared::setup::control_store(&sdk)?,
         jobs: shared::setup::job_queue(&sdk)?,
+        directory: shared::setup::user_directory(&sdk)?,
     };
     run(service_fn(|event| {
         http_handler::function_handler(&deps, event)

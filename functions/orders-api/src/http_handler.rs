@@ -10,6 +10,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 
+use shared::authority::{CallerStanding, Standing};
 use shared::context::TenantContext;
 use shared::domain::ValidationError;
 use shared::domain::order::{ChangeStatusBody, CreateOrderBody, Order, OrderRequest, OrderStatus};
@@ -25,42 +26,42 @@ pub struct Deps<S> {
     pub store: S,
 }
 
-const CREATE: Route = Route {
-    method: "POST",
-    template: "/orders",
-};
-const LIST: Route = Route {
-    method: "GET",
-    template: "/orders",
-};
-const GET: Route = Route {
-    method: "GET",
-    template: "/orders/{orderId}",
-};
-const CHANGE_STATUS: Route = Route {
-    method: "PATCH",
-    template: "/orders/{orderId}",
-};
-const ROUTES: &[Route] = &[CREATE, LIST, GET, CHANGE_STATUS];
+/// What a request asks for: dispatched by a `match` without a catch-all arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Create,
+    List,
+    Get,
+    ChangeStatus,
+}
 
-pub async fn function_handler<S: ProductLookup + OrderStore>(
+const ROUTES: &[(Route, Op)] = &[
+    (Route::new("POST", "/orders"), Op::Create),
+    (Route::new("GET", "/orders"), Op::List),
+    (Route::new("GET", "/orders/{orderId}"), Op::Get),
+    (Route::new("PATCH", "/orders/{orderId}"), Op::ChangeStatus),
+];
+
+pub async fn function_handler<S: ProductLookup + OrderStore + CallerStanding>(
     deps: &Deps<S>,
     event: Request,
 ) -> Result<Response<Body>, Error> {
     Ok(serve(event, |context, request| handle(deps, context, request)).await)
 }
 
-async fn handle<S: ProductLookup + OrderStore>(
+async fn handle<S: ProductLookup + OrderStore + CallerStanding>(
     deps: &Deps<S>,
     context: TenantContext,
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (route, params) = match_route(&request, ROUTES)?;
-    match route {
-        CREATE => create(deps, &context, &request).await,
-        LIST => list(deps, &context, &request).await,
-        GET => get(deps, &context, &params).await,
-        _ => change_status(deps, &context, &request, &params).await,
+    let (op, params) = match_route(&request, ROUTES)?;
+    // The token against the tenant record (cached at most 10 s): status, revocations, tier.
+    let standing = deps.store.standing(&context).await?;
+    match op {
+        Op::Create => create(deps, &context, standing, &request).await,
+        Op::List => list(deps, &context, &request).await,
+        Op::Get => get(deps, &context, &params).await,
+        Op::ChangeStatus => change_status(deps, &context, &request, &params).await,
     }
 }
 
@@ -84,6 +85,7 @@ fn order_response(status: StatusCode, order: &Order) -> Response<Body> {
 async fn create<S: ProductLookup + OrderStore>(
     deps: &Deps<S>,
     context: &TenantContext,
+    standing: Standing,
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let body: CreateOrderBody = json_body(request, MAX_BODY_BYTES)?;
@@ -93,7 +95,7 @@ async fn create<S: ProductLookup + OrderStore>(
         .get_products(&context.tenant_id, &order_request.product_ids())
         .await?;
     let priced = Order::price(&order_request, &products, context.user_id.clone())?;
-    let limits = PlanLimits::of(context.tier);
+    let limits = PlanLimits::of(standing.tier);
     deps.store
         .place_order(&context.tenant_id, &priced, limits.max_orders_per_month)
         .await?;

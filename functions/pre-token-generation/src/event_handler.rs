@@ -5,7 +5,8 @@
 //! and status (kept in step by every change of those; see `TenantStore::set_tenant_state`). So
 //! no second read of the tenant record is needed.
 //!
-//! The claims `tenant_id`, `tenant_role`, `tenant_tier` are injected into the ID token (event
+//! The claims `tenant_id`, `tenant_role`, `tenant_tier` and `tenant_grant` (when the membership
+//! was granted as it is, checked against the tenant's revocations by the APIs) are injected into the ID token (event
 //! version 1, and the local emulator's version 0) or into both the ID and the access token
 //! (versions 2 and 3), overriding anything else. No group override is ever sent, so the user's
 //! `cognito:groups` are never touched (an empty override would wipe them).
@@ -20,7 +21,7 @@
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Map, Value, json};
 
-use shared::claims::{TENANT_ID, TENANT_ROLE, TENANT_TIER};
+use shared::claims::{TENANT_GRANT, TENANT_ID, TENANT_ROLE, TENANT_TIER};
 use shared::domain::member::Membership;
 use shared::domain::tenant::TenantStatus;
 use shared::ids::UserId;
@@ -73,6 +74,7 @@ fn claims_of(membership: &Membership) -> Value {
         TENANT_ID: membership.tenant_id.to_string(),
         TENANT_ROLE: membership.role.as_str(),
         TENANT_TIER: membership.tier.as_str(),
+        TENANT_GRANT: membership.granted_at.to_string(),
     })
 }
 
@@ -131,7 +133,7 @@ pub async fn function_handler<S: MembershipLookup>(
             apply(
                 &mut event,
                 "claimsToSuppress",
-                json!([TENANT_ID, TENANT_ROLE, TENANT_TIER]),
+                json!([TENANT_ID, TENANT_ROLE, TENANT_TIER, TENANT_GRANT]),
             );
         }
         Some(membership) if !membership.tenant_status.allows_access() => {
@@ -165,7 +167,7 @@ mod tests {
 
     const ALICE: &str = "0a000000-0000-4000-8000-00000000a0ad";
 
-    async fn deps_with_alice() -> (Deps<MemoryControl>, TenantId) {
+    async fn deps_with_alice() -> (Deps<MemoryControl>, TenantId, u64) {
         let store = MemoryControl::new();
         let tenant = Tenant::new(TenantName::parse("Acme Tea").unwrap(), Tier::Standard);
         let alice = UserId::parse(ALICE).unwrap();
@@ -177,7 +179,9 @@ mod tests {
             )
             .await
             .unwrap();
-        (Deps { store }, tenant.id)
+        let granted = store.membership(&alice).await.unwrap().unwrap().granted_at;
+        assert!(granted > 0, "onboarding stamps the grant");
+        (Deps { store }, tenant.id, granted)
     }
 
     fn event(name: &str) -> Value {
@@ -192,17 +196,21 @@ mod tests {
             .map_err(|e| e.to_string())
     }
 
-    fn expected_claims(tenant: &TenantId) -> Value {
-        json!({"tenant_id": tenant.to_string(), "tenant_role": Role::Admin.as_str(), "tenant_tier": "standard"})
+    fn expected_claims(tenant: &TenantId, granted: u64) -> Value {
+        json!({"tenant_id": tenant.to_string(), "tenant_role": Role::Admin.as_str(),
+               "tenant_tier": "standard", "tenant_grant": granted.to_string()})
     }
 
     #[tokio::test]
     async fn v1_events_get_the_claims_in_the_id_token_and_keep_their_groups() {
-        let (deps, tenant) = deps_with_alice().await;
+        let (deps, tenant, granted) = deps_with_alice().await;
         let original = event("v1-authentication.json");
         let out = invoke(&deps, original.clone()).await.unwrap();
         let details = &out["response"]["claimsOverrideDetails"];
-        assert_eq!(details["claimsToAddOrOverride"], expected_claims(&tenant));
+        assert_eq!(
+            details["claimsToAddOrOverride"],
+            expected_claims(&tenant, granted)
+        );
         assert!(
             details.get("groupOverrideDetails").is_none(),
             "groups must not be overridden"
@@ -217,14 +225,14 @@ mod tests {
 
     #[tokio::test]
     async fn v2_and_v3_events_get_the_claims_in_both_tokens() {
-        let (deps, tenant) = deps_with_alice().await;
+        let (deps, tenant, granted) = deps_with_alice().await;
         for fixture in ["v2-authentication.json", "v3-refresh.json"] {
             let out = invoke(&deps, event(fixture)).await.unwrap();
             let details = &out["response"]["claimsAndScopeOverrideDetails"];
             for token in ["idTokenGeneration", "accessTokenGeneration"] {
                 assert_eq!(
                     details[token]["claimsToAddOrOverride"],
-                    expected_claims(&tenant),
+                    expected_claims(&tenant, granted),
                     "{fixture} {token}"
                 );
             }
@@ -234,18 +242,18 @@ mod tests {
 
     #[tokio::test]
     async fn emulator_events_are_accepted() {
-        let (deps, tenant) = deps_with_alice().await;
+        let (deps, tenant, granted) = deps_with_alice().await;
         let out = invoke(&deps, event("emulator.json")).await.unwrap();
         assert_eq!(
             out["response"]["claimsOverrideDetails"]["claimsToAddOrOverride"],
-            expected_claims(&tenant)
+            expected_claims(&tenant, granted)
         );
         assert_eq!(out["version"], "0");
     }
 
     #[tokio::test]
     async fn a_claim_smuggled_into_the_request_is_overridden() {
-        let (deps, tenant) = deps_with_alice().await;
+        let (deps, tenant, _) = deps_with_alice().await;
         let mut forged = event("v1-authentication.json");
         forged["request"]["userAttributes"]["tenant_id"] = json!(TenantId::generate().to_string());
         let out = invoke(&deps, forged).await.unwrap();
@@ -257,19 +265,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_user_without_membership_gets_no_tenant_claims() {
-        let (deps, _) = deps_with_alice().await;
+        let (deps, _, _) = deps_with_alice().await;
         let out = invoke(&deps, event("v1-new-user.json")).await.unwrap();
         let details = &out["response"]["claimsOverrideDetails"];
         assert!(details.get("claimsToAddOrOverride").is_none());
         assert_eq!(
             details["claimsToSuppress"],
-            json!(["tenant_id", "tenant_role", "tenant_tier"])
+            json!(["tenant_id", "tenant_role", "tenant_tier", "tenant_grant"])
         );
     }
 
     #[tokio::test]
     async fn a_suspended_or_deleted_tenant_cannot_sign_in() {
-        let (deps, tenant) = deps_with_alice().await;
+        let (deps, tenant, _) = deps_with_alice().await;
         let suspend = TenantStateChange {
             status: Some(TenantStatus::Suspended),
             ..TenantStateChange::default()
@@ -299,14 +307,14 @@ mod tests {
 
     #[tokio::test]
     async fn machine_clients_pass_through() {
-        let (deps, _) = deps_with_alice().await;
+        let (deps, _, _) = deps_with_alice().await;
         let original = event("v3-client-credentials.json");
         assert_eq!(invoke(&deps, original.clone()).await.unwrap(), original);
     }
 
     #[tokio::test]
     async fn an_event_without_a_user_fails_closed() {
-        let (deps, _) = deps_with_alice().await;
+        let (deps, _, _) = deps_with_alice().await;
         let mut nameless = event("v1-authentication.json");
         nameless["request"]["userAttributes"]
             .as_object_mut()

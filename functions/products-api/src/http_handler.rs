@@ -11,6 +11,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 
+use shared::authority::{CallerStanding, Standing};
 use shared::context::TenantContext;
 use shared::domain::product::{CreateProductBody, Product, ProductDraft, ReplaceProductBody};
 use shared::http::{
@@ -25,47 +26,45 @@ pub struct Deps<S> {
     pub store: S,
 }
 
-const CREATE: Route = Route {
-    method: "POST",
-    template: "/products",
-};
-const LIST: Route = Route {
-    method: "GET",
-    template: "/products",
-};
-const GET: Route = Route {
-    method: "GET",
-    template: "/products/{productId}",
-};
-const REPLACE: Route = Route {
-    method: "PUT",
-    template: "/products/{productId}",
-};
-const DELETE: Route = Route {
-    method: "DELETE",
-    template: "/products/{productId}",
-};
-const ROUTES: &[Route] = &[CREATE, LIST, GET, REPLACE, DELETE];
+/// What a request asks for: dispatched by a `match` without a catch-all arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Create,
+    List,
+    Get,
+    Replace,
+    Delete,
+}
 
-pub async fn function_handler<S: ProductStore>(
+const ROUTES: &[(Route, Op)] = &[
+    (Route::new("POST", "/products"), Op::Create),
+    (Route::new("GET", "/products"), Op::List),
+    (Route::new("GET", "/products/{productId}"), Op::Get),
+    (Route::new("PUT", "/products/{productId}"), Op::Replace),
+    (Route::new("DELETE", "/products/{productId}"), Op::Delete),
+];
+
+pub async fn function_handler<S: ProductStore + CallerStanding>(
     deps: &Deps<S>,
     event: Request,
 ) -> Result<Response<Body>, Error> {
     Ok(serve(event, |context, request| handle(deps, context, request)).await)
 }
 
-async fn handle<S: ProductStore>(
+async fn handle<S: ProductStore + CallerStanding>(
     deps: &Deps<S>,
     context: TenantContext,
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (route, params) = match_route(&request, ROUTES)?;
-    match route {
-        CREATE => create(deps, &context, &request).await,
-        LIST => list(deps, &context, &request).await,
-        GET => get(deps, &context, &params).await,
-        REPLACE => replace(deps, &context, &request, &params).await,
-        _ => delete(deps, &context, &request, &params).await,
+    let (op, params) = match_route(&request, ROUTES)?;
+    // The token against the tenant record (cached at most 10 s): status, revocations, tier.
+    let standing = deps.store.standing(&context).await?;
+    match op {
+        Op::Create => create(deps, &context, standing, &request).await,
+        Op::List => list(deps, &context, &request).await,
+        Op::Get => get(deps, &context, &params).await,
+        Op::Replace => replace(deps, &context, &request, &params).await,
+        Op::Delete => delete(deps, &context, &request, &params).await,
     }
 }
 
@@ -86,11 +85,12 @@ fn product_response(status: StatusCode, product: &Product) -> Response<Body> {
 async fn create<S: ProductStore>(
     deps: &Deps<S>,
     context: &TenantContext,
+    standing: Standing,
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let body: CreateProductBody = json_body(request, MAX_BODY_BYTES)?;
     let product = Product::create(ProductDraft::try_from(body)?);
-    let limits = PlanLimits::of(context.tier);
+    let limits = PlanLimits::of(standing.tier);
     deps.store
         .create_product(&context.tenant_id, &product, limits.max_products)
         .await?;
@@ -694,6 +694,83 @@ mod tests {
                 .await
                 .status(),
             201
+        );
+    }
+
+    #[tokio::test]
+    async fn limits_follow_the_stored_tier_not_the_tokens() {
+        let deps = deps();
+        // Tenant b's token still says standard; the plan was moved down to basic.
+        deps.store
+            .set_tier(TENANT_B.parse().unwrap(), shared::context::Tier::Basic);
+        let max = PlanLimits::of(shared::context::Tier::Basic).max_products;
+        for i in 0..max {
+            create(&deps, "b-member", &format!("Q-{i}")).await;
+        }
+        let body =
+            json!({"name": "One more", "sku": "Q-MAX", "price": 1, "currency": "EUR"}).to_string();
+        let over = call(&deps, fixture("create-product", "b-member").body(&body)).await;
+        assert_eq!(assert_problem(&over, 429, "quota-exceeded")["max"], max);
+    }
+
+    #[tokio::test]
+    async fn a_token_older_than_its_users_revocation_is_refused_on_every_verb() {
+        let deps = deps();
+        let product = create(&deps, "a-admin", "TEA-1").await;
+        let id = id_of(&product).to_owned();
+        let admin = shared::testing::USERS[0].2;
+        deps.store.revoke(
+            TENANT_A.parse().unwrap(),
+            shared::ids::UserId::parse(admin).unwrap(),
+            1_000,
+        );
+        let body = json!({"name": "X", "sku": "X-1", "price": 1, "currency": "EUR", "version": 1})
+            .to_string();
+        for event in [
+            fixture("list-products", "a-admin"),
+            fixture("get-product", "a-admin").path_param("productId", &id),
+            fixture("create-product", "a-admin").body(&body),
+            fixture("replace-product", "a-admin")
+                .path_param("productId", &id)
+                .body(&body),
+            fixture("delete-product", "a-admin").path_param("productId", &id),
+        ] {
+            assert_problem(&call(&deps, event).await, 401, "token-revoked");
+        }
+        // A token granted at or after the revocation (a refresh) works; the other member too.
+        let fresh = fixture("get-product", "a-admin")
+            .path_param("productId", &id)
+            .claim("tenant_grant", Some("1000"));
+        assert_eq!(call(&deps, fresh).await.status(), 200);
+        let other = fixture("get-product", "a-member").path_param("productId", &id);
+        assert_eq!(call(&deps, other).await.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn a_suspended_or_offboarded_tenant_is_refused_on_every_verb() {
+        use shared::domain::tenant::TenantStatus;
+        let deps = deps();
+        let product = create(&deps, "a-member", "TEA-1").await;
+        let id = id_of(&product).to_owned();
+        for status in [
+            TenantStatus::Suspended,
+            TenantStatus::Deleting,
+            TenantStatus::Deleted,
+        ] {
+            deps.store.set_status(TENANT_A.parse().unwrap(), status);
+            for event in [
+                fixture("list-products", "a-member"),
+                fixture("get-product", "a-member").path_param("productId", &id),
+                fixture("delete-product", "a-admin").path_param("productId", &id),
+            ] {
+                assert_problem(&call(&deps, event).await, 403, "tenant-inactive");
+            }
+        }
+        assert_eq!(
+            call(&deps, fixture("list-products", "b-member"))
+                .await
+                .status(),
+            200
         );
     }
 

@@ -10,6 +10,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde_json::{Value, json};
 
+use shared::authority::{Authority, ControlAuthority};
 use shared::context::TenantContext;
 use shared::domain::tenant::{Tenant, TenantName, TenantStatus, UpdateTenantBody};
 use shared::domain::time::Timestamp;
@@ -28,42 +29,45 @@ pub struct Deps<C, U, J> {
     pub jobs: J,
 }
 
-const GET: Route = Route {
-    method: "GET",
-    template: "/tenant",
-};
-const UPDATE: Route = Route {
-    method: "PATCH",
-    template: "/tenant",
-};
-const DELETE: Route = Route {
-    method: "DELETE",
-    template: "/tenant",
-};
-const ROUTES: &[Route] = &[GET, UPDATE, DELETE];
+/// What a request asks for: dispatched by a `match` without a catch-all arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Get,
+    Update,
+    Offboard,
+}
+
+const ROUTES: &[(Route, Op)] = &[
+    (Route::new("GET", "/tenant"), Op::Get),
+    (Route::new("PATCH", "/tenant"), Op::Update),
+    (Route::new("DELETE", "/tenant"), Op::Offboard),
+];
 
 pub async fn function_handler<C, U, J>(
     deps: &Deps<C, U, J>,
     event: Request,
 ) -> Result<Response<Body>, Error>
 where
-    C: TenantStore,
+    C: TenantStore + ControlAuthority,
     U: UsageReader,
     J: JobQueue,
 {
     Ok(serve(event, |context, request| handle(deps, context, request)).await)
 }
 
-async fn handle<C: TenantStore, U: UsageReader, J: JobQueue>(
+async fn handle<C: TenantStore + ControlAuthority, U: UsageReader, J: JobQueue>(
     deps: &Deps<C, U, J>,
     context: TenantContext,
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (route, _) = match_route(&request, ROUTES)?;
-    match route {
-        GET => get(deps, &context).await,
-        UPDATE => update(deps, &context, &request).await,
-        _ => delete(deps, &context).await,
+    let (op, _) = match_route(&request, ROUTES)?;
+    // The caller's stored role and the tenant's status, read strongly consistently: a removed or
+    // demoted admin, or a suspended tenant, is refused at once.
+    let authority = deps.control.authority(&context).await?;
+    match op {
+        Op::Get => get(deps, &context, authority).await,
+        Op::Update => update(deps, &context, &authority, &request).await,
+        Op::Offboard => delete(deps, &context, &authority).await,
     }
 }
 
@@ -90,11 +94,12 @@ fn view(tenant: &Tenant, usage: Option<Usage>) -> Value {
     view
 }
 
-async fn get<C: TenantStore, U: UsageReader, J>(
+async fn get<C, U: UsageReader, J>(
     deps: &Deps<C, U, J>,
     context: &TenantContext,
+    authority: Authority,
 ) -> Result<Response<Body>, ApiError> {
-    let tenant = deps.control.get_tenant(&context.tenant_id).await?;
+    let tenant = authority.tenant;
     let usage = match deps
         .usage
         .usage(&context.tenant_id, &Timestamp::now().year_month())
@@ -114,9 +119,10 @@ async fn get<C: TenantStore, U: UsageReader, J>(
 async fn update<C: TenantStore, U, J>(
     deps: &Deps<C, U, J>,
     context: &TenantContext,
+    authority: &Authority,
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    if !context.is_admin() {
+    if !authority.is_admin() {
         return Err(ApiError::forbidden(
             "Only an admin can change the organization's settings.",
         ));
@@ -146,13 +152,15 @@ async fn update<C: TenantStore, U, J>(
 
 /// Offboarding: the tenant becomes `deleting` at once (the data APIs refuse it from then on), and
 /// a job stops its users signing in, disables them, purges the data and marks it `deleted`.
-/// Calling it again while the job runs re-dispatches the (idempotent) job. This function's role
+/// Once the tenant is `deleting` its users can do nothing more (a stuck job is re-dispatched by a
+/// platform operator). This function's role
 /// may change tenant records only, so everything keyed by user is left to the job.
 async fn delete<C: TenantStore, U, J: JobQueue>(
     deps: &Deps<C, U, J>,
     context: &TenantContext,
+    authority: &Authority,
 ) -> Result<Response<Body>, ApiError> {
-    if !context.is_admin() {
+    if !authority.is_admin() {
         return Err(ApiError::forbidden(
             "Only an admin can delete the organization.",
         ));
@@ -350,7 +358,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn deleting_the_tenant_starts_offboarding_once_and_idempotently() {
+    async fn deleting_the_tenant_starts_offboarding_once_and_then_refuses_its_users() {
         let deps = deps().await;
         let response = call(&deps, fixture("delete-tenant", "a-admin")).await;
         assert_eq!(response.status(), 202);
@@ -371,12 +379,23 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(membership.tenant_status, TenantStatus::Active);
-        let again = call(&deps, fixture("delete-tenant", "a-admin")).await;
-        assert_eq!(again.status(), 202);
+        // From then on its users can do nothing, offboarding included (a stuck job is
+        // re-dispatched by a platform operator).
+        for (route, who) in [
+            ("delete-tenant", "a-admin"),
+            ("get-tenant", "a-member"),
+            ("update-tenant", "a-admin"),
+        ] {
+            assert_problem(
+                &call(&deps, fixture(route, who)).await,
+                403,
+                "tenant-inactive",
+            );
+        }
         let job = TenantJob::Offboard {
             tenant_id: tenant(TENANT_A),
         };
-        assert_eq!(deps.jobs.dispatched(), vec![job.clone(), job]);
+        assert_eq!(deps.jobs.dispatched(), vec![job]);
         // Tenant b is untouched.
         assert_eq!(
             deps.control

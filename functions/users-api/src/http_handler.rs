@@ -17,8 +17,9 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde_json::json;
 
+use shared::authority::{Authority, ControlAuthority};
 use shared::claims;
-use shared::context::{Claims, IdentityError, TenantContext};
+use shared::context::{Claims, TenantContext};
 use shared::domain::member::{ChangeRoleBody, Invitation, InviteBody};
 use shared::http::{
     ApiError, MAX_BODY_BYTES, PathParams, Route, created, json, json_body, list_params,
@@ -35,60 +36,59 @@ pub struct Deps<S, D> {
     pub directory: D,
 }
 
-const ME: Route = Route {
-    method: "GET",
-    template: "/me",
-};
-const LIST: Route = Route {
-    method: "GET",
-    template: "/users",
-};
-const INVITE: Route = Route {
-    method: "POST",
-    template: "/users",
-};
-const GET: Route = Route {
-    method: "GET",
-    template: "/users/{userId}",
-};
-const CHANGE_ROLE: Route = Route {
-    method: "PATCH",
-    template: "/users/{userId}",
-};
-const REMOVE: Route = Route {
-    method: "DELETE",
-    template: "/users/{userId}",
-};
-const ROUTES: &[Route] = &[ME, LIST, INVITE, GET, CHANGE_ROLE, REMOVE];
+/// What a request asks for: dispatched by a `match` without a catch-all arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Me,
+    List,
+    Invite,
+    Get,
+    ChangeRole,
+    Remove,
+}
 
-pub async fn function_handler<S: MemberStore, D: UserDirectory>(
+const ROUTES: &[(Route, Op)] = &[
+    (Route::new("GET", "/me"), Op::Me),
+    (Route::new("GET", "/users"), Op::List),
+    (Route::new("POST", "/users"), Op::Invite),
+    (Route::new("GET", "/users/{userId}"), Op::Get),
+    (Route::new("PATCH", "/users/{userId}"), Op::ChangeRole),
+    (Route::new("DELETE", "/users/{userId}"), Op::Remove),
+];
+
+pub async fn function_handler<S: MemberStore + ControlAuthority, D: UserDirectory>(
     deps: &Deps<S, D>,
     event: Request,
 ) -> Result<Response<Body>, Error> {
     Ok(serve_caller(event, |claims, request| handle(deps, claims, request)).await)
 }
 
-async fn handle<S: MemberStore, D: UserDirectory>(
+async fn handle<S: MemberStore + ControlAuthority, D: UserDirectory>(
     deps: &Deps<S, D>,
     claims: Claims,
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
-    let (route, params) = match_route(&request, ROUTES)?;
-    if route == ME {
-        return me(&claims);
-    }
-    let context = tenant_of(&claims)?;
-    match route {
-        LIST => list(deps, &context, &request).await,
-        GET => get(deps, &context, &params).await,
-        INVITE => invite(deps, &context, &request).await,
-        CHANGE_ROLE => change_role(deps, &context, &request, &params).await,
-        _ => remove(deps, &context, &params).await,
+    let (op, params) = match_route(&request, ROUTES)?;
+    let context = match tenant_of(&claims) {
+        Ok(context) => context,
+        Err(ApiError::NoTenant) if op == Op::Me => return me(&claims, None),
+        Err(err) => return Err(err),
+    };
+    // The caller's stored role and the tenant's status, read strongly consistently: a removed or
+    // demoted admin, or a suspended tenant, is refused at once.
+    let authority = deps.store.authority(&context).await?;
+    match op {
+        Op::Me => me(&claims, Some(&authority)),
+        Op::List => list(deps, &context, &request).await,
+        Op::Get => get(deps, &context, &params).await,
+        Op::Invite => invite(deps, &context, &authority, &request).await,
+        Op::ChangeRole => change_role(deps, &context, &authority, &request, &params).await,
+        Op::Remove => remove(deps, &context, &authority, &params).await,
     }
 }
 
-fn require_admin(context: &TenantContext, action: &str) -> Result<(), ApiError> {
-    if context.is_admin() {
+fn require_admin(authority: &Authority, action: &str) -> Result<(), ApiError> {
+    if authority.is_admin() {
         Ok(())
     } else {
         Err(ApiError::forbidden(format!("Only an admin can {action}.")))
@@ -100,14 +100,16 @@ fn user_id(params: &PathParams) -> Result<UserId, ApiError> {
     UserId::parse(params.get("userId")).map_err(|_| ApiError::NotFound)
 }
 
-fn me(claims: &Claims) -> Result<Response<Body>, ApiError> {
+/// The caller, with their organization as the control table has it now (role and tier).
+fn me(claims: &Claims, authority: Option<&Authority>) -> Result<Response<Body>, ApiError> {
     let user = claims.user_id()?;
-    let tenant = match TenantContext::from_claims(claims) {
-        Ok(context) => {
-            json!({ "id": context.tenant_id, "role": context.role, "tier": context.tier })
-        }
-        Err(IdentityError::NoTenant) => serde_json::Value::Null,
-        Err(err) => return Err(err.into()),
+    let tenant = match authority {
+        Some(authority) => json!({
+            "id": authority.tenant.id,
+            "role": authority.role,
+            "tier": authority.tenant.tier,
+        }),
+        None => serde_json::Value::Null,
     };
     Ok(json(
         StatusCode::OK,
@@ -148,13 +150,14 @@ async fn get<S: MemberStore, D>(
 async fn invite<S: MemberStore, D: UserDirectory>(
     deps: &Deps<S, D>,
     context: &TenantContext,
+    authority: &Authority,
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    require_admin(context, "invite users")?;
+    require_admin(authority, "invite users")?;
     let body: InviteBody = json_body(request, MAX_BODY_BYTES)?;
     let invitation = Invitation::try_from(body)?;
     let tenant = &context.tenant_id;
-    let max_users = PlanLimits::of(context.tier).max_users;
+    let max_users = PlanLimits::of(authority.tenant.tier).max_users;
 
     // 1. Hold the address and a seat.
     let reservation = deps
@@ -211,10 +214,11 @@ async fn release<S: MemberStore, D>(
 async fn change_role<S: MemberStore, D>(
     deps: &Deps<S, D>,
     context: &TenantContext,
+    authority: &Authority,
     request: &Request,
     params: &PathParams,
 ) -> Result<Response<Body>, ApiError> {
-    require_admin(context, "change roles")?;
+    require_admin(authority, "change roles")?;
     let user = user_id(params)?;
     let body: ChangeRoleBody = json_body(request, MAX_BODY_BYTES)?;
     let role = body.role()?;
@@ -232,9 +236,10 @@ async fn change_role<S: MemberStore, D>(
 async fn remove<S: MemberStore, D: UserDirectory>(
     deps: &Deps<S, D>,
     context: &TenantContext,
+    authority: &Authority,
     params: &PathParams,
 ) -> Result<Response<Body>, ApiError> {
-    require_admin(context, "remove users")?;
+    require_admin(authority, "remove users")?;
     let user = user_id(params)?;
     deps.store.remove_member(&context.tenant_id, &user).await?;
     if let Err(err) = deps.directory.disable_user(&user).await {
@@ -528,6 +533,158 @@ mod tests {
                 .unwrap()
                 .user_count,
             2
+        );
+    }
+
+    /// Amir (a member) made admin, with a token issued after that: what the token says and
+    /// what the store says agree.
+    async fn amir_as_admin(deps: &TestDeps) -> String {
+        deps.store
+            .change_role(&tenant(TENANT_A), &user_id("a-member"), Role::Admin)
+            .await
+            .unwrap();
+        let membership = deps
+            .store
+            .membership(&user_id("a-member"))
+            .await
+            .unwrap()
+            .unwrap();
+        membership.granted_at.to_string()
+    }
+
+    fn as_amir_admin(route: &str, grant: &str) -> Event {
+        fixture(route, "a-member")
+            .claim("tenant_role", Some("admin"))
+            .claim("tenant_grant", Some(grant))
+    }
+
+    #[tokio::test]
+    async fn a_removed_admin_can_do_nothing_with_the_token_they_still_hold() {
+        let deps = deps().await;
+        let grant = amir_as_admin(&deps).await;
+        let before = invite(&deps, "a-admin", "first@acme.example", "member").await;
+        assert_eq!(before.status(), 201);
+        let mallory = json!({"email": "mallory@evil.example", "role": "admin"}).to_string();
+        let allowed = call(&deps, as_amir_admin("invite-user", &grant).body(&mallory)).await;
+        assert_eq!(
+            allowed.status(),
+            201,
+            "an admin's token works while it is true"
+        );
+        let removed = call(
+            &deps,
+            fixture("remove-user", "a-admin").path_param("userId", user_id("a-member").as_str()),
+        )
+        .await;
+        assert_eq!(removed.status(), 204);
+        let users_before = deps
+            .store
+            .get_tenant(&tenant(TENANT_A))
+            .await
+            .unwrap()
+            .user_count;
+        let second = json!({"email": "mallory2@evil.example", "role": "admin"}).to_string();
+        let demote_alice = json!({"role": "member"}).to_string();
+        for event in [
+            as_amir_admin("invite-user", &grant).body(&second),
+            as_amir_admin("change-user-role", &grant)
+                .path_param("userId", user_id("a-admin").as_str())
+                .body(&demote_alice),
+            as_amir_admin("list-users", &grant),
+            as_amir_admin("me", &grant),
+        ] {
+            assert_problem(&call(&deps, event).await, 401, "token-revoked");
+        }
+        let after = deps.store.get_tenant(&tenant(TENANT_A)).await.unwrap();
+        assert_eq!(after.user_count, users_before, "nothing was invited");
+        let alice = deps
+            .store
+            .get_member(&tenant(TENANT_A), &user_id("a-admin"))
+            .await
+            .unwrap();
+        assert_eq!(alice.role, Role::Admin, "alice is still admin");
+    }
+
+    #[tokio::test]
+    async fn a_demoted_admin_keeps_only_a_members_powers() {
+        let deps = deps().await;
+        let grant = amir_as_admin(&deps).await;
+        let demote = json!({"role": "member"}).to_string();
+        let demoted = call(
+            &deps,
+            fixture("change-user-role", "a-admin")
+                .path_param("userId", user_id("a-member").as_str())
+                .body(&demote),
+        )
+        .await;
+        assert_eq!(demoted.status(), 200);
+        let invitation = json!({"email": "x@evil.example", "role": "admin"}).to_string();
+        assert_problem(
+            &call(
+                &deps,
+                as_amir_admin("invite-user", &grant).body(&invitation),
+            )
+            .await,
+            401,
+            "token-revoked",
+        );
+        // The token a refresh gives now: role member, the grant of the demotion.
+        let membership = deps
+            .store
+            .membership(&user_id("a-member"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(membership.role, Role::Member);
+        let fresh = membership.granted_at.to_string();
+        let listed = call(
+            &deps,
+            fixture("list-users", "a-member").claim("tenant_grant", Some(&fresh)),
+        )
+        .await;
+        assert_eq!(listed.status(), 200);
+        // Even a forged role claim on a fresh token gets no admin power: the stored role decides.
+        assert_problem(
+            &call(
+                &deps,
+                as_amir_admin("invite-user", &fresh).body(&invitation),
+            )
+            .await,
+            403,
+            "forbidden",
+        );
+    }
+
+    #[tokio::test]
+    async fn a_suspended_tenants_users_can_change_or_read_nothing() {
+        let deps = deps().await;
+        let suspend = shared::store::control::TenantStateChange {
+            status: Some(shared::domain::tenant::TenantStatus::Suspended),
+            ..Default::default()
+        };
+        deps.store
+            .set_tenant_state(&tenant(TENANT_A), suspend)
+            .await
+            .unwrap();
+        for (route, who) in [
+            ("invite-user", "a-admin"),
+            ("list-users", "a-member"),
+            ("remove-user", "a-admin"),
+            ("change-user-role", "a-admin"),
+            ("get-user", "a-admin"),
+        ] {
+            assert_problem(
+                &call(&deps, fixture(route, who)).await,
+                403,
+                "tenant-inactive",
+            );
+        }
+        // Tenant b is untouched.
+        assert_eq!(
+            call(&deps, fixture("list-users", "b-member"))
+                .await
+                .status(),
+            200
         );
     }
 

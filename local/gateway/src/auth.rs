@@ -44,15 +44,46 @@ pub enum JwksError {
     NoKeys { url: String },
 }
 
+/// How long after a refetch of the JWKS another one may be made for a token naming an unknown
+/// key id. Anyone can send tokens with made-up key ids, and without a limit each of them would
+/// make one request to Cognito's JWKS endpoint; with it a flood of forged tokens costs at most one
+/// request per interval. Cognito rotates its keys rarely, so a genuinely new key is still picked
+/// up by the first token that names it, unless a refetch was made less than this long before; it
+/// is then picked up by the first token that names it once the interval has passed.
+pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The time source of the refetch limit: the monotonic system clock, or in tests one they move.
+#[derive(Clone)]
+struct Clock(Arc<dyn Fn() -> Instant + Send + Sync>);
+
+impl Clock {
+    fn system() -> Self {
+        Self(Arc::new(Instant::now))
+    }
+
+    fn now(&self) -> Instant {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
 /// The user pool's signing keys by key id, fetched once and fetched again when a token names a
 /// key that is not known yet (Cognito rotates keys rarely, but a local identity server may be
-/// recreated while the gateway runs).
+/// recreated while the gateway runs), at most once per [`JWKS_REFETCH_INTERVAL`].
 #[derive(Debug)]
 pub struct Jwks {
     url: String,
     client: reqwest::Client,
     keys: RwLock<HashMap<String, Arc<DecodingKey>>>,
-    refreshing: Mutex<()>,
+    /// When the last refetch started (`None` before the first). Held during a refetch, so only
+    /// one is in flight and the requests that wait for it see its keys.
+    last_refetch: Mutex<Option<Instant>>,
+    clock: Clock,
 }
 
 impl Jwks {
@@ -78,32 +109,44 @@ impl Jwks {
                 Err(error) => return Err(error),
             }
         };
-        Ok(Self::with_keys(url, client, keys))
+        Ok(Self::with_keys(url, client, keys, Clock::system()))
     }
 
     fn with_keys(
         url: &str,
         client: reqwest::Client,
         keys: HashMap<String, Arc<DecodingKey>>,
+        clock: Clock,
     ) -> Self {
         Self {
             url: url.to_owned(),
             client,
             keys: RwLock::new(keys),
-            refreshing: Mutex::new(()),
+            last_refetch: Mutex::new(None),
+            clock,
         }
     }
 
-    /// The key named `kid`, refetching the JWKS once if it is not known.
+    /// The key named `kid`, refetching the JWKS if it is not known and the last refetch was at
+    /// least [`JWKS_REFETCH_INTERVAL`] ago.
     async fn key(&self, kid: &str) -> Option<Arc<DecodingKey>> {
         if let Some(key) = self.keys.read().await.get(kid) {
             return Some(key.clone());
         }
         // One refetch at a time; a request that waited may find the key already loaded.
-        let _refreshing = self.refreshing.lock().await;
+        let mut last_refetch = self.last_refetch.lock().await;
         if let Some(key) = self.keys.read().await.get(kid) {
             return Some(key.clone());
         }
+        let now = self.clock.now();
+        if let Some(last) = *last_refetch
+            && now.saturating_duration_since(last) < JWKS_REFETCH_INTERVAL
+        {
+            tracing::debug!(kid, "unknown key id; the JWKS was refetched too recently");
+            return None;
+        }
+        // A failed refetch counts too: it is a request to the identity server all the same.
+        *last_refetch = Some(now);
         match fetch_keys(&self.client, &self.url).await {
             Ok(keys) => {
                 let key = keys.get(kid).cloned();
@@ -328,6 +371,7 @@ mod tests {
             "http://127.0.0.1:9/unused",
             reqwest::Client::new(),
             rsa_signing_keys(&set),
+            Clock::system(),
         );
         Authorizer::new(jwks, ISSUER, AUDIENCE)
     }
@@ -551,22 +595,179 @@ mod tests {
         authorizer.verify(Some(&sign(&id_claims()))).await.unwrap();
         assert_eq!(fetches.load(Ordering::SeqCst), 1, "a known key is cached");
 
+        // The pool rotates its key: the first token signed with it refetches the JWKS.
+        keys.lock().unwrap().push(public_jwk(OTHER_KEY, "rotated"));
         let rotated = sign_with(OTHER_KEY, "rotated", &id_claims());
-        assert!(matches!(
-            authorizer.verify(Some(&rotated)).await,
-            Err(AuthError::UnknownKey(_))
-        ));
+        authorizer.verify(Some(&rotated)).await.unwrap();
         assert_eq!(
             fetches.load(Ordering::SeqCst),
             2,
             "one refetch per unknown key"
         );
+        authorizer.verify(Some(&rotated)).await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 2, "the new key is cached");
+    }
 
+    /// A clock that stands still until the test moves it.
+    #[derive(Clone)]
+    struct ManualClock(Arc<std::sync::Mutex<Instant>>);
+
+    impl ManualClock {
+        fn new() -> Self {
+            Self(Arc::new(std::sync::Mutex::new(Instant::now())))
+        }
+
+        fn advance(&self, by: Duration) {
+            *self.0.lock().unwrap() += by;
+        }
+
+        fn clock(&self) -> Clock {
+            let now = self.0.clone();
+            Clock(Arc::new(move || *now.lock().unwrap()))
+        }
+    }
+
+    /// An authorizer whose JWKS comes from `url` (one fetch) and whose time is `clock`'s.
+    async fn authorizer_of(url: &str, clock: &ManualClock) -> Authorizer {
+        let client = reqwest::Client::new();
+        let keys = fetch_keys(&client, url).await.unwrap();
+        Authorizer::new(
+            Jwks::with_keys(url, client, keys, clock.clock()),
+            ISSUER,
+            AUDIENCE,
+        )
+    }
+
+    fn forged_token() -> String {
+        sign_with(OTHER_KEY, &uuid::Uuid::new_v4().to_string(), &id_claims())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn forged_key_ids_do_not_multiply_jwks_fetches() {
+        let keys = Arc::new(std::sync::Mutex::new(vec![public_jwk(SIGNING_KEY, KID)]));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let url = serve_jwks(keys, fetches.clone()).await;
+        let clock = ManualClock::new();
+        let authorizer = Arc::new(authorizer_of(&url, &clock).await);
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+
+        // Concurrent tokens, each naming a key id of its own: one refetch in flight, the rest
+        // wait for it and are refused.
+        let mut requests = tokio::task::JoinSet::new();
+        for _ in 0..64 {
+            let authorizer = authorizer.clone();
+            requests.spawn(async move { authorizer.verify(Some(&forged_token())).await });
+        }
+        let mut refused = 0;
+        while let Some(result) = requests.join_next().await {
+            assert!(matches!(result.unwrap(), Err(AuthError::UnknownKey(_))));
+            refused += 1;
+        }
+        assert_eq!(refused, 64);
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            2,
+            "one refetch for them all"
+        );
+
+        // More of them until the interval is all but over: no further fetch.
+        clock.advance(JWKS_REFETCH_INTERVAL - Duration::from_millis(1));
+        for _ in 0..16 {
+            assert!(matches!(
+                authorizer.verify(Some(&forged_token())).await,
+                Err(AuthError::UnknownKey(_))
+            ));
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+
+        // Tokens signed with a key the JWKS holds are accepted meanwhile, without a fetch.
+        authorizer.verify(Some(&sign(&id_claims()))).await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_key_id_is_fetched_again_after_the_refetch_interval() {
+        let keys = Arc::new(std::sync::Mutex::new(vec![public_jwk(SIGNING_KEY, KID)]));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let url = serve_jwks(keys.clone(), fetches.clone()).await;
+        let clock = ManualClock::new();
+        let authorizer = authorizer_of(&url, &clock).await;
+
+        assert!(matches!(
+            authorizer.verify(Some(&forged_token())).await,
+            Err(AuthError::UnknownKey(_))
+        ));
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+
+        // The pool rotates its key within the interval: its tokens are refused until it is over.
         keys.lock().unwrap().push(public_jwk(OTHER_KEY, "rotated"));
+        let rotated = sign_with(OTHER_KEY, "rotated", &id_claims());
+        assert!(matches!(
+            authorizer.verify(Some(&rotated)).await,
+            Err(AuthError::UnknownKey(_))
+        ));
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+
+        clock.advance(JWKS_REFETCH_INTERVAL);
         authorizer.verify(Some(&rotated)).await.unwrap();
-        assert_eq!(fetches.load(Ordering::SeqCst), 3);
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            3,
+            "one refetch for the new key"
+        );
         authorizer.verify(Some(&rotated)).await.unwrap();
+        assert_eq!(fetches.load(Ordering::SeqCst), 3, "the new key is cached");
+
+        // That refetch starts a new interval.
+        assert!(matches!(
+            authorizer.verify(Some(&forged_token())).await,
+            Err(AuthError::UnknownKey(_))
+        ));
         assert_eq!(fetches.load(Ordering::SeqCst), 3);
+        clock.advance(JWKS_REFETCH_INTERVAL);
+        assert!(matches!(
+            authorizer.verify(Some(&forged_token())).await,
+            Err(AuthError::UnknownKey(_))
+        ));
+        assert_eq!(fetches.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn a_failed_refetch_also_waits_for_the_interval() {
+        // The endpoint answers, but with no key: each refetch fails (and is counted).
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let url = serve_jwks(Arc::default(), fetches.clone()).await;
+        let set: JwkSet = serde_json::from_value(jwks_json()).unwrap();
+        let clock = ManualClock::new();
+        let jwks = Jwks::with_keys(
+            &url,
+            reqwest::Client::new(),
+            rsa_signing_keys(&set),
+            clock.clock(),
+        );
+        let authorizer = Authorizer::new(jwks, ISSUER, AUDIENCE);
+
+        for _ in 0..8 {
+            assert!(matches!(
+                authorizer.verify(Some(&forged_token())).await,
+                Err(AuthError::UnknownKey(_))
+            ));
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+        authorizer.verify(Some(&sign(&id_claims()))).await.unwrap();
+
+        clock.advance(JWKS_REFETCH_INTERVAL);
+        for _ in 0..8 {
+            assert!(matches!(
+                authorizer.verify(Some(&forged_token())).await,
+                Err(AuthError::UnknownKey(_))
+            ));
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+        authorizer
+            .verify(Some(&sign(&id_claims())))
+            .await
+            .expect("a failed refetch keeps the keys known before");
     }
 
     #[tokio::test]

@@ -20,6 +20,9 @@ pub struct Membership {
     pub tier: Tier,
     pub tenant_status: TenantStatus,
     pub email: EmailAddress,
+    /// When this membership was granted as it is (ms since the epoch), carried into tokens as
+    /// [`crate::claims::TENANT_GRANT`] and compared with the tenant's revocations.
+    pub granted_at: u64,
 }
 
 /// A member as the tenant's own listing shows it.

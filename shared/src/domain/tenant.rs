@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::ValidationError;
 use super::text::bounded;
 use super::time::Timestamp;
+use crate::authority::Revocations;
 use crate::context::Tier;
 use crate::ids::TenantId;
 
@@ -222,6 +223,10 @@ pub struct Tenant {
     pub admin_count: u64,
     /// The dedicated table of a silo tenant; `None` for pooled tenants.
     pub data_table: Option<String>,
+    /// Recent removals and demotions, which tokens granted earlier must not outlive (see
+    /// [`crate::authority`]). Internal: never shown.
+    #[serde(skip)]
+    pub revoked: Revocations,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -245,6 +250,7 @@ impl Tenant {
             user_count: 1,
             admin_count: 1,
             data_table: None,
+            revoked: Revocations::new(),
             created_at: now,
             updated_at: now,
         }

@@ -15,6 +15,10 @@ use crate::store::StoreError;
 pub enum ApiError {
     #[error("missing or invalid credentials")]
     Unauthenticated,
+    /// The token's authority was withdrawn after it was issued (removal, demotion): the client
+    /// must get a new token (a refresh is enough) and will then hold what it is still granted.
+    #[error("the token's authority was revoked")]
+    Revoked,
     #[error("the caller belongs to no tenant")]
     NoTenant,
     #[error("forbidden: {0}")]
@@ -67,7 +71,7 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Unauthenticated | Self::Revoked => StatusCode::UNAUTHORIZED,
             Self::NoTenant | Self::Forbidden(_) | Self::TenantInactive => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -89,6 +93,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unauthenticated => "unauthenticated",
+            Self::Revoked => "token-revoked",
             Self::NoTenant => "no-tenant",
             Self::Forbidden(_) => "forbidden",
             Self::TenantInactive => "tenant-inactive",
@@ -129,6 +134,11 @@ impl ApiError {
     pub fn detail(&self) -> String {
         match self {
             Self::Unauthenticated => "The request carries no valid identity.".into(),
+            Self::Revoked => {
+                "Your access has changed since this token was issued; sign in again or refresh \
+                 the token."
+                    .into()
+            }
             Self::NoTenant => "Your account does not belong to any organization.".into(),
             Self::Forbidden(detail) => detail.clone(),
             Self::TenantInactive => "Your organization is suspended or being deleted.".into(),
@@ -247,6 +257,7 @@ impl From<StoreError> for ApiError {
             ),
             StoreError::TenantNotReady => Self::TenantNotReady,
             StoreError::TenantInactive => Self::TenantInactive,
+            StoreError::Revoked => Self::Revoked,
             StoreError::Backend(cause) | StoreError::Corrupt(cause) => Self::Internal(cause),
         }
     }

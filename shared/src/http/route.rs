@@ -3,6 +3,10 @@
 //! API Gateway names the matched resource (`/products/{productId}`) in the request context; with
 //! no context (a direct invoke), the raw path is matched against the same templates. Path
 //! parameters are always taken from the matched path.
+//!
+//! A function lists its routes as `(Route, Op)` pairs, `Op` being its own enum of operations,
+//! and dispatches with a `match` on `Op` that has no `_` arm: an operation added without its
+//! handler does not compile, and no route can fall through to another route's handler.
 
 use std::collections::HashMap;
 
@@ -15,6 +19,12 @@ use super::ApiError;
 pub struct Route {
     pub method: &'static str,
     pub template: &'static str,
+}
+
+impl Route {
+    pub const fn new(method: &'static str, template: &'static str) -> Self {
+        Self { method, template }
+    }
 }
 
 /// Values of a template's `{name}` segments.
@@ -44,9 +54,12 @@ fn match_template(template: &'static str, path: &str) -> Option<PathParams> {
     actual.next().is_none().then_some(PathParams(params))
 }
 
-/// The route `request` is for, among `routes`: 405 when the path matches but not the method,
+/// The operation `request` is for, among `routes`: 405 when the path matches but not the method,
 /// 404 when nothing matches.
-pub fn match_route(request: &Request, routes: &[Route]) -> Result<(Route, PathParams), ApiError> {
+pub fn match_route<Op: Copy>(
+    request: &Request,
+    routes: &[(Route, Op)],
+) -> Result<(Op, PathParams), ApiError> {
     let path = request.raw_http_path();
     let path = if path.is_empty() {
         request.uri().path()
@@ -54,11 +67,11 @@ pub fn match_route(request: &Request, routes: &[Route]) -> Result<(Route, PathPa
         path
     };
     let mut path_matched = false;
-    for route in routes {
+    for (route, op) in routes {
         if let Some(params) = match_template(route.template, path) {
             path_matched = true;
             if request.method().as_str() == route.method {
-                return Ok((*route, params));
+                return Ok((*op, params));
             }
         }
     }

@@ -47,6 +47,9 @@ pub struct Reservation {
     /// The tenant's tier and status when the seat was taken, copied into the membership.
     pub tier: Tier,
     pub tenant_status: TenantStatus,
+    /// The latest revocation in the tenant: the membership's grant is made later than it, so a
+    /// re-invited user's new tokens are never mistaken for revoked ones.
+    pub grant_floor: u64,
 }
 
 /// A tenant's members: everything `users-api` does in DynamoDB.
@@ -164,6 +167,10 @@ pub trait TenantStore: Send + Sync {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TenantStateChange {
     pub expected_version: Option<u64>,
+    /// The status the change is made from: any other is [`StoreError::VersionConflict`] (the
+    /// last step of a migration expects the `provisioning` it set, so a suspension or an
+    /// offboarding that came meanwhile is not undone).
+    pub expected_status: Option<TenantStatus>,
     pub status: Option<TenantStatus>,
     pub tier: Option<Tier>,
     /// `Some(None)` clears the dedicated table (back to pooled).

@@ -8,11 +8,14 @@ use super::{
     ListPage, ORDERS, OrderStore, PRODUCTS, ProductLookup, ProductStore, StoreError, Usage,
     UsageReader,
 };
+use crate::authority::{CallerStanding, Revocations, Standing};
+use crate::context::{TenantContext, Tier};
 use crate::domain::order::{Order, OrderStatus, PricedOrder};
 use crate::domain::product::Product;
+use crate::domain::tenant::TenantStatus;
 use crate::domain::text::Sku;
 use crate::domain::time::Timestamp;
-use crate::ids::{OrderId, ProductId, TenantId};
+use crate::ids::{OrderId, ProductId, TenantId, UserId};
 use crate::pagination::{Cursor, Position};
 use crate::plans::Limit;
 
@@ -24,10 +27,29 @@ struct TenantData {
     orders_by_month: HashMap<String, u64>,
 }
 
+/// What the control table would say of a tenant, as far as the data APIs read it.
+#[derive(Debug, Clone)]
+struct Record {
+    status: TenantStatus,
+    tier: Option<Tier>,
+    revoked: Revocations,
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Self {
+            status: TenantStatus::Active,
+            tier: None,
+            revoked: Revocations::new(),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
     tenants: HashMap<TenantId, TenantData>,
     not_ready: Vec<TenantId>,
+    records: HashMap<TenantId, Record>,
 }
 
 /// A whole store in a mutex: every operation is trivially atomic.
@@ -44,6 +66,26 @@ impl MemoryStore {
     /// Makes `tenant`'s data unavailable, as while its silo table is being created.
     pub fn mark_not_ready(&self, tenant: TenantId) {
         self.lock().not_ready.push(tenant);
+    }
+
+    /// Sets the tenant's stored status (a suspension, an offboarding).
+    pub fn set_status(&self, tenant: TenantId, status: TenantStatus) {
+        self.lock().records.entry(tenant).or_default().status = status;
+    }
+
+    /// Sets the tenant's stored tier (until then, the caller's token's tier is taken as stored).
+    pub fn set_tier(&self, tenant: TenantId, tier: Tier) {
+        self.lock().records.entry(tenant).or_default().tier = Some(tier);
+    }
+
+    /// Records a revocation of `user`'s grants before `at`, as a removal or demotion would.
+    pub fn revoke(&self, tenant: TenantId, user: UserId, at: u64) {
+        self.lock()
+            .records
+            .entry(tenant)
+            .or_default()
+            .revoked
+            .insert(user, at);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -110,6 +152,21 @@ fn page<K: Ord + ToString + Copy, V: Clone>(
         .encode()
     });
     Ok(ListPage { items, next_cursor })
+}
+
+impl CallerStanding for MemoryStore {
+    async fn standing(&self, caller: &TenantContext) -> Result<Standing, StoreError> {
+        let record = self
+            .lock()
+            .records
+            .get(&caller.tenant_id)
+            .cloned()
+            .unwrap_or_default();
+        crate::authority::check(caller, record.status, &record.revoked)?;
+        Ok(Standing {
+            tier: record.tier.unwrap_or(caller.tier),
+        })
+    }
 }
 
 impl ProductLookup for MemoryStore {

@@ -8,7 +8,8 @@ use super::control::{
     TenantStore, status_change_allowed,
 };
 use super::{ListPage, MEMBERS, StoreError};
-use crate::context::Role;
+use crate::authority::{Authority, ControlAuthority, expired_revocations, next_grant, now_millis};
+use crate::context::{Role, TenantContext};
 use crate::domain::email::EmailAddress;
 use crate::domain::member::{Invitation, Member, MemberStatus, Membership};
 use crate::domain::tenant::{Tenant, TenantName, TenantSettings, TenantStatus};
@@ -78,6 +79,7 @@ impl Onboarding for MemoryControl {
                 tier: tenant.tier,
                 tenant_status: tenant.status,
                 email: email.clone(),
+                granted_at: now_millis(),
             },
         );
         state.members.entry(tenant.id).or_default().insert(
@@ -178,6 +180,7 @@ impl MemberStore for MemoryControl {
             invitation: invitation.clone(),
             tier: record.tier,
             tenant_status: record.status,
+            grant_floor: record.revoked.values().copied().max().unwrap_or(0),
         };
         state.emails.insert(invitation.email.clone(), *tenant);
         Ok(reservation)
@@ -209,6 +212,7 @@ impl MemberStore for MemoryControl {
                 tier: reservation.tier,
                 tenant_status: reservation.tenant_status,
                 email: reservation.invitation.email.clone(),
+                granted_at: next_grant(reservation.grant_floor),
             },
         );
         state
@@ -253,12 +257,15 @@ impl MemberStore for MemoryControl {
         if current.role == role {
             return Ok(current);
         }
+        let previous = previous_grant(&state, tenant, user);
         let record = state.tenants.get_mut(tenant).ok_or(StoreError::NotFound)?;
+        let mut demoted_at = None;
         if current.role == Role::Admin {
             if record.admin_count <= 1 {
                 return Err(StoreError::LastAdmin);
             }
             record.admin_count -= 1;
+            demoted_at = Some(revoke(record, user, previous));
         } else {
             record.admin_count += 1;
         }
@@ -269,8 +276,15 @@ impl MemberStore for MemoryControl {
             .entry(*tenant)
             .or_default()
             .insert(user.to_string(), updated.clone());
-        if let Some(membership) = state.memberships.get_mut(user) {
+        if let Some(membership) = state
+            .memberships
+            .get_mut(user)
+            .filter(|m| m.tenant_id == *tenant)
+        {
             membership.role = role;
+            if let Some(at) = demoted_at {
+                membership.granted_at = at;
+            }
         }
         Ok(updated)
     }
@@ -283,6 +297,7 @@ impl MemberStore for MemoryControl {
             .and_then(|members| members.get(user.as_str()))
             .cloned()
             .ok_or(StoreError::NotFound)?;
+        let previous = previous_grant(&state, tenant, user);
         let record = state.tenants.get_mut(tenant).ok_or(StoreError::NotFound)?;
         if current.role == Role::Admin {
             if record.admin_count <= 1 {
@@ -290,6 +305,7 @@ impl MemberStore for MemoryControl {
             }
             record.admin_count -= 1;
         }
+        revoke(record, user, previous);
         record.user_count = record.user_count.saturating_sub(1);
         if let Some(members) = state.members.get_mut(tenant) {
             members.remove(user.as_str());
@@ -297,6 +313,53 @@ impl MemberStore for MemoryControl {
         state.memberships.remove(user);
         state.emails.remove(&current.email);
         Ok(current)
+    }
+}
+
+/// The grant a revocation of `user` in `tenant` must supersede.
+fn previous_grant(state: &State, tenant: &TenantId, user: &UserId) -> u64 {
+    let membership = state
+        .memberships
+        .get(user)
+        .filter(|m| m.tenant_id == *tenant)
+        .map_or(0, |m| m.granted_at);
+    let revoked = state
+        .tenants
+        .get(tenant)
+        .and_then(|t| t.revoked.get(user).copied())
+        .unwrap_or(0);
+    membership.max(revoked)
+}
+
+/// Records a revocation of `user` (pruning expired ones) and returns its instant.
+fn revoke(record: &mut Tenant, user: &UserId, previous: u64) -> u64 {
+    let at = next_grant(previous);
+    for expired in expired_revocations(&record.revoked, now_millis()) {
+        record.revoked.remove(&expired);
+    }
+    record.revoked.insert(user.clone(), at);
+    at
+}
+
+impl ControlAuthority for MemoryControl {
+    async fn authority(&self, caller: &TenantContext) -> Result<Authority, StoreError> {
+        let state = self.lock();
+        let tenant = state
+            .tenants
+            .get(&caller.tenant_id)
+            .cloned()
+            .ok_or(StoreError::TenantInactive)?;
+        crate::authority::check(caller, tenant.status, &tenant.revoked)?;
+        let member = state
+            .members
+            .get(&caller.tenant_id)
+            .and_then(|members| members.get(caller.user_id.as_str()))
+            .filter(|member| member.status == MemberStatus::Active)
+            .ok_or(StoreError::Revoked)?;
+        Ok(Authority {
+            role: member.role,
+            tenant,
+        })
     }
 }
 
@@ -339,7 +402,9 @@ impl TenantStore for MemoryControl {
     ) -> Result<Tenant, StoreError> {
         let mut state = self.lock();
         let record = state.tenants.get_mut(tenant).ok_or(StoreError::NotFound)?;
-        if change.expected_version.is_some_and(|v| v != record.version) {
+        if change.expected_version.is_some_and(|v| v != record.version)
+            || change.expected_status.is_some_and(|s| s != record.status)
+        {
             return Err(StoreError::VersionConflict);
         }
         if let Some(to) = change.status {

@@ -49,6 +49,10 @@ pub enum StoreError {
     /// The tenant is suspended or being deleted.
     #[error("the tenant is not active")]
     TenantInactive,
+    /// The caller is no longer a member, or holds less than the token says (see
+    /// [`crate::authority`]).
+    #[error("the caller's token carries revoked authority")]
+    Revoked,
     /// The e-mail address already belongs to a user (of this tenant when `same_tenant`).
     #[error("the e-mail address is already in use")]
     EmailTaken { same_tenant: bool },

@@ -3,7 +3,8 @@
 //! [`TenantAccess`] is the [`TableResolver`] of the data APIs. For a tenant it:
 //! 1. looks up where the tenant's data lives and whether it may be used (the tenant record in
 //!    the control table, cached for [`RECORD_TTL`]): `provisioning` is 503, `suspended`,
-//!    `deleting` and `deleted` are refused;
+//!    `deleting` and `deleted` are refused; the same cached record carries the tenant's tier
+//!    and revocations, against which [`CallerStanding`] checks each caller's token;
 //! 2. gets a DynamoDB client whose credentials come from STS `AssumeRole` on the tenant-data role
 //!    with the session tag `TenantId=<tenant>`: IAM's `dynamodb:LeadingKeys` condition then lets
 //!    those credentials touch only keys that start with `<tenant>#`, so a bug in a handler still
@@ -24,6 +25,8 @@ use std::time::{Duration, SystemTime};
 use aws_config::SdkConfig;
 use aws_sdk_sts::error::DisplayErrorContext;
 
+use crate::authority::{CallerStanding, Revocations, Standing};
+use crate::context::{TenantContext, Tier};
 use crate::domain::tenant::TenantStatus;
 use crate::ids::TenantId;
 use crate::store::StoreError;
@@ -57,6 +60,8 @@ impl Clock for SystemClock {
 struct Location {
     status: TenantStatus,
     table: String,
+    tier: Tier,
+    revoked: Revocations,
     fetched_at: SystemTime,
 }
 
@@ -134,14 +139,18 @@ impl TenantAccess {
         }
         self.stats.record_reads.fetch_add(1, Ordering::Relaxed);
         // A token naming a tenant that does not exist: no data, and nothing to say about it.
-        let (status, table) = self
+        let record = self
             .control
             .tenant_location(tenant)
             .await?
             .ok_or(StoreError::TenantInactive)?;
         let location = Location {
-            status,
-            table: table.unwrap_or_else(|| self.pooled_table.clone()),
+            status: record.status,
+            table: record
+                .data_table
+                .unwrap_or_else(|| self.pooled_table.clone()),
+            tier: record.tier,
+            revoked: record.revoked,
             fetched_at: now,
         };
         *cached = Some(location.clone());
@@ -233,6 +242,18 @@ impl TenantAccess {
         Ok(Session {
             client: aws_sdk_dynamodb::Client::from_conf(config),
             expires_at,
+        })
+    }
+}
+
+impl CallerStanding for TenantAccess {
+    /// From the cached tenant record: no DynamoDB call when it is fresh, so a warm data request
+    /// still makes exactly one (its own).
+    async fn standing(&self, caller: &TenantContext) -> Result<Standing, StoreError> {
+        let location = self.location(&caller.tenant_id).await?;
+        crate::authority::check(caller, location.status, &location.revoked)?;
+        Ok(Standing {
+            tier: location.tier,
         })
     }
 }

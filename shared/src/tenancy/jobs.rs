@@ -64,6 +64,7 @@ impl<D: UserDirectory> JobRunner<D> {
         let table = self.migrator.storage.provision_silo(tenant).await?;
         let activate = TenantStateChange {
             expected_version: Some(record.version),
+            expected_status: Some(TenantStatus::Provisioning),
             status: Some(TenantStatus::Active),
             data_table: Some(Some(table.clone())),
             tier: None,

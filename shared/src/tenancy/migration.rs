@@ -272,6 +272,8 @@ impl Migrator {
                             (plan.to_table != self.storage.pooled_table())
                                 .then(|| plan.to_table.clone()),
                         ),
+                        // From the `provisioning` the migration set, and nothing else.
+                        expected_status: Some(TenantStatus::Provisioning),
                         expected_version: None,
                     };
                     self.control.set_tenant_state(tenant, switch).await?;

@@ -381,7 +381,8 @@ export async function runChecks(templateText) {
       }
     }
 
-    // The tenant's location: GetItem of TENANT#<id>, projected to status and data_table.
+    // The tenant's location: GetItem of TENANT#<id>, projected to status, data_table, tier and
+    // revoked (what the data APIs check each token against).
     const tenantKey = `TENANT#${TENANT_A}`
     const location = (attributes, select) => ({
       keys: [tenantKey],
@@ -389,11 +390,12 @@ export async function runChecks(templateText) {
     })
     await own('tenant location, attributes [pk, sk, status, data_table]', 'dynamodb:GetItem', control,
       location(['pk', 'sk', 'status', 'data_table'], 'SPECIFIC_ATTRIBUTES'), ALLOWED)
-    // What DynamoControl::tenant_location sends: ProjectionExpression "#status, data_table".
-    await own('tenant location, projection [status, data_table]', 'dynamodb:GetItem', control,
-      location(['status', 'data_table'], 'SPECIFIC_ATTRIBUTES'), ALLOWED)
-    await own('tenant location, projection [status, data_table], no Select', 'dynamodb:GetItem', control,
-      location(['status', 'data_table']), ALLOWED)
+    // What DynamoControl::tenant_location sends: ProjectionExpression "#status, data_table,
+    // tier, #revoked".
+    await own('tenant location, projection [status, data_table, tier, revoked]', 'dynamodb:GetItem', control,
+      location(['status', 'data_table', 'tier', 'revoked'], 'SPECIFIC_ATTRIBUTES'), ALLOWED)
+    await own('tenant location, projection [status, data_table, tier, revoked], no Select', 'dynamodb:GetItem', control,
+      location(['status', 'data_table', 'tier', 'revoked']), ALLOWED)
     if (id !== 'TenantsApiFunction') {
       // tenants-api holds a wider grant (ManageTenantRecord below): these hold for the others.
       await own('tenant record with another attribute (name)', 'dynamodb:GetItem', control,

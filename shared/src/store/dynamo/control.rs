@@ -2,14 +2,19 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, Delete, Get, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactGetItem, TransactWriteItem, Update,
 };
 
 use super::item::key_map;
 use super::{Item, TableScope, TransactionFailure, backend, built, transact};
-use crate::context::{Role, Tier};
+use crate::authority::{
+    Authority, ControlAuthority, Revocations, expired_revocations, next_grant, now_millis,
+};
+use crate::context::{Role, TenantContext, Tier};
 use crate::domain::email::EmailAddress;
 use crate::domain::member::{Invitation, Member, MemberStatus, Membership};
 use crate::domain::tenant::{Tenant, TenantName, TenantSettings, TenantStatus};
@@ -23,6 +28,16 @@ use crate::store::control::{
     TenantStore, status_change_allowed,
 };
 use crate::store::{ListPage, MEMBERS, StoreError, control_cursor};
+
+/// The part of a tenant record that the data APIs read (and cache).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantLocation {
+    pub status: TenantStatus,
+    /// The dedicated table of a silo tenant.
+    pub data_table: Option<String>,
+    pub tier: Tier,
+    pub revoked: Revocations,
+}
 
 /// The control table, reached with the function's own credentials.
 #[derive(Debug, Clone)]
@@ -55,21 +70,23 @@ impl DynamoControl {
         Ok(output.item.map(Item))
     }
 
-    /// A tenant's status and dedicated table, if any: a read projected to exactly those two
-    /// attributes, because that is all the data APIs' own role may read of the control table
-    /// (the IAM condition `dynamodb:Attributes` in template.yaml).
+    /// What the data APIs need of a tenant record: its status, dedicated table (if any), tier
+    /// and revocations. A read projected to exactly those attributes, because that is all the
+    /// data APIs' own role may read of the control table (the IAM condition
+    /// `dynamodb:Attributes` in template.yaml).
     pub async fn tenant_location(
         &self,
         tenant: &TenantId,
-    ) -> Result<Option<(TenantStatus, Option<String>)>, StoreError> {
+    ) -> Result<Option<TenantLocation>, StoreError> {
         let output = self
             .scope
             .client
             .get_item()
             .table_name(self.table())
             .set_key(Some(key_map(&keys::tenant(tenant))))
-            .projection_expression("#status, data_table")
+            .projection_expression("#status, data_table, tier, #revoked")
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#revoked", REVOKED)
             .consistent_read(true)
             .send()
             .await
@@ -78,8 +95,12 @@ impl DynamoControl {
             .item
             .map(|map| {
                 let item = Item(map);
-                let status = item.parse_s("status", |raw| TenantStatus::parse(raw).ok_or(()))?;
-                Ok((status, item.get_s("data_table").ok().map(str::to_owned)))
+                Ok(TenantLocation {
+                    status: item.parse_s("status", |raw| TenantStatus::parse(raw).ok_or(()))?,
+                    data_table: item.get_s("data_table").ok().map(str::to_owned),
+                    tier: item.parse_s("tier", |raw| Tier::parse(raw).ok_or(()))?,
+                    revoked: parse_revocations(&item)?,
+                })
             })
             .transpose()
     }
@@ -125,24 +146,154 @@ impl DynamoControl {
         admins: i64,
         condition: Option<(&str, Vec<(&str, AttributeValue)>)>,
     ) -> Result<TransactWriteItem, StoreError> {
+        self.tenant_update(tenant, users, admins, condition, None)
+    }
+
+    /// [`DynamoControl::count_seats`], also recording `revocation` (and pruning the revocations
+    /// it names as expired) in the same update of the tenant record.
+    fn tenant_update(
+        &self,
+        tenant: &TenantId,
+        users: i64,
+        admins: i64,
+        condition: Option<(&str, Vec<(&str, AttributeValue)>)>,
+        revocation: Option<&Revocation>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut expression = "ADD user_count :users, admin_count :admins".to_owned();
         let mut update = Update::builder()
             .table_name(self.table())
             .set_key(Some(key_map(&keys::tenant(tenant))))
-            .update_expression("ADD user_count :users, admin_count :admins")
             .expression_attribute_values(":users", AttributeValue::N(users.to_string()))
             .expression_attribute_values(":admins", AttributeValue::N(admins.to_string()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let (expression, values) = condition.unwrap_or(("attribute_exists(pk)", Vec::new()));
-        if expression.contains("#status") {
+        if let Some(revocation) = revocation {
+            expression.push_str(" SET #revoked.#user = :revoked_at");
+            update = update
+                .expression_attribute_names("#revoked", REVOKED)
+                .expression_attribute_names("#user", revocation.user.as_str())
+                .expression_attribute_values(
+                    ":revoked_at",
+                    AttributeValue::N(revocation.at.to_string()),
+                );
+            let mut pruned = Vec::new();
+            for (i, user) in revocation
+                .expired
+                .iter()
+                .filter(|user| **user != revocation.user)
+                .enumerate()
+            {
+                update = update.expression_attribute_names(format!("#expired{i}"), user.as_str());
+                pruned.push(format!("#revoked.#expired{i}"));
+            }
+            if !pruned.is_empty() {
+                expression.push_str(&format!(" REMOVE {}", pruned.join(", ")));
+            }
+        }
+        let (condition, values) = condition.unwrap_or(("attribute_exists(pk)", Vec::new()));
+        if condition.contains("#status") {
             update = update.expression_attribute_names("#status", "status");
         }
-        update = update.condition_expression(expression);
+        update = update
+            .update_expression(expression)
+            .condition_expression(condition);
         for (name, value) in values {
             update = update.expression_attribute_values(name, value);
         }
         Ok(TransactWriteItem::builder()
             .update(built(update.build())?)
             .build())
+    }
+
+    /// The member entry, the membership and the tenant record of `user` in `tenant`, in one
+    /// strongly consistent read; gives the tenant record a map of revocations if it predates them
+    /// (once per tenant), so that a revocation can be added to it by path.
+    async fn read_member_state(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+    ) -> Result<MemberState, StoreError> {
+        let [member, membership, record] = self
+            .transact_get([
+                keys::member(tenant, user),
+                keys::membership(user),
+                keys::tenant(tenant),
+            ])
+            .await?;
+        let record = record.ok_or(StoreError::NotFound)?;
+        if !record.0.contains_key(REVOKED) {
+            self.add_revocations_map(tenant).await?;
+        }
+        Ok(MemberState {
+            member: parse_member(&member.ok_or(StoreError::NotFound)?)?,
+            membership: membership
+                .map(|item| parse_membership(&item))
+                .transpose()?
+                .filter(|membership| membership.tenant_id == *tenant),
+            tenant: parse_tenant(&record)?,
+        })
+    }
+
+    async fn add_revocations_map(&self, tenant: &TenantId) -> Result<(), StoreError> {
+        let result = self
+            .scope
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key_map(&keys::tenant(tenant))))
+            .update_expression("SET #revoked = :empty")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(#revoked)")
+            .expression_attribute_names("#revoked", REVOKED)
+            .expression_attribute_values(":empty", AttributeValue::M(HashMap::new()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Added meanwhile by another request (or the tenant is gone: the caller finds out).
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(backend(err)),
+        }
+    }
+
+    /// Reads several items in one strongly consistent (serializable) request.
+    async fn transact_get<const N: usize>(
+        &self,
+        keys: [ItemKey; N],
+    ) -> Result<[Option<Item>; N], StoreError> {
+        let gets = keys
+            .iter()
+            .map(|key| {
+                built(
+                    Get::builder()
+                        .table_name(self.table())
+                        .set_key(Some(key_map(key)))
+                        .build(),
+                )
+                .map(|get| TransactGetItem::builder().get(get).build())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let output = self
+            .scope
+            .client
+            .transact_get_items()
+            .set_transact_items(Some(gets))
+            .send()
+            .await
+            .map_err(backend)?;
+        let mut responses = output.responses.unwrap_or_default().into_iter();
+        Ok(std::array::from_fn(|_| {
+            responses
+                .next()
+                .and_then(|response| response.item)
+                .filter(|item| !item.is_empty())
+                .map(Item)
+        }))
     }
 
     async fn member_items(&self, tenant: &TenantId) -> Result<Vec<Item>, StoreError> {
@@ -177,6 +328,42 @@ impl DynamoControl {
     }
 }
 
+/// A removal or demotion to record in the tenant record.
+#[derive(Debug)]
+struct Revocation {
+    user: UserId,
+    at: u64,
+    /// Revocations old enough to drop in the same update.
+    expired: Vec<UserId>,
+}
+
+impl Revocation {
+    /// Supersedes every grant the user's current membership (if any) and earlier revocations
+    /// hold, so every token issued before it is refused.
+    fn of(state: &MemberState) -> Self {
+        let user = state.member.user_id.clone();
+        let previous = state
+            .membership
+            .as_ref()
+            .map_or(0, |membership| membership.granted_at)
+            .max(state.tenant.revoked.get(&user).copied().unwrap_or(0));
+        Self {
+            at: next_grant(previous),
+            expired: expired_revocations(&state.tenant.revoked, now_millis()),
+            user,
+        }
+    }
+}
+
+/// What a change to a member starts from.
+#[derive(Debug)]
+struct MemberState {
+    member: Member,
+    /// The user's membership of this tenant (absent if a crash left only the member entry).
+    membership: Option<Membership>,
+    tenant: Tenant,
+}
+
 fn tenant_item(tenant: &Tenant) -> Item {
     let settings = serde_json::to_string(&tenant.settings).unwrap_or_else(|_| "{}".to_owned());
     let mut item = Item::new(&keys::tenant(&tenant.id))
@@ -197,7 +384,40 @@ fn tenant_item(tenant: &Tenant) -> Item {
     if let Some(table) = &tenant.data_table {
         item = item.s("data_table", table.as_str());
     }
-    item
+    item.value(REVOKED, revocations_value(&tenant.revoked))
+}
+
+/// The tenant record's map of revocations (see [`crate::authority`]).
+pub(crate) const REVOKED: &str = "revoked";
+
+fn revocations_value(revoked: &Revocations) -> AttributeValue {
+    AttributeValue::M(
+        revoked
+            .iter()
+            .map(|(user, at)| (user.to_string(), AttributeValue::N(at.to_string())))
+            .collect(),
+    )
+}
+
+/// Reads the map of revocations; a record written before revocations existed has none.
+pub(crate) fn parse_revocations(item: &Item) -> Result<Revocations, StoreError> {
+    let Some(value) = item.0.get(REVOKED) else {
+        return Ok(Revocations::new());
+    };
+    let map = value
+        .as_m()
+        .map_err(|_| StoreError::Corrupt("tenant record: revoked is not a map".into()))?;
+    map.iter()
+        .map(|(user, at)| {
+            let user = UserId::parse(user)
+                .map_err(|_| StoreError::Corrupt("tenant record: a revoked user id".into()))?;
+            let at =
+                at.as_n().ok().and_then(|n| n.parse().ok()).ok_or_else(|| {
+                    StoreError::Corrupt("tenant record: a revocation time".into())
+                })?;
+            Ok((user, at))
+        })
+        .collect()
 }
 
 pub(crate) fn parse_tenant(item: &Item) -> Result<Tenant, StoreError> {
@@ -213,6 +433,7 @@ pub(crate) fn parse_tenant(item: &Item) -> Result<Tenant, StoreError> {
         user_count: item.get_n("user_count")?,
         admin_count: item.get_n("admin_count")?,
         data_table: item.get_s("data_table").ok().map(str::to_owned),
+        revoked: parse_revocations(item)?,
         created_at: item.parse_s("created_at", |raw| Timestamp::parse(raw).ok_or(()))?,
         updated_at: item.parse_s("updated_at", |raw| Timestamp::parse(raw).ok_or(()))?,
     })
@@ -227,6 +448,7 @@ fn membership_item(membership: &Membership) -> Item {
         .s("tier", membership.tier.as_str())
         .s("tenant_status", membership.tenant_status.as_str())
         .s("email", membership.email.as_str())
+        .n("granted_at", membership.granted_at)
 }
 
 fn parse_membership(item: &Item) -> Result<Membership, StoreError> {
@@ -237,6 +459,8 @@ fn parse_membership(item: &Item) -> Result<Membership, StoreError> {
         tier: item.parse_s("tier", |raw| Tier::parse(raw).ok_or(()))?,
         tenant_status: item.parse_s("tenant_status", |raw| TenantStatus::parse(raw).ok_or(()))?,
         email: item.parse_s("email", EmailAddress::parse)?,
+        // Memberships written before grants existed: any revocation of the user covers them.
+        granted_at: item.get_n("granted_at").unwrap_or(0),
     })
 }
 
@@ -307,6 +531,7 @@ impl Onboarding for DynamoControl {
             tier: tenant.tier,
             tenant_status: tenant.status,
             email: email.clone(),
+            granted_at: now_millis(),
         };
         let member = Member {
             user_id: admin.clone(),
@@ -471,6 +696,7 @@ impl MemberStore for DynamoControl {
             invitation: invitation.clone(),
             tier: record.tier,
             tenant_status: record.status,
+            grant_floor: record.revoked.values().copied().max().unwrap_or(0),
         })
     }
 
@@ -495,6 +721,7 @@ impl MemberStore for DynamoControl {
             tier: reservation.tier,
             tenant_status: reservation.tenant_status,
             email: invitation.email.clone(),
+            granted_at: next_grant(reservation.grant_floor),
         };
         let actions = vec![
             self.put_new(membership_item(&membership))?,
@@ -534,16 +761,22 @@ impl MemberStore for DynamoControl {
         }
     }
 
+    /// One strongly consistent read of the member, membership and tenant, then one transaction:
+    /// the member entry and membership get the new role; a demotion also records a revocation
+    /// in the tenant record (with the same instant as the membership's new grant), so tokens
+    /// that still say `admin` are refused within the data APIs' cache of that record.
     async fn change_role(
         &self,
         tenant: &TenantId,
         user: &UserId,
         role: Role,
     ) -> Result<Member, StoreError> {
-        let current = self.get_member(tenant, user).await?;
+        let state = self.read_member_state(tenant, user).await?;
+        let current = state.member.clone();
         if current.role == role {
             return Ok(current);
         }
+        let demotion = (current.role == Role::Admin).then(|| Revocation::of(&state));
         let member_update = built(
             Update::builder()
                 .table_name(self.table())
@@ -558,19 +791,24 @@ impl MemberStore for DynamoControl {
                 )
                 .build(),
         )?;
-        let membership_update = built(
-            Update::builder()
-                .table_name(self.table())
-                .set_key(Some(key_map(&keys::membership(user))))
-                .update_expression("SET #role = :new")
-                .condition_expression("tenant_id = :tenant")
-                .expression_attribute_names("#role", "role")
-                .expression_attribute_values(":new", AttributeValue::S(role.as_str().to_owned()))
-                .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()))
-                .build(),
-        )?;
+        let mut membership_update = Update::builder()
+            .table_name(self.table())
+            .set_key(Some(key_map(&keys::membership(user))))
+            .update_expression("SET #role = :new")
+            .condition_expression("tenant_id = :tenant")
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_values(":new", AttributeValue::S(role.as_str().to_owned()))
+            .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()));
+        if let Some(revocation) = &demotion {
+            membership_update = membership_update
+                .update_expression("SET #role = :new, granted_at = :granted")
+                .expression_attribute_values(
+                    ":granted",
+                    AttributeValue::N(revocation.at.to_string()),
+                );
+        }
         let seats = if current.role == Role::Admin {
-            self.count_seats(
+            self.tenant_update(
                 tenant,
                 0,
                 -1,
@@ -578,6 +816,7 @@ impl MemberStore for DynamoControl {
                     "admin_count > :one",
                     vec![(":one", AttributeValue::N("1".into()))],
                 )),
+                demotion.as_ref(),
             )?
         } else {
             self.count_seats(tenant, 0, 1, None)?
@@ -585,7 +824,7 @@ impl MemberStore for DynamoControl {
         let actions = vec![
             TransactWriteItem::builder().update(member_update).build(),
             TransactWriteItem::builder()
-                .update(membership_update)
+                .update(built(membership_update.build())?)
                 .build(),
             seats,
         ];
@@ -602,8 +841,13 @@ impl MemberStore for DynamoControl {
         }
     }
 
+    /// One strongly consistent read, then one transaction: the member entry, membership and
+    /// e-mail claim go, the seat is released, and a revocation of the user is recorded in the
+    /// tenant record so that the tokens they hold are refused.
     async fn remove_member(&self, tenant: &TenantId, user: &UserId) -> Result<Member, StoreError> {
-        let current = self.get_member(tenant, user).await?;
+        let state = self.read_member_state(tenant, user).await?;
+        let current = state.member.clone();
+        let revocation = Revocation::of(&state);
         let delete_member = built(
             Delete::builder()
                 .table_name(self.table())
@@ -617,7 +861,7 @@ impl MemberStore for DynamoControl {
                 .build(),
         )?;
         let seats = if current.role == Role::Admin {
-            self.count_seats(
+            self.tenant_update(
                 tenant,
                 -1,
                 -1,
@@ -625,9 +869,10 @@ impl MemberStore for DynamoControl {
                     "admin_count > :one",
                     vec![(":one", AttributeValue::N("1".into()))],
                 )),
+                Some(&revocation),
             )?
         } else {
-            self.count_seats(tenant, -1, 0, None)?
+            self.tenant_update(tenant, -1, 0, None, Some(&revocation))?
         };
         let actions = vec![
             TransactWriteItem::builder().delete(delete_member).build(),
@@ -646,6 +891,29 @@ impl MemberStore for DynamoControl {
             }
             Err(TransactionFailure::Other(err)) => Err(err),
         }
+    }
+}
+
+impl ControlAuthority for DynamoControl {
+    /// One `TransactGetItems` of the tenant record and the caller's member entry.
+    async fn authority(&self, caller: &TenantContext) -> Result<Authority, StoreError> {
+        let [record, member] = self
+            .transact_get([
+                keys::tenant(&caller.tenant_id),
+                keys::member(&caller.tenant_id, &caller.user_id),
+            ])
+            .await?;
+        // A token naming a tenant that does not exist: nothing to say about it.
+        let tenant = parse_tenant(&record.ok_or(StoreError::TenantInactive)?)?;
+        crate::authority::check(caller, tenant.status, &tenant.revoked)?;
+        let member = parse_member(&member.ok_or(StoreError::Revoked)?)?;
+        if member.status != MemberStatus::Active {
+            return Err(StoreError::Revoked);
+        }
+        Ok(Authority {
+            tenant,
+            role: member.role,
+        })
     }
 }
 
@@ -727,6 +995,12 @@ impl TenantStore for DynamoControl {
         {
             return Err(StoreError::VersionConflict);
         }
+        if change
+            .expected_status
+            .is_some_and(|expected| expected != current.status)
+        {
+            return Err(StoreError::VersionConflict);
+        }
         let status = change.status.unwrap_or(current.status);
         if !status_change_allowed(current.status, status) {
             return Err(StoreError::InvalidTenantTransition {
@@ -734,35 +1008,63 @@ impl TenantStore for DynamoControl {
                 to: status,
             });
         }
-        let mut updated = current.clone();
-        updated.status = status;
-        updated.tier = change.tier.unwrap_or(current.tier);
-        if let Some(table) = change.data_table {
-            updated.data_table = table;
-        }
-        updated.version = current.version + 1;
-        updated.updated_at = Timestamp::now();
-        let put = self
+        let tier = change.tier.unwrap_or(current.tier);
+        let mut set = vec!["#status = :status", "tier = :tier", "updated_at = :now"];
+        let mut remove = Vec::new();
+        let mut update = self
             .scope
             .client
-            .put_item()
+            .update_item()
             .table_name(self.table())
-            .set_item(Some(tenant_item(&updated).into_map()))
-            .condition_expression("version = :expected")
+            .set_key(Some(key_map(&keys::tenant(tenant))))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", AttributeValue::S(status.as_str().to_owned()))
+            .expression_attribute_values(":tier", AttributeValue::S(tier.as_str().to_owned()))
+            .expression_attribute_values(":now", AttributeValue::S(Timestamp::now().to_string()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .expression_attribute_values(
-                ":expected",
-                AttributeValue::N(current.version.to_string()),
+                ":from",
+                AttributeValue::S(current.status.as_str().to_owned()),
             )
+            .return_values(ReturnValue::AllNew);
+        match &change.data_table {
+            Some(Some(table)) => {
+                set.push("data_table = :table");
+                update =
+                    update.expression_attribute_values(":table", AttributeValue::S(table.clone()));
+            }
+            Some(None) => remove.push("data_table"),
+            None => {}
+        }
+        // Only the fields that change are written (the seat counters and revocations, which
+        // other requests change concurrently, are left alone), and only from the status that
+        // was checked: a concurrent move (a suspension, offboarding) makes this a conflict.
+        let mut condition = "#status = :from".to_owned();
+        if let Some(version) = change.expected_version {
+            condition.push_str(" AND version = :expected");
+            update = update
+                .expression_attribute_values(":expected", AttributeValue::N(version.to_string()));
+        }
+        let mut expression = format!("SET {} ADD version :one", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let result = update
+            .update_expression(expression)
+            .condition_expression(condition)
             .send()
             .await;
-        if let Err(err) = put {
-            return Err(match err.as_service_error() {
-                Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(_)) => {
-                    StoreError::VersionConflict
-                }
-                _ => backend(err),
-            });
-        }
+        let updated = match result {
+            Ok(output) => parse_tenant(&Item(output.attributes.unwrap_or_default()))?,
+            Err(err) => {
+                return Err(match err.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
+                        StoreError::VersionConflict
+                    }
+                    _ => backend(err),
+                });
+            }
+        };
         for member in self.member_items(tenant).await? {
             let user = member.parse_s("user_id", UserId::parse)?;
             let result = self

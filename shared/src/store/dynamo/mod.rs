@@ -20,7 +20,7 @@ mod item;
 mod orders;
 mod products;
 
-pub use control::DynamoControl;
+pub use control::{DynamoControl, TenantLocation};
 pub use item::Item;
 
 /// The client and table that serve one tenant's data.
@@ -71,6 +71,24 @@ impl<R: TableResolver> DynamoStore<R> {
 
     async fn scope(&self, tenant: &TenantId) -> Result<TableScope, StoreError> {
         self.resolver.resolve(tenant).await
+    }
+}
+
+impl<R: crate::authority::CallerStanding> crate::authority::CallerStanding for DynamoStore<R> {
+    async fn standing(
+        &self,
+        caller: &crate::context::TenantContext,
+    ) -> Result<crate::authority::Standing, StoreError> {
+        self.resolver.standing(caller).await
+    }
+}
+
+impl<T: crate::authority::CallerStanding> crate::authority::CallerStanding for Arc<T> {
+    async fn standing(
+        &self,
+        caller: &crate::context::TenantContext,
+    ) -> Result<crate::authority::Standing, StoreError> {
+        T::standing(self, caller).await
     }
 }
 

@@ -1,0 +1,187 @@
+//! Authority that follows the stored truth, not the token alone.
+//!
+//! An ID token is valid for its whole lifetime whatever happens meanwhile: API Gateway's
+//! authorizer checks its signature and expiry, nothing else. So the tenant claims it carries
+//! are checked against the control table on every request, at two costs:
+//!
+//! - **Data routes** (products, orders) compare the token with the tenant record the data APIs
+//!   cache for [`crate::tenancy::access::RECORD_TTL`] anyway, so a warm request still makes one
+//!   DynamoDB call (its own). The record carries the tenant's status, its tier (plan limits
+//!   come from it, not from the token) and its **revocations**: for each user who was removed or
+//!   demoted recently, the instant it happened. A token whose grant (the claim
+//!   [`crate::claims::TENANT_GRANT`], the membership's `granted_at` when the token was issued) is
+//!   older than its user's revocation is refused with 401 `token-revoked`; a refreshed token
+//!   carries the membership as it is now (none after a removal, the lower role after a
+//!   demotion). So a revocation reaches every instance within the cache's 10 seconds.
+//! - **Control routes** (users, tenant settings, offboarding) read the caller's member entry and
+//!   the tenant record in one strongly consistent `TransactGetItems`: the role that decides is
+//!   the stored one, at once.
+//!
+//! A grant and the revocation that supersedes it are written in one transaction, with the same
+//! value (see [`next_grant`]), so no clock comparison across machines is involved: a token
+//! issued from the membership before the change carries a smaller grant than the revocation,
+//! and one issued after carries exactly the revocation's value.
+//!
+//! Revocations are kept for [`REVOCATION_RETENTION`], the longest an ID token can outlive its
+//! grant, and pruned by the next revocation in the tenant, so the record stays small.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::context::{Role, TenantContext, Tier};
+use crate::domain::tenant::{Tenant, TenantStatus};
+use crate::ids::UserId;
+use crate::store::StoreError;
+
+/// For each recently removed or demoted user, when (ms since the epoch): tokens granted before
+/// that are refused.
+pub type Revocations = BTreeMap<UserId, u64>;
+
+/// How long a revocation is kept: at least the ID-token lifetime set on the user pool client
+/// (`IdTokenValidity` in template.yaml, 15 minutes), with room to raise it to an hour.
+pub const REVOCATION_RETENTION: Duration = Duration::from_secs(60 * 60);
+
+/// Milliseconds since the Unix epoch.
+pub fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|since| since.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The grant stamp of a membership granted or changed now, strictly after `previous` (so a
+/// demotion within the same millisecond as the grant still supersedes it).
+pub fn next_grant(previous: u64) -> u64 {
+    now_millis().max(previous.saturating_add(1))
+}
+
+/// The revocations that no token can still need, at `now` (ms).
+pub fn expired_revocations(revoked: &Revocations, now: u64) -> Vec<UserId> {
+    let horizon = now.saturating_sub(REVOCATION_RETENTION.as_millis() as u64);
+    revoked
+        .iter()
+        .filter(|(_, at)| **at < horizon)
+        .map(|(user, _)| user.clone())
+        .collect()
+}
+
+/// Refuses a caller whose tenant is not usable or whose token predates a revocation of its user.
+/// A tenant still `provisioning` passes: its data routes answer 503 on their own.
+pub fn check(
+    caller: &TenantContext,
+    status: TenantStatus,
+    revoked: &Revocations,
+) -> Result<(), StoreError> {
+    match status {
+        TenantStatus::Active | TenantStatus::Provisioning => {}
+        TenantStatus::Suspended | TenantStatus::Deleting | TenantStatus::Deleted => {
+            return Err(StoreError::TenantInactive);
+        }
+    }
+    match revoked.get(&caller.user_id) {
+        Some(at) if caller.grant < *at => Err(StoreError::Revoked),
+        _ => Ok(()),
+    }
+}
+
+/// What the stored tenant record grants a caller on a data route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    /// The stored tier, whose plan limits apply.
+    pub tier: Tier,
+}
+
+/// The data APIs' check, from a view of the tenant record at most 10 seconds old.
+pub trait CallerStanding: Send + Sync {
+    fn standing(
+        &self,
+        caller: &TenantContext,
+    ) -> impl Future<Output = Result<Standing, StoreError>> + Send;
+}
+
+/// What the control table says of a caller, read strongly consistently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authority {
+    pub tenant: Tenant,
+    /// The stored role, which decides (not the token's).
+    pub role: Role,
+}
+
+impl Authority {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// The control-plane functions' check: one strongly consistent read of the caller's member entry
+/// and tenant record. A caller who is no longer a member is [`StoreError::Revoked`].
+pub trait ControlAuthority: Send + Sync {
+    fn authority(
+        &self,
+        caller: &TenantContext,
+    ) -> impl Future<Output = Result<Authority, StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::TenantId;
+
+    fn caller(grant: u64) -> TenantContext {
+        TenantContext {
+            tenant_id: TenantId::nil(),
+            user_id: UserId::parse("3f1c1e4a-9c3b-4e0b-9f49-0b4c8c1e2d3a").unwrap(),
+            role: Role::Admin,
+            tier: Tier::Basic,
+            grant,
+        }
+    }
+
+    #[test]
+    fn a_token_granted_before_its_users_revocation_is_refused() {
+        let user = caller(0).user_id;
+        let revoked: Revocations = [(user, 1_000)].into_iter().collect();
+        let active = TenantStatus::Active;
+        assert!(matches!(
+            check(&caller(999), active, &revoked),
+            Err(StoreError::Revoked)
+        ));
+        assert!(matches!(
+            check(&caller(0), active, &revoked),
+            Err(StoreError::Revoked)
+        ));
+        assert!(check(&caller(1_000), active, &revoked).is_ok());
+        assert!(check(&caller(5), active, &Revocations::new()).is_ok());
+    }
+
+    #[test]
+    fn an_unusable_tenant_refuses_everyone() {
+        for status in [
+            TenantStatus::Suspended,
+            TenantStatus::Deleting,
+            TenantStatus::Deleted,
+        ] {
+            assert!(matches!(
+                check(&caller(u64::MAX), status, &Revocations::new()),
+                Err(StoreError::TenantInactive)
+            ));
+        }
+        assert!(check(&caller(1), TenantStatus::Provisioning, &Revocations::new()).is_ok());
+    }
+
+    #[test]
+    fn grants_move_forward_and_old_revocations_expire() {
+        let far_future = now_millis() + 60_000;
+        assert_eq!(next_grant(far_future), far_future + 1);
+        assert!(next_grant(0) >= now_millis() - 1_000);
+        let retention = REVOCATION_RETENTION.as_millis() as u64;
+        let old = UserId::parse("3f1c1e4a-9c3b-4e0b-9f49-0b4c8c1e2d3a").unwrap();
+        let recent = UserId::parse("4f1c1e4a-9c3b-4e0b-9f49-0b4c8c1e2d3a").unwrap();
+        let now = 10 * retention;
+        let revoked: Revocations = [(old.clone(), now - retention - 1), (recent, now - 5)]
+            .into_iter()
+            .collect();
+        assert_eq!(expired_revocations(&revoked, now), vec![old]);
+    }
+}
