@@ -204,7 +204,7 @@ def trigger(source, user, request, response, version="1", emulator=False):
 
 def trigger_events():
     sub, email = NEW_USER
-    signup_attributes = {"custom:tenant_name": "Delta Tea Co.", "custom:plan": "standard", "email": email}
+    signup_attributes = {"custom:tenant_name": "Delta Tea Co.", "custom:plan": "basic", "email": email}
     no_flags = {"autoConfirmUser": False, "autoVerifyEmail": False, "autoVerifyPhone": False}
     write("pre-sign-up/sign-up.json", trigger(
         "PreSignUp_SignUp", sub, {"userAttributes": signup_attributes, "validationData": None}, no_flags))

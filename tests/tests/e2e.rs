@@ -408,11 +408,18 @@ async fn isolation_attack_matrix_over_every_route() {
                 reply.status,
                 reply.body
             );
+            // No reply, whatever its status, carries a's data: a's e-mail addresses, a SKU b
+            // never sent ("SECRET-2"), or any "SECRET" unless b's own request held it (a 400
+            // may quote what the caller sent).
             let text = reply.body.to_string();
-            assert!(
-                !text.contains("SECRET") && !text.contains(&a.member_email) || reply.status == 400,
-                "b's {who}: {method} {path} leaked: {text}"
+            let sent = format!(
+                "{path} {}",
+                body.as_ref().map(Value::to_string).unwrap_or_default()
             );
+            let leaked = text.contains("SECRET-2")
+                || text.contains(&a.member_email)
+                || (text.contains("SECRET") && !sent.contains("SECRET"));
+            assert!(!leaked, "b's {who}: {method} {path} leaked: {text}");
         }
     }
     // The routes with nothing to attack answer with b's own data only.
@@ -669,10 +676,8 @@ async fn retried_post_confirmation_still_makes_one_tenant() {
 
 /// A platform operator (group platform-admin, no tenant) suspends a tenant: its users cannot sign
 /// in, and its data APIs refuse it; reactivated, everything works again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_platform_operator_suspends_and_reactivates_a_tenant() {
-    let stack = Stack::from_env();
-    let a = organization(&stack, "suspended").await;
+/// A platform operator (group `platform-admin`, no tenant), created as an AWS admin would.
+async fn platform_operator(stack: &Stack) -> Tokens {
     let operator = unique_email("operator");
     stack
         .cognito
@@ -700,7 +705,14 @@ async fn a_platform_operator_suspends_and_reactivates_a_tenant() {
         .send()
         .await
         .unwrap();
-    let ops = stack.first_sign_in(&operator, "Operator-Password-2").await;
+    stack.first_sign_in(&operator, "Operator-Password-2").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_operator_suspends_and_reactivates_a_tenant() {
+    let stack = Stack::from_env();
+    let a = organization(&stack, "suspended").await;
+    let ops = platform_operator(&stack).await;
     assert!(
         claims(&ops.id).get("tenant_id").is_none(),
         "an operator has no tenant"
@@ -848,40 +860,98 @@ async fn offboarding_removes_the_tenant_and_only_it() {
     assert_eq!(theirs.body, kept);
 }
 
-/// A premium sign-up gets its own table: the post-confirmation trigger dispatches the job, and
-/// the tenant's data then lives there and nowhere else.
+/// Sign-up makes basic organizations only; a premium tenant (here made by an operator) gets its
+/// own table: the migration job moves its data there, and it then lives there and nowhere else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn premium_tenants_live_in_their_own_table() {
     let stack = Stack::from_env();
+    let refused = stack
+        .cognito
+        .sign_up()
+        .client_id(&stack.client_id)
+        .username(unique_email("greedy"))
+        .password(PASSWORD)
+        .user_attributes(
+            aws_sdk_cognitoidentityprovider::types::AttributeType::builder()
+                .name("custom:tenant_name")
+                .value("Greedy Org")
+                .build()
+                .unwrap(),
+        )
+        .user_attributes(
+            aws_sdk_cognitoidentityprovider::types::AttributeType::builder()
+                .name("custom:plan")
+                .value("premium")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await;
+    let message = format!("{:?}", refused.expect_err("a premium sign-up is refused"));
+    assert!(message.contains("paid plans"), "{message}");
+
     let email = unique_email("premium");
-    stack.sign_up(&email, "Premium Org", Some("premium")).await;
+    stack.sign_up(&email, "Premium Org", None).await;
     let admin = stack.sign_in(&email, PASSWORD).await.unwrap();
-    assert_eq!(claims(&admin.id)["tenant_tier"], "premium");
+    assert_eq!(claims(&admin.id)["tenant_tier"], "basic");
     let tenant_id: shared::ids::TenantId = claims(&admin.id)["tenant_id"]
         .as_str()
         .unwrap()
         .parse()
         .unwrap();
-    let ready = wait_for_status(&stack, &admin.id, "/products", 200).await;
-    assert_eq!(ready.body["items"], json!([]));
     create_product(&stack, &admin.id, "GOLD-1").await;
+    let ops = platform_operator(&stack).await;
+    let upgraded = stack
+        .call(
+            Some(&ops.id),
+            "PATCH",
+            &format!("/admin/tenants/{tenant_id}"),
+            Some(&json!({"tier": "premium"})),
+        )
+        .await;
+    assert!(
+        upgraded.status == 200 || upgraded.status == 202,
+        "{}",
+        upgraded.body
+    );
+    let control = tenantry_tests::control_store();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let record = control.get_tenant(&tenant_id).await.unwrap();
+        if record.tier == shared::context::Tier::Premium
+            && record.status == shared::domain::tenant::TenantStatus::Active
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the migration did not finish: {record:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // The token still says basic; limits and storage follow the stored record.
+    let ready = wait_for_status(&stack, &admin.id, "/products", 200).await;
+    assert_eq!(ready.body["items"].as_array().unwrap().len(), 1);
+    create_product(&stack, &admin.id, "GOLD-2").await;
     let storage: TenantStorage = tenantry_tests::tenant_storage();
     let silo = storage.silo_table(&tenant_id);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while storage
+        .count_items(&tenant_id, storage.pooled_table())
+        .await
+        .unwrap()
+        != 0
+    {
+        assert!(Instant::now() < deadline, "the pooled copy was not purged");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     assert_eq!(
         storage.count_items(&tenant_id, &silo).await.unwrap(),
-        3,
-        "product, SKU claim, counter"
-    );
-    assert_eq!(
-        storage
-            .count_items(&tenant_id, storage.pooled_table())
-            .await
-            .unwrap(),
-        0
+        5,
+        "two products, two SKU claims, the counter"
     );
 }
 
-/// The confirmation code is checked: a wrong one leaves the user unconfirmed and onboards nothing.
 #[tokio::test]
 async fn a_wrong_confirmation_code_is_refused() {
     let stack = Stack::from_env();
@@ -922,4 +992,361 @@ async fn a_wrong_confirmation_code_is_refused() {
         stack.sign_in(&email, PASSWORD).await.is_err(),
         "an unconfirmed user signed in"
     );
+}
+
+/// The longest a revocation may take to reach a route: the data APIs' cache of the tenant record.
+const REVOCATION_BOUND: Duration = Duration::from_secs(10);
+
+/// Calls `method path` with `token` until it answers `status` with `code`; returns how long that
+/// took from `since`. Fails after 20 s. Polls every 200 ms, so the figure is at most that late.
+async fn refused_after(
+    stack: &Stack,
+    since: Instant,
+    token: &str,
+    (method, path, body): (&str, &str, Option<Value>),
+    (status, code): (u16, &str),
+) -> Duration {
+    loop {
+        let reply = stack.call(Some(token), method, path, body.as_ref()).await;
+        if reply.status == status && reply.body["code"] == code {
+            return since.elapsed();
+        }
+        assert!(
+            reply.status < 500,
+            "{method} {path} failed: {} {}",
+            reply.status,
+            reply.body
+        );
+        assert!(
+            since.elapsed() < Duration::from_secs(20),
+            "{method} {path} still answers {} ({}), expected {status} {code}",
+            reply.status,
+            reply.body
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Asserts that every one of `calls` is refused with `status`/`code` within the bound, and
+/// prints the measured times.
+async fn all_refused_within_bound(
+    stack: &Stack,
+    label: &str,
+    since: Instant,
+    token: &str,
+    calls: Vec<(&str, String, Option<Value>)>,
+    (status, code): (u16, &str),
+) {
+    for (method, path, body) in calls {
+        let took = refused_after(stack, since, token, (method, &path, body), (status, code)).await;
+        eprintln!("{label}: {method} {path} refused ({status} {code}) after {took:?}");
+        assert!(
+            took <= REVOCATION_BOUND + Duration::from_millis(250),
+            "{label}: {method} {path} was refused only after {took:?}"
+        );
+    }
+}
+
+/// An admin invites a colleague as admin, who signs in.
+async fn second_admin(stack: &Stack, org: &Org, label: &str) -> (String, String, Tokens) {
+    let email = unique_email(label);
+    let invited = stack
+        .call(
+            Some(&org.admin.id),
+            "POST",
+            "/users",
+            Some(&json!({"email": email, "role": "admin"})),
+        )
+        .await;
+    assert_eq!(invited.status, 201, "{}", invited.body);
+    let tokens = stack.first_sign_in(&email, "Second-Admin-Password-3").await;
+    (
+        invited.body["user_id"].as_str().unwrap().to_owned(),
+        email,
+        tokens,
+    )
+}
+
+async fn member_roles(stack: &Stack, token: &str) -> Vec<(String, String)> {
+    let listed = stack
+        .call(Some(token), "GET", "/users?limit=100", None)
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let mut roles: Vec<(String, String)> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["email"].as_str().unwrap().to_owned(),
+                m["role"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    roles.sort();
+    roles
+}
+
+/// A removed admin keeps a valid token but can do nothing with it: control routes refuse it at
+/// once, data routes within the 10 s of their cache; nothing they try changes anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_admin_loses_every_route_within_ten_seconds() {
+    let stack = Stack::from_env();
+    let org = organization(&stack, "takeover").await;
+    let (carol_id, _, carol) = second_admin(&stack, &org, "carol").await;
+    let product = create_product(&stack, &carol.id, "CAROL-1").await;
+    let product_id = product["id"].as_str().unwrap().to_owned();
+    let admin_id = claims(&org.admin.id)["sub"].as_str().unwrap().to_owned();
+    let roles_before = member_roles(&stack, &org.admin.id).await;
+
+    let removed = stack
+        .call(
+            Some(&org.admin.id),
+            "DELETE",
+            &format!("/users/{carol_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, 204, "{}", removed.body);
+    let since = Instant::now();
+    all_refused_within_bound(
+        &stack,
+        "removed admin",
+        since,
+        &carol.id,
+        vec![
+            (
+                "POST",
+                "/users".into(),
+                Some(json!({"email": unique_email("mallory2"), "role": "admin"})),
+            ),
+            (
+                "PATCH",
+                format!("/users/{admin_id}"),
+                Some(json!({"role": "member"})),
+            ),
+            ("GET", "/users".into(), None),
+            (
+                "PATCH",
+                "/tenant".into(),
+                Some(json!({"name": "Owned", "version": 1})),
+            ),
+            ("DELETE", "/tenant".into(), None),
+            ("GET", "/products".into(), None),
+            ("DELETE", format!("/products/{product_id}"), None),
+            ("POST", "/products".into(), Some(product_body("MAL-1"))),
+            ("GET", "/orders".into(), None),
+            (
+                "POST",
+                "/orders".into(),
+                Some(json!({"lines": [{"product_id": product_id, "quantity": 1}]})),
+            ),
+        ],
+        (401, "token-revoked"),
+    )
+    .await;
+    // Nothing Carol tried took effect; the organization is Alice's as before, less Carol.
+    let roles_after = member_roles(&stack, &org.admin.id).await;
+    let expected: Vec<_> = roles_before
+        .into_iter()
+        .filter(|(email, _)| !email.starts_with("carol-"))
+        .collect();
+    assert_eq!(roles_after, expected);
+    let tenant = stack
+        .call(Some(&org.admin.id), "GET", "/tenant", None)
+        .await;
+    assert_eq!(
+        (tenant.status, tenant.body["status"].as_str()),
+        (200, Some("active"))
+    );
+    assert_ne!(tenant.body["name"], "Owned");
+    let kept = stack
+        .call(
+            Some(&org.admin.id),
+            "GET",
+            &format!("/products/{product_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        kept.status, 200,
+        "the product Carol tried to delete is there"
+    );
+}
+
+/// A demoted admin keeps a member's powers only: the old token is refused everywhere, a fresh
+/// one (a sign-in or refresh) works as a member's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demoted_admin_keeps_only_a_members_powers_within_ten_seconds() {
+    let stack = Stack::from_env();
+    let org = organization(&stack, "demotion").await;
+    let (dave_id, dave_email, dave) = second_admin(&stack, &org, "dave").await;
+    let product = create_product(&stack, &org.admin.id, "DAVE-1").await;
+    let product_path = format!("/products/{}", product["id"].as_str().unwrap());
+    let demoted = stack
+        .call(
+            Some(&org.admin.id),
+            "PATCH",
+            &format!("/users/{dave_id}"),
+            Some(&json!({"role": "member"})),
+        )
+        .await;
+    assert_eq!(
+        (demoted.status, demoted.body["role"].as_str()),
+        (200, Some("member")),
+        "{}",
+        demoted.body
+    );
+    let since = Instant::now();
+    all_refused_within_bound(
+        &stack,
+        "demoted admin",
+        since,
+        &dave.id,
+        vec![
+            (
+                "POST",
+                "/users".into(),
+                Some(json!({"email": unique_email("mallory"), "role": "admin"})),
+            ),
+            ("DELETE", product_path.clone(), None),
+            ("GET", "/orders".into(), None),
+        ],
+        (401, "token-revoked"),
+    )
+    .await;
+    let fresh = stack
+        .sign_in(&dave_email, "Second-Admin-Password-3")
+        .await
+        .unwrap();
+    assert_eq!(claims(&fresh.id)["tenant_role"], "member");
+    let listed = stack.call(Some(&fresh.id), "GET", "/products", None).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let delete = stack
+        .call(Some(&fresh.id), "DELETE", &product_path, None)
+        .await;
+    assert_eq!(
+        (delete.status, delete.body["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let invite = stack
+        .call(
+            Some(&fresh.id),
+            "POST",
+            "/users",
+            Some(&json!({"email": unique_email("x"), "role": "member"})),
+        )
+        .await;
+    assert_eq!(invite.status, 403, "{}", invite.body);
+}
+
+/// A removed member's token no longer reads or creates orders or products.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_member_loses_the_data_routes_within_ten_seconds() {
+    let stack = Stack::from_env();
+    let org = organization(&stack, "leaver").await;
+    let product = create_product(&stack, &org.member.id, "LEAVE-1").await;
+    let product_id = product["id"].as_str().unwrap().to_owned();
+    create_order(&stack, &org.member.id, &product_id, 1).await;
+    let removed = stack
+        .call(
+            Some(&org.admin.id),
+            "DELETE",
+            &format!("/users/{}", org.member_id),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, 204);
+    let since = Instant::now();
+    all_refused_within_bound(
+        &stack,
+        "removed member",
+        since,
+        &org.member.id,
+        vec![
+            ("GET", "/orders".into(), None),
+            (
+                "POST",
+                "/orders".into(),
+                Some(json!({"lines": [{"product_id": product_id, "quantity": 1}]})),
+            ),
+            ("GET", "/products".into(), None),
+            ("GET", "/users".into(), None),
+            ("GET", "/tenant".into(), None),
+        ],
+        (401, "token-revoked"),
+    )
+    .await;
+    // The admin is unaffected.
+    let orders = stack
+        .call(Some(&org.admin.id), "GET", "/orders", None)
+        .await;
+    assert_eq!(orders.body["items"].as_array().unwrap().len(), 1);
+    // Signing in again gives no tenant at all.
+    let again = stack
+        .sign_in(&org.member_email, "Member-Chosen-Password-7")
+        .await
+        .unwrap();
+    assert!(claims(&again.id).get("tenant_id").is_none());
+}
+
+/// A suspended tenant's users can change nothing and read nothing, on control and data routes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_tenants_users_lose_every_route_within_ten_seconds() {
+    let stack = Stack::from_env();
+    let org = organization(&stack, "paused").await;
+    let other = organization(&stack, "unpaused").await;
+    let product = create_product(&stack, &org.admin.id, "PAUSE-1").await;
+    let product_id = product["id"].as_str().unwrap().to_owned();
+    let control = tenantry_tests::control_store();
+    let suspend = shared::store::control::TenantStateChange {
+        status: Some(shared::domain::tenant::TenantStatus::Suspended),
+        ..Default::default()
+    };
+    control
+        .set_tenant_state(&org.tenant_id.parse().unwrap(), suspend)
+        .await
+        .unwrap();
+    let since = Instant::now();
+    for token in [&org.admin.id, &org.member.id] {
+        all_refused_within_bound(
+            &stack,
+            "suspended tenant",
+            since,
+            token,
+            vec![
+                ("GET", "/users".into(), None),
+                (
+                    "POST",
+                    "/users".into(),
+                    Some(json!({"email": unique_email("s"), "role": "member"})),
+                ),
+                (
+                    "PATCH",
+                    "/tenant".into(),
+                    Some(json!({"name": "Renamed", "version": 1})),
+                ),
+                ("DELETE", "/tenant".into(), None),
+                ("GET", "/tenant".into(), None),
+                ("GET", "/products".into(), None),
+                ("DELETE", format!("/products/{product_id}"), None),
+                ("GET", "/orders".into(), None),
+            ],
+            (403, "tenant-inactive"),
+        )
+        .await;
+    }
+    let unaffected = stack
+        .call(Some(&other.member.id), "GET", "/users", None)
+        .await;
+    assert_eq!(unaffected.status, 200);
+    let record = control
+        .get_tenant(&org.tenant_id.parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        record.status,
+        shared::domain::tenant::TenantStatus::Suspended
+    );
+    assert_eq!(record.name.as_str(), "paused Org");
 }

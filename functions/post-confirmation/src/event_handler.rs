@@ -12,6 +12,7 @@ use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 
 use shared::claims::{SIGN_UP_PLAN, SIGN_UP_TENANT_NAME};
+use shared::context::Tier;
 use shared::domain::email::EmailAddress;
 use shared::domain::tenant::{Tenant, TenantName, TenantStatus, requested_tier};
 use shared::ids::UserId;
@@ -82,8 +83,15 @@ async fn onboard<S: Onboarding, J: JobQueue>(
         return Ok(());
     };
     let name = TenantName::parse(raw_name).map_err(|_| OnboardingError::InvalidSignUp)?;
-    let tier = requested_tier(attributes.get(SIGN_UP_PLAN).map(String::as_str))
-        .ok_or(OnboardingError::InvalidSignUp)?;
+    // Always basic: pre-sign-up refused any other plan, and the attribute is the user's to
+    // rewrite afterwards, so it is not trusted here (paid tiers come from payment or an operator).
+    let tier = match requested_tier(attributes.get(SIGN_UP_PLAN).map(String::as_str)) {
+        Some(tier) => tier,
+        None => {
+            tracing::warn!(user_id = %user, "sign-up asked for a paid plan: onboarded as basic");
+            Tier::Basic
+        }
+    };
 
     let tenant = Tenant::new(name, tier);
     match deps.store.onboard(&tenant, &user, &email).await {
@@ -176,7 +184,7 @@ mod tests {
                 .unwrap()
                 .expect("membership");
             assert_eq!(membership.role, Role::Admin);
-            assert_eq!(membership.tier, Tier::Standard);
+            assert_eq!(membership.tier, Tier::Basic);
             let tenant = deps.store.get_tenant(&membership.tenant_id).await.unwrap();
             assert_eq!(
                 (tenant.name.as_str(), tenant.status),
@@ -239,7 +247,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_premium_sign_up_waits_for_its_table() {
+    async fn a_sign_up_asking_for_a_paid_plan_still_gets_a_basic_tenant() {
         let deps = deps();
         let mut payload = event("confirm-sign-up.json");
         payload["request"]["userAttributes"]["custom:plan"] = "premium".into();
@@ -250,14 +258,11 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(membership.tenant_status, TenantStatus::Provisioning);
-        let job = TenantJob::Provision {
-            tenant_id: membership.tenant_id,
-        };
-        assert_eq!(deps.jobs.dispatched(), vec![job.clone()]);
-        // A retry dispatches the (idempotent) job again, in case the first dispatch was lost.
-        invoke(&deps, payload).await.unwrap();
-        assert_eq!(deps.jobs.dispatched(), vec![job.clone(), job]);
+        assert_eq!(
+            (membership.tier, membership.tenant_status),
+            (Tier::Basic, TenantStatus::Active)
+        );
+        assert!(deps.jobs.dispatched().is_empty(), "no table is created");
     }
 
     #[tokio::test]

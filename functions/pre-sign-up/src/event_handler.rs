@@ -15,7 +15,7 @@ pub enum SignUpRefused {
     MissingTenantName,
     #[error("Organization name {0}.")]
     InvalidTenantName(String),
-    #[error("Plan must be basic, standard or premium.")]
+    #[error("Sign-up creates a basic organization; paid plans are chosen once signed in.")]
     InvalidPlan,
     #[error("Sign-up through an external identity provider is not supported.")]
     ExternalProvider,
@@ -105,7 +105,12 @@ mod tests {
             (
                 Some("Acme"),
                 Some("gold"),
-                "Plan must be basic, standard or premium.",
+                "Sign-up creates a basic organization; paid plans are chosen once signed in.",
+            ),
+            (
+                Some("Acme"),
+                Some("premium"),
+                "Sign-up creates a basic organization; paid plans are chosen once signed in.",
             ),
         ];
         for (name, plan, message) in cases {

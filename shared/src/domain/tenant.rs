@@ -335,12 +335,13 @@ mod tests {
     }
 }
 
-/// The tier a sign-up asks for with `custom:plan`: `basic` when none is given, `None` when the
-/// value is not a plan.
+/// The tier a self-service sign-up gets from `custom:plan`: `basic`, whether asked for or not.
+/// Paid tiers come from a payment or a platform operator, never from a sign-up form (each
+/// premium tenant is a DynamoDB table of its own): any other value is `None`, a refusal.
 pub fn requested_tier(raw: Option<&str>) -> Option<Tier> {
     match raw.map(str::trim) {
-        None | Some("") => Some(Tier::Basic),
-        Some(plan) => Tier::parse(plan),
+        None | Some("") | Some("basic") => Some(Tier::Basic),
+        Some(_) => None,
     }
 }
 
@@ -349,10 +350,12 @@ mod requested_tier_tests {
     use super::*;
 
     #[test]
-    fn the_plan_defaults_to_basic() {
+    fn self_service_sign_up_is_basic_only() {
         assert_eq!(requested_tier(None), Some(Tier::Basic));
-        assert_eq!(requested_tier(Some(" premium ")), Some(Tier::Premium));
-        assert_eq!(requested_tier(Some("gold")), None);
+        assert_eq!(requested_tier(Some(" basic ")), Some(Tier::Basic));
+        for paid_or_bad in ["premium", "standard", "gold"] {
+            assert_eq!(requested_tier(Some(paid_or_bad)), None, "{paid_or_bad}");
+        }
     }
 }
 

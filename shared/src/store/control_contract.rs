@@ -5,14 +5,21 @@ use std::collections::HashSet;
 
 use super::StoreError;
 use super::control::{MemberStore, Onboarded, Onboarding, TenantStateChange, TenantStore};
-use crate::context::{Role, Tier};
+use crate::authority::ControlAuthority;
+use crate::context::{Role, TenantContext, Tier};
 use crate::domain::email::EmailAddress;
 use crate::domain::member::Invitation;
 use crate::domain::tenant::{Tenant, TenantName, TenantSettings, TenantStatus};
 use crate::ids::{TenantId, UserId};
 
-pub trait ContractControl: Onboarding + MemberStore + TenantStore + Clone + 'static {}
-impl<S: Onboarding + MemberStore + TenantStore + Clone + 'static> ContractControl for S {}
+pub trait ContractControl:
+    Onboarding + MemberStore + TenantStore + ControlAuthority + Clone + 'static
+{
+}
+impl<S: Onboarding + MemberStore + TenantStore + ControlAuthority + Clone + 'static> ContractControl
+    for S
+{
+}
 
 fn new_user() -> UserId {
     UserId::parse(&uuid::Uuid::new_v4().to_string()).expect("a UUID is a user id")
@@ -554,6 +561,195 @@ pub async fn tenants_list_oldest_first_across_pages<S: ContractControl>(store: &
     ));
 }
 
+pub async fn a_pending_admin_invitation_is_not_an_admin<S: ContractControl>(store: &S) {
+    let (tenant, admin, _) = onboarded(store).await;
+    let invitation = Invitation {
+        email: unique_email("pending-admin"),
+        role: Role::Admin,
+    };
+    let reservation = store
+        .reserve_invite(&tenant.id, &invitation, 100)
+        .await
+        .expect("reserve");
+    assert!(matches!(
+        store.change_role(&tenant.id, &admin, Role::Member).await,
+        Err(StoreError::LastAdmin)
+    ));
+    assert!(matches!(
+        store.remove_member(&tenant.id, &admin).await,
+        Err(StoreError::LastAdmin)
+    ));
+    // The invitation then fails (Cognito refused the address, say): one admin, as before.
+    store
+        .cancel_invite(&tenant.id, &reservation)
+        .await
+        .expect("cancel");
+    let stored = store.get_tenant(&tenant.id).await.expect("tenant");
+    assert_eq!((stored.user_count, stored.admin_count), (1, 1));
+    let member = store.get_member(&tenant.id, &admin).await.expect("admin");
+    assert_eq!(member.role, Role::Admin);
+}
+
+/// State changes write only what they change: invitations, removals and role changes made
+/// meanwhile keep their effect on the counters.
+pub async fn state_changes_never_revert_concurrent_seat_changes<S: ContractControl>(store: &S) {
+    let (tenant, _, _) = onboarded(store).await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (inviter, id) = (store.clone(), tenant.id);
+        tasks.push(tokio::spawn(async move {
+            invite(&inviter, &id, Role::Member).await;
+        }));
+        let (changer, id) = (store.clone(), tenant.id);
+        tasks.push(tokio::spawn(async move {
+            let tier = if i % 2 == 0 {
+                Tier::Standard
+            } else {
+                Tier::Basic
+            };
+            let change = TenantStateChange {
+                tier: Some(tier),
+                ..TenantStateChange::default()
+            };
+            // A concurrent state change may lose its own race (a conflict), never another's.
+            match changer.set_tenant_state(&id, change).await {
+                Ok(_) | Err(StoreError::VersionConflict) => {}
+                Err(err) => panic!("state change: {err}"),
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    let stored = store.get_tenant(&tenant.id).await.expect("tenant");
+    let members = store
+        .list_members(&tenant.id, 100, None)
+        .await
+        .expect("members")
+        .items;
+    let admins = members.iter().filter(|m| m.role == Role::Admin).count() as u64;
+    assert_eq!(
+        (stored.user_count, stored.admin_count),
+        (members.len() as u64, admins),
+        "the counters equal the real counts"
+    );
+    assert_eq!(members.len(), 9);
+}
+
+pub async fn removals_and_demotions_revoke_earlier_grants<S: ContractControl>(store: &S) {
+    let (tenant, _, _) = onboarded(store).await;
+    let removed = invite(store, &tenant.id, Role::Member).await;
+    let granted = store
+        .membership(&removed)
+        .await
+        .expect("lookup")
+        .expect("membership")
+        .granted_at;
+    assert!(granted > 0);
+    store
+        .remove_member(&tenant.id, &removed)
+        .await
+        .expect("remove");
+    let record = store.get_tenant(&tenant.id).await.expect("tenant");
+    assert!(
+        record.revoked[&removed] > granted,
+        "removal revokes the grant"
+    );
+
+    let demoted = invite(store, &tenant.id, Role::Admin).await;
+    let before = store
+        .membership(&demoted)
+        .await
+        .expect("lookup")
+        .expect("membership")
+        .granted_at;
+    store
+        .change_role(&tenant.id, &demoted, Role::Member)
+        .await
+        .expect("demote");
+    let after = store
+        .membership(&demoted)
+        .await
+        .expect("lookup")
+        .expect("membership");
+    let record = store.get_tenant(&tenant.id).await.expect("tenant");
+    assert_eq!(after.role, Role::Member);
+    assert!(after.granted_at > before);
+    assert_eq!(
+        record.revoked[&demoted], after.granted_at,
+        "the new grant is exactly the revocation: new tokens pass, old ones do not"
+    );
+    assert!(
+        record.revoked.contains_key(&removed),
+        "the earlier revocation is kept"
+    );
+    // A promotion takes nothing away: no revocation.
+    let promoted = invite(store, &tenant.id, Role::Member).await;
+    store
+        .change_role(&tenant.id, &promoted, Role::Admin)
+        .await
+        .expect("promote");
+    let record = store.get_tenant(&tenant.id).await.expect("tenant");
+    assert!(!record.revoked.contains_key(&promoted));
+}
+
+pub async fn authority_is_the_stored_role_and_status<S: ContractControl>(store: &S) {
+    let (tenant, admin, _) = onboarded(store).await;
+    let member = invite(store, &tenant.id, Role::Member).await;
+    let caller = |user: &UserId, role: Role, grant: u64| TenantContext {
+        tenant_id: tenant.id,
+        user_id: user.clone(),
+        role,
+        tier: Tier::Premium,
+        grant,
+    };
+    let now = crate::authority::now_millis();
+    let authority = store
+        .authority(&caller(&member, Role::Admin, now))
+        .await
+        .expect("a member");
+    assert_eq!(
+        (authority.role, authority.tenant.tier),
+        (Role::Member, Tier::Basic),
+        "the stored role and tier, not the token's"
+    );
+    store
+        .remove_member(&tenant.id, &member)
+        .await
+        .expect("remove");
+    assert!(matches!(
+        store.authority(&caller(&member, Role::Member, 0)).await,
+        Err(StoreError::Revoked)
+    ));
+    // Even a token that claims to be newer than the revocation: the member entry is gone.
+    assert!(matches!(
+        store
+            .authority(&caller(&member, Role::Member, u64::MAX))
+            .await,
+        Err(StoreError::Revoked)
+    ));
+    let suspend = TenantStateChange {
+        status: Some(TenantStatus::Suspended),
+        ..TenantStateChange::default()
+    };
+    store
+        .set_tenant_state(&tenant.id, suspend)
+        .await
+        .expect("suspend");
+    assert!(matches!(
+        store.authority(&caller(&admin, Role::Admin, now)).await,
+        Err(StoreError::TenantInactive)
+    ));
+    let other = TenantContext {
+        tenant_id: TenantId::generate(),
+        ..caller(&admin, Role::Admin, now)
+    };
+    assert!(matches!(
+        store.authority(&other).await,
+        Err(StoreError::TenantInactive)
+    ));
+}
+
 #[macro_export]
 macro_rules! control_contract_tests {
     ($make:expr) => {
@@ -573,6 +769,10 @@ macro_rules! control_contract_tests {
             state_changes_reach_every_membership,
             a_deleted_tenant_stays_deleted,
             tenants_list_oldest_first_across_pages,
+            a_pending_admin_invitation_is_not_an_admin,
+            state_changes_never_revert_concurrent_seat_changes,
+            removals_and_demotions_revoke_earlier_grants,
+            authority_is_the_stored_role_and_status,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

@@ -172,10 +172,8 @@ impl MemberStore for MemoryControl {
                 max: max_users,
             });
         }
+        // An admin is counted once the membership exists (complete_invite).
         record.user_count += 1;
-        if invitation.role == Role::Admin {
-            record.admin_count += 1;
-        }
         let reservation = Reservation {
             invitation: invitation.clone(),
             tier: record.tier,
@@ -215,6 +213,11 @@ impl MemberStore for MemoryControl {
                 granted_at: next_grant(reservation.grant_floor),
             },
         );
+        if reservation.invitation.role == Role::Admin
+            && let Some(record) = state.tenants.get_mut(tenant)
+        {
+            record.admin_count += 1;
+        }
         state
             .members
             .entry(*tenant)
@@ -233,9 +236,6 @@ impl MemberStore for MemoryControl {
             state.emails.remove(&reservation.invitation.email);
             if let Some(record) = state.tenants.get_mut(tenant) {
                 record.user_count = record.user_count.saturating_sub(1);
-                if reservation.invitation.role == Role::Admin {
-                    record.admin_count = record.admin_count.saturating_sub(1);
-                }
             }
         }
         Ok(())

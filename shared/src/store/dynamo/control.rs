@@ -646,7 +646,8 @@ impl MemberStore for DynamoControl {
         invitation: &Invitation,
         max_users: u64,
     ) -> Result<Reservation, StoreError> {
-        let admins = i64::from(invitation.role == Role::Admin);
+        // The seat is held now; an admin is counted only once the membership exists
+        // (complete_invite), so a pending admin invitation never stands in for a real admin.
         let condition = (
             "user_count < :max AND #status IN (:active, :provisioning)",
             vec![
@@ -661,7 +662,7 @@ impl MemberStore for DynamoControl {
                 ),
             ],
         );
-        let seat = self.count_seats(tenant, 1, admins, Some(condition))?;
+        let seat = self.count_seats(tenant, 1, 0, Some(condition))?;
         let actions = vec![self.put_new(email_claim(&invitation.email, tenant))?, seat];
         match transact(&self.scope, actions).await {
             Ok(()) => {}
@@ -723,9 +724,11 @@ impl MemberStore for DynamoControl {
             email: invitation.email.clone(),
             granted_at: next_grant(reservation.grant_floor),
         };
+        let admins = i64::from(invitation.role == Role::Admin);
         let actions = vec![
             self.put_new(membership_item(&membership))?,
             self.put_new(member_item(tenant, &member))?,
+            self.count_seats(tenant, 0, admins, None)?,
         ];
         match transact(&self.scope, actions).await {
             Ok(()) => Ok(member),
@@ -749,10 +752,9 @@ impl MemberStore for DynamoControl {
                 .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()))
                 .build(),
         )?;
-        let admins = i64::from(reservation.invitation.role == Role::Admin);
         let actions = vec![
             TransactWriteItem::builder().delete(delete).build(),
-            self.count_seats(tenant, -1, -admins, None)?,
+            self.count_seats(tenant, -1, 0, None)?,
         ];
         match transact(&self.scope, actions).await {
             // Already released (a retried cancel): nothing to undo.
