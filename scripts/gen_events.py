@@ -62,6 +62,8 @@ def claims(sub, email, tenant=None, role=None, groups=None):
         c["tenant_id"] = TENANTS[tenant]["id"]
         c["tenant_role"] = role
         c["tenant_tier"] = TENANTS[tenant]["tier"]
+        # When the membership was granted as it is (ms): the sign-in time.
+        c["tenant_grant"] = str(EPOCH * 1000)
     if groups:
         c["cognito:groups"] = ",".join(groups)
     return c
@@ -167,6 +169,7 @@ TENANT_ROUTES = [
     ("admin-api", "list-tenants", "GET", "/admin/tenants", None, {"limit": "20"}),
     ("admin-api", "get-tenant", "GET", "/admin/tenants/{tenantId}", None, None),
     ("admin-api", "update-tenant", "PATCH", "/admin/tenants/{tenantId}", {"status": "suspended"}, None),
+    ("admin-api", "dispatch-job", "POST", "/admin/tenants/{tenantId}/jobs", {"kind": "offboard"}, None),
 ]
 
 # Events of a platform operator (group platform-admin, no tenant).

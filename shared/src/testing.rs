@@ -166,6 +166,10 @@ pub const USERS: [(&str, crate::context::Role, &str, &str); 4] = [
     ),
 ];
 
+/// The `tenant_grant` claim of every sample token in `events/` (ms): a revocation after it
+/// covers them.
+pub const FIXTURE_GRANT: u64 = 1_795_681_600_000;
+
 /// The sample platform operator (group `platform-admin`, no tenant).
 pub const PLATFORM_ADMIN: &str = "0c000000-0000-4000-8000-0000000000ad";
 

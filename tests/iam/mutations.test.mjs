@@ -141,6 +141,78 @@ const MUTATIONS = [
       mutate(t, 'Resource: !Sub "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${AWS::StackName}-tenant-data"', 'Resource: "*"', { first: true }),
     expect: ['8.execution-roles']
   },
+  // users-api and post-confirmation: their control-table statements, found by Sid.
+  ...[
+    ['ManageMembers', "users-api's", '9.users-api'],
+    ['OnboardTenant', "post-confirmation's", '10.post-confirmation']
+  ].flatMap(([sid, whose, expect]) => {
+    // The statement's LeadingKeys line ($1: everything before it; $2: its indentation).
+    const leadingKeys = (list) =>
+      new RegExp(`(\\n *- Sid: ${sid}\\n(?: .*\\n)*?)( *)dynamodb:LeadingKeys: ${esc(list)}\\n`)
+    const KINDS = '["TENANT#*", "USER#*", "EMAIL#*"]'
+    const widen = (list) => (t) => mutate(t, leadingKeys(KINDS), `$1$2dynamodb:LeadingKeys: ${list}\n`)
+    return [
+      { name: `${whose} control-table keys widened to ["*"]`, apply: widen('["*"]'), expect: [expect] },
+      {
+        name: `${whose} control-table keys also MIGRATION#*`,
+        apply: widen('["TENANT#*", "USER#*", "EMAIL#*", "MIGRATION#*"]'),
+        expect: [expect]
+      },
+      {
+        name: `${whose} control-table keys without the delimiter ("TENANT*")`,
+        apply: widen('["TENANT*", "USER#*", "EMAIL#*"]'),
+        expect: [expect]
+      },
+      {
+        name: `${whose} control-table condition removed`,
+        apply: (t) =>
+          mutate(
+            t,
+            new RegExp(`(\\n *- Sid: ${sid}\\n(?: .*\\n)*?)( *)Condition:\\n\\2 {2}ForAllValues:StringLike:\\n\\2 {4}dynamodb:LeadingKeys: ${esc(KINDS)}\\n`),
+            '$1'
+          ),
+        expect: [expect]
+      },
+      {
+        name: `${whose} control-table condition ForAllValues: changed to ForAnyValue:`,
+        apply: (t) =>
+          mutate(
+            t,
+            new RegExp(`(\\n *- Sid: ${sid}\\n(?: .*\\n)*?)( *)ForAllValues:StringLike:\\n`),
+            '$1$2ForAnyValue:StringLike:\n'
+          ),
+        expect: [expect]
+      },
+      {
+        name: `${whose} control-table statement on every table (Resource "*")`,
+        apply: (t) =>
+          mutate(t, new RegExp(`(\\n *- Sid: ${sid}\\n(?: .*\\n)*?)( *)Resource: !GetAtt ControlTable\\.Arn\\n`), '$1$2Resource: "*"\n'),
+        expect: [expect]
+      },
+      {
+        name: `${whose} control-table statement also grants Scan`,
+        apply: (t) =>
+          mutate(t, new RegExp(`(\\n *- Sid: ${sid}\\n(?: .*\\n)*?)( *)Action: \\[dynamodb:GetItem, `), '$1$2Action: [dynamodb:Scan, dynamodb:GetItem, '),
+        expect: [expect]
+      }
+    ]
+  }),
+  {
+    name: "users-api's control-table statement grants ConditionCheckItem again (the code never sends one)",
+    apply: (t) =>
+      mutate(t, /(\n *- Sid: ManageMembers\n(?: .*\n)*?)( *)Action: \[dynamodb:GetItem, /, '$1$2Action: [dynamodb:ConditionCheckItem, dynamodb:GetItem, '),
+    expect: ['9.users-api']
+  },
+  {
+    name: "post-confirmation's control-table statement also grants UpdateItem and DeleteItem",
+    apply: (t) =>
+      mutate(
+        t,
+        /(\n *- Sid: OnboardTenant\n(?: .*\n)*?)( *)Action: \[dynamodb:GetItem, dynamodb:PutItem\]/,
+        '$1$2Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]'
+      ),
+    expect: ['10.post-confirmation']
+  },
   {
     name: 'products-api given a SAM policy template (its statements are not in the template)',
     apply: (t) =>

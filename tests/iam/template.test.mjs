@@ -54,6 +54,17 @@ describe('resolving intrinsic functions', () => {
     assert.throws(() => resolver.getAtt('NoSuchFunctionRole', 'Arn'))
   })
 
+  test('SQS queue ARNs and URLs (a named queue and one named by CloudFormation)', () => {
+    const queues = new Resolver(parseTemplate(`
+Resources:
+  Named: {Type: AWS::SQS::Queue, Properties: {QueueName: !Sub "\${AWS::StackName}-failed"}}
+  Unnamed: {Type: AWS::SQS::Queue}
+`))
+    assert.equal(queues.getAtt('Named', 'Arn'), 'arn:aws:sqs:us-east-1:123456789012:tenantry-failed')
+    assert.equal(queues.ref('Named'), 'https://sqs.us-east-1.amazonaws.com/123456789012/tenantry-failed')
+    assert.equal(queues.getAtt('Unnamed', 'Arn'), 'arn:aws:sqs:us-east-1:123456789012:tenantry-Unnamed-ABC')
+  })
+
   test('conditions use parameter defaults', () => {
     assert.equal(resolver.resolve(template.Resources.UserPool.Properties.UserPoolTier), 'LITE')
   })

@@ -392,6 +392,14 @@ async fn isolation_attack_matrix_over_every_route() {
             &[403],
             &[403],
         ),
+        (
+            "/admin/tenants/{tenantId}/jobs",
+            "POST",
+            format!("{a_admin_tenant_path}/jobs"),
+            Some(json!({"kind": "offboard"})),
+            &[403],
+            &[403],
+        ),
     ];
     for (route, method, path, body, admin_allowed, member_allowed) in &attacks {
         for (who, token, allowed) in [

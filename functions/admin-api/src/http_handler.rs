@@ -42,12 +42,17 @@ enum Op {
     List,
     Get,
     Update,
+    DispatchJob,
 }
 
 const ROUTES: &[(Route, Op)] = &[
     (Route::new("GET", "/admin/tenants"), Op::List),
     (Route::new("GET", "/admin/tenants/{tenantId}"), Op::Get),
     (Route::new("PATCH", "/admin/tenants/{tenantId}"), Op::Update),
+    (
+        Route::new("POST", "/admin/tenants/{tenantId}/jobs"),
+        Op::DispatchJob,
+    ),
 ];
 
 pub async fn function_handler<C: TenantStore, J: JobQueue, D: UserDirectory>(
@@ -74,7 +79,7 @@ async fn handle<C: TenantStore, J: JobQueue, D: UserDirectory>(
     match op {
         Op::List => list(deps, &request).await,
         Op::Get => get(deps, &params, &actor).await,
-        Op::Update => {
+        Op::Update | Op::DispatchJob => {
             // A write: the group membership as the user pool has it now, not as the token says.
             let groups = deps.directory.groups_of(&actor).await.map_err(|err| {
                 ApiError::Internal(format!("reading the operator's groups: {err}"))
@@ -82,7 +87,10 @@ async fn handle<C: TenantStore, J: JobQueue, D: UserDirectory>(
             if !in_operator_group(&groups) {
                 return Err(refused());
             }
-            update(deps, &request, &params, &actor).await
+            match op {
+                Op::DispatchJob => dispatch_job(deps, &request, &params, &actor).await,
+                _ => update(deps, &request, &params, &actor).await,
+            }
         }
     }
 }
@@ -127,10 +135,73 @@ async fn get<C: TenantStore, J, D>(
 ) -> Result<Response<Body>, ApiError> {
     let id = tenant_id(params)?;
     let tenant = deps.control.get_tenant(&id).await?;
+    let mut view = view(&tenant);
+    view["migration"] = json!(deps.control.migration(&id).await?);
     tracing::info!(audit = true, actor = %actor, action = "tenant.read", target_tenant = %id, "platform audit");
-    Ok(with_etag(
-        json(StatusCode::OK, &view(&tenant)),
-        tenant.version,
+    Ok(with_etag(json(StatusCode::OK, &view), tenant.version))
+}
+
+/// The body of `POST /admin/tenants/{tenantId}/jobs`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DispatchJobBody {
+    kind: String,
+}
+
+/// Dispatches again the job a tenant's state calls for (a job that failed every retry and
+/// landed in the dead-letter queue, or was lost): the jobs are idempotent, so dispatching one
+/// that is still running only repeats work. A kind the tenant's state does not call for is
+/// 409 `nothing-to-run`.
+async fn dispatch_job<C: TenantStore, J: JobQueue, D>(
+    deps: &Deps<C, J, D>,
+    request: &Request,
+    params: &PathParams,
+    actor: &shared::ids::UserId,
+) -> Result<Response<Body>, ApiError> {
+    let id = tenant_id(params)?;
+    let body: DispatchJobBody = json_body(request, MAX_BODY_BYTES)?;
+    let tenant = deps.control.get_tenant(&id).await?;
+    let migration = deps.control.migration(&id).await?;
+    let job = match (body.kind.as_str(), &migration) {
+        ("migrate", Some(migration)) => TenantJob::Migrate {
+            tenant_id: id,
+            to_tier: migration.to_tier,
+        },
+        ("provision", None) if tenant.status == TenantStatus::Provisioning => {
+            TenantJob::Provision { tenant_id: id }
+        }
+        ("offboard", _) if tenant.status == TenantStatus::Deleting => {
+            TenantJob::Offboard { tenant_id: id }
+        }
+        ("migrate" | "provision" | "offboard", _) => {
+            return Err(ApiError::conflict(
+                "nothing-to-run",
+                format!(
+                    "The tenant is {} with {}: there is no {} job to run.",
+                    tenant.status,
+                    if migration.is_some() {
+                        "a migration in progress"
+                    } else {
+                        "no migration in progress"
+                    },
+                    body.kind
+                ),
+            ));
+        }
+        _ => {
+            return Err(
+                ValidationError::new("kind", "must be provision, migrate or offboard").into(),
+            );
+        }
+    };
+    deps.jobs
+        .dispatch(&job)
+        .await
+        .map_err(|err| ApiError::Internal(err.to_string()))?;
+    tracing::info!(audit = true, actor = %actor, action = "tenant.job", target_tenant = %id, kind = body.kind, "platform audit");
+    Ok(json(
+        StatusCode::ACCEPTED,
+        &json!({"tenant_id": id, "kind": body.kind}),
     ))
 }
 
@@ -173,7 +244,8 @@ async fn update<C: TenantStore, J: JobQueue, D>(
     {
         return Err(expected.stale());
     }
-    if current.status == TenantStatus::Provisioning {
+    if current.status == TenantStatus::Provisioning || deps.control.migration(&id).await?.is_some()
+    {
         // Its table is being created or its data moved: a status change now would let writes
         // resume on a table about to be purged, and a tier change would race the job.
         return Err(ApiError::conflict(
@@ -365,6 +437,65 @@ mod tests {
         }
         let record = deps.control.get_tenant(&tenant(TENANT_A)).await.unwrap();
         assert_eq!(record.status, TenantStatus::Provisioning);
+    }
+
+    #[tokio::test]
+    async fn operators_re_dispatch_the_job_a_tenant_needs_and_only_that() {
+        use shared::store::control::MigrationState;
+        let deps = deps().await;
+        let dispatch = |kind: &str| {
+            fixture("dispatch-job", "platform").body(&json!({ "kind": kind }).to_string())
+        };
+        // An active tenant with nothing running: nothing to re-dispatch.
+        for kind in ["provision", "migrate", "offboard"] {
+            assert_problem(&call(&deps, dispatch(kind)).await, 409, "nothing-to-run");
+        }
+        assert_problem(
+            &call(&deps, dispatch("purge")).await,
+            400,
+            "validation-failed",
+        );
+        // A stuck migration is re-dispatched to where it was going.
+        deps.control.set_migration(
+            tenant(TENANT_A),
+            Some(MigrationState {
+                to_tier: Tier::Premium,
+                phase: "copying".into(),
+            }),
+        );
+        let response = call(&deps, dispatch("migrate")).await;
+        assert_eq!(response.status(), 202, "{}", body_json(&response));
+        // So is an offboarding, and twice is fine (the jobs are idempotent).
+        deps.control
+            .begin_offboarding(&tenant(TENANT_A))
+            .await
+            .unwrap();
+        for _ in 0..2 {
+            assert_eq!(call(&deps, dispatch("offboard")).await.status(), 202);
+        }
+        let (a, migrate, offboard) = (
+            tenant(TENANT_A),
+            TenantJob::Migrate {
+                tenant_id: tenant(TENANT_A),
+                to_tier: Tier::Premium,
+            },
+            TenantJob::Offboard {
+                tenant_id: tenant(TENANT_A),
+            },
+        );
+        assert_eq!(
+            deps.jobs.dispatched(),
+            vec![migrate, offboard.clone(), offboard]
+        );
+        assert_eq!(*deps.jobs.dispatched()[0].tenant_id(), a);
+        // Tenant admins cannot.
+        for who in ["a-admin", "b-admin"] {
+            let event = fixture("dispatch-job", who).body(r#"{"kind":"offboard"}"#);
+            assert_problem(&call(&deps, event).await, 403, "forbidden");
+        }
+        // The operator sees the migration.
+        let read = body_json(&call(&deps, fixture("get-tenant", "platform")).await);
+        assert_eq!(read["migration"]["to_tier"], "premium");
     }
 
     #[tokio::test]

@@ -722,7 +722,7 @@ mod tests {
         deps.store.revoke(
             TENANT_A.parse().unwrap(),
             shared::ids::UserId::parse(admin).unwrap(),
-            1_000,
+            shared::testing::FIXTURE_GRANT + 1,
         );
         let body = json!({"name": "X", "sku": "X-1", "price": 1, "currency": "EUR", "version": 1})
             .to_string();
@@ -740,7 +740,10 @@ mod tests {
         // A token granted at or after the revocation (a refresh) works; the other member too.
         let fresh = fixture("get-product", "a-admin")
             .path_param("productId", &id)
-            .claim("tenant_grant", Some("1000"));
+            .claim(
+                "tenant_grant",
+                Some(&(shared::testing::FIXTURE_GRANT + 1).to_string()),
+            );
         assert_eq!(call(&deps, fresh).await.status(), 200);
         let other = fixture("get-product", "a-member").path_param("productId", &id);
         assert_eq!(call(&deps, other).await.status(), 200);

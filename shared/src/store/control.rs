@@ -155,12 +155,26 @@ pub trait TenantStore: Send + Sync {
         tenant: &TenantId,
     ) -> impl Future<Output = Result<Vec<UserId>, StoreError>> + Send;
 
+    /// The tier migration in progress for a tenant, if any (as its job records it).
+    fn migration(
+        &self,
+        tenant: &TenantId,
+    ) -> impl Future<Output = Result<Option<MigrationState>, StoreError>> + Send;
+
     /// Deletes every membership, member entry and e-mail claim of a tenant (the end of
     /// offboarding). The tenant record stays, as a tombstone.
     fn purge_members(
         &self,
         tenant: &TenantId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A tier migration in progress: where it goes and how far it got.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MigrationState {
+    pub to_tier: Tier,
+    /// `draining`, `copying` or `switched`.
+    pub phase: String,
 }
 
 /// A change of a tenant's lifecycle state; `None` fields are left as they are.

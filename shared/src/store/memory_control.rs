@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::control::{
-    MemberStore, MembershipLookup, Onboarded, Onboarding, Reservation, TenantStateChange,
-    TenantStore, status_change_allowed,
+    MemberStore, MembershipLookup, MigrationState, Onboarded, Onboarding, Reservation,
+    TenantStateChange, TenantStore, status_change_allowed,
 };
 use super::{ListPage, MEMBERS, StoreError};
 use crate::authority::{Authority, ControlAuthority, expired_revocations, next_grant, now_millis};
@@ -24,6 +24,7 @@ struct State {
     members: HashMap<TenantId, BTreeMap<String, Member>>,
     memberships: HashMap<UserId, Membership>,
     emails: HashMap<EmailAddress, TenantId>,
+    migrations: HashMap<TenantId, MigrationState>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -40,6 +41,15 @@ impl MemoryControl {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records a migration in progress, as the migration job would (test set-up).
+    pub fn set_migration(&self, tenant: TenantId, migration: Option<MigrationState>) {
+        let mut state = self.lock();
+        match migration {
+            Some(migration) => state.migrations.insert(tenant, migration),
+            None => state.migrations.remove(&tenant),
+        };
     }
 
     /// Puts a tenant record as is (test set-up).
@@ -474,6 +484,10 @@ impl TenantStore for MemoryControl {
         let next_cursor = (candidates.len() > limit)
             .then(|| super::control_cursor::encode(&candidates[limit - 1].id));
         Ok(ListPage { items, next_cursor })
+    }
+
+    async fn migration(&self, tenant: &TenantId) -> Result<Option<MigrationState>, StoreError> {
+        Ok(self.lock().migrations.get(tenant).cloned())
     }
 
     async fn member_ids(&self, tenant: &TenantId) -> Result<Vec<UserId>, StoreError> {

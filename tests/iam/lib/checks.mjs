@@ -57,7 +57,74 @@ export const CHECKS = [
   { id: '5.untagged-session', title: 'a session without the TenantId tag is denied' },
   { id: '6.not-granted', title: 'Scan and every other non-item action are denied, as is any other resource' },
   { id: '7.trust', title: 'the trust policy admits exactly the three data-API roles, with exactly a TenantId tag' },
-  { id: '8.execution-roles', title: "the data APIs' own roles: no tenant data, limited control table, only the tenant-data role" }
+  { id: '8.execution-roles', title: "the data APIs' own roles: no tenant data, limited control table, only the tenant-data role" },
+  { id: '9.users-api', title: "users-api's role: its control-table actions on TENANT#, USER# and EMAIL# keys only" },
+  { id: '10.post-confirmation', title: "post-confirmation's role: GetItem and PutItem on TENANT#, USER# and EMAIL# keys only" }
+]
+
+// A Cognito sub (a UUID): the user part of a membership key.
+export const USER_SUB = '7d0c4b1e-3f6a-4c2e-9b8d-5a1e2f3c4d5e'
+
+/**
+ * The control-table grants of the functions that write members (checks 9 and 10), read from
+ * what the code sends (shared/src/store/dynamo/control.rs; keys in shared/src/keys.rs): each
+ * action it uses, with the partition keys (dynamodb:LeadingKeys) it uses it on. A transaction
+ * is authorized item by item with these same actions. Every key denied below is denied with
+ * each of these actions, next to these allowed requests, so no denial holds only because the
+ * action is not granted at all.
+ */
+export const CONTROL_ROLES = {
+  UsersApiFunction: {
+    check: '9.users-api',
+    uses: {
+      // The caller's authority and a member's state (TransactGetItems: a GetItem per item), a
+      // member entry (GetItem), a tenant record.
+      'dynamodb:GetItem': [`TENANT#${TENANT_A}`, `USER#${USER_SUB}`],
+      // The tenant's members: pk = TENANT#<id>, begins_with(sk, MEMBER#).
+      'dynamodb:Query': [`TENANT#${TENANT_A}`],
+      // An invitation: the e-mail claim, then the membership and member entry.
+      'dynamodb:PutItem': [`EMAIL#someone@example.com`, `USER#${USER_SUB}`, `TENANT#${TENANT_A}`],
+      // Seat counts and revocations in the tenant record, a role in entry and membership.
+      'dynamodb:UpdateItem': [`TENANT#${TENANT_A}`, `USER#${USER_SUB}`],
+      // A removal (member entry, membership, e-mail claim), a cancelled invitation.
+      'dynamodb:DeleteItem': [`TENANT#${TENANT_A}`, `USER#${USER_SUB}`, `EMAIL#someone@example.com`]
+    }
+  },
+  PostConfirmationFunction: {
+    check: '10.post-confirmation',
+    uses: {
+      // Is the user onboarded already (Cognito retries the trigger)?
+      'dynamodb:GetItem': [`USER#${USER_SUB}`],
+      // One transaction of four conditional puts: tenant record and member entry, membership,
+      // e-mail claim.
+      'dynamodb:PutItem': [`TENANT#${TENANT_A}`, `USER#${USER_SUB}`, `EMAIL#someone@example.com`]
+    }
+  }
+}
+
+/** Partition keys in the control table (or anywhere) that neither function may touch. */
+export const FOREIGN_CONTROL_KEYS = [
+  [`MIGRATION#${TENANT_A}`],
+  ['MIGRATION#'],
+  [`${TENANT_A}#PRODUCT#0`],
+  [`${TENANT_A}#COUNTER`],
+  // The delimiter is part of each kind: a kind's name alone, or longer, is another kind.
+  ['TENANT'],
+  ['TENANTS'],
+  [`TENANTX#${TENANT_A}`],
+  ['USER'],
+  [`USERS#${USER_SUB}`],
+  ['EMAIL'],
+  // Case and position matter.
+  [`tenant#${TENANT_A}`],
+  [`user#${USER_SUB}`],
+  [`x#USER#${USER_SUB}`],
+  [` EMAIL#someone@example.com`],
+  [''],
+  // A permitted key does not carry a foreign one (ForAllValues: every key must match).
+  [`TENANT#${TENANT_A}`, `MIGRATION#${TENANT_A}`],
+  [`USER#${USER_SUB}`, `${TENANT_A}#PRODUCT#0`],
+  [`MIGRATION#${TENANT_A}`, `EMAIL#someone@example.com`]
 ]
 
 const DENIED = 'Denied'
@@ -442,6 +509,70 @@ export async function runChecks(templateText) {
         run.expect('8.execution-roles', `${id}: ${action} on ${role.split(':').pop()} (account-trusting role)`,
           { principal: fn.sessionArn, action, resource: role, context: tagged(TENANT_A), identityPolicies: fn.policies, resourcePolicy: trustsAccount },
           expected)
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ 9, 10: users-api, post-confirmation
+  // Their own roles on the control table, by the kinds of item they write (CONTROL_ROLES).
+  const controlIndex = `${control}/index/gsi1`
+  const otherStacksControl = names.table('othertenantry-control')
+  for (const [id, { check: checkId, uses }] of Object.entries(CONTROL_ROLES)) {
+    const fn = functions[id]
+    if (!fn || fn.unsupported) {
+      run.fail(checkId, fn ? fn.unsupported : `${id} is not an AWS::Serverless::Function in the template`)
+      continue
+    }
+    const own = async (description, action, resource, keys, expected) => {
+      run.expect(
+        checkId,
+        `${id}: ${description} [${action} on ${resource.split(':').pop()}]`,
+        {
+          principal: fn.sessionArn,
+          action,
+          resource,
+          context: await dynamoContext(action, resource, { keys, extra: resourceTags(resource) }),
+          identityPolicies: fn.policies
+        },
+        expected
+      )
+    }
+    for (const [action, keys] of Object.entries(uses)) {
+      // Without the key the condition would be vacuous (ForAllValues of nothing is true).
+      if (!(await supportsKey(action, control, 'dynamodb:LeadingKeys'))) {
+        run.fail(checkId, `the evaluator defines no dynamodb:LeadingKeys for ${action}`)
+      }
+      // Allowed: each key kind the code uses with this action (the controls of what follows).
+      for (const key of keys) {
+        await own(`keys ${fmt([key])}`, action, control, [key], ALLOWED)
+      }
+      // Denied, with the same action: every other kind of key, alone or mixed in.
+      for (const foreign of FOREIGN_CONTROL_KEYS) {
+        await own(`keys ${fmt(foreign)}`, action, control, foreign, DENIED)
+      }
+      // Denied, with the same action and an allowed key: any other table or index.
+      const resources = [
+        ['the pooled data table', pooled],
+        ["a tenant's silo table", silo(TENANT_A)],
+        ["another stack's control table", otherStacksControl],
+        ...(action === 'dynamodb:Query' ? [['the control index', controlIndex]] : [])
+      ]
+      for (const [what, resource] of resources) {
+        await own(`${what}, keys ${fmt([keys[0]])}`, action, resource, [keys[0]], DENIED)
+      }
+      // The tenant data keys in the data tables (what the tenant-data role is for).
+      for (const table of [pooled, silo(TENANT_A)]) {
+        await own(`tenant data, keys ${fmt([`${TENANT_A}#PRODUCT#0`])}`, action, table, [`${TENANT_A}#PRODUCT#0`], DENIED)
+      }
+    }
+    // Every other dynamodb action, even on a key kind it may use: Scan (it names no partition
+    // key, so the LeadingKeys condition would let it through: only its absence protects),
+    // batch and PartiQL actions, table actions, and whichever item actions the code never uses.
+    const allowedKey = Object.values(uses)[0][0]
+    const others = [...ITEM_ACTIONS, ...NOT_GRANTED_ACTIONS].filter((action) => !(action in uses))
+    for (const action of others) {
+      for (const resource of [control, ...(['dynamodb:Query', 'dynamodb:Scan'].includes(action) ? [controlIndex] : [])]) {
+        await own(`not granted, keys ${fmt([allowedKey])}`, action, resource, [allowedKey], DENIED)
       }
     }
   }

@@ -218,6 +218,8 @@ export class Resolver {
           return this.#physicalName(name, 'FunctionName')
         case 'AWS::Cognito::UserPool':
           return `${this.d.region}_TESTPOOL`
+        case 'AWS::SQS::Queue':
+          return `https://sqs.${this.d.region}.amazonaws.com/${this.d.accountId}/${this.#physicalName(name, 'QueueName')}`
         default:
           throw new Error(`cannot resolve !Ref ${name} (${resource.Type}) locally`)
       }
@@ -240,6 +242,8 @@ export class Resolver {
           return `arn:${partition}:lambda:${region}:${accountId}:function:${this.ref(name)}`
         case 'AWS::Cognito::UserPool':
           return `arn:${partition}:cognito-idp:${region}:${accountId}:userpool/${this.ref(name)}`
+        case 'AWS::SQS::Queue':
+          return `arn:${partition}:sqs:${region}:${accountId}:${this.#physicalName(name, 'QueueName')}`
       }
     }
     if (!resource && attribute === 'Arn' && this.#samRoleOf(name)) {

@@ -24,8 +24,8 @@ use crate::keys::{self, ItemKey};
 use crate::pagination::{Cursor, Position};
 use crate::plans::Limit;
 use crate::store::control::{
-    MemberStore, MembershipLookup, Onboarded, Onboarding, Reservation, TenantStateChange,
-    TenantStore, status_change_allowed,
+    MemberStore, MembershipLookup, MigrationState, Onboarded, Onboarding, Reservation,
+    TenantStateChange, TenantStore, status_change_allowed,
 };
 use crate::store::{ListPage, MEMBERS, StoreError, control_cursor};
 
@@ -1178,6 +1178,18 @@ impl TenantStore for DynamoControl {
             _ => None,
         };
         Ok(ListPage { items, next_cursor })
+    }
+
+    async fn migration(&self, tenant: &TenantId) -> Result<Option<MigrationState>, StoreError> {
+        self.get(&keys::migration(tenant))
+            .await?
+            .map(|item| {
+                Ok(MigrationState {
+                    to_tier: item.parse_s("to_tier", |raw| Tier::parse(raw).ok_or(()))?,
+                    phase: item.get_s("phase")?.to_owned(),
+                })
+            })
+            .transpose()
     }
 
     async fn member_ids(&self, tenant: &TenantId) -> Result<Vec<UserId>, StoreError> {
