@@ -95,7 +95,9 @@ def local_refs(doc, tables, ports):
     refs.update(tables)
     for name, props in (doc.get("Parameters") or {}).items():
         refs.setdefault(name, props.get("Default"))
-    refs["MigrationDrainSeconds"] = "11"
+    # The shortest drain the template allows (the data APIs' cache plus their timeout): a local
+    # migration is then as safe as a deployed one, and no slower than it must be.
+    refs["MigrationDrainSeconds"] = str(doc["Parameters"]["MigrationDrainSeconds"]["MinValue"])
     return refs
 
 

@@ -33,10 +33,6 @@ pub trait UserDirectory: Send + Sync {
     /// Undoes [`UserDirectory::create_user`] when the rest of an invitation failed.
     fn delete_user(&self, user: &UserId)
     -> impl Future<Output = Result<(), DirectoryError>> + Send;
-    fn disable_user(
-        &self,
-        user: &UserId,
-    ) -> impl Future<Output = Result<(), DirectoryError>> + Send;
     /// Revokes the user's refresh tokens everywhere.
     fn sign_out_everywhere(
         &self,
@@ -130,17 +126,6 @@ impl UserDirectory for CognitoDirectory {
             .map_err(not_found_or_backend)
     }
 
-    async fn disable_user(&self, user: &UserId) -> Result<(), DirectoryError> {
-        self.client
-            .admin_disable_user()
-            .user_pool_id(&self.pool_id)
-            .username(user.as_str())
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(not_found_or_backend)
-    }
-
     async fn sign_out_everywhere(&self, user: &UserId) -> Result<(), DirectoryError> {
         self.client
             .admin_user_global_sign_out()
@@ -184,7 +169,6 @@ pub mod memory {
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct DirectoryUser {
         pub email: EmailAddress,
-        pub enabled: bool,
         pub signed_out: bool,
         pub groups: Vec<String>,
     }
@@ -193,6 +177,8 @@ pub mod memory {
     struct State {
         users: HashMap<UserId, DirectoryUser>,
         fail_next_create: bool,
+        /// Everyone ever signed out everywhere, deleted since or not.
+        signed_out: std::collections::HashSet<UserId>,
     }
 
     #[derive(Debug, Clone, Default)]
@@ -220,6 +206,11 @@ pub mod memory {
             self.lock().users.get(user).cloned()
         }
 
+        /// Whether the user's refresh tokens were revoked (even if the user was deleted since).
+        pub fn was_signed_out(&self, user: &UserId) -> bool {
+            self.lock().signed_out.contains(user)
+        }
+
         pub fn user_count(&self) -> usize {
             self.lock().users.len()
         }
@@ -237,7 +228,6 @@ pub mod memory {
                 user,
                 DirectoryUser {
                     email,
-                    enabled: true,
                     signed_out: false,
                     groups: Vec::new(),
                 },
@@ -260,7 +250,6 @@ pub mod memory {
                 user.clone(),
                 DirectoryUser {
                     email: email.clone(),
-                    enabled: true,
                     signed_out: false,
                     groups: Vec::new(),
                 },
@@ -276,17 +265,11 @@ pub mod memory {
                 .ok_or(DirectoryError::NotFound)
         }
 
-        async fn disable_user(&self, user: &UserId) -> Result<(), DirectoryError> {
-            let mut state = self.lock();
-            let entry = state.users.get_mut(user).ok_or(DirectoryError::NotFound)?;
-            entry.enabled = false;
-            Ok(())
-        }
-
         async fn sign_out_everywhere(&self, user: &UserId) -> Result<(), DirectoryError> {
             let mut state = self.lock();
             let entry = state.users.get_mut(user).ok_or(DirectoryError::NotFound)?;
             entry.signed_out = true;
+            state.signed_out.insert(user.clone());
             Ok(())
         }
 

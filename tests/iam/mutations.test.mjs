@@ -213,6 +213,19 @@ const MUTATIONS = [
       ),
     expect: ['10.post-confirmation']
   },
+  // The other way: a grant narrower than the code needs fails the allowed controls, which is
+  // what makes the denials next to them meaningful.
+  {
+    name: "users-api's control-table keys without EMAIL#* (invitations could not claim an address)",
+    apply: (t) =>
+      mutate(t, /(\n *- Sid: ManageMembers\n(?: .*\n)*?)( *)dynamodb:LeadingKeys: \["TENANT#\*", "USER#\*", "EMAIL#\*"\]\n/, '$1$2dynamodb:LeadingKeys: ["TENANT#*", "USER#*"]\n'),
+    expect: ['9.users-api']
+  },
+  {
+    name: "post-confirmation's control-table statement without GetItem (a retry could not find the membership)",
+    apply: (t) => mutate(t, /(\n *- Sid: OnboardTenant\n(?: .*\n)*?)( *)Action: \[dynamodb:GetItem, dynamodb:PutItem\]/, '$1$2Action: [dynamodb:PutItem]'),
+    expect: ['10.post-confirmation']
+  },
   {
     name: 'products-api given a SAM policy template (its statements are not in the template)',
     apply: (t) =>

@@ -1,7 +1,8 @@
 // Weaknesses an earlier version of template.yaml had, kept as guards now that the template is
 // tightened: a tenant's credentials reach no other silo table (the silo resource is named after
-// the session's TenantId tag), tenants-api can neither read nor write memberships, and the trust
-// policy accepts only a tenant-id-shaped tag.
+// the session's TenantId tag), tenants-api can neither read nor write memberships, users-api and
+// post-confirmation write only TENANT#, USER# and EMAIL# items in the control table, and the
+// trust policy accepts only a tenant-id-shaped tag.
 //
 // A denial proves nothing if the principal is never granted the action at all: each case asks
 // for an action its principal does hold, shows that with a control request (the same principal
@@ -10,7 +11,7 @@
 
 import assert from 'node:assert/strict'
 import { before, describe, test } from 'node:test'
-import { TENANT_A, TENANT_B } from './lib/checks.mjs'
+import { TENANT_A, TENANT_B, USER_SUB } from './lib/checks.mjs'
 import { evaluate } from './lib/simulate.mjs'
 import { arns, loadPolicies, readTemplateText } from './lib/template.mjs'
 
@@ -50,6 +51,26 @@ function controlItem(loaded, action, key) {
     identityPolicies: fn.policies
   })
 }
+
+/** `functionId`'s own role: `action` on the control table item keyed `key`. */
+function functionControlItem(loaded, functionId, action, key) {
+  const fn = loaded.functions[functionId]
+  return evaluate({
+    principal: fn.sessionArn,
+    action,
+    resource: loaded.resolver.getAtt('ControlTable', 'Arn'),
+    context: { 'dynamodb:LeadingKeys': [key] },
+    identityPolicies: fn.policies
+  })
+}
+
+/** The LeadingKeys condition of the control-table statement `sid`, removed. */
+const withoutKindsCondition = (sid) => (text) =>
+  withoutGuard(
+    text,
+    new RegExp(`(\\n *- Sid: ${sid}\\n(?: .*\\n)*?)( *)Condition:\\n\\2 {2}ForAllValues:StringLike:\\n\\2 {4}dynamodb:LeadingKeys: \\["TENANT#\\*", "USER#\\*", "EMAIL#\\*"\\]\\n`),
+    '$1'
+  )
 
 /** products-api's role assumes the tenant-data role with the session tag TenantId=`tag`. */
 function assumeWithTag(loaded, tag) {
@@ -95,6 +116,26 @@ const CASES = [
         )
     }
   })),
+  // users-api and post-confirmation hold PutItem on the control table for the item kinds they
+  // write; a tier migration's record and tenant data keys are not among them.
+  {
+    name: "users-api's own role cannot write a tier migration's record (PutItem MIGRATION#)",
+    attempt: (loaded) => functionControlItem(loaded, 'UsersApiFunction', 'dynamodb:PutItem', `MIGRATION#${TENANT_A}`),
+    control: {
+      name: 'a membership',
+      request: (loaded) => functionControlItem(loaded, 'UsersApiFunction', 'dynamodb:PutItem', `USER#${USER_SUB}`)
+    },
+    guard: { name: 'the LeadingKeys condition of ManageMembers', remove: withoutKindsCondition('ManageMembers') }
+  },
+  {
+    name: "post-confirmation's own role cannot write a tenant data key into the control table (PutItem <tenant>#PRODUCT#0)",
+    attempt: (loaded) => functionControlItem(loaded, 'PostConfirmationFunction', 'dynamodb:PutItem', `${TENANT_A}#PRODUCT#0`),
+    control: {
+      name: 'the new tenant record',
+      request: (loaded) => functionControlItem(loaded, 'PostConfirmationFunction', 'dynamodb:PutItem', `TENANT#${TENANT_A}`)
+    },
+    guard: { name: 'the LeadingKeys condition of OnboardTenant', remove: withoutKindsCondition('OnboardTenant') }
+  },
   {
     name: 'the trust policy accepts only a tenant-id-shaped TenantId tag',
     attempt: (loaded) => assumeWithTag(loaded, 'x'),

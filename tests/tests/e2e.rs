@@ -843,20 +843,22 @@ async fn offboarding_removes_the_tenant_and_only_it() {
             .unwrap(),
         0
     );
-    // Its member signs in (cognito-local does not enforce disabled users; Cognito would refuse)
-    // but belongs to no tenant any more.
-    let after = stack
-        .sign_in(&gone.member_email, "Member-Chosen-Password-7")
-        .await
-        .unwrap();
-    assert!(claims(&after.id).get("tenant_id").is_none());
-    assert_eq!(
+    // Its users are deleted from the pool: they cannot sign in, and the address is free again.
+    assert!(
         stack
-            .call(Some(&after.id), "GET", "/products", None)
+            .sign_in(&gone.member_email, "Member-Chosen-Password-7")
             .await
-            .body["code"],
-        "no-tenant"
+            .is_err()
     );
+    let reinvited = stack
+        .call(
+            Some(&stays.admin.id),
+            "POST",
+            "/users",
+            Some(&json!({"email": gone.member_email, "role": "member"})),
+        )
+        .await;
+    assert_eq!(reinvited.status, 201, "{}", reinvited.body);
     let theirs = stack
         .call(
             Some(&stays.admin.id),
@@ -1312,12 +1314,26 @@ async fn a_removed_member_loses_the_data_routes_within_ten_seconds() {
         .call(Some(&org.admin.id), "GET", "/orders", None)
         .await;
     assert_eq!(orders.body["items"].as_array().unwrap().len(), 1);
-    // Signing in again gives no tenant at all.
+    // The user is gone from the pool (no sign-in), and the address can be invited again.
+    assert!(
+        stack
+            .sign_in(&org.member_email, "Member-Chosen-Password-7")
+            .await
+            .is_err()
+    );
     let again = stack
-        .sign_in(&org.member_email, "Member-Chosen-Password-7")
-        .await
-        .unwrap();
-    assert!(claims(&again.id).get("tenant_id").is_none());
+        .call(
+            Some(&org.admin.id),
+            "POST",
+            "/users",
+            Some(&json!({"email": org.member_email, "role": "member"})),
+        )
+        .await;
+    assert_eq!(
+        again.status, 201,
+        "re-inviting a removed address works: {}",
+        again.body
+    );
 }
 
 /// A suspended tenant's users can change nothing and read nothing, on control and data routes.

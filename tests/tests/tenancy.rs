@@ -413,7 +413,10 @@ async fn offboarding_purges_one_pooled_tenant_and_nothing_else() {
     );
     assert_eq!(storage.count_items(&a, &pooled).await.unwrap(), 0);
     assert_eq!(storage.count_items(&b, &pooled).await.unwrap(), b_items);
-    assert!(!directory.user(&a_admin).unwrap().enabled);
+    assert!(
+        directory.user(&a_admin).is_none() && directory.was_signed_out(&a_admin),
+        "the user is signed out and deleted from the pool"
+    );
     assert!(control.membership(&a_admin).await.unwrap().is_none());
     assert_eq!(
         control
@@ -507,5 +510,115 @@ async fn offboarding_a_silo_tenant_deletes_its_table() {
     assert_eq!(
         control.get_tenant(&tenant.id).await.unwrap().status,
         TenantStatus::Deleted
+    );
+}
+
+/// Offboarding that begins while a migration is under way (here: a migration to its own table
+/// that crashed mid-copy) leaves nothing behind, whichever job runs last: no copied data, no
+/// recreated table, no migration record, the tenant deleted, never reactivated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn offboarding_during_a_migration_leaves_nothing_behind() {
+    let access = Arc::new(tenant_access(FakeClock::new()));
+    let store = store_with(&access);
+    let (a, _) = tenant_at(Tier::Basic).await;
+    let (b, _) = tenant_at(Tier::Basic).await;
+    fill(&store, &a, 4).await;
+    fill(&store, &b, 2).await;
+    let storage = tenant_storage();
+    let pooled = storage.pooled_table().to_owned();
+    let b_items = storage.count_items(&b, &pooled).await.unwrap();
+    let migrate = TenantJob::Migrate {
+        tenant_id: a,
+        to_tier: Tier::Premium,
+    };
+    let crash = runner(MemoryDirectory::new(), Some(3)).run(&migrate).await;
+    assert!(crash.is_err(), "the injected crash stops the job mid-copy");
+    let silo = storage.silo_table(&a);
+    assert!(storage.table_exists(&silo).await.unwrap());
+    let control = control_store();
+    assert!(control.migration(&a).await.unwrap().is_some());
+
+    // Offboarding begins, and its job runs to the end.
+    control.begin_offboarding(&a).await.unwrap();
+    runner(MemoryDirectory::new(), None)
+        .run(&TenantJob::Offboard { tenant_id: a })
+        .await
+        .unwrap();
+    assert!(
+        control.migration(&a).await.unwrap().is_none(),
+        "the migration record goes"
+    );
+    assert!(!storage.table_exists(&silo).await.unwrap());
+
+    // The migration's retry comes after: it must neither recreate the table nor revive the tenant.
+    let retried = runner(MemoryDirectory::new(), None).run(&migrate).await;
+    assert!(
+        matches!(retried, Ok(JobOutcome::Migrated(Outcome::Abandoned))) || retried.is_err(),
+        "{retried:?}"
+    );
+    let record = control.get_tenant(&a).await.unwrap();
+    assert_eq!(record.status, TenantStatus::Deleted);
+    assert!(
+        !storage.table_exists(&silo).await.unwrap(),
+        "no table recreated"
+    );
+    assert_eq!(storage.count_items(&a, &pooled).await.unwrap(), 0);
+    assert!(control.migration(&a).await.unwrap().is_none());
+    assert_eq!(storage.count_items(&b, &pooled).await.unwrap(), b_items);
+}
+
+/// The other order: offboarding begins during the migration's copy, and the migration's retry
+/// runs before the offboarding job. The migration must not switch the tenant back to active.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_migration_never_undoes_an_offboarding_that_began_during_it() {
+    let access = Arc::new(tenant_access(FakeClock::new()));
+    let store = store_with(&access);
+    let (a, _) = tenant_at(Tier::Basic).await;
+    fill(&store, &a, 3).await;
+    let storage = tenant_storage();
+    let migrate = TenantJob::Migrate {
+        tenant_id: a,
+        to_tier: Tier::Premium,
+    };
+    assert!(
+        runner(MemoryDirectory::new(), Some(2))
+            .run(&migrate)
+            .await
+            .is_err()
+    );
+    let control = control_store();
+    control.begin_offboarding(&a).await.unwrap();
+    let retried = runner(MemoryDirectory::new(), None)
+        .run(&migrate)
+        .await
+        .unwrap();
+    assert_eq!(retried, JobOutcome::Migrated(Outcome::Abandoned));
+    let record = control.get_tenant(&a).await.unwrap();
+    assert_eq!(
+        (record.status, record.tier, record.data_table),
+        (TenantStatus::Deleting, Tier::Basic, None),
+        "still being offboarded, still where it was"
+    );
+    let silo = storage.silo_table(&a);
+    assert!(
+        !storage.table_exists(&silo).await.unwrap(),
+        "the copy is removed"
+    );
+    assert!(control.migration(&a).await.unwrap().is_none());
+    // The offboarding job then finishes its work.
+    runner(MemoryDirectory::new(), None)
+        .run(&TenantJob::Offboard { tenant_id: a })
+        .await
+        .unwrap();
+    assert_eq!(
+        control.get_tenant(&a).await.unwrap().status,
+        TenantStatus::Deleted
+    );
+    assert_eq!(
+        storage
+            .count_items(&a, storage.pooled_table())
+            .await
+            .unwrap(),
+        0
     );
 }

@@ -3,7 +3,7 @@ use std::time::Duration;
 use lambda_runtime::{Error, run, service_fn};
 use shared::config::{optional, required};
 use shared::tenancy::jobs::JobRunner;
-use shared::tenancy::migration::Migrator;
+use shared::tenancy::migration::{MIN_DRAIN, Migrator};
 use shared::tenancy::storage::TenantStorage;
 
 mod event_handler;
@@ -20,9 +20,19 @@ async fn main() -> Result<(), Error> {
         required("DATA_TABLE")?,
         required("SILO_TABLE_PREFIX")?,
     );
-    let drain = optional("MIGRATION_DRAIN_SECONDS")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(30);
+    let drain = match optional("MIGRATION_DRAIN_SECONDS") {
+        None => 30,
+        Some(raw) => raw
+            .parse()
+            .map_err(|_| format!("MIGRATION_DRAIN_SECONDS is not a number of seconds: {raw:?}"))?,
+    };
+    if Duration::from_secs(drain) < MIN_DRAIN {
+        return Err(format!(
+            "MIGRATION_DRAIN_SECONDS is {drain}: it must be at least {} (the data APIs' record cache plus their timeout)",
+            MIN_DRAIN.as_secs()
+        )
+        .into());
+    }
     let runner = JobRunner {
         migrator: Migrator::new(
             storage,

@@ -230,9 +230,12 @@ async fn change_role<S: MemberStore, D>(
     Ok(json(StatusCode::OK, &member))
 }
 
-/// Removes the membership first (that alone takes the tenant out of the user's next token),
-/// then disables the Cognito user and signs them out everywhere. A failure of those last two is
-/// logged, not returned: the membership, which carries all authority, is already gone.
+/// Removes the membership first (that, and the revocation it records, takes every power away:
+/// the tokens the user holds are refused within 10 s, their next token names no tenant), then
+/// revokes the user's refresh tokens and deletes them from the user pool: a membership is keyed
+/// by the user, so this was their only one, and their personal data goes with it (the address
+/// can be invited again). A failure of those last two is logged, not returned: the membership,
+/// which carries all authority, is already gone.
 async fn remove<S: MemberStore, D: UserDirectory>(
     deps: &Deps<S, D>,
     context: &TenantContext,
@@ -242,11 +245,14 @@ async fn remove<S: MemberStore, D: UserDirectory>(
     require_admin(authority, "remove users")?;
     let user = user_id(params)?;
     deps.store.remove_member(&context.tenant_id, &user).await?;
-    if let Err(err) = deps.directory.disable_user(&user).await {
-        tracing::error!(target_user = %user, error = %err, "removed member could not be disabled in Cognito");
-    }
     if let Err(err) = deps.directory.sign_out_everywhere(&user).await {
         tracing::warn!(target_user = %user, error = %err, "removed member could not be signed out globally");
+    }
+    match deps.directory.delete_user(&user).await {
+        Ok(()) | Err(DirectoryError::NotFound) => {}
+        Err(err) => {
+            tracing::error!(target_user = %user, error = %err, "removed member could not be deleted from the user pool");
+        }
     }
     tracing::info!(target_user = %user, "member removed");
     Ok(no_content())
@@ -356,7 +362,7 @@ mod tests {
         assert_eq!(member["email"], "new.colleague@example.com");
         assert_eq!(member["role"], "member");
         let user = UserId::parse(member["user_id"].as_str().unwrap()).unwrap();
-        assert!(deps.directory.user(&user).is_some_and(|u| u.enabled));
+        assert!(deps.directory.user(&user).is_some());
         let membership = deps.store.membership(&user).await.unwrap().unwrap();
         assert_eq!(
             (membership.tenant_id, membership.role),
@@ -689,15 +695,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn removing_a_member_disables_and_signs_them_out() {
+    async fn removing_a_member_signs_them_out_deletes_them_and_frees_the_address() {
         let deps = deps().await;
         let response = invite(&deps, "a-admin", "dan@acme.example", "member").await;
         let user = UserId::parse(body_json(&response)["user_id"].as_str().unwrap()).unwrap();
         let remove = fixture("remove-user", "a-admin").path_param("userId", user.as_str());
         assert_eq!(call(&deps, remove).await.status(), 204);
-        let directory_user = deps.directory.user(&user).unwrap();
-        assert!(!directory_user.enabled && directory_user.signed_out);
+        assert!(deps.directory.was_signed_out(&user));
+        assert!(
+            deps.directory.user(&user).is_none(),
+            "deleted from the pool"
+        );
         assert!(deps.store.membership(&user).await.unwrap().is_none());
+        // The address can be invited again.
+        let again = invite(&deps, "a-admin", "dan@acme.example", "member").await;
+        assert_eq!(again.status(), 201, "{}", body_json(&again));
         assert_problem(
             &call(
                 &deps,

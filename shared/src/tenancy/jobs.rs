@@ -74,8 +74,9 @@ impl<D: UserDirectory> JobRunner<D> {
         Ok(JobOutcome::Provisioned { table })
     }
 
-    /// Disables the users, deletes the data (the silo table, and anything in the pooled table),
-    /// deletes memberships, member entries and e-mail claims, and marks the tenant `deleted`.
+    /// Deletes the users from the pool, deletes the data (the silo table, and anything in the
+    /// pooled table) and any migration record, deletes memberships, member entries and e-mail
+    /// claims, and marks the tenant `deleted`.
     async fn offboard(&self, tenant: &TenantId) -> Result<JobOutcome, JobError> {
         let control = &self.migrator.control;
         let storage = &self.migrator.storage;
@@ -97,14 +98,20 @@ impl<D: UserDirectory> JobRunner<D> {
             ..TenantStateChange::default()
         };
         control.set_tenant_state(tenant, deleting).await?;
+        // Then the users go: signed out everywhere and deleted from the pool, so their personal
+        // data is erased and the address can sign up or be invited again. (A membership is keyed
+        // by the user, so this tenant's was their only one.) Idempotent: a re-run finds them gone.
         let users = control.member_ids(tenant).await?;
         for user in &users {
-            match self.directory.disable_user(user).await {
+            match self.directory.sign_out_everywhere(user).await {
+                Ok(()) | Err(DirectoryError::NotFound) => {}
+                Err(err) => {
+                    tracing::warn!(tenant_id = %tenant, user_id = %user, error = %err, "global sign-out failed (the user is deleted next)");
+                }
+            }
+            match self.directory.delete_user(user).await {
                 Ok(()) | Err(DirectoryError::NotFound) => {}
                 Err(err) => return Err(err.into()),
-            }
-            if let Err(err) = self.directory.sign_out_everywhere(user).await {
-                tracing::warn!(tenant_id = %tenant, user_id = %user, error = %err, "global sign-out failed (the user is disabled)");
             }
         }
         let mut items = storage.purge_tenant(tenant, storage.pooled_table()).await?;
@@ -113,6 +120,9 @@ impl<D: UserDirectory> JobRunner<D> {
             items += storage.count_items(tenant, &silo).await?;
             storage.delete_silo(&silo).await?;
         }
+        // A migration that was under way is over: its record goes too (a migration job still
+        // running finds the tenant no longer provisioning and removes what it copied).
+        self.migrator.finish(tenant).await?;
         control.purge_members(tenant).await?;
         let deleted = TenantStateChange {
             status: Some(TenantStatus::Deleted),

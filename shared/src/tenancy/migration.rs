@@ -31,6 +31,14 @@ use crate::store::control::{TenantStateChange, TenantStore};
 use crate::store::dynamo::{DynamoControl, Item};
 
 /// Whether a tier's tenants have a dedicated table.
+/// How long a data API request may run (the `Timeout` of template.yaml's `Globals`).
+pub const DATA_API_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The shortest drain a migration may use: a write that read the tenant record just before the
+/// freeze may go on for the record's cache lifetime plus a request's timeout.
+pub const MIN_DRAIN: Duration =
+    Duration::from_secs(super::access::RECORD_TTL.as_secs() + DATA_API_TIMEOUT.as_secs());
+
 pub fn is_silo(tier: Tier) -> bool {
     tier == Tier::Premium
 }
@@ -71,6 +79,10 @@ struct Plan {
 pub enum Outcome {
     /// The data moved; `items` were copied and verified.
     Migrated { items: u64 },
+    /// The tenant left `provisioning` during the migration (it is being offboarded): whatever was
+    /// copied to the new storage was removed, the migration record too, and the tenant stays
+    /// where it was.
+    Abandoned,
     /// The new tier uses the same storage: only the tier changed.
     TierChanged,
 }
@@ -165,8 +177,11 @@ impl Migrator {
         }
     }
 
-    async fn advance(&self, tenant: &TenantId, phase: Phase) -> Result<(), StoreError> {
-        self.client
+    /// Records the next phase. `false` when the migration record is gone (offboarding removed
+    /// it): the migration must stop.
+    async fn advance(&self, tenant: &TenantId, phase: Phase) -> Result<bool, StoreError> {
+        let result = self
+            .client
             .update_item()
             .table_name(&self.control_table)
             .set_key(Some(Item::new(&keys::migration(tenant)).into_map()))
@@ -174,13 +189,57 @@ impl Migrator {
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":phase", AttributeValue::S(phase.as_str().to_owned()))
             .send()
-            .await
-            .map_err(backend)?;
-        tracing::info!(tenant_id = %tenant, phase = phase.as_str(), "migration phase");
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => {
+                tracing::info!(tenant_id = %tenant, phase = phase.as_str(), "migration phase");
+                Ok(true)
+            }
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(backend(err)),
+        }
     }
 
-    async fn finish(&self, tenant: &TenantId) -> Result<(), StoreError> {
+    /// Whether the tenant is still frozen for this migration (`provisioning`). Anything else
+    /// means offboarding began meanwhile (operators cannot change a provisioning tenant).
+    async fn still_frozen(&self, tenant: &TenantId) -> Result<bool, StoreError> {
+        Ok(self.control.get_tenant(tenant).await?.status == TenantStatus::Provisioning)
+    }
+
+    /// Whether the tenant record already points at the migration's target (a run that crashed
+    /// between the switch and recording it).
+    async fn already_switched(&self, tenant: &TenantId, plan: &Plan) -> Result<bool, StoreError> {
+        let record = self.control.get_tenant(tenant).await?;
+        let table = record
+            .data_table
+            .unwrap_or_else(|| self.storage.pooled_table().to_owned());
+        Ok(record.tier == plan.to_tier && table == plan.to_table)
+    }
+
+    /// Stops a migration whose tenant left `provisioning` before the switch: removes what was
+    /// copied to the target (the tenant's data still lives in the source) and the migration
+    /// record. Offboarding removes both sides anyway; this makes sure a migration that runs
+    /// alongside it leaves nothing behind, whichever finishes first.
+    async fn abandon(&self, tenant: &TenantId, plan: &Plan) -> Result<Outcome, StoreError> {
+        if plan.to_table == self.storage.pooled_table() {
+            self.storage.purge_tenant(tenant, &plan.to_table).await?;
+        } else {
+            self.storage.delete_silo(&plan.to_table).await?;
+        }
+        self.finish(tenant).await?;
+        tracing::warn!(tenant_id = %tenant, "migration abandoned: the tenant left provisioning");
+        Ok(Outcome::Abandoned)
+    }
+
+    /// Deletes the migration record (idempotent).
+    pub async fn finish(&self, tenant: &TenantId) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.control_table)
@@ -251,13 +310,30 @@ impl Migrator {
             match plan.phase {
                 Phase::Draining => {
                     tokio::time::sleep(self.drain).await;
+                    if !self.still_frozen(tenant).await? {
+                        return self.abandon(tenant, &plan).await;
+                    }
                     if plan.to_table != self.storage.pooled_table() {
                         self.storage.provision_silo(tenant).await?;
                     }
-                    self.advance(tenant, Phase::Copying).await?;
+                    // Checked again after creating the table: an offboarding that deleted the
+                    // tenant's tables just before must not find one recreated behind it.
+                    if !self.still_frozen(tenant).await?
+                        || !self.advance(tenant, Phase::Copying).await?
+                    {
+                        return self.abandon(tenant, &plan).await;
+                    }
                     plan.phase = Phase::Copying;
                 }
                 Phase::Copying => {
+                    if self.already_switched(tenant, &plan).await? {
+                        self.advance(tenant, Phase::Switched).await?;
+                        plan.phase = Phase::Switched;
+                        continue;
+                    }
+                    if !self.still_frozen(tenant).await? {
+                        return self.abandon(tenant, &plan).await;
+                    }
                     self.storage
                         .copy_tenant(tenant, &plan.from_table, &plan.to_table, stop_after)
                         .await?;
@@ -272,11 +348,20 @@ impl Migrator {
                             (plan.to_table != self.storage.pooled_table())
                                 .then(|| plan.to_table.clone()),
                         ),
-                        // From the `provisioning` the migration set, and nothing else.
+                        // From the `provisioning` the migration set, and nothing else: an
+                        // offboarding that began meanwhile is never undone.
                         expected_status: Some(TenantStatus::Provisioning),
                         expected_version: None,
                     };
-                    self.control.set_tenant_state(tenant, switch).await?;
+                    match self.control.set_tenant_state(tenant, switch).await {
+                        Ok(_) => {}
+                        Err(StoreError::VersionConflict) if !self.still_frozen(tenant).await? => {
+                            return self.abandon(tenant, &plan).await;
+                        }
+                        Err(err) => return Err(err),
+                    }
+                    // The switch is made; if the record is gone (offboarding), the offboarding
+                    // job purges both copies.
                     self.advance(tenant, Phase::Switched).await?;
                     plan.phase = Phase::Switched;
                 }
