@@ -82,10 +82,11 @@ pub fn tenant_storage() -> shared::tenancy::storage::TenantStorage {
     )
 }
 
-/// A migrator that does not wait for caches to drain (no API instance caches anything here).
+/// A migrator that does not wait for caches to drain (no API instance caches anything here),
+/// reading 3 items a page, so that copies of the tests' small tenants span several pages.
 pub fn migrator() -> shared::tenancy::migration::Migrator {
     shared::tenancy::migration::Migrator::new(
-        tenant_storage(),
+        tenant_storage().with_page_items(3),
         dynamodb(),
         env("TENANTRY_CONTROL_TABLE"),
         std::time::Duration::ZERO,

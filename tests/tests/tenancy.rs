@@ -21,7 +21,8 @@ use shared::store::dynamo::DynamoStore;
 use shared::store::{OrderStore, ProductStore, StoreError};
 use shared::tenancy::access::{Clock, REFRESH_BEFORE_EXPIRY, SESSION_DURATION, TenantAccess};
 use shared::tenancy::jobs::{JobOutcome, JobRunner};
-use shared::tenancy::migration::Outcome;
+use shared::tenancy::migration::{Outcome, RecordCheckpoints};
+use shared::tenancy::storage::{CopyCheckpoints, CopyPosition};
 use tenantry_tests::{control_store, migrator, tenant_access, tenant_storage};
 
 /// A clock that only moves when told to.
@@ -87,12 +88,53 @@ fn store_with(access: &Arc<TenantAccess>) -> DynamoStore<Arc<TenantAccess>> {
     DynamoStore::new(Arc::clone(access))
 }
 
-fn runner(directory: MemoryDirectory, stop_after: Option<u64>) -> JobRunner<MemoryDirectory> {
+fn runner(directory: MemoryDirectory) -> JobRunner<MemoryDirectory> {
     JobRunner {
         migrator: migrator(),
         directory,
-        stop_after,
     }
+}
+
+/// The migration record's checkpoints, failing after `pages` pages were saved, as a crash
+/// between two pages would; and recording where each run resumed from.
+struct CrashAfter<'a> {
+    inner: RecordCheckpoints<'a>,
+    pages: AtomicU64,
+    resumed_from: std::sync::Mutex<Option<Option<CopyPosition>>>,
+}
+
+impl CopyCheckpoints for CrashAfter<'_> {
+    async fn saved(&self) -> Result<Option<CopyPosition>, StoreError> {
+        let saved = self.inner.saved().await?;
+        *self.resumed_from.lock().unwrap() = Some(saved.clone());
+        Ok(saved)
+    }
+
+    async fn save(&self, position: &CopyPosition) -> Result<(), StoreError> {
+        self.inner.save(position).await?;
+        if self.pages.fetch_sub(1, Ordering::SeqCst) == 1 {
+            return Err(StoreError::Backend("crash between two pages".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Runs a migration whose copy dies after `pages` pages (`u64::MAX`: never); returns its
+/// outcome and where its copy started from.
+async fn migrate_crashing(
+    tenant: &TenantId,
+    to_tier: Tier,
+    pages: u64,
+) -> (Result<Outcome, StoreError>, Option<CopyPosition>) {
+    let migrator = migrator();
+    let checkpoints = CrashAfter {
+        inner: migrator.checkpoints(tenant),
+        pages: AtomicU64::new(pages),
+        resumed_from: std::sync::Mutex::new(None),
+    };
+    let outcome = migrator.migrate_with(tenant, to_tier, &checkpoints).await;
+    let resumed = checkpoints.resumed_from.lock().unwrap().clone().flatten();
+    (outcome, resumed)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -205,7 +247,7 @@ async fn a_premium_sign_up_gets_its_own_table_and_then_serves_from_it() {
         )
         .await
         .unwrap();
-    let runner = runner(MemoryDirectory::new(), None);
+    let runner = runner(MemoryDirectory::new());
     let outcome = runner
         .run(&TenantJob::Provision {
             tenant_id: tenant.id,
@@ -276,14 +318,10 @@ async fn a_migration_killed_midway_resumes_without_loss_and_touches_no_other_ten
     let a_items = storage.count_items(&a, &pooled).await.unwrap();
     let b_items = storage.count_items(&b, &pooled).await.unwrap();
 
-    // The first run dies part-way through the copy.
-    let crash = runner(MemoryDirectory::new(), Some(4))
-        .run(&TenantJob::Migrate {
-            tenant_id: a,
-            to_tier: Tier::Premium,
-        })
-        .await;
+    // The first run dies part-way through the copy, after 4 pages.
+    let (crash, started) = migrate_crashing(&a, Tier::Premium, 4).await;
     assert!(crash.is_err(), "the injected crash stops the job");
+    assert_eq!(started, None, "the first run copies from the start");
     assert_eq!(
         control_store().get_tenant(&a).await.unwrap().status,
         TenantStatus::Provisioning
@@ -297,18 +335,15 @@ async fn a_migration_killed_midway_resumes_without_loss_and_touches_no_other_ten
         "writes are refused, not lost"
     );
 
-    // The retry resumes and finishes.
-    let done = runner(MemoryDirectory::new(), None)
-        .run(&TenantJob::Migrate {
-            tenant_id: a,
-            to_tier: Tier::Premium,
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        done,
-        JobOutcome::Migrated(Outcome::Migrated { items: a_items })
+    // The retry resumes from the last page the first run finished, not from zero, and
+    // finishes.
+    let (done, resumed) = migrate_crashing(&a, Tier::Premium, u64::MAX).await;
+    let resumed = resumed.expect("the retry resumes from a saved position");
+    assert!(
+        resumed != CopyPosition::default(),
+        "resumed from {resumed:?}, not from the start"
     );
+    assert_eq!(done.unwrap(), Outcome::Migrated { items: a_items });
     let record = control_store().get_tenant(&a).await.unwrap();
     let silo = storage.silo_table(&a);
     assert_eq!(
@@ -352,7 +387,7 @@ async fn a_migration_killed_midway_resumes_without_loss_and_touches_no_other_ten
     );
 
     // And back to pooled storage.
-    let back = runner(MemoryDirectory::new(), None)
+    let back = runner(MemoryDirectory::new())
         .run(&TenantJob::Migrate {
             tenant_id: a,
             to_tier: Tier::Standard,
@@ -399,7 +434,7 @@ async fn offboarding_purges_one_pooled_tenant_and_nothing_else() {
         .await
         .unwrap();
 
-    let runner = runner(directory.clone(), None);
+    let runner = runner(directory.clone());
     let outcome = runner
         .run(&TenantJob::Offboard { tenant_id: a })
         .await
@@ -462,7 +497,7 @@ async fn offboarding_a_silo_tenant_deletes_its_table() {
         )
         .await
         .unwrap();
-    let runner = runner(MemoryDirectory::new(), None);
+    let runner = runner(MemoryDirectory::new());
     runner
         .run(&TenantJob::Provision {
             tenant_id: tenant.id,
@@ -531,7 +566,7 @@ async fn offboarding_during_a_migration_leaves_nothing_behind() {
         tenant_id: a,
         to_tier: Tier::Premium,
     };
-    let crash = runner(MemoryDirectory::new(), Some(3)).run(&migrate).await;
+    let (crash, _) = migrate_crashing(&a, Tier::Premium, 3).await;
     assert!(crash.is_err(), "the injected crash stops the job mid-copy");
     let silo = storage.silo_table(&a);
     assert!(storage.table_exists(&silo).await.unwrap());
@@ -540,7 +575,7 @@ async fn offboarding_during_a_migration_leaves_nothing_behind() {
 
     // Offboarding begins, and its job runs to the end.
     control.begin_offboarding(&a).await.unwrap();
-    runner(MemoryDirectory::new(), None)
+    runner(MemoryDirectory::new())
         .run(&TenantJob::Offboard { tenant_id: a })
         .await
         .unwrap();
@@ -551,7 +586,7 @@ async fn offboarding_during_a_migration_leaves_nothing_behind() {
     assert!(!storage.table_exists(&silo).await.unwrap());
 
     // The migration's retry comes after: it must neither recreate the table nor revive the tenant.
-    let retried = runner(MemoryDirectory::new(), None).run(&migrate).await;
+    let retried = runner(MemoryDirectory::new()).run(&migrate).await;
     assert!(
         matches!(retried, Ok(JobOutcome::Migrated(Outcome::Abandoned))) || retried.is_err(),
         "{retried:?}"
@@ -580,18 +615,10 @@ async fn a_migration_never_undoes_an_offboarding_that_began_during_it() {
         tenant_id: a,
         to_tier: Tier::Premium,
     };
-    assert!(
-        runner(MemoryDirectory::new(), Some(2))
-            .run(&migrate)
-            .await
-            .is_err()
-    );
+    assert!(migrate_crashing(&a, Tier::Premium, 2).await.0.is_err());
     let control = control_store();
     control.begin_offboarding(&a).await.unwrap();
-    let retried = runner(MemoryDirectory::new(), None)
-        .run(&migrate)
-        .await
-        .unwrap();
+    let retried = runner(MemoryDirectory::new()).run(&migrate).await.unwrap();
     assert_eq!(retried, JobOutcome::Migrated(Outcome::Abandoned));
     let record = control.get_tenant(&a).await.unwrap();
     assert_eq!(
@@ -606,7 +633,7 @@ async fn a_migration_never_undoes_an_offboarding_that_began_during_it() {
     );
     assert!(control.migration(&a).await.unwrap().is_none());
     // The offboarding job then finishes its work.
-    runner(MemoryDirectory::new(), None)
+    runner(MemoryDirectory::new())
         .run(&TenantJob::Offboard { tenant_id: a })
         .await
         .unwrap();
@@ -621,4 +648,65 @@ async fn a_migration_never_undoes_an_offboarding_that_began_during_it() {
             .unwrap(),
         0
     );
+}
+
+/// Checkpoints that keep the position in memory (a copy outside any migration).
+#[derive(Default)]
+struct InMemoryCheckpoints(std::sync::Mutex<Option<CopyPosition>>);
+
+impl CopyCheckpoints for InMemoryCheckpoints {
+    async fn saved(&self) -> Result<Option<CopyPosition>, StoreError> {
+        Ok(self.0.lock().unwrap().clone())
+    }
+
+    async fn save(&self, position: &CopyPosition) -> Result<(), StoreError> {
+        *self.0.lock().unwrap() = Some(position.clone());
+        Ok(())
+    }
+}
+
+/// The verification after a copy catches a missing item and a stale version, page by page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_copy_that_differs_by_one_item_or_one_version_fails_verification() {
+    let access = Arc::new(tenant_access(FakeClock::new()));
+    let store = store_with(&access);
+    let (a, _) = tenant_at(Tier::Basic).await;
+    let products = fill(&store, &a, 7).await;
+    let storage = tenant_storage().with_page_items(2);
+    let silo = storage.provision_silo(&a).await.unwrap();
+    let pooled = storage.pooled_table().to_owned();
+    let copied = storage
+        .copy_tenant(&a, &pooled, &silo, &InMemoryCheckpoints::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        storage.verify_copy(&a, &pooled, &silo).await.unwrap(),
+        copied
+    );
+
+    // A product changes in the source after the copy: its version differs.
+    let changed = products[3].replaced_by(draft("SKU-3", 999));
+    store
+        .replace_product(&a, &products[3], &changed)
+        .await
+        .unwrap();
+    assert!(storage.verify_copy(&a, &pooled, &silo).await.is_err());
+    // Copied again, it verifies; then an item missing from the copy is caught.
+    storage
+        .copy_tenant(&a, &pooled, &silo, &InMemoryCheckpoints::default())
+        .await
+        .unwrap();
+    storage.verify_copy(&a, &pooled, &silo).await.unwrap();
+    let silo_store = DynamoStore::new(shared::store::dynamo::PooledTable(
+        shared::store::dynamo::TableScope {
+            client: tenantry_tests::dynamodb(),
+            table: silo.clone(),
+        },
+    ));
+    silo_store
+        .delete_product(&a, &products[5].id, None)
+        .await
+        .unwrap();
+    assert!(storage.verify_copy(&a, &pooled, &silo).await.is_err());
+    storage.delete_silo(&silo).await.unwrap();
 }

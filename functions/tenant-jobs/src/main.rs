@@ -41,7 +41,6 @@ async fn main() -> Result<(), Error> {
             Duration::from_secs(drain),
         ),
         directory: shared::setup::user_directory(&sdk)?,
-        stop_after: None,
     };
     run(service_fn(|event| {
         event_handler::function_handler(&runner, event)

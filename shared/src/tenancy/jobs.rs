@@ -36,8 +36,6 @@ pub enum JobOutcome {
 pub struct JobRunner<D> {
     pub migrator: Migrator,
     pub directory: D,
-    /// Tests only: interrupt a migration's copy after this many items.
-    pub stop_after: Option<u64>,
 }
 
 impl<D: UserDirectory> JobRunner<D> {
@@ -45,9 +43,7 @@ impl<D: UserDirectory> JobRunner<D> {
         match job {
             TenantJob::Provision { tenant_id } => self.provision(tenant_id).await,
             TenantJob::Migrate { tenant_id, to_tier } => Ok(JobOutcome::Migrated(
-                self.migrator
-                    .migrate(tenant_id, *to_tier, self.stop_after)
-                    .await?,
+                self.migrator.migrate(tenant_id, *to_tier).await?,
             )),
             TenantJob::Offboard { tenant_id } => self.offboard(tenant_id).await,
         }

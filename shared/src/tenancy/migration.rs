@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::storage::TenantStorage;
+use super::storage::{CopyCheckpoints, CopyPosition, TenantStorage};
 use crate::context::Tier;
 use crate::domain::tenant::TenantStatus;
 use crate::ids::TenantId;
@@ -250,13 +250,27 @@ impl Migrator {
         Ok(())
     }
 
-    /// Moves `tenant` to the storage of `to_tier`, or resumes the migration already under way.
-    /// `stop_after` (tests only) interrupts the copy after that many items, as a crash would.
-    pub async fn migrate(
+    /// Where the copy of `tenant`'s migration keeps its position: the migration record.
+    pub fn checkpoints<'a>(&'a self, tenant: &'a TenantId) -> RecordCheckpoints<'a> {
+        RecordCheckpoints {
+            migrator: self,
+            tenant,
+        }
+    }
+
+    /// Moves `tenant` to the storage of `to_tier`, or resumes the migration already under way
+    /// (its copy from the last page it finished).
+    pub async fn migrate(&self, tenant: &TenantId, to_tier: Tier) -> Result<Outcome, StoreError> {
+        self.migrate_with(tenant, to_tier, &self.checkpoints(tenant))
+            .await
+    }
+
+    /// [`Migrator::migrate`], with the copy's position kept by `checkpoints`.
+    pub async fn migrate_with(
         &self,
         tenant: &TenantId,
         to_tier: Tier,
-        stop_after: Option<u64>,
+        checkpoints: &impl CopyCheckpoints,
     ) -> Result<Outcome, StoreError> {
         let mut plan = match self.load(tenant).await? {
             Some(plan) => plan,
@@ -335,7 +349,7 @@ impl Migrator {
                         return self.abandon(tenant, &plan).await;
                     }
                     self.storage
-                        .copy_tenant(tenant, &plan.from_table, &plan.to_table, stop_after)
+                        .copy_tenant(tenant, &plan.from_table, &plan.to_table, checkpoints)
                         .await?;
                     items = self
                         .storage
@@ -377,5 +391,59 @@ impl Migrator {
                 }
             }
         }
+    }
+}
+
+/// The copy's position in the migration record (`copy_partition`, `copy_after`).
+#[derive(Debug)]
+pub struct RecordCheckpoints<'a> {
+    migrator: &'a Migrator,
+    tenant: &'a TenantId,
+}
+
+impl CopyCheckpoints for RecordCheckpoints<'_> {
+    async fn saved(&self) -> Result<Option<CopyPosition>, StoreError> {
+        let output = self
+            .migrator
+            .client
+            .get_item()
+            .table_name(&self.migrator.control_table)
+            .set_key(Some(Item::new(&keys::migration(self.tenant)).into_map()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        let Some(item) = output.item.map(Item) else {
+            return Ok(None);
+        };
+        let Ok(partition) = item.get_n::<usize>("copy_partition") else {
+            return Ok(None);
+        };
+        Ok(Some(CopyPosition {
+            partition,
+            after: item.get_s("copy_after").ok().map(str::to_owned),
+        }))
+    }
+
+    async fn save(&self, position: &CopyPosition) -> Result<(), StoreError> {
+        let mut update = self
+            .migrator
+            .client
+            .update_item()
+            .table_name(&self.migrator.control_table)
+            .set_key(Some(Item::new(&keys::migration(self.tenant)).into_map()))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(
+                ":partition",
+                AttributeValue::N(position.partition.to_string()),
+            );
+        update = match &position.after {
+            Some(after) => update
+                .update_expression("SET copy_partition = :partition, copy_after = :after")
+                .expression_attribute_values(":after", AttributeValue::S(after.clone())),
+            None => update.update_expression("SET copy_partition = :partition REMOVE copy_after"),
+        };
+        update.send().await.map_err(backend)?;
+        Ok(())
     }
 }

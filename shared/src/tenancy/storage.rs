@@ -1,7 +1,8 @@
 //! A tenant's data as a whole: provisioning, copying, verifying, purging. Used by the jobs
 //! function under its own (cross-tenant) role, never by a request handler.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
@@ -28,10 +29,61 @@ pub struct TenantStorage {
     client: Client,
     pooled_table: String,
     silo_prefix: String,
+    page_items: i32,
 }
 
-/// What a partition holds: sort key → version (items without a version count as 0).
-type PartitionSummary = BTreeMap<String, u64>;
+/// A DynamoDB key (`pk`, `sk`), as `ExclusiveStartKey` and `LastEvaluatedKey` carry it.
+type Key = HashMap<String, AttributeValue>;
+
+/// How many items one `Query` page holds at most, by default: a copy keeps one page in memory.
+pub const PAGE_ITEMS: i32 = 100;
+
+struct Page {
+    items: Vec<Key>,
+    next: Option<Key>,
+}
+
+fn position(partition: &str, sk: String) -> Key {
+    HashMap::from([
+        (keys::PK.to_owned(), AttributeValue::S(partition.to_owned())),
+        (keys::SK.to_owned(), AttributeValue::S(sk)),
+    ])
+}
+
+/// Where a copy is: the index of the partition (in [`keys::tenant_partitions`] order) and the
+/// sort key of the last item copied in it (`None`: from its start).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CopyPosition {
+    pub partition: usize,
+    pub after: Option<String>,
+}
+
+/// Where a copy keeps its position between pages (the migration record, in production).
+pub trait CopyCheckpoints: Send + Sync {
+    fn saved(&self) -> impl Future<Output = Result<Option<CopyPosition>, StoreError>> + Send;
+    fn save(&self, position: &CopyPosition) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// An order-sensitive digest of a partition's (sort key, version) pairs, and their count: two
+/// partitions with the same items at the same versions have equal fingerprints.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Fingerprint {
+    items: u64,
+    digest: u64,
+}
+
+impl Fingerprint {
+    fn add(&mut self, sk: &str, version: u64) {
+        // FNV-1a over the pair, chained: stable, and enough to catch a missing, extra or stale
+        // item (the counts are compared too).
+        let mut hash = self.digest ^ 0xcbf2_9ce4_8422_2325;
+        for byte in sk.bytes().chain([0]).chain(version.to_le_bytes()) {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.digest = hash;
+        self.items += 1;
+    }
+}
 
 impl TenantStorage {
     /// `silo_prefix` names the dedicated tables: `<prefix><tenant id>`. The tenant id is in the
@@ -42,7 +94,14 @@ impl TenantStorage {
             client,
             pooled_table,
             silo_prefix,
+            page_items: PAGE_ITEMS,
         }
+    }
+
+    /// Reads (and copies, and purges) `items` per page instead of [`PAGE_ITEMS`].
+    pub fn with_page_items(mut self, items: i32) -> Self {
+        self.page_items = items.max(1);
+        self
     }
 
     pub fn pooled_table(&self) -> &str {
@@ -170,32 +229,31 @@ impl TenantStorage {
         }
     }
 
-    /// Every item of one partition, page by page, strongly consistent.
-    async fn partition_items(
+    /// One page of one partition, strongly consistent, from `start` (a page's last key).
+    async fn page(
         &self,
         table: &str,
         partition: &str,
-    ) -> Result<Vec<std::collections::HashMap<String, AttributeValue>>, StoreError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(partition.to_owned()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(backend)?;
-            items.extend(output.items.unwrap_or_default());
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
+        start: Option<Key>,
+        keys_only: bool,
+    ) -> Result<Page, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(partition.to_owned()))
+            .consistent_read(true)
+            .limit(self.page_items)
+            .set_exclusive_start_key(start);
+        if keys_only {
+            query = query.projection_expression("pk, sk, version");
         }
+        let output = query.send().await.map_err(backend)?;
+        Ok(Page {
+            items: output.items.unwrap_or_default(),
+            next: output.last_evaluated_key,
+        })
     }
 
     async fn write_batches(
@@ -232,46 +290,80 @@ impl TenantStorage {
         Ok(())
     }
 
-    /// Copies every item of `tenant` from one table to another (overwriting: idempotent).
-    /// `stop_after` is a test hook that fails the copy after that many items, as a crash would.
+    /// Copies every item of `tenant` from one table to another (overwriting: idempotent), a page
+    /// at a time: memory holds one page, whatever the tenant's size. After each page the
+    /// position is handed to `checkpoints`, and a copy starts from the position it saved last,
+    /// so a copy interrupted by a crash resumes from its last finished page.
     pub async fn copy_tenant(
         &self,
         tenant: &TenantId,
         from: &str,
         to: &str,
-        stop_after: Option<u64>,
+        checkpoints: &impl CopyCheckpoints,
     ) -> Result<u64, StoreError> {
+        let partitions = keys::tenant_partitions(tenant);
+        let resume = checkpoints.saved().await?.unwrap_or_default();
         let mut copied = 0;
-        for partition in keys::tenant_partitions(tenant) {
-            let mut requests = Vec::new();
-            for item in self.partition_items(from, &partition).await? {
-                if stop_after.is_some_and(|limit| copied >= limit) {
-                    self.write_batches(to, requests).await?;
-                    return Err(StoreError::Backend(format!(
-                        "copy interrupted after {copied} items"
-                    )));
+        for (index, partition) in partitions.iter().enumerate().skip(resume.partition) {
+            let mut start = if index == resume.partition {
+                resume.after.clone().map(|sk| position(partition, sk))
+            } else {
+                None
+            };
+            loop {
+                let page = self.page(from, partition, start, false).await?;
+                copied += page.items.len() as u64;
+                let requests = page
+                    .items
+                    .into_iter()
+                    .map(|item| {
+                        PutRequest::builder()
+                            .set_item(Some(item))
+                            .build()
+                            .map(|put| WriteRequest::builder().put_request(put).build())
+                            .map_err(|err| StoreError::Backend(err.to_string()))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.write_batches(to, requests).await?;
+                start = page.next;
+                let after = start
+                    .as_ref()
+                    .and_then(|key| key.get(keys::SK))
+                    .and_then(|sk| sk.as_s().ok())
+                    .cloned();
+                let done = after.is_none();
+                let next = if done {
+                    CopyPosition {
+                        partition: index + 1,
+                        after: None,
+                    }
+                } else {
+                    CopyPosition {
+                        partition: index,
+                        after,
+                    }
+                };
+                checkpoints.save(&next).await?;
+                if done {
+                    break;
                 }
-                let put = PutRequest::builder()
-                    .set_item(Some(item))
-                    .build()
-                    .map_err(|err| StoreError::Backend(err.to_string()))?;
-                requests.push(WriteRequest::builder().put_request(put).build());
-                copied += 1;
             }
-            self.write_batches(to, requests).await?;
         }
         Ok(copied)
     }
 
-    async fn summary(
+    /// Calls `visit` with the (sort key, version) of every item of one partition in sort-key
+    /// order, a page at a time.
+    async fn each_version(
         &self,
-        tenant: &TenantId,
         table: &str,
-    ) -> Result<BTreeMap<String, PartitionSummary>, StoreError> {
-        let mut summary = BTreeMap::new();
-        for partition in keys::tenant_partitions(tenant) {
-            let mut versions = PartitionSummary::new();
-            for item in self.partition_items(table, &partition).await? {
+        partition: &str,
+        mut visit: impl FnMut(String, u64),
+    ) -> Result<(), StoreError> {
+        let mut start = None;
+        loop {
+            let page = self.page(table, partition, start, true).await?;
+            for item in &page.items {
                 let sk = item
                     .get(keys::SK)
                     .and_then(|v| v.as_s().ok())
@@ -282,67 +374,85 @@ impl TenantStorage {
                     .and_then(|v| v.as_n().ok())
                     .and_then(|n| n.parse().ok())
                     .unwrap_or(0);
-                versions.insert(sk, version);
+                visit(sk, version);
             }
-            if !versions.is_empty() {
-                summary.insert(partition, versions);
+            start = page.next;
+            if start.is_none() {
+                return Ok(());
             }
         }
-        Ok(summary)
     }
 
     /// Checks that `to` holds exactly the tenant's items of `from`, each at the same version.
-    /// Returns the number of items.
+    /// Returns the number of items. Reads both sides page by page and compares them as it goes
+    /// (both come in sort-key order), holding a fingerprint per partition, not the items.
     pub async fn verify_copy(
         &self,
         tenant: &TenantId,
         from: &str,
         to: &str,
     ) -> Result<u64, StoreError> {
-        let source = self.summary(tenant, from).await?;
-        let target = self.summary(tenant, to).await?;
-        if source != target {
-            let count = |s: &BTreeMap<String, PartitionSummary>| {
-                s.values().map(BTreeMap::len).sum::<usize>()
-            };
-            return Err(StoreError::Backend(format!(
-                "copy of tenant {tenant} from {from} to {to} differs: {} items vs {}",
-                count(&source),
-                count(&target)
-            )));
+        let mut total = 0;
+        for partition in keys::tenant_partitions(tenant) {
+            let (mut source, mut target) = (Fingerprint::default(), Fingerprint::default());
+            self.each_version(from, &partition, |sk, version| source.add(&sk, version))
+                .await?;
+            self.each_version(to, &partition, |sk, version| target.add(&sk, version))
+                .await?;
+            if source != target {
+                return Err(StoreError::Backend(format!(
+                    "copy of tenant {tenant} from {from} to {to} differs in {partition}: {} items vs {}",
+                    source.items, target.items
+                )));
+            }
+            total += source.items;
         }
-        Ok(source.values().map(|p| p.len() as u64).sum())
+        Ok(total)
     }
 
-    /// Deletes every item of `tenant` in `table`. Idempotent. Returns how many were deleted.
+    /// Deletes every item of `tenant` in `table`, a page at a time. Idempotent. Returns how many
+    /// were deleted.
     pub async fn purge_tenant(&self, tenant: &TenantId, table: &str) -> Result<u64, StoreError> {
         let mut deleted = 0;
         for partition in keys::tenant_partitions(tenant) {
-            let mut requests = Vec::new();
-            for item in self.partition_items(table, &partition).await? {
-                let key = [keys::PK, keys::SK]
-                    .into_iter()
-                    .filter_map(|name| item.get(name).map(|value| (name.to_owned(), value.clone())))
-                    .collect();
-                let delete = DeleteRequest::builder()
-                    .set_key(Some(key))
-                    .build()
-                    .map_err(|err| StoreError::Backend(err.to_string()))?;
-                requests.push(WriteRequest::builder().delete_request(delete).build());
-                deleted += 1;
+            let mut start = None;
+            loop {
+                let page = self.page(table, &partition, start, true).await?;
+                deleted += page.items.len() as u64;
+                let requests = page
+                    .items
+                    .iter()
+                    .map(|item| {
+                        let key = [keys::PK, keys::SK]
+                            .into_iter()
+                            .filter_map(|name| {
+                                item.get(name).map(|value| (name.to_owned(), value.clone()))
+                            })
+                            .collect();
+                        DeleteRequest::builder()
+                            .set_key(Some(key))
+                            .build()
+                            .map(|delete| WriteRequest::builder().delete_request(delete).build())
+                            .map_err(|err| StoreError::Backend(err.to_string()))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.write_batches(table, requests).await?;
+                start = page.next;
+                if start.is_none() {
+                    break;
+                }
             }
-            self.write_batches(table, requests).await?;
         }
         Ok(deleted)
     }
 
     /// How many items `tenant` has in `table`.
     pub async fn count_items(&self, tenant: &TenantId, table: &str) -> Result<u64, StoreError> {
-        Ok(self
-            .summary(tenant, table)
-            .await?
-            .values()
-            .map(|p| p.len() as u64)
-            .sum())
+        let mut count = 0;
+        for partition in keys::tenant_partitions(tenant) {
+            self.each_version(table, &partition, |_, _| count += 1)
+                .await?;
+        }
+        Ok(count)
     }
 }
