@@ -30,6 +30,12 @@ pub trait UserDirectory: Send + Sync {
         &self,
         email: &EmailAddress,
     ) -> impl Future<Output = Result<UserId, DirectoryError>> + Send;
+    /// The user whose sign-in address is `email`, if there is one (an invitation that a crash
+    /// interrupted may have created it).
+    fn find_user(
+        &self,
+        email: &EmailAddress,
+    ) -> impl Future<Output = Result<Option<UserId>, DirectoryError>> + Send;
     /// Undoes [`UserDirectory::create_user`] when the rest of an invitation failed.
     fn delete_user(&self, user: &UserId)
     -> impl Future<Output = Result<(), DirectoryError>> + Send;
@@ -112,6 +118,32 @@ impl UserDirectory for CognitoDirectory {
             .ok_or_else(|| DirectoryError::Backend("AdminCreateUser returned no sub".into()))?;
         UserId::parse(sub).map_err(|_| {
             DirectoryError::Backend(format!("AdminCreateUser returned an invalid sub {sub:?}"))
+        })
+    }
+
+    /// `AdminGetUser` by the address (the pool's users sign in with it).
+    async fn find_user(&self, email: &EmailAddress) -> Result<Option<UserId>, DirectoryError> {
+        let output = match self
+            .client
+            .admin_get_user()
+            .user_pool_id(&self.pool_id)
+            .username(email.as_str())
+            .send()
+            .await
+            .map_err(not_found_or_backend)
+        {
+            Ok(output) => output,
+            Err(DirectoryError::NotFound) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let sub = output
+            .user_attributes()
+            .iter()
+            .find(|a| a.name() == "sub")
+            .and_then(|a| a.value())
+            .ok_or_else(|| DirectoryError::Backend("AdminGetUser returned no sub".into()))?;
+        UserId::parse(sub).map(Some).map_err(|_| {
+            DirectoryError::Backend(format!("AdminGetUser returned an invalid sub {sub:?}"))
         })
     }
 
@@ -255,6 +287,15 @@ pub mod memory {
                 },
             );
             Ok(user)
+        }
+
+        async fn find_user(&self, email: &EmailAddress) -> Result<Option<UserId>, DirectoryError> {
+            Ok(self
+                .lock()
+                .users
+                .iter()
+                .find(|(_, u)| &u.email == email)
+                .map(|(id, _)| id.clone()))
         }
 
         async fn delete_user(&self, user: &UserId) -> Result<(), DirectoryError> {

@@ -159,14 +159,33 @@ async fn invite<S: MemberStore, D: UserDirectory>(
     let tenant = &context.tenant_id;
     let max_users = PlanLimits::of(authority.tenant.tier).max_users;
 
-    // 1. Hold the address and a seat.
+    // 1. Hold the address and a seat (or take over the hold of an invitation of this address
+    //    that a crash interrupted).
     let reservation = deps
         .store
         .reserve_invite(tenant, &invitation, max_users)
         .await?;
-    // 2. Create the user in Cognito; on failure, release the hold.
-    let user = match deps.directory.create_user(&invitation.email).await {
-        Ok(user) => user,
+    // 2. Create the user in Cognito; on failure, release the hold. A resumed invitation may
+    //    find the user its predecessor created: it carries on with that one.
+    let (user, created_here) = match deps.directory.create_user(&invitation.email).await {
+        Ok(user) => (user, true),
+        Err(DirectoryError::AlreadyExists) if reservation.resumed => {
+            match deps.directory.find_user(&invitation.email).await {
+                Ok(Some(user)) => (user, false),
+                Ok(None) => {
+                    release(deps, context, &reservation).await;
+                    return Err(ApiError::Internal(
+                        "the invited user exists and then does not".into(),
+                    ));
+                }
+                Err(err) => {
+                    release(deps, context, &reservation).await;
+                    return Err(ApiError::Internal(format!(
+                        "finding the invited user: {err}"
+                    )));
+                }
+            }
+        }
         Err(err) => {
             release(deps, context, &reservation).await;
             return Err(match err {
@@ -177,7 +196,11 @@ async fn invite<S: MemberStore, D: UserDirectory>(
             });
         }
     };
-    // 3. Write the membership; on failure, remove the Cognito user and release the hold.
+    if reservation.resumed {
+        tracing::info!(invited_user = %user, created = created_here, "an interrupted invitation is resumed");
+    }
+    // 3. Write the membership; on failure, remove the Cognito user this request created (never
+    //    one it found) and release the hold.
     match deps
         .store
         .complete_invite(tenant, &reservation, &user)
@@ -188,7 +211,7 @@ async fn invite<S: MemberStore, D: UserDirectory>(
             Ok(created(&format!("/users/{user}"), &member))
         }
         Err(err) => {
-            if let Err(undo) = deps.directory.delete_user(&user).await {
+            if created_here && let Err(undo) = deps.directory.delete_user(&user).await {
                 tracing::error!(invited_user = %user, error = %undo, "could not delete the Cognito user of a failed invitation");
             }
             release(deps, context, &reservation).await;
@@ -691,6 +714,40 @@ mod tests {
                 .await
                 .status(),
             200
+        );
+    }
+
+    #[tokio::test]
+    async fn re_inviting_after_an_interrupted_invitation_repairs_it() {
+        let deps = deps().await;
+        let a = tenant(TENANT_A);
+        let before = deps.store.get_tenant(&a).await.unwrap().user_count;
+        // What a crash after steps 1 and 2 leaves: the address and a seat held, the Cognito user
+        // created, no membership. Nobody can see or remove that user through the API.
+        let email = shared::domain::email::EmailAddress::parse("eve@acme.example").unwrap();
+        let invitation = Invitation {
+            email: email.clone(),
+            role: Role::Member,
+        };
+        deps.store
+            .reserve_invite(&a, &invitation, 100)
+            .await
+            .unwrap();
+        let orphan = deps.directory.create_user(&email).await.unwrap();
+        // Inviting the address again finishes the job with that same user.
+        let response = invite(&deps, "a-admin", "eve@acme.example", "member").await;
+        assert_eq!(response.status(), 201, "{}", body_json(&response));
+        assert_eq!(body_json(&response)["user_id"], orphan.as_str());
+        assert_eq!(deps.directory.user_count(), 1, "no second Cognito user");
+        let record = deps.store.get_tenant(&a).await.unwrap();
+        assert_eq!(record.user_count, before + 1, "one seat, not two");
+        let membership = deps.store.membership(&orphan).await.unwrap().unwrap();
+        assert_eq!(membership.tenant_id, a);
+        // And only once: the address is now a member's.
+        assert_problem(
+            &invite(&deps, "a-admin", "eve@acme.example", "member").await,
+            409,
+            "already-member",
         );
     }
 

@@ -50,6 +50,9 @@ pub struct Reservation {
     /// The latest revocation in the tenant: the membership's grant is made later than it, so a
     /// re-invited user's new tokens are never mistaken for revoked ones.
     pub grant_floor: u64,
+    /// This reservation takes over the hold of an earlier invitation of the same address to the
+    /// same tenant that never finished (a crash between its steps): its Cognito user may exist.
+    pub resumed: bool,
 }
 
 /// A tenant's members: everything `users-api` does in DynamoDB.
@@ -70,6 +73,8 @@ pub trait MemberStore: Send + Sync {
 
     /// Claims the e-mail address for `tenant` and takes a seat (while fewer than `max_users`),
     /// atomically. The first step of an invitation; undone by [`MemberStore::cancel_invite`].
+    /// An unfinished invitation of the same address to the same tenant is taken over
+    /// ([`Reservation::resumed`]) instead of refused.
     fn reserve_invite(
         &self,
         tenant: &TenantId,

@@ -750,6 +750,67 @@ pub async fn authority_is_the_stored_role_and_status<S: ContractControl>(store: 
     ));
 }
 
+/// An invitation that a crash interrupted after its first step (address and seat held) is taken
+/// over by the next invitation of that address to that tenant, without a second seat; a late
+/// cancel of the finished invitation takes nothing away.
+pub async fn an_interrupted_invitation_is_resumed_not_refused<S: ContractControl>(store: &S) {
+    let (tenant, _, _) = onboarded(store).await;
+    let (other, _, _) = onboarded(store).await;
+    let invitation = Invitation {
+        email: unique_email("interrupted"),
+        role: Role::Admin,
+    };
+    let first = store
+        .reserve_invite(&tenant.id, &invitation, 100)
+        .await
+        .expect("reserve");
+    assert!(!first.resumed);
+    // ... the process dies here. Another tenant still cannot have the address.
+    assert!(matches!(
+        store.reserve_invite(&other.id, &invitation, 100).await,
+        Err(StoreError::EmailTaken { same_tenant: false })
+    ));
+    let again = store
+        .reserve_invite(&tenant.id, &invitation, 100)
+        .await
+        .expect("the re-invitation takes over");
+    assert!(again.resumed);
+    let stored = store.get_tenant(&tenant.id).await.expect("tenant");
+    assert_eq!(
+        (stored.user_count, stored.admin_count),
+        (2, 1),
+        "one seat held, the pending admin not counted"
+    );
+    let user = new_user();
+    store
+        .complete_invite(&tenant.id, &again, &user)
+        .await
+        .expect("complete");
+    // The first request's late clean-up (it saw an error) must not undo the finished one.
+    store
+        .cancel_invite(&tenant.id, &first)
+        .await
+        .expect("cancel");
+    let stored = store.get_tenant(&tenant.id).await.expect("tenant");
+    assert_eq!((stored.user_count, stored.admin_count), (2, 2));
+    assert!(matches!(
+        store.reserve_invite(&tenant.id, &invitation, 100).await,
+        Err(StoreError::EmailTaken { same_tenant: true })
+    ));
+    assert!(matches!(
+        store.reserve_invite(&other.id, &invitation, 100).await,
+        Err(StoreError::EmailTaken { same_tenant: false })
+    ));
+    assert_eq!(
+        store
+            .get_member(&tenant.id, &user)
+            .await
+            .expect("member")
+            .role,
+        Role::Admin
+    );
+}
+
 #[macro_export]
 macro_rules! control_contract_tests {
     ($make:expr) => {
@@ -773,6 +834,7 @@ macro_rules! control_contract_tests {
             state_changes_never_revert_concurrent_seat_changes,
             removals_and_demotions_revoke_earlier_grants,
             authority_is_the_stored_role_and_status,
+            an_interrupted_invitation_is_resumed_not_refused,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

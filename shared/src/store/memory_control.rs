@@ -18,12 +18,19 @@ use crate::ids::{TenantId, UserId};
 use crate::pagination::{Cursor, Position};
 use crate::plans::Limit;
 
+/// Which tenant an address belongs to, and whether only by an unfinished invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Claim {
+    tenant: TenantId,
+    pending: bool,
+}
+
 #[derive(Debug, Default)]
 struct State {
     tenants: BTreeMap<TenantId, Tenant>,
     members: HashMap<TenantId, BTreeMap<String, Member>>,
     memberships: HashMap<UserId, Membership>,
-    emails: HashMap<EmailAddress, TenantId>,
+    emails: HashMap<EmailAddress, Claim>,
     migrations: HashMap<TenantId, MigrationState>,
 }
 
@@ -79,7 +86,13 @@ impl Onboarding for MemoryControl {
             return Err(StoreError::EmailTaken { same_tenant: false });
         }
         state.tenants.insert(tenant.id, tenant.clone());
-        state.emails.insert(email.clone(), tenant.id);
+        state.emails.insert(
+            email.clone(),
+            Claim {
+                tenant: tenant.id,
+                pending: false,
+            },
+        );
         state.memberships.insert(
             admin.clone(),
             Membership {
@@ -167,9 +180,22 @@ impl MemberStore for MemoryControl {
         max_users: u64,
     ) -> Result<Reservation, StoreError> {
         let mut state = self.lock();
-        if let Some(owner) = state.emails.get(&invitation.email) {
+        if let Some(claim) = state.emails.get(&invitation.email).copied() {
+            let record = state.tenants.get(tenant).ok_or(StoreError::NotFound)?;
+            if claim.tenant == *tenant && claim.pending {
+                if !record.status.allows_access() {
+                    return Err(StoreError::TenantInactive);
+                }
+                return Ok(Reservation {
+                    invitation: invitation.clone(),
+                    tier: record.tier,
+                    tenant_status: record.status,
+                    grant_floor: record.revoked.values().copied().max().unwrap_or(0),
+                    resumed: true,
+                });
+            }
             return Err(StoreError::EmailTaken {
-                same_tenant: owner == tenant,
+                same_tenant: claim.tenant == *tenant,
             });
         }
         let record = state.tenants.get_mut(tenant).ok_or(StoreError::NotFound)?;
@@ -189,8 +215,15 @@ impl MemberStore for MemoryControl {
             tier: record.tier,
             tenant_status: record.status,
             grant_floor: record.revoked.values().copied().max().unwrap_or(0),
+            resumed: false,
         };
-        state.emails.insert(invitation.email.clone(), *tenant);
+        state.emails.insert(
+            invitation.email.clone(),
+            Claim {
+                tenant: *tenant,
+                pending: true,
+            },
+        );
         Ok(reservation)
     }
 
@@ -201,9 +234,22 @@ impl MemberStore for MemoryControl {
         user: &UserId,
     ) -> Result<Member, StoreError> {
         let mut state = self.lock();
-        if state.memberships.contains_key(user) {
+        let held = Claim {
+            tenant: *tenant,
+            pending: true,
+        };
+        if state.memberships.contains_key(user)
+            || state.emails.get(&reservation.invitation.email) != Some(&held)
+        {
             return Err(StoreError::EmailTaken { same_tenant: false });
         }
+        state.emails.insert(
+            reservation.invitation.email.clone(),
+            Claim {
+                tenant: *tenant,
+                pending: false,
+            },
+        );
         let member = Member {
             user_id: user.clone(),
             email: reservation.invitation.email.clone(),
@@ -242,7 +288,11 @@ impl MemberStore for MemoryControl {
         reservation: &Reservation,
     ) -> Result<(), StoreError> {
         let mut state = self.lock();
-        if state.emails.get(&reservation.invitation.email) == Some(tenant) {
+        let held = Claim {
+            tenant: *tenant,
+            pending: true,
+        };
+        if state.emails.get(&reservation.invitation.email) == Some(&held) {
             state.emails.remove(&reservation.invitation.email);
             if let Some(record) = state.tenants.get_mut(tenant) {
                 record.user_count = record.user_count.saturating_sub(1);
@@ -504,7 +554,11 @@ impl TenantStore for MemoryControl {
         let members = state.members.remove(tenant).unwrap_or_default();
         for member in members.values() {
             state.memberships.remove(&member.user_id);
-            if state.emails.get(&member.email) == Some(tenant) {
+            if state
+                .emails
+                .get(&member.email)
+                .is_some_and(|claim| claim.tenant == *tenant)
+            {
                 state.emails.remove(&member.email);
             }
         }

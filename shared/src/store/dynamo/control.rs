@@ -495,10 +495,36 @@ fn parse_member(item: &Item) -> Result<Member, StoreError> {
     })
 }
 
-fn email_claim(address: &EmailAddress, tenant: &TenantId) -> Item {
+/// The claim that makes an e-mail address belong to one tenant: `pending` while an invitation
+/// is under way (so a re-invitation can find and resume one that a crash interrupted), `member`
+/// once the membership exists (claims written before this attribute count as `member`).
+fn email_claim(address: &EmailAddress, tenant: &TenantId, state: ClaimState) -> Item {
     Item::new(&keys::email(address))
         .s("entity", "email")
         .s("tenant_id", tenant.to_string())
+        .s("state", state.as_str())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClaimState {
+    Pending,
+    Member,
+}
+
+impl ClaimState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Member => "member",
+        }
+    }
+
+    fn of(claim: &Item) -> Self {
+        match claim.get_s("state") {
+            Ok("pending") => Self::Pending,
+            _ => Self::Member,
+        }
+    }
 }
 
 impl MembershipLookup for DynamoControl {
@@ -544,7 +570,7 @@ impl Onboarding for DynamoControl {
             self.put_new(tenant_item(tenant))?,
             self.put_new(membership_item(&membership))?,
             self.put_new(member_item(&tenant.id, &member))?,
-            self.put_new(email_claim(email, &tenant.id))?,
+            self.put_new(email_claim(email, &tenant.id, ClaimState::Member))?,
         ];
         match transact(&self.scope, actions).await {
             Ok(()) => Ok(Onboarded::Created),
@@ -663,15 +689,38 @@ impl MemberStore for DynamoControl {
             ],
         );
         let seat = self.count_seats(tenant, 1, 0, Some(condition))?;
-        let actions = vec![self.put_new(email_claim(&invitation.email, tenant))?, seat];
+        let claim = email_claim(&invitation.email, tenant, ClaimState::Pending);
+        let actions = vec![self.put_new(claim)?, seat];
+        let mut resumed = false;
         match transact(&self.scope, actions).await {
             Ok(()) => {}
             Err(TransactionFailure::Conditions(failed)) => {
                 let (index, old) = failed.into_iter().next().unwrap_or((usize::MAX, None));
+                let ours = |claim: &Item| {
+                    claim.get_s("tenant_id").ok() == Some(tenant.to_string().as_str())
+                };
                 return Err(match (index, old) {
+                    // An invitation of this address to this tenant that never finished (a
+                    // crash between its steps): it still holds the address and a seat, which
+                    // this one takes over.
+                    (0, Some(claim))
+                        if ours(&claim) && ClaimState::of(&claim) == ClaimState::Pending =>
+                    {
+                        resumed = true;
+                        let record = self.get_tenant(tenant).await?;
+                        if !record.status.allows_access() {
+                            return Err(StoreError::TenantInactive);
+                        }
+                        return Ok(Reservation {
+                            invitation: invitation.clone(),
+                            tier: record.tier,
+                            tenant_status: record.status,
+                            grant_floor: record.revoked.values().copied().max().unwrap_or(0),
+                            resumed,
+                        });
+                    }
                     (0, Some(claim)) => StoreError::EmailTaken {
-                        same_tenant: claim.get_s("tenant_id").ok()
-                            == Some(tenant.to_string().as_str()),
+                        same_tenant: ours(&claim),
                     },
                     (1, None) => StoreError::NotFound,
                     (1, Some(record)) => {
@@ -698,6 +747,7 @@ impl MemberStore for DynamoControl {
             tier: record.tier,
             tenant_status: record.status,
             grant_floor: record.revoked.values().copied().max().unwrap_or(0),
+            resumed,
         })
     }
 
@@ -725,10 +775,30 @@ impl MemberStore for DynamoControl {
             granted_at: next_grant(reservation.grant_floor),
         };
         let admins = i64::from(invitation.role == Role::Admin);
+        let claim = built(
+            Update::builder()
+                .table_name(self.table())
+                .set_key(Some(key_map(&keys::email(&invitation.email))))
+                .update_expression("SET #state = :member, user_id = :user")
+                .condition_expression("tenant_id = :tenant AND #state = :pending")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(
+                    ":member",
+                    AttributeValue::S(ClaimState::Member.as_str().to_owned()),
+                )
+                .expression_attribute_values(
+                    ":pending",
+                    AttributeValue::S(ClaimState::Pending.as_str().to_owned()),
+                )
+                .expression_attribute_values(":user", AttributeValue::S(user.to_string()))
+                .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()))
+                .build(),
+        )?;
         let actions = vec![
             self.put_new(membership_item(&membership))?,
             self.put_new(member_item(tenant, &member))?,
             self.count_seats(tenant, 0, admins, None)?,
+            TransactWriteItem::builder().update(claim).build(),
         ];
         match transact(&self.scope, actions).await {
             Ok(()) => Ok(member),
@@ -748,8 +818,15 @@ impl MemberStore for DynamoControl {
             Delete::builder()
                 .table_name(self.table())
                 .set_key(Some(key_map(&keys::email(&reservation.invitation.email))))
-                .condition_expression("tenant_id = :tenant")
+                // Only a hold that is still pending: never a member's claim (a concurrent
+                // invitation of the same address may have completed meanwhile).
+                .condition_expression("tenant_id = :tenant AND #state = :pending")
+                .expression_attribute_names("#state", "state")
                 .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()))
+                .expression_attribute_values(
+                    ":pending",
+                    AttributeValue::S(ClaimState::Pending.as_str().to_owned()),
+                )
                 .build(),
         )?;
         let actions = vec![
