@@ -636,6 +636,107 @@ pub async fn state_changes_never_revert_concurrent_seat_changes<S: ContractContr
     assert_eq!(members.len(), 9);
 }
 
+/// Invariant: whatever runs at once (invitations, one of which fails; removals; promotions and
+/// demotions of every admin; state changes), the stored counters equal the real counts and the
+/// tenant keeps an admin.
+pub async fn counters_and_the_last_admin_hold_under_concurrent_changes_of_every_kind<
+    S: ContractControl,
+>(
+    store: &S,
+) {
+    let (tenant, first_admin, _) = onboarded(store).await;
+    let id = tenant.id;
+    let mut admins = vec![first_admin];
+    for _ in 0..3 {
+        admins.push(invite(store, &id, Role::Admin).await);
+    }
+    let mut members = Vec::new();
+    for _ in 0..4 {
+        members.push(invite(store, &id, Role::Member).await);
+    }
+    let expected = |result: Result<(), StoreError>| match result {
+        Ok(()) | Err(StoreError::LastAdmin) | Err(StoreError::VersionConflict) => {}
+        Err(err) => panic!("unexpected failure: {err}"),
+    };
+    let mut tasks: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    for admin in admins.clone() {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            expected(
+                store
+                    .change_role(&id, &admin, Role::Member)
+                    .await
+                    .map(|_| ()),
+            );
+        }));
+    }
+    for member in &members[..2] {
+        let (store, member) = (store.clone(), member.clone());
+        tasks.push(tokio::spawn(async move {
+            expected(store.remove_member(&id, &member).await.map(|_| ()));
+        }));
+    }
+    for member in &members[2..] {
+        let (store, member) = (store.clone(), member.clone());
+        tasks.push(tokio::spawn(async move {
+            expected(
+                store
+                    .change_role(&id, &member, Role::Admin)
+                    .await
+                    .map(|_| ()),
+            );
+        }));
+    }
+    for role in [Role::Admin, Role::Member] {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            invite(&store, &id, role).await;
+        }));
+    }
+    {
+        // A pending admin invitation that then fails (Cognito refused the address, say).
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let invitation = Invitation {
+                email: unique_email("doomed"),
+                role: Role::Admin,
+            };
+            let held = store
+                .reserve_invite(&id, &invitation, 100)
+                .await
+                .expect("reserve");
+            store.cancel_invite(&id, &held).await.expect("cancel");
+        }));
+    }
+    for tier in [Tier::Standard, Tier::Basic, Tier::Standard] {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let change = TenantStateChange {
+                tier: Some(tier),
+                ..TenantStateChange::default()
+            };
+            expected(store.set_tenant_state(&id, change).await.map(|_| ()));
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    let stored = store.get_tenant(&id).await.expect("tenant");
+    let listed = store
+        .list_members(&id, 100, None)
+        .await
+        .expect("members")
+        .items;
+    let real_admins = listed.iter().filter(|m| m.role == Role::Admin).count() as u64;
+    assert_eq!(
+        (stored.user_count, stored.admin_count),
+        (listed.len() as u64, real_admins),
+        "the counters equal the real counts"
+    );
+    assert!(real_admins >= 1, "the tenant keeps an admin");
+    assert_eq!(listed.len(), 1 + 3 + 4 - 2 + 2);
+}
+
 pub async fn removals_and_demotions_revoke_earlier_grants<S: ContractControl>(store: &S) {
     let (tenant, _, _) = onboarded(store).await;
     let removed = invite(store, &tenant.id, Role::Member).await;
@@ -835,6 +936,7 @@ macro_rules! control_contract_tests {
             removals_and_demotions_revoke_earlier_grants,
             authority_is_the_stored_role_and_status,
             an_interrupted_invitation_is_resumed_not_refused,
+            counters_and_the_last_admin_hold_under_concurrent_changes_of_every_kind,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {
