@@ -238,6 +238,13 @@ def trigger_events():
         "TokenGeneration_Authentication", sub,
         {"userAttributes": {**confirmed}, "groupConfiguration": {"groupsToOverride": [], "iamRolesToOverride": [], "preferredRole": None}},
         {"claimsOverrideDetails": None}))
+    ops_sub, ops_email = PLATFORM_ADMIN
+    write("pre-token-generation/v1-operator.json", trigger(
+        "TokenGeneration_Authentication", ops_sub,
+        {"userAttributes": {"sub": ops_sub, "email": ops_email, "email_verified": "true",
+                            "cognito:user_status": "CONFIRMED"},
+         "groupConfiguration": {"groupsToOverride": ["platform-admin"], "iamRolesToOverride": [], "preferredRole": None}},
+        {"claimsOverrideDetails": None}))
     write("pre-token-generation/v2-authentication.json", trigger(
         "TokenGeneration_Authentication", admin_sub,
         {"userAttributes": attributes, "groupConfiguration": groups, "scopes": ["openid", "email", "aws.cognito.signin.user.admin"]},

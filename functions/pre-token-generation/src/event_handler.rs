@@ -11,9 +11,10 @@
 //! (versions 2 and 3), overriding anything else. No group override is ever sent, so the user's
 //! `cognito:groups` are never touched (an empty override would wipe them).
 //!
-//! A user with no membership (a platform operator, or someone whose tenant was removed) gets a
-//! token without tenant claims, which the API answers with 403 `no-tenant`: platform operators
-//! must still be able to sign in. A user whose tenant is suspended or deleted cannot sign in.
+//! A user with no membership (a platform operator) gets a token without tenant claims, which the
+//! API answers with 403 `no-tenant`: platform operators must still be able to sign in. A
+//! self-service sign-up without a membership is one whose onboarding failed after Cognito
+//! confirmed it: that sign-in completes it (the only case with more than one request). A user whose tenant is suspended or deleted cannot sign in.
 //!
 //! The event is handled as JSON rather than `aws_lambda_events`' typed struct: that struct
 //! rejects the emulator's events, and its response type would always send a group override.
@@ -21,12 +22,16 @@
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Map, Value, json};
 
+use shared::claims::SIGN_UP_TENANT_NAME;
 use shared::claims::{TENANT_GRANT, TENANT_ID, TENANT_ROLE, TENANT_TIER};
+use shared::context::Tier;
+use shared::domain::email::EmailAddress;
 use shared::domain::member::Membership;
 use shared::domain::tenant::TenantStatus;
+use shared::domain::tenant::{Tenant, TenantName};
 use shared::ids::UserId;
 use shared::store::StoreError;
-use shared::store::control::MembershipLookup;
+use shared::store::control::{MembershipLookup, Onboarding};
 
 pub struct Deps<S> {
     pub store: S,
@@ -41,6 +46,10 @@ pub enum SignInRefused {
     Deleted,
     #[error("Sign-in failed.")]
     MalformedEvent,
+    #[error(
+        "This e-mail address already belongs to an organization: ask its admin for an invitation."
+    )]
+    AddressTaken,
     #[error("Sign-in is temporarily unavailable; please try again.")]
     Store(#[source] StoreError),
 }
@@ -110,7 +119,45 @@ fn apply(event: &mut Value, key: &str, value: Value) {
     }
 }
 
-pub async fn function_handler<S: MembershipLookup>(
+/// A self-service sign-up (it carries the organization's name) whose organization was never
+/// created: post-confirmation failed after Cognito had confirmed the user (every retry), so
+/// this sign-in creates it, exactly as post-confirmation would have (a basic tenant, the user
+/// its admin; idempotent, keyed by the user). Returns the membership, or `None` for a user who
+/// is no sign-up (an operator, an invited user).
+async fn complete_onboarding<S: Onboarding>(
+    deps: &Deps<S>,
+    event: &Value,
+    user: &UserId,
+) -> Result<Option<Membership>, SignInRefused> {
+    let attributes = &event["request"]["userAttributes"];
+    let (Some(name), Some(email)) = (
+        attributes[SIGN_UP_TENANT_NAME].as_str(),
+        attributes["email"].as_str(),
+    ) else {
+        return Ok(None);
+    };
+    let (Ok(name), Ok(email)) = (TenantName::parse(name), EmailAddress::parse(email)) else {
+        tracing::warn!(user_id = %user, "a sign-up whose organization name or address is invalid");
+        return Ok(None);
+    };
+    let tenant = Tenant::new(name, Tier::Basic);
+    match deps.store.onboard(&tenant, user, &email).await {
+        Ok(outcome) => {
+            tracing::warn!(user_id = %user, tenant_id = %tenant.id, ?outcome, "onboarding completed at sign-in");
+        }
+        Err(StoreError::EmailTaken { .. }) => return Err(SignInRefused::AddressTaken),
+        Err(err) => {
+            tracing::error!(user_id = %user, error = %err, "onboarding at sign-in failed");
+            return Err(SignInRefused::Store(err));
+        }
+    }
+    deps.store
+        .membership(user)
+        .await
+        .map_err(SignInRefused::Store)
+}
+
+pub async fn function_handler<S: Onboarding>(
     deps: &Deps<S>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
@@ -123,10 +170,13 @@ pub async fn function_handler<S: MembershipLookup>(
         return Ok(event);
     }
     let user = user_of(&event)?;
-    let membership = deps.store.membership(&user).await.map_err(|err| {
+    let mut membership = deps.store.membership(&user).await.map_err(|err| {
         tracing::error!(user_id = %user, error = %err, "membership lookup failed");
         SignInRefused::Store(err)
     })?;
+    if membership.is_none() {
+        membership = complete_onboarding(deps, &event, &user).await?;
+    }
     match membership {
         None => {
             tracing::info!(user_id = %user, "no membership: token without tenant claims");
@@ -266,12 +316,59 @@ mod tests {
     #[tokio::test]
     async fn a_user_without_membership_gets_no_tenant_claims() {
         let (deps, _, _) = deps_with_alice().await;
-        let out = invoke(&deps, event("v1-new-user.json")).await.unwrap();
+        let out = invoke(&deps, event("v1-operator.json")).await.unwrap();
         let details = &out["response"]["claimsOverrideDetails"];
         assert!(details.get("claimsToAddOrOverride").is_none());
         assert_eq!(
             details["claimsToSuppress"],
             json!(["tenant_id", "tenant_role", "tenant_tier", "tenant_grant"])
+        );
+        assert!(details.get("groupOverrideDetails").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_sign_up_whose_onboarding_failed_is_completed_at_sign_in() {
+        let (deps, _, _) = deps_with_alice().await;
+        let payload = event("v1-new-user.json");
+        let user = UserId::parse(
+            payload["request"]["userAttributes"]["sub"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(deps.store.membership(&user).await.unwrap().is_none());
+        let out = invoke(&deps, payload.clone()).await.unwrap();
+        let issued = &out["response"]["claimsOverrideDetails"]["claimsToAddOrOverride"];
+        assert_eq!(issued["tenant_role"], "admin");
+        assert_eq!(issued["tenant_tier"], "basic");
+        let membership = deps.store.membership(&user).await.unwrap().unwrap();
+        assert_eq!(issued["tenant_id"], membership.tenant_id.to_string());
+        // The next sign-in finds the membership: the same organization, no second one.
+        let again = invoke(&deps, payload).await.unwrap();
+        assert_eq!(
+            again["response"]["claimsOverrideDetails"]["claimsToAddOrOverride"]["tenant_id"],
+            membership.tenant_id.to_string()
+        );
+        assert_eq!(
+            deps.store
+                .list_tenants(100, None)
+                .await
+                .unwrap()
+                .items
+                .len(),
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sign_up_whose_address_is_taken_gets_a_clear_refusal() {
+        let (deps, _, _) = deps_with_alice().await;
+        let mut payload = event("v1-new-user.json");
+        payload["request"]["userAttributes"]["email"] = json!("alice@acme.example");
+        let refused = invoke(&deps, payload).await.unwrap_err();
+        assert!(
+            refused.contains("ask its admin for an invitation"),
+            "{refused}"
         );
     }
 
