@@ -31,7 +31,7 @@ use shared::domain::tenant::TenantStatus;
 use shared::domain::tenant::{Tenant, TenantName};
 use shared::ids::UserId;
 use shared::store::StoreError;
-use shared::store::control::{MembershipLookup, Onboarding};
+use shared::store::control::Onboarding;
 
 pub struct Deps<S> {
     pub store: S,
@@ -209,7 +209,7 @@ mod tests {
     use shared::domain::email::EmailAddress;
     use shared::domain::tenant::{Tenant, TenantName};
     use shared::ids::TenantId;
-    use shared::store::control::{Onboarding, TenantStateChange, TenantStore};
+    use shared::store::control::{MembershipLookup, TenantStateChange, TenantStore};
     use shared::store::memory_control::MemoryControl;
     use shared::testing::events_dir;
 
