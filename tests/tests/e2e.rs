@@ -1396,3 +1396,102 @@ async fn a_suspended_tenants_users_lose_every_route_within_ten_seconds() {
     );
     assert_eq!(record.name.as_str(), "paused Org");
 }
+
+/// A user turns on TOTP (an authenticator app) through Cognito's own API; signing in then asks
+/// for the app's code, refuses a wrong one, and the right one gives a token that works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_turns_on_totp_and_then_signs_in_with_it() {
+    use aws_sdk_cognitoidentityprovider::types::{
+        AuthFlowType, ChallengeNameType, SoftwareTokenMfaSettingsType,
+    };
+    let stack = Stack::from_env();
+    let org = organization(&stack, "totp").await;
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let secret = stack
+        .cognito
+        .associate_software_token()
+        .access_token(&org.member.access)
+        .send()
+        .await
+        .unwrap()
+        .secret_code()
+        .expect("a TOTP secret")
+        .to_owned();
+    let verified = stack
+        .cognito
+        .verify_software_token()
+        .access_token(&org.member.access)
+        .user_code(tenantry_tests::stack::totp(&secret, now()))
+        .friendly_device_name("phone")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status().map(|s| s.as_str()), Some("SUCCESS"));
+    stack
+        .cognito
+        .set_user_mfa_preference()
+        .access_token(&org.member.access)
+        .software_token_mfa_settings(
+            SoftwareTokenMfaSettingsType::builder()
+                .enabled(true)
+                .preferred_mfa(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let start = || async {
+        let output = stack
+            .cognito
+            .initiate_auth()
+            .client_id(&stack.client_id)
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .auth_parameters("USERNAME", &org.member_email)
+            .auth_parameters("PASSWORD", "Member-Chosen-Password-7")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            output.challenge_name(),
+            Some(&ChallengeNameType::SoftwareTokenMfa),
+            "the password alone is no longer enough"
+        );
+        output.session().unwrap_or_default().to_owned()
+    };
+    let (stack, org) = (&stack, &org);
+    let answer = |session: String, code: String| async move {
+        stack
+            .cognito
+            .respond_to_auth_challenge()
+            .client_id(&stack.client_id)
+            .challenge_name(ChallengeNameType::SoftwareTokenMfa)
+            .session(session)
+            .challenge_responses("USERNAME", &org.member_email)
+            .challenge_responses("SOFTWARE_TOKEN_MFA_CODE", code)
+            .send()
+            .await
+    };
+    let right = tenantry_tests::stack::totp(&secret, now());
+    let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000);
+    assert!(
+        answer(start().await, wrong).await.is_err(),
+        "a wrong code is refused"
+    );
+    let tokens = answer(start().await, tenantry_tests::stack::totp(&secret, now()))
+        .await
+        .unwrap();
+    let id_token = tokens
+        .authentication_result()
+        .and_then(|r| r.id_token())
+        .expect("tokens after the code")
+        .to_owned();
+    assert_eq!(claims(&id_token)["tenant_id"], org.tenant_id.as_str());
+    let listed = stack.call(Some(&id_token), "GET", "/products", None).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+}

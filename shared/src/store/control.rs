@@ -55,6 +55,19 @@ pub struct Reservation {
     pub resumed: bool,
 }
 
+impl Reservation {
+    /// A reservation of a seat in `tenant` (as its record stands once the seat is held).
+    pub fn new(invitation: &Invitation, tenant: &Tenant, resumed: bool) -> Self {
+        Self {
+            invitation: invitation.clone(),
+            tier: tenant.tier,
+            tenant_status: tenant.status,
+            grant_floor: tenant.revoked.values().copied().max().unwrap_or(0),
+            resumed,
+        }
+    }
+}
+
 /// A tenant's members: everything `users-api` does in DynamoDB.
 pub trait MemberStore: Send + Sync {
     /// Members in user-id order.

@@ -186,13 +186,7 @@ impl MemberStore for MemoryControl {
                 if !record.status.allows_access() {
                     return Err(StoreError::TenantInactive);
                 }
-                return Ok(Reservation {
-                    invitation: invitation.clone(),
-                    tier: record.tier,
-                    tenant_status: record.status,
-                    grant_floor: record.revoked.values().copied().max().unwrap_or(0),
-                    resumed: true,
-                });
+                return Ok(Reservation::new(invitation, record, true));
             }
             return Err(StoreError::EmailTaken {
                 same_tenant: claim.tenant == *tenant,
@@ -210,13 +204,7 @@ impl MemberStore for MemoryControl {
         }
         // An admin is counted once the membership exists (complete_invite).
         record.user_count += 1;
-        let reservation = Reservation {
-            invitation: invitation.clone(),
-            tier: record.tier,
-            tenant_status: record.status,
-            grant_floor: record.revoked.values().copied().max().unwrap_or(0),
-            resumed: false,
-        };
+        let reservation = Reservation::new(invitation, record, false);
         state.emails.insert(
             invitation.email.clone(),
             Claim {

@@ -691,7 +691,6 @@ impl MemberStore for DynamoControl {
         let seat = self.count_seats(tenant, 1, 0, Some(condition))?;
         let claim = email_claim(&invitation.email, tenant, ClaimState::Pending);
         let actions = vec![self.put_new(claim)?, seat];
-        let mut resumed = false;
         match transact(&self.scope, actions).await {
             Ok(()) => {}
             Err(TransactionFailure::Conditions(failed)) => {
@@ -706,18 +705,11 @@ impl MemberStore for DynamoControl {
                     (0, Some(claim))
                         if ours(&claim) && ClaimState::of(&claim) == ClaimState::Pending =>
                     {
-                        resumed = true;
                         let record = self.get_tenant(tenant).await?;
                         if !record.status.allows_access() {
                             return Err(StoreError::TenantInactive);
                         }
-                        return Ok(Reservation {
-                            invitation: invitation.clone(),
-                            tier: record.tier,
-                            tenant_status: record.status,
-                            grant_floor: record.revoked.values().copied().max().unwrap_or(0),
-                            resumed,
-                        });
+                        return Ok(Reservation::new(invitation, &record, true));
                     }
                     (0, Some(claim)) => StoreError::EmailTaken {
                         same_tenant: ours(&claim),
@@ -742,13 +734,7 @@ impl MemberStore for DynamoControl {
             Err(TransactionFailure::Other(err)) => return Err(err),
         }
         let record = self.get_tenant(tenant).await?;
-        Ok(Reservation {
-            invitation: invitation.clone(),
-            tier: record.tier,
-            tenant_status: record.status,
-            grant_floor: record.revoked.values().copied().max().unwrap_or(0),
-            resumed,
-        })
+        Ok(Reservation::new(invitation, &record, false))
     }
 
     async fn complete_invite(
