@@ -1,13 +1,15 @@
 """A small client for the local stack started by `make dev`.
 
-    tenantry signup EMAIL PASSWORD "ORGANIZATION" [--plan basic|standard|premium]
+    tenantry signup EMAIL PASSWORD "ORGANIZATION"   (a basic organization; paid plans come later)
     tenantry confirm EMAIL [CODE]            (without CODE: the code cognito-local "e-mailed")
-    tenantry login EMAIL PASSWORD [--new-password NEW]
+    tenantry login EMAIL PASSWORD [--new-password NEW] [--totp CODE]
     tenantry call METHOD PATH [JSON] [--as EMAIL]
     tenantry code EMAIL | temp-password EMAIL
 
-It reads the endpoints from .local/dev/stack.json (or --stack FILE) and keeps the ID tokens in
-.local/dev/tokens.json. Everything it does can be done with the AWS CLI and curl (see README).
+It reads the endpoints from .local/dev/stack.json (or --stack FILE) and keeps the tokens in
+.local/dev/tokens.json. ID tokens last 15 minutes: `call` refreshes an expired or revoked one
+with the stored refresh token (once) and retries. Everything it does can be done with the AWS
+CLI and curl (see README).
 """
 
 import argparse
@@ -82,11 +84,39 @@ def load_tokens(stack):
         return {"current": None, "tokens": {}}
 
 
-def store_token(stack, email, token):
+def store_token(stack, email, result):
+    """Keeps the ID token and, when Cognito sent one, the refresh token of a sign-in."""
     tokens = load_tokens(stack)
-    tokens["tokens"][email] = token
+    previous = tokens["tokens"].get(email)
+    refresh = result.get("RefreshToken") or (previous.get("refresh") if isinstance(previous, dict) else None)
+    tokens["tokens"][email] = {"id": result["IdToken"], "refresh": refresh}
     tokens["current"] = email
     tokens_file(stack).write_text(json.dumps(tokens, indent=2))
+
+
+def refreshed(stack, client, email):
+    """A new ID token for `email` from the stored refresh token, or None."""
+    entry = load_tokens(stack)["tokens"].get(email)
+    if not isinstance(entry, dict) or not entry.get("refresh"):
+        return None
+    try:
+        result = client.initiate_auth(ClientId=stack["client_id"], AuthFlow="REFRESH_TOKEN_AUTH",
+                                      AuthParameters={"REFRESH_TOKEN": entry["refresh"]})
+    except botocore.exceptions.ClientError:
+        return None
+    store_token(stack, email, result["AuthenticationResult"])
+    return result["AuthenticationResult"]["IdToken"]
+
+
+def send(stack, token, method, path, body):
+    data = body.encode() if body else None
+    request = urllib.request.Request(stack["api_url"] + path, data=data, method=method.upper(),
+                                     headers={"Authorization": token, "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
 
 
 def main():
@@ -95,11 +125,11 @@ def main():
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("signup")
     p.add_argument("email"), p.add_argument("password"), p.add_argument("organization")
-    p.add_argument("--plan", default=None)
     p = sub.add_parser("confirm")
     p.add_argument("email"), p.add_argument("code", nargs="?")
     p = sub.add_parser("login")
     p.add_argument("email"), p.add_argument("password"), p.add_argument("--new-password")
+    p.add_argument("--totp", help="the authenticator app's code, for a user who turned TOTP on")
     p = sub.add_parser("call")
     p.add_argument("method"), p.add_argument("path"), p.add_argument("body", nargs="?")
     p.add_argument("--as", dest="user")
@@ -115,8 +145,6 @@ def main():
         if args.command == "signup":
             attributes = [{"Name": "email", "Value": args.email},
                           {"Name": "custom:tenant_name", "Value": args.organization}]
-            if args.plan:
-                attributes.append({"Name": "custom:plan", "Value": args.plan})
             client.sign_up(ClientId=stack["client_id"], Username=args.email, Password=args.password,
                            UserAttributes=attributes)
             print(f"Signed up {args.email}. Next: tenantry confirm {args.email}")
@@ -135,22 +163,28 @@ def main():
                     ChallengeResponses={"USERNAME": args.email, "NEW_PASSWORD": args.new_password})
                 result = client.initiate_auth(ClientId=stack["client_id"], AuthFlow="USER_PASSWORD_AUTH",
                                               AuthParameters={"USERNAME": args.email, "PASSWORD": args.new_password})
-            store_token(stack, args.email, result["AuthenticationResult"]["IdToken"])
+            if result.get("ChallengeName") == "SOFTWARE_TOKEN_MFA":
+                if not args.totp:
+                    sys.exit("This user signs in with an authenticator app: add --totp CODE")
+                result = client.respond_to_auth_challenge(
+                    ClientId=stack["client_id"], ChallengeName="SOFTWARE_TOKEN_MFA", Session=result["Session"],
+                    ChallengeResponses={"USERNAME": args.email, "SOFTWARE_TOKEN_MFA_CODE": args.totp})
+            store_token(stack, args.email, result["AuthenticationResult"])
             print(f"Signed in as {args.email}; the ID token is stored for `tenantry call`.")
         elif args.command == "call":
             tokens = load_tokens(stack)
             user = args.user or tokens["current"]
             if not user or user not in tokens["tokens"]:
                 sys.exit("error: sign in first: tenantry login EMAIL PASSWORD")
-            data = args.body.encode() if args.body else None
-            request = urllib.request.Request(stack["api_url"] + args.path, data=data, method=args.method.upper(),
-                                             headers={"Authorization": tokens["tokens"][user],
-                                                      "Content-Type": "application/json"})
-            try:
-                with urllib.request.urlopen(request) as response:
-                    status, body = response.status, response.read()
-            except urllib.error.HTTPError as err:
-                status, body = err.code, err.read()
+            entry = tokens["tokens"][user]
+            token = entry["id"] if isinstance(entry, dict) else entry
+            status, body = send(stack, token, args.method, args.path, args.body)
+            if status == 401:
+                # Expired (they last 15 minutes) or revoked (a role change, say): one refresh.
+                fresh = refreshed(stack, client, user)
+                if fresh:
+                    print("(token refreshed)", file=sys.stderr)
+                    status, body = send(stack, fresh, args.method, args.path, args.body)
             print(f"HTTP {status}", file=sys.stderr)
             text = body.decode(errors="replace")
             try:
