@@ -66,12 +66,14 @@ pub fn expired_revocations(revoked: &Revocations, now: u64) -> Vec<UserId> {
         .collect()
 }
 
-/// Refuses a caller whose tenant is not usable or whose token predates a revocation of its user.
-/// A tenant still `provisioning` passes: its data routes answer 503 on their own.
+/// Refuses a caller whose tenant is not usable, whose token predates a revocation of its user,
+/// or who signed in without a second factor while the tenant requires one. A tenant still
+/// `provisioning` passes: its data routes answer 503 on their own.
 pub fn check(
     caller: &TenantContext,
     status: TenantStatus,
     revoked: &Revocations,
+    require_mfa: bool,
 ) -> Result<(), StoreError> {
     match status {
         TenantStatus::Active | TenantStatus::Provisioning => {}
@@ -81,6 +83,7 @@ pub fn check(
     }
     match revoked.get(&caller.user_id) {
         Some(at) if caller.grant < *at => Err(StoreError::Revoked),
+        _ if require_mfa && !caller.mfa => Err(StoreError::MfaRequired),
         _ => Ok(()),
     }
 }
@@ -135,6 +138,7 @@ mod tests {
             role: Role::Admin,
             tier: Tier::Basic,
             grant,
+            mfa: false,
         }
     }
 
@@ -144,15 +148,15 @@ mod tests {
         let revoked: Revocations = [(user, 1_000)].into_iter().collect();
         let active = TenantStatus::Active;
         assert!(matches!(
-            check(&caller(999), active, &revoked),
+            check(&caller(999), active, &revoked, false),
             Err(StoreError::Revoked)
         ));
         assert!(matches!(
-            check(&caller(0), active, &revoked),
+            check(&caller(0), active, &revoked, false),
             Err(StoreError::Revoked)
         ));
-        assert!(check(&caller(1_000), active, &revoked).is_ok());
-        assert!(check(&caller(5), active, &Revocations::new()).is_ok());
+        assert!(check(&caller(1_000), active, &revoked, false).is_ok());
+        assert!(check(&caller(5), active, &Revocations::new(), false).is_ok());
     }
 
     #[test]
@@ -163,11 +167,35 @@ mod tests {
             TenantStatus::Deleted,
         ] {
             assert!(matches!(
-                check(&caller(u64::MAX), status, &Revocations::new()),
+                check(&caller(u64::MAX), status, &Revocations::new(), false),
                 Err(StoreError::TenantInactive)
             ));
         }
-        assert!(check(&caller(1), TenantStatus::Provisioning, &Revocations::new()).is_ok());
+        assert!(
+            check(
+                &caller(1),
+                TenantStatus::Provisioning,
+                &Revocations::new(),
+                false
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_tenant_that_requires_mfa_refuses_tokens_without_it() {
+        let active = TenantStatus::Active;
+        let none = Revocations::new();
+        assert!(matches!(
+            check(&caller(1), active, &none, true),
+            Err(StoreError::MfaRequired)
+        ));
+        let with_mfa = TenantContext {
+            mfa: true,
+            ..caller(1)
+        };
+        assert!(check(&with_mfa, active, &none, true).is_ok());
+        assert!(check(&caller(1), active, &none, false).is_ok());
     }
 
     #[test]

@@ -21,6 +21,10 @@ pub const TENANT_TIER: &str = "tenant_tier";
 /// revocations (see [`crate::authority`]).
 pub const TENANT_GRANT: &str = "tenant_grant";
 
+/// `true` when the user had a second factor (TOTP) turned on when the token was issued; only
+/// injected for tenants that require one (see [`crate::authority`]).
+pub const TENANT_MFA: &str = "tenant_mfa";
+
 /// The Cognito group whose members may call the platform administration routes.
 pub const PLATFORM_ADMIN_GROUP: &str = "platform-admin";
 

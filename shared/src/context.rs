@@ -170,6 +170,8 @@ pub struct TenantContext {
     /// When the membership behind the token was granted as it is (ms since the epoch; 0 for a
     /// token without the claim, which any revocation of this user then covers).
     pub grant: u64,
+    /// The user had TOTP turned on when the token was issued (the claim `tenant_mfa`).
+    pub mfa: bool,
 }
 
 impl TenantContext {
@@ -196,6 +198,7 @@ impl TenantContext {
                     None => 0,
                     Some(raw) => raw.parse().map_err(|_| IdentityError::Unauthenticated)?,
                 },
+                mfa: claims.get(claims::TENANT_MFA) == Some("true"),
             }),
             _ => Err(IdentityError::Unauthenticated),
         }

@@ -51,6 +51,47 @@ pub trait UserDirectory: Send + Sync {
     ) -> impl Future<Output = Result<Vec<String>, DirectoryError>> + Send;
 }
 
+/// Whether a user signs in with a second factor: what sign-in asks the user pool, for the users
+/// of tenants that require one.
+pub trait SecondFactor: Send + Sync {
+    fn uses_totp(
+        &self,
+        pool_id: &str,
+        user: &UserId,
+    ) -> impl Future<Output = Result<bool, DirectoryError>> + Send;
+}
+
+/// [`SecondFactor`] of a Cognito user pool named per call (the pre-token trigger learns the
+/// pool from its event: the template cannot name the pool to a function the pool invokes).
+#[derive(Debug, Clone)]
+pub struct CognitoSecondFactor {
+    client: Client,
+}
+
+impl CognitoSecondFactor {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+impl SecondFactor for CognitoSecondFactor {
+    /// One `AdminGetUser`: TOTP counts once it is verified and enabled.
+    async fn uses_totp(&self, pool_id: &str, user: &UserId) -> Result<bool, DirectoryError> {
+        let output = self
+            .client
+            .admin_get_user()
+            .user_pool_id(pool_id)
+            .username(user.as_str())
+            .send()
+            .await
+            .map_err(not_found_or_backend)?;
+        Ok(output
+            .user_mfa_setting_list()
+            .iter()
+            .any(|method| method == "SOFTWARE_TOKEN_MFA"))
+    }
+}
+
 /// A Cognito user pool. Users are addressed by `sub`, which the pool accepts as the username of
 /// a pool whose users sign in with their e-mail address.
 #[derive(Debug, Clone)]
@@ -211,6 +252,8 @@ pub mod memory {
         fail_next_create: bool,
         /// Everyone ever signed out everywhere, deleted since or not.
         signed_out: std::collections::HashSet<UserId>,
+        /// Users with TOTP turned on.
+        totp: std::collections::HashSet<UserId>,
     }
 
     #[derive(Debug, Clone, Default)]
@@ -236,6 +279,16 @@ pub mod memory {
 
         pub fn user(&self, user: &UserId) -> Option<DirectoryUser> {
             self.lock().users.get(user).cloned()
+        }
+
+        /// Turns TOTP on or off for a user, as they would through Cognito's own API.
+        pub fn set_totp(&self, user: &UserId, enabled: bool) {
+            let mut state = self.lock();
+            if enabled {
+                state.totp.insert(user.clone());
+            } else {
+                state.totp.remove(user);
+            }
         }
 
         /// Whether the user's refresh tokens were revoked (even if the user was deleted since).
@@ -264,6 +317,12 @@ pub mod memory {
                     groups: Vec::new(),
                 },
             );
+        }
+    }
+
+    impl super::SecondFactor for MemoryDirectory {
+        async fn uses_totp(&self, _pool_id: &str, user: &UserId) -> Result<bool, DirectoryError> {
+            Ok(self.lock().totp.contains(user))
         }
     }
 

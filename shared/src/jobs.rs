@@ -20,8 +20,10 @@ pub enum TenantJob {
     Provision { tenant_id: TenantId },
     /// Move a tenant's data to the storage its new tier uses.
     Migrate { tenant_id: TenantId, to_tier: Tier },
-    /// Disable the tenant's users, purge its data, delete its memberships, mark it deleted.
+    /// Delete the tenant's users, purge its data, delete its memberships, mark it deleted.
     Offboard { tenant_id: TenantId },
+    /// Copy the tenant's status, tier and MFA requirement into its members' memberships.
+    SyncMemberships { tenant_id: TenantId },
 }
 
 impl TenantJob {
@@ -29,7 +31,8 @@ impl TenantJob {
         match self {
             Self::Provision { tenant_id }
             | Self::Migrate { tenant_id, .. }
-            | Self::Offboard { tenant_id } => tenant_id,
+            | Self::Offboard { tenant_id }
+            | Self::SyncMemberships { tenant_id } => tenant_id,
         }
     }
 }

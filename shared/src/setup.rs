@@ -70,6 +70,11 @@ pub fn job_queue(sdk: &SdkConfig) -> Result<crate::jobs::LambdaJobQueue, ConfigE
     ))
 }
 
+/// The user pools' second-factor lookups (the pool comes with each trigger event).
+pub fn second_factor(sdk: &SdkConfig) -> crate::identity::CognitoSecondFactor {
+    crate::identity::CognitoSecondFactor::new(aws_sdk_cognitoidentityprovider::Client::new(sdk))
+}
+
 /// The user pool's directory (`USER_POOL_ID`).
 pub fn user_directory(sdk: &SdkConfig) -> Result<crate::identity::CognitoDirectory, ConfigError> {
     Ok(crate::identity::CognitoDirectory::new(

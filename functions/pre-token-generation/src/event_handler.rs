@@ -23,18 +23,20 @@ use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Map, Value, json};
 
 use shared::claims::SIGN_UP_TENANT_NAME;
-use shared::claims::{TENANT_GRANT, TENANT_ID, TENANT_ROLE, TENANT_TIER};
+use shared::claims::{TENANT_GRANT, TENANT_ID, TENANT_MFA, TENANT_ROLE, TENANT_TIER};
 use shared::context::Tier;
 use shared::domain::email::EmailAddress;
 use shared::domain::member::Membership;
 use shared::domain::tenant::TenantStatus;
 use shared::domain::tenant::{Tenant, TenantName};
+use shared::identity::{DirectoryError, SecondFactor};
 use shared::ids::UserId;
 use shared::store::StoreError;
 use shared::store::control::Onboarding;
 
-pub struct Deps<S> {
+pub struct Deps<S, F> {
     pub store: S,
+    pub second_factor: F,
 }
 
 /// Why sign-in is refused. The message is shown to the user by Cognito: short and safe.
@@ -52,6 +54,8 @@ pub enum SignInRefused {
     AddressTaken,
     #[error("Sign-in is temporarily unavailable; please try again.")]
     Store(#[source] StoreError),
+    #[error("Sign-in is temporarily unavailable; please try again.")]
+    Directory(#[source] DirectoryError),
 }
 
 /// Where the claims go.
@@ -78,13 +82,18 @@ fn user_of(event: &Value) -> Result<UserId, SignInRefused> {
         .ok_or(SignInRefused::MalformedEvent)
 }
 
-fn claims_of(membership: &Membership) -> Value {
-    json!({
+/// The tenant claims; `mfa` (whether the user uses TOTP) only for a tenant that requires it.
+fn claims_of(membership: &Membership, mfa: Option<bool>) -> Value {
+    let mut claims = json!({
         TENANT_ID: membership.tenant_id.to_string(),
         TENANT_ROLE: membership.role.as_str(),
         TENANT_TIER: membership.tier.as_str(),
         TENANT_GRANT: membership.granted_at.to_string(),
-    })
+    });
+    if let Some(mfa) = mfa {
+        claims[TENANT_MFA] = json!(mfa.to_string());
+    }
+    claims
 }
 
 /// Sets `response.<path...>.<key> = value`, keeping whatever else the response already holds.
@@ -124,8 +133,8 @@ fn apply(event: &mut Value, key: &str, value: Value) {
 /// this sign-in creates it, exactly as post-confirmation would have (a basic tenant, the user
 /// its admin; idempotent, keyed by the user). Returns the membership, or `None` for a user who
 /// is no sign-up (an operator, an invited user).
-async fn complete_onboarding<S: Onboarding>(
-    deps: &Deps<S>,
+async fn complete_onboarding<S: Onboarding, F>(
+    deps: &Deps<S, F>,
     event: &Value,
     user: &UserId,
 ) -> Result<Option<Membership>, SignInRefused> {
@@ -157,8 +166,8 @@ async fn complete_onboarding<S: Onboarding>(
         .map_err(SignInRefused::Store)
 }
 
-pub async fn function_handler<S: Onboarding>(
-    deps: &Deps<S>,
+pub async fn function_handler<S: Onboarding, F: SecondFactor>(
+    deps: &Deps<S, F>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
     let mut event = event.payload;
@@ -183,7 +192,13 @@ pub async fn function_handler<S: Onboarding>(
             apply(
                 &mut event,
                 "claimsToSuppress",
-                json!([TENANT_ID, TENANT_ROLE, TENANT_TIER, TENANT_GRANT]),
+                json!([
+                    TENANT_ID,
+                    TENANT_ROLE,
+                    TENANT_TIER,
+                    TENANT_GRANT,
+                    TENANT_MFA
+                ]),
             );
         }
         Some(membership) if !membership.tenant_status.allows_access() => {
@@ -195,8 +210,30 @@ pub async fn function_handler<S: Onboarding>(
             .into());
         }
         Some(membership) => {
-            tracing::info!(user_id = %user, tenant_id = %membership.tenant_id, role = %membership.role, "tenant claims issued");
-            apply(&mut event, "claimsToAddOrOverride", claims_of(&membership));
+            // Only for a tenant that requires a second factor: one question to the user pool
+            // (the pool is in the event), so other sign-ins keep their single read.
+            let mfa = if membership.require_mfa {
+                let pool = event["userPoolId"]
+                    .as_str()
+                    .ok_or(SignInRefused::MalformedEvent)?;
+                Some(
+                    deps.second_factor
+                        .uses_totp(pool, &user)
+                        .await
+                        .map_err(|err| {
+                            tracing::error!(user_id = %user, error = %err, "second-factor lookup failed");
+                            SignInRefused::Directory(err)
+                        })?,
+                )
+            } else {
+                None
+            };
+            tracing::info!(user_id = %user, tenant_id = %membership.tenant_id, role = %membership.role, mfa = ?mfa, "tenant claims issued");
+            apply(
+                &mut event,
+                "claimsToAddOrOverride",
+                claims_of(&membership, mfa),
+            );
         }
     }
     Ok(event)
@@ -208,6 +245,7 @@ mod tests {
     use shared::context::{Role, Tier};
     use shared::domain::email::EmailAddress;
     use shared::domain::tenant::{Tenant, TenantName};
+    use shared::identity::memory::MemoryDirectory;
     use shared::ids::TenantId;
     use shared::store::control::{MembershipLookup, TenantStateChange, TenantStore};
     use shared::store::memory_control::MemoryControl;
@@ -217,7 +255,7 @@ mod tests {
 
     const ALICE: &str = "0a000000-0000-4000-8000-00000000a0ad";
 
-    async fn deps_with_alice() -> (Deps<MemoryControl>, TenantId, u64) {
+    async fn deps_with_alice() -> (Deps<MemoryControl, MemoryDirectory>, TenantId, u64) {
         let store = MemoryControl::new();
         let tenant = Tenant::new(TenantName::parse("Acme Tea").unwrap(), Tier::Standard);
         let alice = UserId::parse(ALICE).unwrap();
@@ -231,7 +269,14 @@ mod tests {
             .unwrap();
         let granted = store.membership(&alice).await.unwrap().unwrap().granted_at;
         assert!(granted > 0, "onboarding stamps the grant");
-        (Deps { store }, tenant.id, granted)
+        (
+            Deps {
+                store,
+                second_factor: MemoryDirectory::new(),
+            },
+            tenant.id,
+            granted,
+        )
     }
 
     fn event(name: &str) -> Value {
@@ -240,7 +285,10 @@ mod tests {
         serde_json::from_str(&text).unwrap()
     }
 
-    async fn invoke(deps: &Deps<MemoryControl>, payload: Value) -> Result<Value, String> {
+    async fn invoke(
+        deps: &Deps<MemoryControl, MemoryDirectory>,
+        payload: Value,
+    ) -> Result<Value, String> {
         function_handler(deps, LambdaEvent::new(payload, Context::default()))
             .await
             .map_err(|e| e.to_string())
@@ -321,9 +369,47 @@ mod tests {
         assert!(details.get("claimsToAddOrOverride").is_none());
         assert_eq!(
             details["claimsToSuppress"],
-            json!(["tenant_id", "tenant_role", "tenant_tier", "tenant_grant"])
+            json!([
+                "tenant_id",
+                "tenant_role",
+                "tenant_tier",
+                "tenant_grant",
+                "tenant_mfa"
+            ])
         );
         assert!(details.get("groupOverrideDetails").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_tenant_that_requires_mfa_gets_the_users_second_factor_in_the_token() {
+        let (deps, tenant, _) = deps_with_alice().await;
+        let alice = UserId::parse(ALICE).unwrap();
+        let claim = |out: &Value| {
+            out["response"]["claimsOverrideDetails"]["claimsToAddOrOverride"]["tenant_mfa"].clone()
+        };
+        // Not required: no claim (and no question to the user pool).
+        let out = invoke(&deps, event("v1-authentication.json"))
+            .await
+            .unwrap();
+        assert_eq!(claim(&out), Value::Null);
+        deps.store
+            .update_tenant(&tenant, None, None, None, Some(true))
+            .await
+            .unwrap();
+        deps.store.sync_memberships(&tenant).await.unwrap();
+        let out = invoke(&deps, event("v1-authentication.json"))
+            .await
+            .unwrap();
+        assert_eq!(claim(&out), "false", "required, and alice has no TOTP yet");
+        deps.second_factor.set_totp(&alice, true);
+        let out = invoke(&deps, event("v2-authentication.json"))
+            .await
+            .unwrap();
+        assert_eq!(
+            out["response"]["claimsAndScopeOverrideDetails"]["idTokenGeneration"]["claimsToAddOrOverride"]
+                ["tenant_mfa"],
+            "true"
+        );
     }
 
     #[tokio::test]

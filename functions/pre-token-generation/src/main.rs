@@ -10,6 +10,7 @@ async fn main() -> Result<(), Error> {
     let sdk = shared::setup::aws_config().await;
     let deps = event_handler::Deps {
         store: shared::setup::warm_control_store(&sdk).await?,
+        second_factor: shared::setup::second_factor(&sdk),
     };
     run(service_fn(|event| {
         event_handler::function_handler(&deps, event)

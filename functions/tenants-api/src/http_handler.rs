@@ -79,6 +79,7 @@ fn view(tenant: &Tenant, usage: Option<Usage>) -> Value {
         "tier": tenant.tier,
         "status": tenant.status,
         "settings": tenant.settings,
+        "require_mfa": tenant.require_mfa,
         "version": tenant.version,
         "created_at": tenant.created_at,
         "updated_at": tenant.updated_at,
@@ -116,7 +117,7 @@ async fn get<C, U: UsageReader, J>(
     ))
 }
 
-async fn update<C: TenantStore, U, J>(
+async fn update<C: TenantStore, U, J: JobQueue>(
     deps: &Deps<C, U, J>,
     context: &TenantContext,
     authority: &Authority,
@@ -130,24 +131,46 @@ async fn update<C: TenantStore, U, J>(
     let body: UpdateTenantBody = json_body(request, MAX_BODY_BYTES)?;
     let name = body.name.as_deref().map(TenantName::parse).transpose()?;
     let settings = body.settings.map(|s| s.validate()).transpose()?;
-    if name.is_none() && settings.is_none() {
-        return Err(ApiError::invalid("send a name and/or settings to change"));
+    let require_mfa = body.require_mfa;
+    if name.is_none() && settings.is_none() && require_mfa.is_none() {
+        return Err(ApiError::invalid(
+            "send a name, settings and/or require_mfa to change",
+        ));
     }
     let expected = expected_version(request, body.version)?.ok_or_else(|| {
         ApiError::invalid("send the version you are changing, as `version` or If-Match")
     })?;
-    match deps
+    let tenant = match deps
         .control
-        .update_tenant(&context.tenant_id, Some(expected.version), name, settings)
+        .update_tenant(
+            &context.tenant_id,
+            Some(expected.version),
+            name,
+            settings,
+            require_mfa,
+        )
         .await
     {
-        Ok(tenant) => Ok(with_etag(
-            json(StatusCode::OK, &view(&tenant, None)),
-            tenant.version,
-        )),
-        Err(StoreError::VersionConflict) => Err(expected.stale()),
-        Err(err) => Err(err.into()),
+        Ok(tenant) => tenant,
+        Err(StoreError::VersionConflict) => return Err(expected.stale()),
+        Err(err) => return Err(err.into()),
+    };
+    if require_mfa.is_some() {
+        // The APIs enforce the requirement from the tenant record at once (within their 10 s
+        // cache); sign-in learns of it from the memberships, which a job brings in step (this
+        // function may not write them). Dispatched whenever it is sent: the job is idempotent,
+        // so sending the setting again repairs a lost dispatch.
+        deps.jobs
+            .dispatch(&TenantJob::SyncMemberships {
+                tenant_id: tenant.id,
+            })
+            .await
+            .map_err(|err| ApiError::Internal(err.to_string()))?;
     }
+    Ok(with_etag(
+        json(StatusCode::OK, &view(&tenant, None)),
+        tenant.version,
+    ))
 }
 
 /// Offboarding: the tenant becomes `deleting` at once (the data APIs refuse it from then on), and

@@ -76,7 +76,14 @@ async fn handle<S: MemberStore + ControlAuthority, D: UserDirectory>(
     };
     // The caller's stored role and the tenant's status, read strongly consistently: a removed or
     // demoted admin, or a suspended tenant, is refused at once.
-    let authority = deps.store.authority(&context).await?;
+    let authority = match deps.store.authority(&context).await {
+        Ok(authority) => authority,
+        // The caller may still learn why everything else is refused.
+        Err(StoreError::MfaRequired) if op == Op::Me => {
+            return me_without_second_factor(&claims, &context);
+        }
+        Err(err) => return Err(err.into()),
+    };
     match op {
         Op::Me => me(&claims, Some(&authority)),
         Op::List => list(deps, &context, &request).await,
@@ -98,6 +105,22 @@ fn require_admin(authority: &Authority, action: &str) -> Result<(), ApiError> {
 /// A malformed id cannot name a member of this tenant: the same 404 as a missing one.
 fn user_id(params: &PathParams) -> Result<UserId, ApiError> {
     UserId::parse(params.get("userId")).map_err(|_| ApiError::NotFound)
+}
+
+/// The caller of an organization that requires a second factor they did not sign in with.
+fn me_without_second_factor(
+    claims: &Claims,
+    context: &TenantContext,
+) -> Result<Response<Body>, ApiError> {
+    Ok(json(
+        StatusCode::OK,
+        &json!({
+            "user_id": context.user_id,
+            "email": claims.get(claims::EMAIL),
+            "tenant": { "id": context.tenant_id, "mfa_required": true },
+            "groups": claims.groups(),
+        }),
+    ))
 }
 
 /// The caller, with their organization as the control table has it now (role and tier).

@@ -23,6 +23,9 @@ pub struct Membership {
     /// When this membership was granted as it is (ms since the epoch), carried into tokens as
     /// [`crate::claims::TENANT_GRANT`] and compared with the tenant's revocations.
     pub granted_at: u64,
+    /// A copy of the tenant's MFA requirement, kept in step like tier and status, so that
+    /// sign-in learns whether to check the user's second factor without another read.
+    pub require_mfa: bool,
 }
 
 /// A member as the tenant's own listing shows it.

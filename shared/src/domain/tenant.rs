@@ -227,6 +227,8 @@ pub struct Tenant {
     /// [`crate::authority`]). Internal: never shown.
     #[serde(skip)]
     pub revoked: Revocations,
+    /// Every user of the organization must sign in with a second factor (TOTP).
+    pub require_mfa: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -251,6 +253,7 @@ impl Tenant {
             admin_count: 1,
             data_table: None,
             revoked: Revocations::new(),
+            require_mfa: false,
             created_at: now,
             updated_at: now,
         }
@@ -368,6 +371,9 @@ pub struct UpdateTenantBody {
     pub name: Option<String>,
     #[serde(default)]
     pub settings: Option<TenantSettings>,
+    /// Whether every user must sign in with TOTP.
+    #[serde(default)]
+    pub require_mfa: Option<bool>,
     #[serde(default)]
     pub version: Option<u64>,
 }

@@ -25,6 +25,8 @@ pub enum ApiError {
     Forbidden(String),
     #[error("the tenant is not active")]
     TenantInactive,
+    #[error("the tenant requires multi-factor authentication")]
+    MfaRequired,
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -72,7 +74,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthenticated | Self::Revoked => StatusCode::UNAUTHORIZED,
-            Self::NoTenant | Self::Forbidden(_) | Self::TenantInactive => StatusCode::FORBIDDEN,
+            Self::NoTenant | Self::Forbidden(_) | Self::TenantInactive | Self::MfaRequired => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::MalformedJson(_)
@@ -97,6 +101,7 @@ impl ApiError {
             Self::NoTenant => "no-tenant",
             Self::Forbidden(_) => "forbidden",
             Self::TenantInactive => "tenant-inactive",
+            Self::MfaRequired => "mfa-required",
             Self::NotFound => "not-found",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::MalformedJson(_) => "malformed-json",
@@ -142,6 +147,11 @@ impl ApiError {
             Self::NoTenant => "Your account does not belong to any organization.".into(),
             Self::Forbidden(detail) => detail.clone(),
             Self::TenantInactive => "Your organization is suspended or being deleted.".into(),
+            Self::MfaRequired => {
+                "Your organization requires multi-factor authentication: turn on an \
+                 authenticator app for your account, then sign in again."
+                    .into()
+            }
             Self::NotFound => "No such resource.".into(),
             Self::MethodNotAllowed => "This method is not allowed on this resource.".into(),
             Self::MalformedJson(detail) => format!("The body is not valid JSON: {detail}"),
@@ -258,6 +268,7 @@ impl From<StoreError> for ApiError {
             StoreError::TenantNotReady => Self::TenantNotReady,
             StoreError::TenantInactive => Self::TenantInactive,
             StoreError::Revoked => Self::Revoked,
+            StoreError::MfaRequired => Self::MfaRequired,
             StoreError::Backend(cause) | StoreError::Corrupt(cause) => Self::Internal(cause),
         }
     }

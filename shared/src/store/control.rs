@@ -50,6 +50,7 @@ pub struct Reservation {
     /// The latest revocation in the tenant: the membership's grant is made later than it, so a
     /// re-invited user's new tokens are never mistaken for revoked ones.
     pub grant_floor: u64,
+    pub require_mfa: bool,
     /// This reservation takes over the hold of an earlier invitation of the same address to the
     /// same tenant that never finished (a crash between its steps): its Cognito user may exist.
     pub resumed: bool,
@@ -63,6 +64,7 @@ impl Reservation {
             tier: tenant.tier,
             tenant_status: tenant.status,
             grant_floor: tenant.revoked.values().copied().max().unwrap_or(0),
+            require_mfa: tenant.require_mfa,
             resumed,
         }
     }
@@ -134,14 +136,23 @@ pub trait TenantStore: Send + Sync {
         tenant: &TenantId,
     ) -> impl Future<Output = Result<Tenant, StoreError>> + Send;
 
-    /// Changes the name and/or settings, if the stored version is `expected_version` (when given).
+    /// Changes the name, settings and/or MFA requirement, if the stored version is
+    /// `expected_version` (when given).
     fn update_tenant(
         &self,
         tenant: &TenantId,
         expected_version: Option<u64>,
         name: Option<TenantName>,
         settings: Option<TenantSettings>,
+        require_mfa: Option<bool>,
     ) -> impl Future<Output = Result<Tenant, StoreError>> + Send;
+
+    /// Copies the tenant's status, tier and MFA requirement into every member's membership (what
+    /// sign-in reads). Idempotent.
+    fn sync_memberships(
+        &self,
+        tenant: &TenantId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Changes the status and/or tier (and, for a silo tenant, its data table), then copies status
     /// and tier into every member's membership so the next token carries them. Re-running it

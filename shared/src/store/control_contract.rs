@@ -422,24 +422,81 @@ pub async fn tenant_updates_need_the_current_version<S: ContractControl>(store: 
             Some(1),
             Some(TenantName::parse("Acme Two").expect("name")),
             Some(settings.clone()),
+            Some(true),
         )
         .await
         .expect("update");
     assert_eq!(
-        (updated.version, updated.name.as_str(), &updated.settings),
-        (2, "Acme Two", &settings)
+        (
+            updated.version,
+            updated.name.as_str(),
+            &updated.settings,
+            updated.require_mfa
+        ),
+        (2, "Acme Two", &settings, true)
     );
     assert!(matches!(
-        store.update_tenant(&tenant.id, Some(1), None, None).await,
+        store
+            .update_tenant(&tenant.id, Some(1), None, None, None)
+            .await,
         Err(StoreError::VersionConflict)
     ));
     assert_eq!(store.get_tenant(&tenant.id).await.expect("tenant"), updated);
     assert!(matches!(
         store
-            .update_tenant(&TenantId::generate(), None, None, None)
+            .update_tenant(&TenantId::generate(), None, None, None, None)
             .await,
         Err(StoreError::NotFound)
     ));
+}
+
+/// The MFA requirement reaches every membership when synchronised (what sign-in reads), and
+/// the control-plane check refuses a token without a second factor.
+pub async fn an_mfa_requirement_reaches_memberships_and_the_authority_check<S: ContractControl>(
+    store: &S,
+) {
+    let (tenant, admin, _) = onboarded(store).await;
+    let member = invite(store, &tenant.id, Role::Member).await;
+    store
+        .update_tenant(&tenant.id, None, None, None, Some(true))
+        .await
+        .expect("require MFA");
+    store
+        .sync_memberships(&tenant.id)
+        .await
+        .expect("sync memberships");
+    for user in [&admin, &member] {
+        let membership = store
+            .membership(user)
+            .await
+            .expect("lookup")
+            .expect("membership");
+        assert!(membership.require_mfa);
+    }
+    let mut caller = TenantContext {
+        tenant_id: tenant.id,
+        user_id: admin.clone(),
+        role: Role::Admin,
+        tier: Tier::Basic,
+        grant: crate::authority::now_millis(),
+        mfa: false,
+    };
+    assert!(matches!(
+        store.authority(&caller).await,
+        Err(StoreError::MfaRequired)
+    ));
+    caller.mfa = true;
+    assert!(store.authority(&caller).await.is_ok());
+    // A member invited afterwards gets the requirement in their membership from the start.
+    let later = invite(store, &tenant.id, Role::Member).await;
+    assert!(
+        store
+            .membership(&later)
+            .await
+            .expect("lookup")
+            .expect("membership")
+            .require_mfa
+    );
 }
 
 pub async fn state_changes_reach_every_membership<S: ContractControl>(store: &S) {
@@ -803,6 +860,7 @@ pub async fn authority_is_the_stored_role_and_status<S: ContractControl>(store: 
         role,
         tier: Tier::Premium,
         grant,
+        mfa: false,
     };
     let now = crate::authority::now_millis();
     let authority = store
@@ -937,6 +995,7 @@ macro_rules! control_contract_tests {
             authority_is_the_stored_role_and_status,
             an_interrupted_invitation_is_resumed_not_refused,
             counters_and_the_last_admin_hold_under_concurrent_changes_of_every_kind,
+            an_mfa_requirement_reaches_memberships_and_the_authority_check,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

@@ -33,6 +33,7 @@ struct Record {
     status: TenantStatus,
     tier: Option<Tier>,
     revoked: Revocations,
+    require_mfa: bool,
 }
 
 impl Default for Record {
@@ -41,6 +42,7 @@ impl Default for Record {
             status: TenantStatus::Active,
             tier: None,
             revoked: Revocations::new(),
+            require_mfa: false,
         }
     }
 }
@@ -76,6 +78,11 @@ impl MemoryStore {
     /// Sets the tenant's stored tier (until then, the caller's token's tier is taken as stored).
     pub fn set_tier(&self, tenant: TenantId, tier: Tier) {
         self.lock().records.entry(tenant).or_default().tier = Some(tier);
+    }
+
+    /// Sets whether the tenant requires a second factor.
+    pub fn set_require_mfa(&self, tenant: TenantId, required: bool) {
+        self.lock().records.entry(tenant).or_default().require_mfa = required;
     }
 
     /// Records a revocation of `user`'s grants before `at`, as a removal or demotion would.
@@ -162,7 +169,7 @@ impl CallerStanding for MemoryStore {
             .get(&caller.tenant_id)
             .cloned()
             .unwrap_or_default();
-        crate::authority::check(caller, record.status, &record.revoked)?;
+        crate::authority::check(caller, record.status, &record.revoked, record.require_mfa)?;
         Ok(Standing {
             tier: record.tier.unwrap_or(caller.tier),
         })

@@ -103,6 +103,7 @@ impl Onboarding for MemoryControl {
                 tenant_status: tenant.status,
                 email: email.clone(),
                 granted_at: now_millis(),
+                require_mfa: tenant.require_mfa,
             },
         );
         state.members.entry(tenant.id).or_default().insert(
@@ -255,6 +256,7 @@ impl MemberStore for MemoryControl {
                 tenant_status: reservation.tenant_status,
                 email: reservation.invitation.email.clone(),
                 granted_at: next_grant(reservation.grant_floor),
+                require_mfa: reservation.require_mfa,
             },
         );
         if reservation.invitation.role == Role::Admin
@@ -364,6 +366,19 @@ impl MemberStore for MemoryControl {
     }
 }
 
+/// Copies status, tier and MFA requirement into the tenant's memberships.
+fn copy_into_memberships(state: &mut State, tenant: &Tenant) {
+    for membership in state
+        .memberships
+        .values_mut()
+        .filter(|m| m.tenant_id == tenant.id)
+    {
+        membership.tier = tenant.tier;
+        membership.tenant_status = tenant.status;
+        membership.require_mfa = tenant.require_mfa;
+    }
+}
+
 /// The grant a revocation of `user` in `tenant` must supersede.
 fn previous_grant(state: &State, tenant: &TenantId, user: &UserId) -> u64 {
     let membership = state
@@ -397,7 +412,7 @@ impl ControlAuthority for MemoryControl {
             .get(&caller.tenant_id)
             .cloned()
             .ok_or(StoreError::TenantInactive)?;
-        crate::authority::check(caller, tenant.status, &tenant.revoked)?;
+        crate::authority::check(caller, tenant.status, &tenant.revoked, tenant.require_mfa)?;
         let member = state
             .members
             .get(&caller.tenant_id)
@@ -426,6 +441,7 @@ impl TenantStore for MemoryControl {
         expected_version: Option<u64>,
         name: Option<TenantName>,
         settings: Option<TenantSettings>,
+        require_mfa: Option<bool>,
     ) -> Result<Tenant, StoreError> {
         let mut state = self.lock();
         let record = state.tenants.get_mut(tenant).ok_or(StoreError::NotFound)?;
@@ -434,6 +450,9 @@ impl TenantStore for MemoryControl {
         }
         if let Some(name) = name {
             record.name = name;
+        }
+        if let Some(required) = require_mfa {
+            record.require_mfa = required;
         }
         if let Some(settings) = settings {
             record.settings = settings;
@@ -473,15 +492,19 @@ impl TenantStore for MemoryControl {
         record.version += 1;
         record.updated_at = Timestamp::now();
         let updated = record.clone();
-        for membership in state
-            .memberships
-            .values_mut()
-            .filter(|m| m.tenant_id == *tenant)
-        {
-            membership.tier = updated.tier;
-            membership.tenant_status = updated.status;
-        }
+        copy_into_memberships(&mut state, &updated);
         Ok(updated)
+    }
+
+    async fn sync_memberships(&self, tenant: &TenantId) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let record = state
+            .tenants
+            .get(tenant)
+            .cloned()
+            .ok_or(StoreError::NotFound)?;
+        copy_into_memberships(&mut state, &record);
+        Ok(())
     }
 
     async fn begin_offboarding(&self, tenant: &TenantId) -> Result<Tenant, StoreError> {

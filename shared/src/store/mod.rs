@@ -53,6 +53,9 @@ pub enum StoreError {
     /// [`crate::authority`]).
     #[error("the caller's token carries revoked authority")]
     Revoked,
+    /// The tenant requires a second factor and the caller signed in without one.
+    #[error("the tenant requires multi-factor authentication")]
+    MfaRequired,
     /// The e-mail address already belongs to a user (of this tenant when `same_tenant`).
     #[error("the e-mail address is already in use")]
     EmailTaken { same_tenant: bool },

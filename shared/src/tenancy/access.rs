@@ -62,6 +62,7 @@ struct Location {
     table: String,
     tier: Tier,
     revoked: Revocations,
+    require_mfa: bool,
     fetched_at: SystemTime,
 }
 
@@ -151,6 +152,7 @@ impl TenantAccess {
                 .unwrap_or_else(|| self.pooled_table.clone()),
             tier: record.tier,
             revoked: record.revoked,
+            require_mfa: record.require_mfa,
             fetched_at: now,
         };
         *cached = Some(location.clone());
@@ -251,7 +253,12 @@ impl CallerStanding for TenantAccess {
     /// still makes exactly one (its own).
     async fn standing(&self, caller: &TenantContext) -> Result<Standing, StoreError> {
         let location = self.location(&caller.tenant_id).await?;
-        crate::authority::check(caller, location.status, &location.revoked)?;
+        crate::authority::check(
+            caller,
+            location.status,
+            &location.revoked,
+            location.require_mfa,
+        )?;
         Ok(Standing {
             tier: location.tier,
         })

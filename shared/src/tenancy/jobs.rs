@@ -30,6 +30,8 @@ pub enum JobOutcome {
         users: usize,
         items: u64,
     },
+    /// The memberships carry the tenant's state again.
+    Synced,
 }
 
 #[derive(Debug)]
@@ -46,6 +48,10 @@ impl<D: UserDirectory> JobRunner<D> {
                 self.migrator.migrate(tenant_id, *to_tier).await?,
             )),
             TenantJob::Offboard { tenant_id } => self.offboard(tenant_id).await,
+            TenantJob::SyncMemberships { tenant_id } => {
+                self.migrator.control.sync_memberships(tenant_id).await?;
+                Ok(JobOutcome::Synced)
+            }
         }
     }
 

@@ -458,11 +458,11 @@ export async function runChecks(templateText) {
     await own('tenant location, attributes [pk, sk, status, data_table]', 'dynamodb:GetItem', control,
       location(['pk', 'sk', 'status', 'data_table'], 'SPECIFIC_ATTRIBUTES'), ALLOWED)
     // What DynamoControl::tenant_location sends: ProjectionExpression "#status, data_table,
-    // tier, #revoked".
-    await own('tenant location, projection [status, data_table, tier, revoked]', 'dynamodb:GetItem', control,
-      location(['status', 'data_table', 'tier', 'revoked'], 'SPECIFIC_ATTRIBUTES'), ALLOWED)
-    await own('tenant location, projection [status, data_table, tier, revoked], no Select', 'dynamodb:GetItem', control,
-      location(['status', 'data_table', 'tier', 'revoked']), ALLOWED)
+    // tier, #revoked, require_mfa".
+    await own('tenant location, projection [status, data_table, tier, revoked, require_mfa]', 'dynamodb:GetItem', control,
+      location(['status', 'data_table', 'tier', 'revoked', 'require_mfa'], 'SPECIFIC_ATTRIBUTES'), ALLOWED)
+    await own('tenant location, projection [status, data_table, tier, revoked, require_mfa], no Select', 'dynamodb:GetItem', control,
+      location(['status', 'data_table', 'tier', 'revoked', 'require_mfa']), ALLOWED)
     if (id !== 'TenantsApiFunction') {
       // tenants-api holds a wider grant (ManageTenantRecord below): these hold for the others.
       await own('tenant record with another attribute (name)', 'dynamodb:GetItem', control,

@@ -37,6 +37,7 @@ pub struct TenantLocation {
     pub data_table: Option<String>,
     pub tier: Tier,
     pub revoked: Revocations,
+    pub require_mfa: bool,
 }
 
 /// The control table, reached with the function's own credentials.
@@ -84,7 +85,7 @@ impl DynamoControl {
             .get_item()
             .table_name(self.table())
             .set_key(Some(key_map(&keys::tenant(tenant))))
-            .projection_expression("#status, data_table, tier, #revoked")
+            .projection_expression("#status, data_table, tier, #revoked, require_mfa")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#revoked", REVOKED)
             .consistent_read(true)
@@ -100,6 +101,7 @@ impl DynamoControl {
                     data_table: item.get_s("data_table").ok().map(str::to_owned),
                     tier: item.parse_s("tier", |raw| Tier::parse(raw).ok_or(()))?,
                     revoked: parse_revocations(&item)?,
+                    require_mfa: require_mfa_of(&item),
                 })
             })
             .transpose()
@@ -261,6 +263,45 @@ impl DynamoControl {
         }
     }
 
+    /// Copies status, tier and MFA requirement into every member's membership, one update each
+    /// (idempotent, so re-running repairs a copy that a crash left half done).
+    async fn copy_into_memberships(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        for member in self.member_items(&tenant.id).await? {
+            let user = member.parse_s("user_id", UserId::parse)?;
+            let result = self
+                .scope
+                .client
+                .update_item()
+                .table_name(self.table())
+                .set_key(Some(key_map(&keys::membership(&user))))
+                .update_expression("SET tier = :tier, tenant_status = :status, require_mfa = :mfa")
+                .condition_expression("tenant_id = :tenant")
+                .expression_attribute_values(
+                    ":tier",
+                    AttributeValue::S(tenant.tier.as_str().to_owned()),
+                )
+                .expression_attribute_values(
+                    ":status",
+                    AttributeValue::S(tenant.status.as_str().to_owned()),
+                )
+                .expression_attribute_values(":mfa", AttributeValue::Bool(tenant.require_mfa))
+                .expression_attribute_values(":tenant", AttributeValue::S(tenant.id.to_string()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => {}
+                // The membership went away (the member was removed meanwhile): nothing to copy.
+                Err(err)
+                    if matches!(
+                        err.as_service_error(),
+                        Some(UpdateItemError::ConditionalCheckFailedException(_))
+                    ) => {}
+                Err(err) => return Err(backend(err)),
+            }
+        }
+        Ok(())
+    }
+
     /// Reads several items in one strongly consistent (serializable) request.
     async fn transact_get<const N: usize>(
         &self,
@@ -385,6 +426,14 @@ fn tenant_item(tenant: &Tenant) -> Item {
         item = item.s("data_table", table.as_str());
     }
     item.value(REVOKED, revocations_value(&tenant.revoked))
+        .bool(REQUIRE_MFA, tenant.require_mfa)
+}
+
+/// The tenant record's MFA requirement (absent: not required).
+pub(crate) const REQUIRE_MFA: &str = "require_mfa";
+
+fn require_mfa_of(item: &Item) -> bool {
+    item.get_bool(REQUIRE_MFA).unwrap_or(false)
 }
 
 /// The tenant record's map of revocations (see [`crate::authority`]).
@@ -434,6 +483,7 @@ pub(crate) fn parse_tenant(item: &Item) -> Result<Tenant, StoreError> {
         admin_count: item.get_n("admin_count")?,
         data_table: item.get_s("data_table").ok().map(str::to_owned),
         revoked: parse_revocations(item)?,
+        require_mfa: require_mfa_of(item),
         created_at: item.parse_s("created_at", |raw| Timestamp::parse(raw).ok_or(()))?,
         updated_at: item.parse_s("updated_at", |raw| Timestamp::parse(raw).ok_or(()))?,
     })
@@ -449,6 +499,7 @@ fn membership_item(membership: &Membership) -> Item {
         .s("tenant_status", membership.tenant_status.as_str())
         .s("email", membership.email.as_str())
         .n("granted_at", membership.granted_at)
+        .bool(REQUIRE_MFA, membership.require_mfa)
 }
 
 fn parse_membership(item: &Item) -> Result<Membership, StoreError> {
@@ -461,6 +512,7 @@ fn parse_membership(item: &Item) -> Result<Membership, StoreError> {
         email: item.parse_s("email", EmailAddress::parse)?,
         // Memberships written before grants existed: any revocation of the user covers them.
         granted_at: item.get_n("granted_at").unwrap_or(0),
+        require_mfa: require_mfa_of(item),
     })
 }
 
@@ -558,6 +610,7 @@ impl Onboarding for DynamoControl {
             tenant_status: tenant.status,
             email: email.clone(),
             granted_at: now_millis(),
+            require_mfa: tenant.require_mfa,
         };
         let member = Member {
             user_id: admin.clone(),
@@ -759,6 +812,7 @@ impl MemberStore for DynamoControl {
             tenant_status: reservation.tenant_status,
             email: invitation.email.clone(),
             granted_at: next_grant(reservation.grant_floor),
+            require_mfa: reservation.require_mfa,
         };
         let admins = i64::from(invitation.role == Role::Admin);
         let claim = built(
@@ -970,7 +1024,7 @@ impl ControlAuthority for DynamoControl {
             .await?;
         // A token naming a tenant that does not exist: nothing to say about it.
         let tenant = parse_tenant(&record.ok_or(StoreError::TenantInactive)?)?;
-        crate::authority::check(caller, tenant.status, &tenant.revoked)?;
+        crate::authority::check(caller, tenant.status, &tenant.revoked, tenant.require_mfa)?;
         let member = parse_member(&member.ok_or(StoreError::Revoked)?)?;
         if member.status != MemberStatus::Active {
             return Err(StoreError::Revoked);
@@ -996,6 +1050,7 @@ impl TenantStore for DynamoControl {
         expected_version: Option<u64>,
         name: Option<TenantName>,
         settings: Option<TenantSettings>,
+        require_mfa: Option<bool>,
     ) -> Result<Tenant, StoreError> {
         let mut set = vec!["updated_at = :now"];
         let mut update = self
@@ -1013,6 +1068,11 @@ impl TenantStore for DynamoControl {
             update = update
                 .expression_attribute_names("#name", "name")
                 .expression_attribute_values(":name", AttributeValue::S(name.as_str().to_owned()));
+        }
+        if let Some(required) = require_mfa {
+            set.push("require_mfa = :require_mfa");
+            update =
+                update.expression_attribute_values(":require_mfa", AttributeValue::Bool(required));
         }
         if let Some(settings) = &settings {
             set.push("settings = :settings");
@@ -1130,38 +1190,7 @@ impl TenantStore for DynamoControl {
                 });
             }
         };
-        for member in self.member_items(tenant).await? {
-            let user = member.parse_s("user_id", UserId::parse)?;
-            let result = self
-                .scope
-                .client
-                .update_item()
-                .table_name(self.table())
-                .set_key(Some(key_map(&keys::membership(&user))))
-                .update_expression("SET tier = :tier, tenant_status = :status")
-                .condition_expression("tenant_id = :tenant")
-                .expression_attribute_values(
-                    ":tier",
-                    AttributeValue::S(updated.tier.as_str().to_owned()),
-                )
-                .expression_attribute_values(
-                    ":status",
-                    AttributeValue::S(updated.status.as_str().to_owned()),
-                )
-                .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()))
-                .send()
-                .await;
-            match result {
-                Ok(_) => {}
-                // The membership went away (the member was removed meanwhile): nothing to copy.
-                Err(err)
-                    if matches!(
-                        err.as_service_error(),
-                        Some(UpdateItemError::ConditionalCheckFailedException(_))
-                    ) => {}
-                Err(err) => return Err(backend(err)),
-            }
-        }
+        self.copy_into_memberships(&updated).await?;
         Ok(updated)
     }
 
@@ -1253,6 +1282,11 @@ impl TenantStore for DynamoControl {
                 })
             })
             .transpose()
+    }
+
+    async fn sync_memberships(&self, tenant: &TenantId) -> Result<(), StoreError> {
+        let record = self.get_tenant(tenant).await?;
+        self.copy_into_memberships(&record).await
     }
 
     async fn member_ids(&self, tenant: &TenantId) -> Result<Vec<UserId>, StoreError> {
