@@ -822,6 +822,22 @@ async fn offboarding_removes_the_tenant_and_only_it() {
         (deleted.status, deleted.body["status"].as_str()),
         (202, Some("deleting"))
     );
+    // From then on the tokens its users hold are refused everywhere (the job may already have
+    // finished: deleting or deleted, the answer is the same).
+    all_refused_within_bound(
+        &stack,
+        "offboarded tenant",
+        Instant::now(),
+        &gone.member.id,
+        vec![
+            ("GET", "/users".into(), None),
+            ("GET", "/tenant".into(), None),
+            ("GET", "/products".into(), None),
+            ("GET", "/orders".into(), None),
+        ],
+        (403, "tenant-inactive"),
+    )
+    .await;
 
     let tenant_id = gone.tenant_id.parse().unwrap();
     let control = tenantry_tests::control_store();
