@@ -56,6 +56,31 @@ async fn organization(stack: &Stack, label: &str) -> Org {
     }
 }
 
+/// A removed or offboarded member: deleted from the pool (their password no longer signs in),
+/// and their address free to be invited again (here by `inviter`).
+async fn assert_gone_and_invitable(stack: &Stack, email: &str, inviter: &str) {
+    assert!(
+        stack
+            .sign_in(email, "Member-Chosen-Password-7")
+            .await
+            .is_err(),
+        "the user is deleted from the pool"
+    );
+    let invited = stack
+        .call(
+            Some(inviter),
+            "POST",
+            "/users",
+            Some(&json!({"email": email, "role": "member"})),
+        )
+        .await;
+    assert_eq!(
+        invited.status, 201,
+        "the address can be invited again: {}",
+        invited.body
+    );
+}
+
 fn product_body(sku: &str) -> Value {
     json!({"name": "Sencha", "description": "Green tea", "sku": sku, "price": 1250, "currency": "EUR"})
 }
@@ -860,21 +885,7 @@ async fn offboarding_removes_the_tenant_and_only_it() {
         0
     );
     // Its users are deleted from the pool: they cannot sign in, and the address is free again.
-    assert!(
-        stack
-            .sign_in(&gone.member_email, "Member-Chosen-Password-7")
-            .await
-            .is_err()
-    );
-    let reinvited = stack
-        .call(
-            Some(&stays.admin.id),
-            "POST",
-            "/users",
-            Some(&json!({"email": gone.member_email, "role": "member"})),
-        )
-        .await;
-    assert_eq!(reinvited.status, 201, "{}", reinvited.body);
+    assert_gone_and_invitable(&stack, &gone.member_email, &stays.admin.id).await;
     let theirs = stack
         .call(
             Some(&stays.admin.id),
@@ -1331,25 +1342,7 @@ async fn a_removed_member_loses_the_data_routes_within_ten_seconds() {
         .await;
     assert_eq!(orders.body["items"].as_array().unwrap().len(), 1);
     // The user is gone from the pool (no sign-in), and the address can be invited again.
-    assert!(
-        stack
-            .sign_in(&org.member_email, "Member-Chosen-Password-7")
-            .await
-            .is_err()
-    );
-    let again = stack
-        .call(
-            Some(&org.admin.id),
-            "POST",
-            "/users",
-            Some(&json!({"email": org.member_email, "role": "member"})),
-        )
-        .await;
-    assert_eq!(
-        again.status, 201,
-        "re-inviting a removed address works: {}",
-        again.body
-    );
+    assert_gone_and_invitable(&stack, &org.member_email, &org.admin.id).await;
 }
 
 /// A suspended tenant's users can change nothing and read nothing, on control and data routes.

@@ -4,7 +4,9 @@
 use std::collections::HashSet;
 
 use super::StoreError;
-use super::control::{MemberStore, Onboarded, Onboarding, TenantStateChange, TenantStore};
+use super::control::{
+    MemberStore, Onboarded, Onboarding, Reservation, TenantStateChange, TenantStore,
+};
 use crate::authority::ControlAuthority;
 use crate::context::{Role, TenantContext, Tier};
 use crate::domain::email::EmailAddress;
@@ -48,6 +50,24 @@ pub async fn onboarded<S: ContractControl>(store: &S) -> (Tenant, UserId, EmailA
         Onboarded::Created
     );
     (tenant, admin, email)
+}
+
+/// Holds a fresh address and a seat in `tenant` for an invitation as `role`.
+async fn reserve<S: ContractControl>(
+    store: &S,
+    tenant: &TenantId,
+    label: &str,
+    role: Role,
+) -> (Invitation, Reservation) {
+    let invitation = Invitation {
+        email: unique_email(label),
+        role,
+    };
+    let reservation = store
+        .reserve_invite(tenant, &invitation, 100)
+        .await
+        .expect("reserve");
+    (invitation, reservation)
 }
 
 async fn invite<S: ContractControl>(store: &S, tenant: &TenantId, role: Role) -> UserId {
@@ -620,14 +640,7 @@ pub async fn tenants_list_oldest_first_across_pages<S: ContractControl>(store: &
 
 pub async fn a_pending_admin_invitation_is_not_an_admin<S: ContractControl>(store: &S) {
     let (tenant, admin, _) = onboarded(store).await;
-    let invitation = Invitation {
-        email: unique_email("pending-admin"),
-        role: Role::Admin,
-    };
-    let reservation = store
-        .reserve_invite(&tenant.id, &invitation, 100)
-        .await
-        .expect("reserve");
+    let (_, reservation) = reserve(store, &tenant.id, "pending-admin", Role::Admin).await;
     assert!(matches!(
         store.change_role(&tenant.id, &admin, Role::Member).await,
         Err(StoreError::LastAdmin)
@@ -754,14 +767,7 @@ pub async fn counters_and_the_last_admin_hold_under_concurrent_changes_of_every_
         // A pending admin invitation that then fails (Cognito refused the address, say).
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            let invitation = Invitation {
-                email: unique_email("doomed"),
-                role: Role::Admin,
-            };
-            let held = store
-                .reserve_invite(&id, &invitation, 100)
-                .await
-                .expect("reserve");
+            let (_, held) = reserve(&store, &id, "doomed", Role::Admin).await;
             store.cancel_invite(&id, &held).await.expect("cancel");
         }));
     }
@@ -915,14 +921,7 @@ pub async fn authority_is_the_stored_role_and_status<S: ContractControl>(store: 
 pub async fn an_interrupted_invitation_is_resumed_not_refused<S: ContractControl>(store: &S) {
     let (tenant, _, _) = onboarded(store).await;
     let (other, _, _) = onboarded(store).await;
-    let invitation = Invitation {
-        email: unique_email("interrupted"),
-        role: Role::Admin,
-    };
-    let first = store
-        .reserve_invite(&tenant.id, &invitation, 100)
-        .await
-        .expect("reserve");
+    let (invitation, first) = reserve(store, &tenant.id, "interrupted", Role::Admin).await;
     assert!(!first.resumed);
     // ... the process dies here. Another tenant still cannot have the address.
     assert!(matches!(
