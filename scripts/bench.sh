@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: cold-start and latency figures for products-api and pre-token-generation, side by
-# side with a hello-world floor and with the same functions in Python/boto3 (issue 6).
+# side with a hello-world floor and with the same functions in Python/boto3.
 #
 # Installs what it needs (scripts/bootstrap.sh), builds the release binaries, zips them as Lambda
 # would, starts a local DynamoDB server (moto) with the tables from template.yaml and the items

@@ -1,5 +1,5 @@
 //! `bench-harness`: cold-start and latency figures for Tenantry's functions, side by side with a
-//! hello-world floor and with the same functions in Python and boto3 (issue 6).
+//! hello-world floor and with the same functions in Python and boto3.
 //!
 //! It runs each function as Lambda would (a Runtime API of its own, the environment Lambda sets),
 //! against a stub of DynamoDB and STS that answers instantly and counts calls, and optionally

@@ -1,4 +1,4 @@
-//! From raw samples to figures (JSON) and to docs/PERFORMANCE.md, with the targets of issue 6
+//! From raw samples to figures (JSON) and to docs/PERFORMANCE.md, with the performance targets
 //! judged pass or miss and by how much.
 
 use std::collections::BTreeMap;
@@ -268,7 +268,7 @@ impl Report {
     }
 
     fn targets(&self, out: &mut String) {
-        let _ = writeln!(out, "## Targets (issue 6)\n");
+        let _ = writeln!(out, "## Targets\n");
         let _ = writeln!(out, "| target | function | measured | verdict |");
         let _ = writeln!(out, "| --- | --- | --- | --- |");
         for function in Function::ALL {
