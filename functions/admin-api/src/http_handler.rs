@@ -411,6 +411,17 @@ mod tests {
         );
         let record = deps.control.get_tenant(&tenant(TENANT_A)).await.unwrap();
         assert_eq!(record.status, TenantStatus::Active);
+        // A re-dispatch the tenant's state would call for (offboarding) is refused too.
+        deps.control
+            .begin_offboarding(&tenant(TENANT_A))
+            .await
+            .unwrap();
+        assert_problem(
+            &call(&deps, fixture("dispatch-job", "platform")).await,
+            403,
+            "forbidden",
+        );
+        assert!(deps.jobs.dispatched().is_empty(), "no job dispatched");
     }
 
     #[tokio::test]
@@ -455,6 +466,10 @@ mod tests {
             400,
             "validation-failed",
         );
+        for bad in ["{", r#"{"kind":"offboard","tenant_id":"x"}"#, "{}"] {
+            let event = fixture("dispatch-job", "platform").body(bad);
+            assert_eq!(call(&deps, event).await.status(), 400, "{bad}");
+        }
         // A stuck migration is re-dispatched to where it was going.
         deps.control.set_migration(
             tenant(TENANT_A),

@@ -2,8 +2,8 @@
 //!
 //! Cognito waits 5 s for this trigger, retries it, and gives up after three attempts, so the work
 //! is one read and one transaction (see [`Onboarding::onboard`]) and is idempotent on the user's
-//! `sub`: a retry finds the membership and writes nothing. The slow part of a premium sign-up,
-//! creating its dedicated table, is dispatched as an asynchronous job.
+//! `sub`: a retry finds the membership and writes nothing. A sign-up makes a basic (pooled)
+//! tenant, so there is nothing slow to hand to a job.
 
 use aws_lambda_events::event::cognito::{
     CognitoEventUserPoolsPostConfirmation, CognitoEventUserPoolsPostConfirmationTriggerSource,
@@ -14,15 +14,13 @@ use serde_json::Value;
 use shared::claims::{SIGN_UP_PLAN, SIGN_UP_TENANT_NAME};
 use shared::context::Tier;
 use shared::domain::email::EmailAddress;
-use shared::domain::tenant::{Tenant, TenantName, TenantStatus, requested_tier};
+use shared::domain::tenant::{Tenant, TenantName, requested_tier};
 use shared::ids::UserId;
-use shared::jobs::{JobQueue, TenantJob};
 use shared::store::StoreError;
 use shared::store::control::{Onboarded, Onboarding};
 
-pub struct Deps<S, J> {
+pub struct Deps<S> {
     pub store: S,
-    pub jobs: J,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,13 +35,11 @@ pub enum OnboardingError {
     EmailTaken,
     #[error("We could not create your organization; please try again.")]
     Store(#[source] StoreError),
-    #[error("We could not create your organization; please try again.")]
-    Dispatch(#[source] shared::jobs::DispatchError),
 }
 
 /// Returns the event it received, as Cognito requires.
-pub async fn function_handler<S: Onboarding, J: JobQueue>(
-    deps: &Deps<S, J>,
+pub async fn function_handler<S: Onboarding>(
+    deps: &Deps<S>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
     let payload = event.payload;
@@ -62,8 +58,8 @@ pub async fn function_handler<S: Onboarding, J: JobQueue>(
     Ok(payload)
 }
 
-async fn onboard<S: Onboarding, J: JobQueue>(
-    deps: &Deps<S, J>,
+async fn onboard<S: Onboarding>(
+    deps: &Deps<S>,
     event: &CognitoEventUserPoolsPostConfirmation,
 ) -> Result<(), OnboardingError> {
     let attributes = &event.request.user_attributes;
@@ -97,47 +93,23 @@ async fn onboard<S: Onboarding, J: JobQueue>(
     match deps.store.onboard(&tenant, &user, &email).await {
         Ok(Onboarded::Created) => {
             tracing::info!(tenant_id = %tenant.id, user_id = %user, tier = %tier, "tenant onboarded");
-            if tenant.status == TenantStatus::Provisioning {
-                dispatch_provisioning(deps, tenant.id).await?;
-            }
             Ok(())
         }
+        // A retry, or an invited user: the membership keyed by the user decides, nothing to do.
         Ok(Onboarded::AlreadyMember) => {
-            // A retry (or an invited user). If an earlier attempt created a premium tenant but
-            // failed to dispatch its provisioning, dispatch it now: the job is idempotent.
-            let membership = deps
-                .store
-                .membership(&user)
-                .await
-                .map_err(OnboardingError::Store)?;
-            tracing::info!(user_id = %user, tenant_id = ?membership.as_ref().map(|m| m.tenant_id), "user already onboarded");
-            match membership {
-                Some(m) if m.tenant_status == TenantStatus::Provisioning => {
-                    dispatch_provisioning(deps, m.tenant_id).await
-                }
-                _ => Ok(()),
-            }
+            tracing::info!(user_id = %user, "user already onboarded");
+            Ok(())
         }
         Err(StoreError::EmailTaken { .. }) => Err(OnboardingError::EmailTaken),
         Err(err) => Err(OnboardingError::Store(err)),
     }
 }
 
-async fn dispatch_provisioning<S, J: JobQueue>(
-    deps: &Deps<S, J>,
-    tenant_id: shared::ids::TenantId,
-) -> Result<(), OnboardingError> {
-    deps.jobs
-        .dispatch(&TenantJob::Provision { tenant_id })
-        .await
-        .map_err(OnboardingError::Dispatch)
-}
-
 #[cfg(test)]
 mod tests {
     use lambda_runtime::Context;
     use shared::context::{Role, Tier};
-    use shared::jobs::MemoryJobQueue;
+    use shared::domain::tenant::TenantStatus;
     use shared::store::control::{MembershipLookup, TenantStore};
     use shared::store::memory_control::MemoryControl;
     use shared::testing::events_dir;
@@ -146,10 +118,9 @@ mod tests {
 
     const NEW_USER: &str = "0d000000-0000-4000-8000-0000000000d1";
 
-    fn deps() -> Deps<MemoryControl, MemoryJobQueue> {
+    fn deps() -> Deps<MemoryControl> {
         Deps {
             store: MemoryControl::new(),
-            jobs: MemoryJobQueue::new(),
         }
     }
 
@@ -159,10 +130,7 @@ mod tests {
         serde_json::from_str(&text).unwrap()
     }
 
-    async fn invoke(
-        deps: &Deps<MemoryControl, MemoryJobQueue>,
-        payload: Value,
-    ) -> Result<Value, Error> {
+    async fn invoke(deps: &Deps<MemoryControl>, payload: Value) -> Result<Value, Error> {
         function_handler(deps, LambdaEvent::new(payload, Context::default())).await
     }
 
@@ -190,7 +158,6 @@ mod tests {
                 (tenant.name.as_str(), tenant.status),
                 ("Delta Tea Co.", TenantStatus::Active)
             );
-            assert!(deps.jobs.dispatched().is_empty());
         }
     }
 
@@ -262,7 +229,6 @@ mod tests {
             (membership.tier, membership.tenant_status),
             (Tier::Basic, TenantStatus::Active)
         );
-        assert!(deps.jobs.dispatched().is_empty(), "no table is created");
     }
 
     #[tokio::test]

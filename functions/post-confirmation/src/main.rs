@@ -10,7 +10,6 @@ async fn main() -> Result<(), Error> {
     let sdk = shared::setup::aws_config().await;
     let deps = event_handler::Deps {
         store: shared::setup::warm_control_store(&sdk).await?,
-        jobs: shared::setup::job_queue(&sdk)?,
     };
     run(service_fn(|event| {
         event_handler::function_handler(&deps, event)

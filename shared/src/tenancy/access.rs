@@ -101,7 +101,8 @@ pub struct TenantAccess {
     control: DynamoControl,
     pooled_table: String,
     clock: Arc<dyn Clock>,
-    locations: Mutex<HashMap<TenantId, Slot<Location>>>,
+    /// Shared, not copied, by the requests of a tenant: a record carries its revocations.
+    locations: Mutex<HashMap<TenantId, Slot<Arc<Location>>>>,
     sessions: Mutex<HashMap<TenantId, Slot<Session>>>,
     pub stats: AccessStats,
 }
@@ -127,7 +128,7 @@ impl TenantAccess {
         }
     }
 
-    async fn location(&self, tenant: &TenantId) -> Result<Location, StoreError> {
+    async fn location(&self, tenant: &TenantId) -> Result<Arc<Location>, StoreError> {
         let slot = slot(&self.locations, tenant)?;
         let mut cached = slot.lock().await;
         let now = self.clock.now();
@@ -136,7 +137,7 @@ impl TenantAccess {
                 .duration_since(location.fetched_at)
                 .is_ok_and(|age| age < RECORD_TTL)
         {
-            return Ok(location.clone());
+            return Ok(Arc::clone(location));
         }
         self.stats.record_reads.fetch_add(1, Ordering::Relaxed);
         // A token naming a tenant that does not exist: no data, and nothing to say about it.
@@ -145,7 +146,7 @@ impl TenantAccess {
             .tenant_location(tenant)
             .await?
             .ok_or(StoreError::TenantInactive)?;
-        let location = Location {
+        let location = Arc::new(Location {
             status: record.status,
             table: record
                 .data_table
@@ -154,8 +155,8 @@ impl TenantAccess {
             revoked: record.revoked,
             require_mfa: record.require_mfa,
             fetched_at: now,
-        };
-        *cached = Some(location.clone());
+        });
+        *cached = Some(Arc::clone(&location));
         Ok(location)
     }
 
@@ -277,7 +278,7 @@ impl TableResolver for TenantAccess {
         }
         Ok(TableScope {
             client: self.client_for(tenant).await?,
-            table: location.table,
+            table: location.table.clone(),
         })
     }
 }

@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::storage::{CopyCheckpoints, CopyPosition, TenantStorage};
 use crate::context::Tier;
-use crate::domain::tenant::TenantStatus;
+use crate::domain::tenant::{Tenant, TenantStatus};
 use crate::ids::TenantId;
 use crate::keys;
 use crate::store::StoreError;
@@ -215,12 +215,12 @@ impl Migrator {
 
     /// Whether the tenant record already points at the migration's target (a run that crashed
     /// between the switch and recording it).
-    async fn already_switched(&self, tenant: &TenantId, plan: &Plan) -> Result<bool, StoreError> {
-        let record = self.control.get_tenant(tenant).await?;
+    fn already_switched(&self, record: &Tenant, plan: &Plan) -> bool {
         let table = record
             .data_table
-            .unwrap_or_else(|| self.storage.pooled_table().to_owned());
-        Ok(record.tier == plan.to_tier && table == plan.to_table)
+            .as_deref()
+            .unwrap_or(self.storage.pooled_table());
+        record.tier == plan.to_tier && table == plan.to_table
     }
 
     /// Stops a migration whose tenant left `provisioning` before the switch: removes what was
@@ -340,12 +340,14 @@ impl Migrator {
                     plan.phase = Phase::Copying;
                 }
                 Phase::Copying => {
-                    if self.already_switched(tenant, &plan).await? {
+                    // One read tells both: switched already, or left `provisioning` (offboarding).
+                    let record = self.control.get_tenant(tenant).await?;
+                    if self.already_switched(&record, &plan) {
                         self.advance(tenant, Phase::Switched).await?;
                         plan.phase = Phase::Switched;
                         continue;
                     }
-                    if !self.still_frozen(tenant).await? {
+                    if record.status != TenantStatus::Provisioning {
                         return self.abandon(tenant, &plan).await;
                     }
                     self.storage
