@@ -155,6 +155,12 @@ TENANT_ROUTES = [
     ("orders-api", "get-order", "GET", "/orders/{orderId}", None, None),
     ("orders-api", "change-order-status", "PATCH", "/orders/{orderId}", {"status": "paid", "version": 1}, None),
     ("users-api", "me", "GET", "/me", None, None),
+    ("users-api", "my-organizations", "GET", "/me/organizations", None, None),
+    ("users-api", "create-organization", "POST", "/me/organizations", {"name": "Second Shop"}, None),
+    ("users-api", "leave-organization", "DELETE", "/me/organizations/{tenantId}", None, None),
+    ("users-api", "switch-organization", "PUT", "/me/active-organization", {"tenant_id": "{tenantId}"}, None),
+    ("users-api", "my-invitations", "GET", "/me/invitations", None, None),
+    ("users-api", "answer-invitation", "POST", "/me/invitations/{tenantId}", {"accept": True}, None),
     ("users-api", "list-users", "GET", "/users", None, {"limit": "20"}),
     ("users-api", "get-user", "GET", "/users/{userId}", None, None),
     ("users-api", "invite-user", "POST", "/users", {"email": "new.colleague@example.com", "role": "member"}, None),
@@ -173,7 +179,7 @@ TENANT_ROUTES = [
 ]
 
 # Events of a platform operator (group platform-admin, no tenant).
-PLATFORM_ROUTES = [route for route in TENANT_ROUTES if route[0] in ("admin-api",) or route[1] == "me"]
+PLATFORM_ROUTES = [route for route in TENANT_ROUTES if route[0] in ("admin-api",) or route[3].startswith("/me")]
 
 
 def substitute(value, tenant):

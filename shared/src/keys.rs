@@ -32,13 +32,22 @@
 //! | --- | --- | --- | --- |
 //! | tenant | `TENANT#<tenant>` | `TENANT` | `TENANTS` / `<tenant>` |
 //! | member (the tenant's view) | `TENANT#<tenant>` | `MEMBER#<user>` | |
-//! | membership (the user's view) | `USER#<user>` | `MEMBERSHIP` | |
-//! | e-mail claim | `EMAIL#<address>` | `EMAIL` | |
+//! | profile (the person's view: every membership) | `USER#<user>` | `MEMBERSHIP` | |
+//! | e-mail claim (address → person) | `EMAIL#<address>` | `EMAIL` | |
 //! | tier migration in progress | `MIGRATION#<tenant>` | `MIGRATION` | |
 //!
 //! The control table is the platform's own: it is reached by the triggers and the control-plane
-//! functions under their own roles, never with tenant-scoped credentials. A membership is keyed by
+//! functions under their own roles, never with tenant-scoped credentials. A profile is keyed by
 //! the Cognito `sub`, never by e-mail: a user can change their e-mail address, not their `sub`.
+//!
+//! A person can belong to several organizations. "All members of this organization" is one
+//! `Query` of the tenant's partition (`MEMBER#` entries); "all of my organizations" is one
+//! `GetItem` of the profile, whose `orgs` map holds each membership (role, state, and copies of
+//! the tenant's tier, status and MFA requirement) and whose `active` names the chosen one. So
+//! the pre-token trigger still reads one item at every sign-in and refresh. The map is bounded
+//! ([`crate::domain::member::MAX_MEMBERSHIPS`] entries, a few KB). A profile written when a
+//! person had one organization (its fields at the top level, no map) is read as is and rewritten
+//! in the new layout by the first change made to it.
 
 use crate::domain::email::EmailAddress;
 use crate::domain::text::Sku;
@@ -188,7 +197,9 @@ pub fn members_partition(tenant: &TenantId) -> String {
     tenant_partition(tenant)
 }
 
-pub fn membership(user: &UserId) -> ItemKey {
+/// A person's profile: every membership and invitation they have (the sort key is the one of
+/// the single membership it replaces, so a stack's existing items are upgraded in place).
+pub fn profile(user: &UserId) -> ItemKey {
     ItemKey {
         pk: format!("USER{DELIMITER}{user}"),
         sk: "MEMBERSHIP".to_owned(),

@@ -46,8 +46,7 @@ pub async fn data_store(sdk: &SdkConfig) -> Result<DynamoStore<TenantAccess>, Co
 pub async fn warm_control_store(sdk: &SdkConfig) -> Result<DynamoControl, ConfigError> {
     let control = control_store(sdk)?;
     if let Err(err) =
-        crate::store::control::MembershipLookup::membership(&control, &crate::ids::UserId::nil())
-            .await
+        crate::store::control::MembershipLookup::profile(&control, &crate::ids::UserId::nil()).await
     {
         tracing::warn!(error = %err, "DynamoDB warm-up failed");
     }

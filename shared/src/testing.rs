@@ -217,8 +217,7 @@ where
                 }
                 Role::Member => {
                     let invitation = Invitation { email, role: *role };
-                    let reservation = store
-                        .reserve_invite(&tenant.id, &invitation, 100)
+                    let reservation = reserve_new(store, &tenant.id, &invitation, 100)
                         .await
                         .expect("reserve");
                     store
@@ -228,5 +227,50 @@ where
                 }
             }
         }
+    }
+}
+
+/// Reserves an invitation of an address that must be new (a test's own unique address).
+pub async fn reserve_new<S: crate::store::control::MemberStore>(
+    store: &S,
+    tenant: &crate::ids::TenantId,
+    invitation: &crate::domain::member::Invitation,
+    max_users: u64,
+) -> Result<crate::store::control::Reservation, crate::store::StoreError> {
+    match store.reserve_invite(tenant, invitation, max_users).await? {
+        crate::store::control::Reserved::New(reservation) => Ok(reservation),
+        crate::store::control::Reserved::Existing(user) => {
+            panic!("{} belongs to {user:?} already", invitation.email)
+        }
+    }
+}
+
+use std::future::Future;
+
+/// Tests of people with one organization read "the" membership of a profile.
+pub trait SoleMembership {
+    /// The profile's one membership, or `None` without a profile or with an empty one; panics
+    /// if the person has several.
+    fn membership(
+        &self,
+        user: &crate::ids::UserId,
+    ) -> impl Future<
+        Output = Result<Option<crate::domain::member::Membership>, crate::store::StoreError>,
+    > + Send;
+}
+
+impl<S: crate::store::control::MembershipLookup> SoleMembership for S {
+    async fn membership(
+        &self,
+        user: &crate::ids::UserId,
+    ) -> Result<Option<crate::domain::member::Membership>, crate::store::StoreError> {
+        let Some(profile) = self.profile(user).await? else {
+            return Ok(None);
+        };
+        assert!(
+            profile.memberships.len() <= 1,
+            "{user} has several memberships"
+        );
+        Ok(profile.memberships.into_values().next())
     }
 }

@@ -138,6 +138,27 @@ impl Stack {
         Ok(Tokens {
             id: result.id_token().ok_or("no ID token")?.to_owned(),
             access: result.access_token().ok_or("no access token")?.to_owned(),
+            refresh: result.refresh_token().ok_or("no refresh token")?.to_owned(),
+        })
+    }
+
+    /// New ID and access tokens from a refresh token (the pre-token trigger runs again); the
+    /// refresh token stays the same.
+    pub async fn refresh(&self, tokens: &Tokens) -> Result<Tokens, String> {
+        let output = self
+            .cognito
+            .initiate_auth()
+            .client_id(&self.client_id)
+            .auth_flow(AuthFlowType::RefreshTokenAuth)
+            .auth_parameters("REFRESH_TOKEN", &tokens.refresh)
+            .send()
+            .await
+            .map_err(|err| format!("{:?}", err.into_service_error()))?;
+        let result = output.authentication_result().ok_or("no tokens")?;
+        Ok(Tokens {
+            id: result.id_token().ok_or("no ID token")?.to_owned(),
+            access: result.access_token().ok_or("no access token")?.to_owned(),
+            refresh: tokens.refresh.clone(),
         })
     }
 
@@ -247,6 +268,7 @@ impl Stack {
 pub struct Tokens {
     pub id: String,
     pub access: String,
+    pub refresh: String,
 }
 
 #[derive(Debug, Clone)]

@@ -15,6 +15,7 @@ use tenantry_tests::stack::{PASSWORD, Reply, Stack, Tokens, claims, unique_email
 /// An organization with an admin and a member, both signed in.
 struct Org {
     tenant_id: String,
+    admin_email: String,
     admin: Tokens,
     member: Tokens,
     member_id: String,
@@ -49,6 +50,7 @@ async fn organization(stack: &Stack, label: &str) -> Org {
         .await;
     Org {
         tenant_id,
+        admin_email,
         admin,
         member,
         member_id: invited.body["user_id"].as_str().unwrap().to_owned(),
@@ -128,7 +130,7 @@ async fn two_organizations_sign_up_and_work_independently() {
     let me = stack.call(Some(&a.member.id), "GET", "/me", None).await;
     assert_eq!(
         me.body["tenant"],
-        json!({"id": a.tenant_id, "role": "member", "tier": "basic"})
+        json!({"id": a.tenant_id, "name": "alpha Org", "role": "member", "tier": "basic"})
     );
     assert_eq!(me.body["email"], a.member_email);
 
@@ -222,14 +224,127 @@ async fn isolation_attack_matrix_over_every_route() {
         organization(&stack, "victim"),
         organization(&stack, "attacker")
     );
-    let a_product = create_product(&stack, &a.admin.id, "SECRET-1").await;
-    create_product(&stack, &a.admin.id, "SECRET-2").await;
-    let a_product_id = a_product["id"].as_str().unwrap().to_owned();
-    let a_order = create_order(&stack, &a.member.id, &a_product_id, 1).await;
-    create_order(&stack, &a.member.id, &a_product_id, 2).await;
-    let a_order_id = a_order["id"].as_str().unwrap().to_owned();
+    let victim = prepare_victim(&stack, &a).await;
+    let before = snapshot(&stack, &a).await;
+    let t = &a.tenant_id;
+    let mut attacks = tenant_route_attacks(&a, &victim);
+    // The caller's own organizations: b's people are no members of a, whatever they name.
+    attacks.extend::<Vec<Attack>>(vec![
+        (
+            "/me/organizations",
+            "GET",
+            "/me/organizations".into(),
+            None,
+            &[200],
+            &[200],
+        ),
+        (
+            "/me/organizations",
+            "POST",
+            "/me/organizations".into(),
+            Some(json!({"name": "Hijack Shop", "tenant_id": t})),
+            &[400],
+            &[400],
+        ),
+        (
+            "/me/organizations/{tenantId}",
+            "DELETE",
+            format!("/me/organizations/{t}"),
+            None,
+            &[404],
+            &[404],
+        ),
+        (
+            "/me/active-organization",
+            "PUT",
+            "/me/active-organization".into(),
+            Some(json!({"tenant_id": t})),
+            &[404],
+            &[404],
+        ),
+        (
+            "/me/invitations",
+            "GET",
+            "/me/invitations".into(),
+            None,
+            &[200],
+            &[200],
+        ),
+        (
+            "/me/invitations/{tenantId}",
+            "POST",
+            format!("/me/invitations/{t}"),
+            Some(json!({"accept": true})),
+            &[404],
+            &[404],
+        ),
+    ]);
+    run_attacks(&stack, &a, &attacks, Some(&b.admin.id), Some(&b.member.id)).await;
+    // The routes with nothing to attack answer with b's own data only.
+    for (path, field) in [("/me", "/tenant/id"), ("/tenant", "/id")] {
+        let reply = stack.call(Some(&b.member.id), "GET", path, None).await;
+        assert_eq!(
+            reply.body.pointer(field).and_then(Value::as_str),
+            Some(b.tenant_id.as_str()),
+            "{path}"
+        );
+    }
+    // b's admin deletes b, naming a in the query: b goes, a stays.
+    let deleted = stack
+        .call(
+            Some(&b.admin.id),
+            "DELETE",
+            &format!("/tenant?tenant_id={t}"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 202, "{}", deleted.body);
+
+    // Every route of the template was attacked (or checked above).
+    let covered: BTreeSet<(String, String)> = attacks
+        .iter()
+        .map(|(route, method, ..)| (method.to_string(), route.to_string()))
+        .chain([("GET", "/me"), ("GET", "/tenant")].map(|(m, r)| (m.to_owned(), r.to_owned())))
+        .collect();
+    let routes: Value =
+        serde_json::from_str(&std::fs::read_to_string(stack.logs.join("routes.json")).unwrap())
+            .unwrap();
+    for route in routes.as_array().unwrap() {
+        let key = (
+            route["method"].as_str().unwrap().to_owned(),
+            route["path"].as_str().unwrap().to_owned(),
+        );
+        assert!(
+            covered.contains(&key),
+            "route {key:?} has no cross-tenant case"
+        );
+    }
+
+    assert_eq!(
+        snapshot(&stack, &a).await,
+        before,
+        "tenant a's data changed"
+    );
+}
+
+/// A victim tenant's resources, for attacks naming them: a product and an order (besides one
+/// SKU `SECRET-2` no attacker ever sends), and cursors of its lists.
+struct Victim {
+    product_id: String,
+    order_id: String,
+    product_cursor: String,
+    order_cursor: String,
+    user_cursor: String,
+}
+
+async fn prepare_victim(stack: &Stack, a: &Org) -> Victim {
+    let a_product = create_product(stack, &a.admin.id, "SECRET-1").await;
+    create_product(stack, &a.admin.id, "SECRET-2").await;
+    let product_id = a_product["id"].as_str().unwrap().to_owned();
+    let a_order = create_order(stack, &a.member.id, &product_id, 1).await;
+    create_order(stack, &a.member.id, &product_id, 2).await;
+    let order_id = a_order["id"].as_str().unwrap().to_owned();
     let cursor = |path: &'static str| {
-        let stack = &stack;
         let token = a.admin.id.clone();
         async move {
             let page = stack
@@ -241,19 +356,28 @@ async fn isolation_attack_matrix_over_every_route() {
                 .to_owned()
         }
     };
-    let (product_cursor, order_cursor, user_cursor) = (
-        cursor("/products").await,
-        cursor("/orders").await,
-        cursor("/users").await,
-    );
-    let before = snapshot(&stack, &a).await;
+    Victim {
+        product_id,
+        order_id,
+        product_cursor: cursor("/products").await,
+        order_cursor: cursor("/orders").await,
+        user_cursor: cursor("/users").await,
+    }
+}
 
+/// Every tenant route of the template, aimed at `a`'s resources (ids, cursors, bodies naming
+/// `a`), with the statuses allowed for an attacker who is an admin, and a member, of their own
+/// organization. Deleting one's own tenant is checked apart (its statuses are empty).
+fn tenant_route_attacks(a: &Org, v: &Victim) -> Vec<Attack<'static>> {
     let t = &a.tenant_id;
-    let a_product_path = format!("/products/{a_product_id}");
-    let a_order_path = format!("/orders/{a_order_id}");
+    let (product_cursor, order_cursor, user_cursor) =
+        (&v.product_cursor, &v.order_cursor, &v.user_cursor);
+    let a_product_id = &v.product_id;
+    let a_product_path = format!("/products/{}", v.product_id);
+    let a_order_path = format!("/orders/{}", v.order_id);
     let a_user_path = format!("/users/{}", a.member_id);
     let a_admin_tenant_path = format!("/admin/tenants/{t}");
-    let attacks: Vec<Attack> = vec![
+    vec![
         (
             "/products",
             "POST",
@@ -344,13 +468,14 @@ async fn isolation_attack_matrix_over_every_route() {
             &[400],
             &[403],
         ),
-        // Inviting a member of tenant a: a conflict that does not say where the address is used.
+        // Inviting a's admin: an invitation for that person to accept, which says nothing of a
+        // (the reply is checked) and grants nothing until accepted.
         (
             "/users",
             "POST",
             "/users".into(),
-            Some(json!({"email": a.member_email, "role": "admin"})),
-            &[409],
+            Some(json!({"email": a.admin_email, "role": "admin"})),
+            &[201],
             &[403],
         ),
         (
@@ -425,84 +550,340 @@ async fn isolation_attack_matrix_over_every_route() {
             &[403],
             &[403],
         ),
-    ];
-    for (route, method, path, body, admin_allowed, member_allowed) in &attacks {
+    ]
+}
+
+/// Runs `attacks` with an attacker's admin and member tokens; no reply, whatever its status,
+/// carries `a`'s data: its e-mail addresses or tenant id (unless the request held them), a SKU
+/// no attacker sent ("SECRET-2"), or any "SECRET" unless the request held it (a 400 may quote
+/// what the caller sent).
+async fn run_attacks(
+    stack: &Stack,
+    a: &Org,
+    attacks: &[Attack<'_>],
+    admin: Option<&str>,
+    member: Option<&str>,
+) {
+    for (route, method, path, body, admin_allowed, member_allowed) in attacks {
         for (who, token, allowed) in [
-            ("admin", &b.admin.id, admin_allowed),
-            ("member", &b.member.id, member_allowed),
+            ("admin", admin, admin_allowed),
+            ("member", member, member_allowed),
         ] {
-            if allowed.is_empty() {
+            let Some(token) = token.filter(|_| !allowed.is_empty()) else {
                 continue;
-            }
+            };
             let reply = stack.call(Some(token), method, path, body.as_ref()).await;
             assert!(
                 allowed.contains(&reply.status),
-                "b's {who}: {method} {path} ({route}) answered {}: {}",
+                "the attacking {who}: {method} {path} ({route}) answered {}: {}",
                 reply.status,
                 reply.body
             );
-            // No reply, whatever its status, carries a's data: a's e-mail addresses, a SKU b
-            // never sent ("SECRET-2"), or any "SECRET" unless b's own request held it (a 400
-            // may quote what the caller sent).
             let text = reply.body.to_string();
             let sent = format!(
                 "{path} {}",
                 body.as_ref().map(Value::to_string).unwrap_or_default()
             );
+            let quoted = |secret: &str| text.contains(secret) && !sent.contains(secret);
             let leaked = text.contains("SECRET-2")
-                || text.contains(&a.member_email)
-                || (text.contains("SECRET") && !sent.contains("SECRET"));
-            assert!(!leaked, "b's {who}: {method} {path} leaked: {text}");
+                || quoted(&a.member_email)
+                || quoted(&a.admin_email)
+                || quoted(&a.tenant_id)
+                || quoted("SECRET");
+            assert!(
+                !leaked,
+                "the attacking {who}: {method} {path} leaked: {text}"
+            );
         }
     }
-    // The routes with nothing to attack answer with b's own data only.
-    for (path, field) in [("/me", "/tenant/id"), ("/tenant", "/id")] {
-        let reply = stack.call(Some(&b.member.id), "GET", path, None).await;
-        assert_eq!(
-            reply.body.pointer(field).and_then(Value::as_str),
-            Some(b.tenant_id.as_str()),
-            "{path}"
-        );
-    }
-    // b's admin deletes b, naming a in the query: b goes, a stays.
-    let deleted = stack
+}
+
+/// One person, admin of A and member of B. Each token carries one organization and reaches
+/// nothing of the other, over every tenant route of the template; a switch takes effect with a
+/// refresh; removal from B takes B away within the bound and leaves A as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_person_works_in_two_organizations() {
+    let stack = Stack::from_env();
+    let (a, b) = tokio::join!(organization(&stack, "home"), organization(&stack, "guest"));
+    let (victim_a, victim_b) = (
+        prepare_victim(&stack, &a).await,
+        prepare_victim(&stack, &b).await,
+    );
+    let person = a.admin.clone();
+    let sub = claims(&person.id)["sub"].as_str().unwrap().to_owned();
+
+    // B invites A's admin: an invitation to accept, no new account.
+    let invited = stack
         .call(
             Some(&b.admin.id),
-            "DELETE",
-            &format!("/tenant?tenant_id={t}"),
-            None,
+            "POST",
+            "/users",
+            Some(&json!({"email": a.admin_email, "role": "member"})),
         )
         .await;
-    assert_eq!(deleted.status, 202, "{}", deleted.body);
-
-    // Every route of the template was attacked (or checked above).
-    let covered: BTreeSet<(String, String)> = attacks
-        .iter()
-        .map(|(route, method, ..)| (method.to_string(), route.to_string()))
-        .chain([("GET", "/me"), ("GET", "/tenant")].map(|(m, r)| (m.to_owned(), r.to_owned())))
-        .collect();
-    let routes: Value =
-        serde_json::from_str(&std::fs::read_to_string(stack.logs.join("routes.json")).unwrap())
-            .unwrap();
-    for route in routes.as_array().unwrap() {
-        let key = (
-            route["method"].as_str().unwrap().to_owned(),
-            route["path"].as_str().unwrap().to_owned(),
-        );
-        assert!(
-            covered.contains(&key),
-            "route {key:?} has no cross-tenant case"
-        );
-    }
-
     assert_eq!(
-        snapshot(&stack, &a).await,
-        before,
-        "tenant a's data changed"
+        (invited.status, invited.body["status"].as_str()),
+        (201, Some("invited")),
+        "{}",
+        invited.body
+    );
+    assert_eq!(invited.body["user_id"], sub);
+    let me = stack.call(Some(&person.id), "GET", "/me", None).await;
+    assert_eq!(
+        (
+            &me.body["pending_invitations"],
+            &me.body["other_organizations"]
+        ),
+        (&json!(1), &json!(0))
+    );
+    let pending = stack
+        .call(Some(&person.id), "GET", "/me/invitations", None)
+        .await;
+    assert_eq!(
+        pending.body["items"][0]["name"].as_str(),
+        Some("guest Org"),
+        "{}",
+        pending.body
+    );
+    let accepted = stack
+        .call(
+            Some(&person.id),
+            "POST",
+            &format!("/me/invitations/{}", b.tenant_id),
+            Some(&json!({"accept": true})),
+        )
+        .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    let orgs = stack
+        .call(Some(&person.id), "GET", "/me/organizations", None)
+        .await;
+    let listed: BTreeSet<(String, String, bool)> = orgs.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["id"].as_str().unwrap().to_owned(),
+                o["role"].as_str().unwrap().to_owned(),
+                o["active"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        BTreeSet::from([
+            (a.tenant_id.clone(), "admin".to_owned(), true),
+            (b.tenant_id.clone(), "member".to_owned(), false),
+        ])
+    );
+
+    // A refreshed token still carries A (the choice did not change), as admin.
+    let in_a = stack.refresh(&person).await.unwrap();
+    assert_eq!(
+        (
+            claims(&in_a.id)["tenant_id"].as_str(),
+            claims(&in_a.id)["tenant_role"].as_str()
+        ),
+        (Some(a.tenant_id.as_str()), Some("admin"))
+    );
+    // As A's admin, nothing of B is reachable, although the person belongs to B.
+    let before_b = snapshot(&stack, &b).await;
+    run_attacks(
+        &stack,
+        &b,
+        &tenant_route_attacks(&b, &victim_b),
+        Some(&in_a.id),
+        None,
+    )
+    .await;
+    assert_eq!(snapshot(&stack, &b).await, before_b, "B changed");
+
+    // Switch: the next token (a refresh) carries B, as member.
+    let switched = stack
+        .call(
+            Some(&in_a.id),
+            "PUT",
+            "/me/active-organization",
+            Some(&json!({"tenant_id": b.tenant_id})),
+        )
+        .await;
+    assert_eq!(switched.status, 200, "{}", switched.body);
+    let in_b = stack.refresh(&person).await.unwrap();
+    let token = claims(&in_b.id);
+    assert_eq!(
+        (
+            token["tenant_id"].as_str(),
+            token["tenant_role"].as_str(),
+            token["tenant_tier"].as_str()
+        ),
+        (Some(b.tenant_id.as_str()), Some("member"), Some("basic"))
+    );
+    let products = stack.call(Some(&in_b.id), "GET", "/products", None).await;
+    assert_eq!(
+        products.body["items"].as_array().unwrap().len(),
+        2,
+        "B's products"
+    );
+    // As B's member, nothing of A is reachable, although the person is A's admin.
+    let before_a = snapshot(&stack, &a).await;
+    run_attacks(
+        &stack,
+        &a,
+        &tenant_route_attacks(&a, &victim_a),
+        None,
+        Some(&in_b.id),
+    )
+    .await;
+    assert_eq!(snapshot(&stack, &a).await, before_a, "A changed");
+    let me = stack.call(Some(&in_b.id), "GET", "/me", None).await;
+    assert_eq!(
+        (&me.body["tenant"]["id"], &me.body["other_organizations"]),
+        (&json!(b.tenant_id), &json!(1))
+    );
+
+    // B removes the person: B's tokens are refused within the bound, A's still work, the
+    // account stays, and the next token carries A again.
+    let removed = stack
+        .call(Some(&b.admin.id), "DELETE", &format!("/users/{sub}"), None)
+        .await;
+    assert_eq!(removed.status, 204, "{}", removed.body);
+    all_refused_within_bound(
+        &stack,
+        "removed from one of two organizations",
+        Instant::now(),
+        &in_b.id,
+        vec![
+            ("GET", "/products".into(), None),
+            ("GET", "/orders".into(), None),
+            ("GET", "/users".into(), None),
+        ],
+        (401, "token-revoked"),
+    )
+    .await;
+    let still_a = stack.call(Some(&in_a.id), "GET", "/products", None).await;
+    assert_eq!(still_a.status, 200, "A is untouched: {}", still_a.body);
+    let next = stack.refresh(&person).await.expect("the account stays");
+    assert_eq!(
+        claims(&next.id)["tenant_id"].as_str(),
+        Some(a.tenant_id.as_str()),
+        "the chosen organization is gone: the other is carried"
     );
 }
 
-/// (route template, method, path, body, statuses allowed for b's admin, for b's member).
+/// Invitations through the API: only the invitee answers, once; a withdrawn one is gone; the
+/// last admin cannot leave; a person creates a second organization and leaves the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_are_answered_by_their_invitee_and_people_leave() {
+    let stack = Stack::from_env();
+    let (a, b) = tokio::join!(
+        organization(&stack, "inviting"),
+        organization(&stack, "invited")
+    );
+    let invite = |email: String| {
+        let stack = &stack;
+        let token = a.admin.id.clone();
+        async move {
+            stack
+                .call(
+                    Some(&token),
+                    "POST",
+                    "/users",
+                    Some(&json!({"email": email, "role": "member"})),
+                )
+                .await
+        }
+    };
+    let answer = |token: String, accept: bool| {
+        let stack = &stack;
+        let path = format!("/me/invitations/{}", a.tenant_id);
+        async move {
+            stack
+                .call(
+                    Some(&token),
+                    "POST",
+                    &path,
+                    Some(&json!({ "accept": accept })),
+                )
+                .await
+        }
+    };
+    assert_eq!(invite(b.member_email.clone()).await.status, 201);
+    // Not the invitee: nothing to answer.
+    let stranger = answer(b.admin.id.clone(), true).await;
+    assert_eq!(
+        (stranger.status, stranger.body["code"].as_str()),
+        (404, Some("not-found"))
+    );
+    assert_eq!(answer(b.member.id.clone(), true).await.status, 200);
+    let twice = answer(b.member.id.clone(), true).await;
+    assert_eq!(
+        (twice.status, twice.body["code"].as_str()),
+        (409, Some("already-member"))
+    );
+    // Withdrawn before an answer: gone.
+    assert_eq!(invite(b.admin_email.clone()).await.status, 201);
+    let bea = claims(&b.admin.id)["sub"].as_str().unwrap().to_owned();
+    let withdrawn = stack
+        .call(Some(&a.admin.id), "DELETE", &format!("/users/{bea}"), None)
+        .await;
+    assert_eq!(withdrawn.status, 204);
+    let late = answer(b.admin.id.clone(), true).await;
+    assert_eq!(
+        (late.status, late.body["code"].as_str()),
+        (404, Some("not-found"))
+    );
+    assert!(
+        stack.sign_in(&b.admin_email, PASSWORD).await.is_ok(),
+        "a withdrawn invitation leaves the invitee's account alone"
+    );
+
+    // The last admin cannot leave; after creating a second organization, leaving the first is
+    // still refused (A needs an admin), and a member leaves freely.
+    let leave_a = stack
+        .call(
+            Some(&a.admin.id),
+            "DELETE",
+            &format!("/me/organizations/{}", a.tenant_id),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (leave_a.status, leave_a.body["code"].as_str()),
+        (409, Some("last-admin"))
+    );
+    let created = stack
+        .call(
+            Some(&a.member.id),
+            "POST",
+            "/me/organizations",
+            Some(&json!({"name": "Side Project"})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let side = created.body["id"].as_str().unwrap().to_owned();
+    let left = stack
+        .call(
+            Some(&a.member.id),
+            "DELETE",
+            &format!("/me/organizations/{}", a.tenant_id),
+            None,
+        )
+        .await;
+    assert_eq!(left.status, 204, "{}", left.body);
+    let next = stack
+        .sign_in(&a.member_email, "Member-Chosen-Password-7")
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            claims(&next.id)["tenant_id"].as_str(),
+            claims(&next.id)["tenant_role"].as_str()
+        ),
+        (Some(side.as_str()), Some("admin"))
+    );
+}
+
+/// (route template, method, path, body, statuses allowed for the attacking admin, member).
 type Attack<'a> = (
     &'a str,
     &'a str,
@@ -780,12 +1161,29 @@ async fn a_platform_operator_suspends_and_reactivates_a_tenant() {
         )
         .await;
     assert_eq!(suspended.body["status"], "suspended", "{}", suspended.body);
-    assert!(
-        stack
-            .sign_in(&a.member_email, "Member-Chosen-Password-7")
-            .await
-            .is_err(),
-        "a suspended tenant's user cannot sign in"
+    // Its users still sign in (they may belong elsewhere, or create an organization), but no
+    // token carries it any more.
+    let signed_in = stack
+        .sign_in(&a.member_email, "Member-Chosen-Password-7")
+        .await
+        .expect("sign-in works");
+    assert_eq!(claims(&signed_in.id).get("tenant_id"), None);
+    let theirs = stack
+        .call(Some(&signed_in.id), "GET", "/me/organizations", None)
+        .await;
+    assert_eq!(
+        (
+            theirs.body["items"][0]["id"].as_str(),
+            theirs.body["items"][0]["status"].as_str()
+        ),
+        (Some(a.tenant_id.as_str()), Some("suspended"))
+    );
+    let refused = stack
+        .call(Some(&signed_in.id), "GET", "/products", None)
+        .await;
+    assert_eq!(
+        (refused.status, refused.body["code"].as_str()),
+        (403, Some("no-tenant"))
     );
     // Tokens issued before stay valid until they expire, but the data APIs refuse the tenant once
     // their cache of its record (10 s) has expired.
@@ -800,11 +1198,13 @@ async fn a_platform_operator_suspends_and_reactivates_a_tenant() {
         )
         .await;
     assert_eq!(active.body["status"], "active");
-    assert!(
-        stack
-            .sign_in(&a.member_email, "Member-Chosen-Password-7")
-            .await
-            .is_ok()
+    let signed_in = stack
+        .sign_in(&a.member_email, "Member-Chosen-Password-7")
+        .await
+        .expect("sign-in works");
+    assert_eq!(
+        claims(&signed_in.id)["tenant_id"].as_str(),
+        Some(a.tenant_id.as_str())
     );
     wait_for_status(&stack, &a.member.id, "/products", 200).await;
 }
@@ -836,6 +1236,25 @@ async fn offboarding_removes_the_tenant_and_only_it() {
     );
     create_product(&stack, &gone.admin.id, "BYE-1").await;
     let kept = create_product(&stack, &stays.admin.id, "STAY-1").await;
+    // The leaving tenant's admin also belongs to the staying one.
+    let invited = stack
+        .call(
+            Some(&stays.admin.id),
+            "POST",
+            "/users",
+            Some(&json!({"email": gone.admin_email, "role": "member"})),
+        )
+        .await;
+    assert_eq!(invited.status, 201, "{}", invited.body);
+    let accepted = stack
+        .call(
+            Some(&gone.admin.id),
+            "POST",
+            &format!("/me/invitations/{}", stays.tenant_id),
+            Some(&json!({"accept": true})),
+        )
+        .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
     let by_member = stack
         .call(Some(&gone.member.id), "DELETE", "/tenant", None)
         .await;
@@ -884,8 +1303,21 @@ async fn offboarding_removes_the_tenant_and_only_it() {
             .unwrap(),
         0
     );
-    // Its users are deleted from the pool: they cannot sign in, and the address is free again.
+    // Its users with nothing else are deleted from the pool: they cannot sign in, and the
+    // address is free again. Its admin, who belongs to the other tenant too, stays, with it.
     assert_gone_and_invitable(&stack, &gone.member_email, &stays.admin.id).await;
+    let still = stack
+        .sign_in(&gone.admin_email, PASSWORD)
+        .await
+        .expect("a person who belongs elsewhere keeps their account");
+    assert_eq!(
+        claims(&still.id)["tenant_id"].as_str(),
+        Some(stays.tenant_id.as_str())
+    );
+    let theirs = stack
+        .call(Some(&still.id), "GET", "/me/organizations", None)
+        .await;
+    assert_eq!(theirs.body["items"].as_array().unwrap().len(), 1);
     let theirs = stack
         .call(
             Some(&stays.admin.id),

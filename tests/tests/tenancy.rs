@@ -16,13 +16,14 @@ use shared::identity::memory::MemoryDirectory;
 use shared::ids::{TenantId, UserId};
 use shared::jobs::TenantJob;
 use shared::store::contract::draft;
-use shared::store::control::{MembershipLookup, Onboarding, TenantStateChange, TenantStore};
+use shared::store::control::{Onboarding, TenantStateChange, TenantStore};
 use shared::store::dynamo::DynamoStore;
 use shared::store::{OrderStore, ProductStore, StoreError};
 use shared::tenancy::access::{Clock, REFRESH_BEFORE_EXPIRY, SESSION_DURATION, TenantAccess};
 use shared::tenancy::jobs::{JobOutcome, JobRunner};
 use shared::tenancy::migration::{Outcome, RecordCheckpoints};
 use shared::tenancy::storage::{CopyCheckpoints, CopyPosition};
+use shared::testing::SoleMembership;
 use tenantry_tests::{control_store, migrator, tenant_access, tenant_storage};
 
 /// A clock that only moves when told to.

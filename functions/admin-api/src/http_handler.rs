@@ -307,8 +307,8 @@ mod tests {
     use shared::identity::memory::MemoryDirectory;
     use shared::ids::UserId;
     use shared::jobs::MemoryJobQueue;
-    use shared::store::control::MembershipLookup;
     use shared::store::memory_control::MemoryControl;
+    use shared::testing::SoleMembership;
     use shared::testing::{
         Event, PLATFORM_ADMIN, TENANT_A, TENANT_B, assert_problem, body_json, seed_sample_tenants,
         user_id,

@@ -110,8 +110,9 @@ mod tests {
     use lambda_runtime::Context;
     use shared::context::{Role, Tier};
     use shared::domain::tenant::TenantStatus;
-    use shared::store::control::{MembershipLookup, TenantStore};
+    use shared::store::control::TenantStore;
     use shared::store::memory_control::MemoryControl;
+    use shared::testing::SoleMembership;
     use shared::testing::events_dir;
 
     use super::*;

@@ -1,9 +1,16 @@
 //! `pre-token-generation`: puts the caller's tenant into the token.
 //!
-//! **One DynamoDB round trip per sign-in:** a strongly consistent `GetItem` of the user's
-//! membership (`USER#<sub>`), which holds the tenant id and role and a copy of the tenant's tier
-//! and status (kept in step by every change of those; see `TenantStore::set_tenant_state`). So
-//! no second read of the tenant record is needed.
+//! **One DynamoDB round trip per sign-in and refresh:** a strongly consistent `GetItem` of the
+//! user's profile (`USER#<sub>`), which holds every membership (tenant id, role, and a copy of
+//! the tenant's tier and status, kept in step by every change of those; see
+//! `TenantStore::set_tenant_state`) and the organization the person chose. So no second read
+//! of a tenant record is needed.
+//!
+//! **Exactly one organization per token:** the chosen one while its membership is in force and
+//! its tenant open for work; otherwise the in-force membership of the oldest open organization;
+//! otherwise none (see `Profile::chosen`). A person whose every organization is suspended, or
+//! who left them all, still signs in: their token carries no tenant, so they can create an
+//! organization or accept an invitation.
 //!
 //! The claims `tenant_id`, `tenant_role`, `tenant_tier` and `tenant_grant` (when the membership
 //! was granted as it is, checked against the tenant's revocations by the APIs) are injected into the ID token (event
@@ -11,10 +18,10 @@
 //! (versions 2 and 3), overriding anything else. No group override is ever sent, so the user's
 //! `cognito:groups` are never touched (an empty override would wipe them).
 //!
-//! A user with no membership (a platform operator) gets a token without tenant claims, which the
-//! API answers with 403 `no-tenant`: platform operators must still be able to sign in. A
-//! self-service sign-up without a membership is one whose onboarding failed after Cognito
-//! confirmed it: that sign-in completes it (the only case with more than one request). A user whose tenant is suspended or deleted cannot sign in.
+//! A user with no profile (a platform operator) gets a token without tenant claims, which the
+//! tenant routes answer with 403 `no-tenant`: platform operators must still be able to sign in. A
+//! self-service sign-up without a profile is one whose onboarding failed after Cognito confirmed
+//! it: that sign-in completes it (the only case with more than one request).
 //!
 //! The event is handled as JSON rather than `aws_lambda_events`' typed struct: that struct
 //! rejects the emulator's events, and its response type would always send a group override.
@@ -26,8 +33,7 @@ use shared::claims::SIGN_UP_TENANT_NAME;
 use shared::claims::{TENANT_GRANT, TENANT_ID, TENANT_MFA, TENANT_ROLE, TENANT_TIER};
 use shared::context::Tier;
 use shared::domain::email::EmailAddress;
-use shared::domain::member::Membership;
-use shared::domain::tenant::TenantStatus;
+use shared::domain::member::{Membership, Profile};
 use shared::domain::tenant::{Tenant, TenantName};
 use shared::identity::{DirectoryError, SecondFactor};
 use shared::ids::UserId;
@@ -42,10 +48,6 @@ pub struct Deps<S, F> {
 /// Why sign-in is refused. The message is shown to the user by Cognito: short and safe.
 #[derive(Debug, thiserror::Error)]
 pub enum SignInRefused {
-    #[error("Your organization's access is suspended.")]
-    Suspended,
-    #[error("Your organization has been deleted.")]
-    Deleted,
     #[error("Sign-in failed.")]
     MalformedEvent,
     #[error(
@@ -131,13 +133,13 @@ fn apply(event: &mut Value, key: &str, value: Value) {
 /// A self-service sign-up (it carries the organization's name) whose organization was never
 /// created: post-confirmation failed after Cognito had confirmed the user (every retry), so
 /// this sign-in creates it, exactly as post-confirmation would have (a basic tenant, the user
-/// its admin; idempotent, keyed by the user). Returns the membership, or `None` for a user who
-/// is no sign-up (an operator, an invited user).
+/// its admin; idempotent, keyed by the user). Returns the profile, or `None` for a user who is
+/// no sign-up (an operator).
 async fn complete_onboarding<S: Onboarding, F>(
     deps: &Deps<S, F>,
     event: &Value,
     user: &UserId,
-) -> Result<Option<Membership>, SignInRefused> {
+) -> Result<Option<Profile>, SignInRefused> {
     let attributes = &event["request"]["userAttributes"];
     let (Some(name), Some(email)) = (
         attributes[SIGN_UP_TENANT_NAME].as_str(),
@@ -160,10 +162,7 @@ async fn complete_onboarding<S: Onboarding, F>(
             return Err(SignInRefused::Store(err));
         }
     }
-    deps.store
-        .membership(user)
-        .await
-        .map_err(SignInRefused::Store)
+    deps.store.profile(user).await.map_err(SignInRefused::Store)
 }
 
 pub async fn function_handler<S: Onboarding, F: SecondFactor>(
@@ -179,16 +178,23 @@ pub async fn function_handler<S: Onboarding, F: SecondFactor>(
         return Ok(event);
     }
     let user = user_of(&event)?;
-    let mut membership = deps.store.membership(&user).await.map_err(|err| {
-        tracing::error!(user_id = %user, error = %err, "membership lookup failed");
+    let mut profile = deps.store.profile(&user).await.map_err(|err| {
+        tracing::error!(user_id = %user, error = %err, "profile lookup failed");
         SignInRefused::Store(err)
     })?;
-    if membership.is_none() {
-        membership = complete_onboarding(deps, &event, &user).await?;
+    if profile.is_none() {
+        profile = complete_onboarding(deps, &event, &user).await?;
     }
-    match membership {
+    let chosen: Option<Membership> = profile.as_ref().and_then(Profile::chosen).cloned();
+    if let Some(profile) = &profile
+        && profile.active.is_some()
+        && profile.active != chosen.as_ref().map(|m| m.tenant_id)
+    {
+        tracing::info!(user_id = %user, chosen = ?profile.active, carried = ?chosen.as_ref().map(|m| m.tenant_id), "the chosen organization is not usable: another one is carried");
+    }
+    match chosen {
         None => {
-            tracing::info!(user_id = %user, "no membership: token without tenant claims");
+            tracing::info!(user_id = %user, "no usable membership: token without tenant claims");
             apply(
                 &mut event,
                 "claimsToSuppress",
@@ -200,14 +206,6 @@ pub async fn function_handler<S: Onboarding, F: SecondFactor>(
                     TENANT_MFA
                 ]),
             );
-        }
-        Some(membership) if !membership.tenant_status.allows_access() => {
-            tracing::info!(user_id = %user, tenant_id = %membership.tenant_id, status = %membership.tenant_status, "sign-in refused");
-            return Err(match membership.tenant_status {
-                TenantStatus::Suspended => SignInRefused::Suspended,
-                _ => SignInRefused::Deleted,
-            }
-            .into());
         }
         Some(membership) => {
             // Only for a tenant that requires a second factor: one question to the user pool
@@ -244,11 +242,13 @@ mod tests {
     use lambda_runtime::Context;
     use shared::context::{Role, Tier};
     use shared::domain::email::EmailAddress;
+    use shared::domain::tenant::TenantStatus;
     use shared::domain::tenant::{Tenant, TenantName};
     use shared::identity::memory::MemoryDirectory;
     use shared::ids::TenantId;
-    use shared::store::control::{MembershipLookup, TenantStateChange, TenantStore};
+    use shared::store::control::{MemberStore, PersonStore, TenantStateChange, TenantStore};
     use shared::store::memory_control::MemoryControl;
+    use shared::testing::SoleMembership;
     use shared::testing::events_dir;
 
     use super::*;
@@ -458,34 +458,101 @@ mod tests {
         );
     }
 
+    /// The tenant id a v1 event's response carries, or `None` if the claims are suppressed.
+    fn carried(out: &Value) -> Option<String> {
+        let details = &out["response"]["claimsOverrideDetails"];
+        match details["claimsToAddOrOverride"][TENANT_ID].as_str() {
+            Some(tenant) => Some(tenant.to_owned()),
+            None => {
+                assert!(
+                    details["claimsToSuppress"]
+                        .as_array()
+                        .is_some_and(|names| names.contains(&json!(TENANT_ID))),
+                    "no tenant claims must mean suppressed ones: {out}"
+                );
+                None
+            }
+        }
+    }
+
     #[tokio::test]
-    async fn a_suspended_or_deleted_tenant_cannot_sign_in() {
+    async fn a_suspended_or_deleted_tenant_is_not_carried_but_its_members_sign_in() {
         let (deps, tenant, _) = deps_with_alice().await;
+        for status in [TenantStatus::Suspended, TenantStatus::Deleting] {
+            let change = TenantStateChange {
+                status: Some(status),
+                ..TenantStateChange::default()
+            };
+            deps.store.set_tenant_state(&tenant, change).await.unwrap();
+            let out = invoke(&deps, event("v1-authentication.json"))
+                .await
+                .unwrap();
+            assert_eq!(carried(&out), None, "{status}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_chosen_organization_is_carried_and_another_when_it_is_gone() {
+        let (deps, first, _) = deps_with_alice().await;
+        let alice = UserId::parse(ALICE).unwrap();
+        let email = EmailAddress::parse("alice@acme.example").unwrap();
+        let second = Tenant::new(TenantName::parse("Bolt Coffee").unwrap(), Tier::Basic);
+        deps.store
+            .create_organization(&second, &alice, &email)
+            .await
+            .unwrap();
+        let out = invoke(&deps, event("v1-authentication.json"))
+            .await
+            .unwrap();
+        assert_eq!(carried(&out), Some(first.to_string()), "still the first");
+        deps.store.set_active(&alice, &second.id).await.unwrap();
+        let out = invoke(&deps, event("v1-authentication.json"))
+            .await
+            .unwrap();
+        assert_eq!(carried(&out), Some(second.id.to_string()), "switched");
+        assert_eq!(
+            out["response"]["claimsOverrideDetails"]["claimsToAddOrOverride"][TENANT_TIER],
+            "basic"
+        );
+        // The chosen one suspended: the other is carried meanwhile.
         let suspend = TenantStateChange {
             status: Some(TenantStatus::Suspended),
             ..TenantStateChange::default()
         };
-        deps.store.set_tenant_state(&tenant, suspend).await.unwrap();
-        assert_eq!(
-            invoke(&deps, event("v1-authentication.json"))
-                .await
-                .unwrap_err(),
-            "Your organization's access is suspended."
-        );
-        let deleting = TenantStateChange {
-            status: Some(TenantStatus::Deleting),
+        deps.store
+            .set_tenant_state(&second.id, suspend)
+            .await
+            .unwrap();
+        let out = invoke(&deps, event("v1-authentication.json"))
+            .await
+            .unwrap();
+        assert_eq!(carried(&out), Some(first.to_string()), "fallback");
+        // Left: the first stays; left too: none, but sign-in still works.
+        let reactivate = TenantStateChange {
+            status: Some(TenantStatus::Active),
             ..TenantStateChange::default()
         };
         deps.store
-            .set_tenant_state(&tenant, deleting)
+            .set_tenant_state(&second.id, reactivate)
             .await
             .unwrap();
-        assert_eq!(
-            invoke(&deps, event("v2-authentication.json"))
-                .await
-                .unwrap_err(),
-            "Your organization has been deleted."
-        );
+        let other_admin = UserId::parse("0b000000-0000-4000-8000-00000000b0ad").unwrap();
+        let invitation = shared::domain::member::Invitation {
+            email: EmailAddress::parse("bob@bolt.example").unwrap(),
+            role: Role::Admin,
+        };
+        let reservation = shared::testing::reserve_new(&deps.store, &first, &invitation, 100)
+            .await
+            .unwrap();
+        deps.store
+            .complete_invite(&first, &reservation, &other_admin)
+            .await
+            .unwrap();
+        deps.store.remove_member(&first, &alice).await.unwrap();
+        let out = invoke(&deps, event("v1-authentication.json"))
+            .await
+            .unwrap();
+        assert_eq!(carried(&out), Some(second.id.to_string()));
     }
 
     #[tokio::test]

@@ -213,9 +213,9 @@ mod tests {
     use shared::jobs::MemoryJobQueue;
     use shared::store::ProductStore;
     use shared::store::contract::draft;
-    use shared::store::control::MembershipLookup;
     use shared::store::memory::MemoryStore;
     use shared::store::memory_control::MemoryControl;
+    use shared::testing::SoleMembership;
     use shared::testing::{
         Event, TENANT_A, TENANT_B, assert_problem, body_json, seed_sample_tenants, user_id,
     };

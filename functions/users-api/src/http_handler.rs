@@ -1,45 +1,81 @@
-//! `users-api`: who the caller is, and a tenant's members, managed by its admins.
+//! `users-api`: who the caller is, their organizations, and a tenant's members, managed by its
+//! admins.
 //!
 //! | route | who |
 //! | --- | --- |
 //! | `GET /me` | any signed-in user (a user with no tenant sees `tenant: null`) |
+//! | `GET /me/organizations` | any signed-in user: their organizations, which one is active |
+//! | `POST /me/organizations` (`{"name"}`) | any signed-in user: a new basic organization, as its admin |
+//! | `DELETE /me/organizations/{tenantId}` | a member: leave (not the last admin) |
+//! | `PUT /me/active-organization` (`{"tenant_id"}`) | a member: the next token carries it |
+//! | `GET /me/invitations` | any signed-in user: invitations waiting for an answer |
+//! | `POST /me/invitations/{tenantId}` (`{"accept"}`) | the invitee: accept or decline |
 //! | `GET /users` (`limit`, `cursor`) | members and admins |
 //! | `GET /users/{userId}` | members and admins |
 //! | `POST /users` (`{"email", "role"}`) | admins: invite |
 //! | `PATCH /users/{userId}` (`{"role"}`) | admins |
-//! | `DELETE /users/{userId}` | admins |
+//! | `DELETE /users/{userId}` | admins: remove a member, or withdraw an invitation |
 //!
-//! A tenant always keeps at least one admin. Invitations hold the e-mail address and a seat,
-//! then create the Cognito user (which e-mails a temporary password), then write the membership;
-//! a failure at any step undoes the steps before it.
+//! A tenant always keeps at least one admin. The `/me/...` routes act on the caller's own profile,
+//! named by the token's verified `sub`, whatever organization the token carries (or none).
+//!
+//! Inviting a new address holds the address and a seat, then creates the Cognito user (which
+//! e-mails a temporary password), then writes the membership, in force at once; a failure at any
+//! step undoes the steps before it. Inviting someone who already has an account writes a pending
+//! invitation (holding a seat) that they accept or decline within 7 days.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use shared::authority::{Authority, ControlAuthority};
 use shared::claims;
-use shared::context::{Claims, TenantContext};
-use shared::domain::member::{ChangeRoleBody, Invitation, InviteBody};
+use shared::context::{Claims, TenantContext, Tier};
+use shared::domain::ValidationError;
+use shared::domain::email::EmailAddress;
+use shared::domain::member::{
+    ActiveOrganizationBody, AnswerBody, ChangeRoleBody, Invitation, InviteBody, MemberStatus,
+    Membership, MembershipState, Profile,
+};
+use shared::domain::tenant::{Tenant, TenantName};
+use shared::domain::time::Timestamp;
 use shared::http::{
     ApiError, MAX_BODY_BYTES, PathParams, Route, created, json, json_body, list_params,
     match_route, no_content, page, serve_caller, tenant_of,
 };
 use shared::identity::{DirectoryError, UserDirectory};
-use shared::ids::UserId;
+use shared::ids::{TenantId, UserId};
 use shared::plans::PlanLimits;
 use shared::store::StoreError;
-use shared::store::control::MemberStore;
+use shared::store::control::{MemberStore, PersonStore, Reservation, Reserved};
 
 pub struct Deps<S, D> {
     pub store: S,
     pub directory: D,
 }
 
-/// What a request asks for: dispatched by a `match` without a catch-all arm.
+/// What a request asks for: dispatched by `match`es without a catch-all arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
+    /// The caller's own profile, whatever tenant the token carries (or none).
+    Mine(Mine),
+    /// The members of the tenant the token carries.
+    Members(Members),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mine {
     Me,
+    Organizations,
+    CreateOrganization,
+    Leave,
+    Switch,
+    Invitations,
+    Answer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Members {
     List,
     Invite,
     Get,
@@ -48,49 +84,92 @@ enum Op {
 }
 
 const ROUTES: &[(Route, Op)] = &[
-    (Route::new("GET", "/me"), Op::Me),
-    (Route::new("GET", "/users"), Op::List),
-    (Route::new("POST", "/users"), Op::Invite),
-    (Route::new("GET", "/users/{userId}"), Op::Get),
-    (Route::new("PATCH", "/users/{userId}"), Op::ChangeRole),
-    (Route::new("DELETE", "/users/{userId}"), Op::Remove),
+    (Route::new("GET", "/me"), Op::Mine(Mine::Me)),
+    (
+        Route::new("GET", "/me/organizations"),
+        Op::Mine(Mine::Organizations),
+    ),
+    (
+        Route::new("POST", "/me/organizations"),
+        Op::Mine(Mine::CreateOrganization),
+    ),
+    (
+        Route::new("DELETE", "/me/organizations/{tenantId}"),
+        Op::Mine(Mine::Leave),
+    ),
+    (
+        Route::new("PUT", "/me/active-organization"),
+        Op::Mine(Mine::Switch),
+    ),
+    (
+        Route::new("GET", "/me/invitations"),
+        Op::Mine(Mine::Invitations),
+    ),
+    (
+        Route::new("POST", "/me/invitations/{tenantId}"),
+        Op::Mine(Mine::Answer),
+    ),
+    (Route::new("GET", "/users"), Op::Members(Members::List)),
+    (Route::new("POST", "/users"), Op::Members(Members::Invite)),
+    (
+        Route::new("GET", "/users/{userId}"),
+        Op::Members(Members::Get),
+    ),
+    (
+        Route::new("PATCH", "/users/{userId}"),
+        Op::Members(Members::ChangeRole),
+    ),
+    (
+        Route::new("DELETE", "/users/{userId}"),
+        Op::Members(Members::Remove),
+    ),
 ];
 
-pub async fn function_handler<S: MemberStore + ControlAuthority, D: UserDirectory>(
+pub async fn function_handler<S, D>(
     deps: &Deps<S, D>,
     event: Request,
-) -> Result<Response<Body>, Error> {
+) -> Result<Response<Body>, Error>
+where
+    S: MemberStore + PersonStore + ControlAuthority,
+    D: UserDirectory,
+{
     Ok(serve_caller(event, |claims, request| handle(deps, claims, request)).await)
 }
 
-async fn handle<S: MemberStore + ControlAuthority, D: UserDirectory>(
+async fn handle<S, D>(
     deps: &Deps<S, D>,
     claims: Claims,
     request: Request,
-) -> Result<Response<Body>, ApiError> {
+) -> Result<Response<Body>, ApiError>
+where
+    S: MemberStore + PersonStore + ControlAuthority,
+    D: UserDirectory,
+{
     let (op, params) = match_route(&request, ROUTES)?;
-    let context = match tenant_of(&claims) {
-        Ok(context) => context,
-        Err(ApiError::NoTenant) if op == Op::Me => return me(&claims, None),
-        Err(err) => return Err(err),
+    let op = match op {
+        Op::Mine(mine) => {
+            return match mine {
+                Mine::Me => me(deps, &claims).await,
+                Mine::Organizations => organizations(deps, &claims).await,
+                Mine::CreateOrganization => create_organization(deps, &claims, &request).await,
+                Mine::Leave => leave(deps, &claims, &params).await,
+                Mine::Switch => switch(deps, &claims, &request).await,
+                Mine::Invitations => invitations(deps, &claims).await,
+                Mine::Answer => answer(deps, &claims, &request, &params).await,
+            };
+        }
+        Op::Members(op) => op,
     };
+    let context = tenant_of(&claims)?;
     // The caller's stored role and the tenant's status, read strongly consistently: a removed or
     // demoted admin, or a suspended tenant, is refused at once.
-    let authority = match deps.store.authority(&context).await {
-        Ok(authority) => authority,
-        // The caller may still learn why everything else is refused.
-        Err(StoreError::MfaRequired) if op == Op::Me => {
-            return me_without_second_factor(&claims, &context);
-        }
-        Err(err) => return Err(err.into()),
-    };
+    let authority = deps.store.authority(&context).await?;
     match op {
-        Op::Me => me(&claims, Some(&authority)),
-        Op::List => list(deps, &context, &request).await,
-        Op::Get => get(deps, &context, &params).await,
-        Op::Invite => invite(deps, &context, &authority, &request).await,
-        Op::ChangeRole => change_role(deps, &context, &authority, &request, &params).await,
-        Op::Remove => remove(deps, &context, &authority, &params).await,
+        Members::List => list(deps, &context, &request).await,
+        Members::Get => get(deps, &context, &params).await,
+        Members::Invite => invite(deps, &context, &authority, &request).await,
+        Members::ChangeRole => change_role(deps, &context, &authority, &request, &params).await,
+        Members::Remove => remove(deps, &context, &authority, &params).await,
     }
 }
 
@@ -107,41 +186,236 @@ fn user_id(params: &PathParams) -> Result<UserId, ApiError> {
     UserId::parse(params.get("userId")).map_err(|_| ApiError::NotFound)
 }
 
-/// The caller of an organization that requires a second factor they did not sign in with.
-fn me_without_second_factor(
-    claims: &Claims,
-    context: &TenantContext,
-) -> Result<Response<Body>, ApiError> {
-    Ok(json(
-        StatusCode::OK,
-        &json!({
-            "user_id": context.user_id,
-            "email": claims.get(claims::EMAIL),
-            "tenant": { "id": context.tenant_id, "mfa_required": true },
-            "groups": claims.groups(),
-        }),
-    ))
+/// A malformed id cannot name one of the caller's organizations: the same 404 as another's.
+fn tenant_param(params: &PathParams) -> Result<TenantId, ApiError> {
+    TenantId::parse(params.get("tenantId")).map_err(|_| ApiError::NotFound)
 }
 
-/// The caller, with their organization as the control table has it now (role and tier).
-fn me(claims: &Claims, authority: Option<&Authority>) -> Result<Response<Body>, ApiError> {
+async fn profile_of<S: PersonStore, D>(
+    deps: &Deps<S, D>,
+    user: &UserId,
+) -> Result<Option<Profile>, ApiError> {
+    Ok(deps.store.profile(user).await?)
+}
+
+/// The caller, with the organization their token carries as the control table has it now (role
+/// and tier), and how many other organizations and invitations they have.
+async fn me<S: PersonStore + ControlAuthority, D>(
+    deps: &Deps<S, D>,
+    claims: &Claims,
+) -> Result<Response<Body>, ApiError> {
     let user = claims.user_id()?;
-    let tenant = match authority {
-        Some(authority) => json!({
-            "id": authority.tenant.id,
-            "role": authority.role,
-            "tier": authority.tenant.tier,
-        }),
-        None => serde_json::Value::Null,
+    let profile = profile_of(deps, &user).await?;
+    let tenant = match tenant_of(claims) {
+        Err(ApiError::NoTenant) => Value::Null,
+        Err(err) => return Err(err),
+        Ok(context) => match deps.store.authority(&context).await {
+            Ok(authority) => json!({
+                "id": authority.tenant.id,
+                "name": authority.tenant.name,
+                "role": authority.role,
+                "tier": authority.tenant.tier,
+            }),
+            // The caller may still learn why everything else is refused.
+            Err(StoreError::MfaRequired) => {
+                json!({ "id": context.tenant_id, "mfa_required": true })
+            }
+            Err(err) => return Err(err.into()),
+        },
     };
+    let carried = tenant_of(claims).ok().map(|context| context.tenant_id);
+    let (others, pending) = profile.as_ref().map_or((0, 0), |profile| {
+        (
+            profile
+                .organizations()
+                .filter(|m| Some(m.tenant_id) != carried)
+                .count(),
+            profile.invitations().count(),
+        )
+    });
     Ok(json(
         StatusCode::OK,
         &json!({
             "user_id": user,
             "email": claims.get(claims::EMAIL),
             "tenant": tenant,
+            "other_organizations": others,
+            "pending_invitations": pending,
             "groups": claims.groups(),
         }),
+    ))
+}
+
+/// One of the caller's organizations as `/me/organizations` shows it.
+fn organization_view(membership: &Membership, tenant: Option<&Tenant>, active: bool) -> Value {
+    json!({
+        "id": membership.tenant_id,
+        "name": tenant.map(|t| t.name.as_str()),
+        "role": membership.role,
+        "tier": tenant.map_or(membership.tier, |t| t.tier),
+        "status": tenant.map_or(membership.tenant_status, |t| t.status),
+        "active": active,
+    })
+}
+
+/// The tenant records of `memberships`, for names and current state.
+async fn records<'a, S: PersonStore, D>(
+    deps: &Deps<S, D>,
+    memberships: impl Iterator<Item = &'a Membership>,
+) -> Result<Vec<Tenant>, ApiError> {
+    let ids: Vec<TenantId> = memberships.map(|m| m.tenant_id).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(deps.store.tenants(&ids).await?)
+}
+
+async fn organizations<S: PersonStore, D>(
+    deps: &Deps<S, D>,
+    claims: &Claims,
+) -> Result<Response<Body>, ApiError> {
+    let user = claims.user_id()?;
+    let Some(profile) = profile_of(deps, &user).await? else {
+        return Ok(json(StatusCode::OK, &json!({ "items": [] })));
+    };
+    let tenants = records(deps, profile.organizations()).await?;
+    let chosen = profile.chosen().map(|m| m.tenant_id);
+    let items: Vec<Value> = profile
+        .organizations()
+        .map(|m| {
+            let tenant = tenants.iter().find(|t| t.id == m.tenant_id);
+            organization_view(m, tenant, Some(m.tenant_id) == chosen)
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &json!({ "items": items })))
+}
+
+/// The body of `POST /me/organizations`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateOrganizationBody {
+    name: String,
+}
+
+async fn create_organization<S: PersonStore, D>(
+    deps: &Deps<S, D>,
+    claims: &Claims,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let user = claims.user_id()?;
+    let body: CreateOrganizationBody = json_body(request, MAX_BODY_BYTES)?;
+    let name = TenantName::parse(&body.name)?;
+    let email = claims
+        .get(claims::EMAIL)
+        .and_then(|raw| EmailAddress::parse(raw).ok())
+        .ok_or_else(|| {
+            ApiError::from(ValidationError::new(
+                "email",
+                "your account has no valid e-mail address",
+            ))
+        })?;
+    // Like a sign-up: basic, pooled, usable at once; paid plans are chosen afterwards.
+    let tenant = Tenant::new(name, Tier::Basic);
+    deps.store
+        .create_organization(&tenant, &user, &email)
+        .await?;
+    tracing::info!(tenant_id = %tenant.id, "organization created by a signed-in user");
+    let membership = Membership::first_admin(&tenant, &user, &email);
+    Ok(created(
+        &format!("/me/organizations/{}", tenant.id),
+        &organization_view(&membership, Some(&tenant), false),
+    ))
+}
+
+/// Leaves an organization: the same removal an admin makes (the last admin cannot leave, the
+/// tokens carrying it are revoked), but the account stays, whatever is left.
+async fn leave<S: MemberStore, D>(
+    deps: &Deps<S, D>,
+    claims: &Claims,
+    params: &PathParams,
+) -> Result<Response<Body>, ApiError> {
+    let user = claims.user_id()?;
+    let tenant = tenant_param(params)?;
+    deps.store.remove_member(&tenant, &user).await?;
+    tracing::info!(tenant_id = %tenant, "member left the organization");
+    Ok(no_content())
+}
+
+async fn switch<S: PersonStore, D>(
+    deps: &Deps<S, D>,
+    claims: &Claims,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    let user = claims.user_id()?;
+    let body: ActiveOrganizationBody = json_body(request, MAX_BODY_BYTES)?;
+    let tenant = TenantId::parse(&body.tenant_id)
+        .map_err(|_| ValidationError::new("tenant_id", "is not an organization id"))?;
+    deps.store.set_active(&user, &tenant).await?;
+    let profile = profile_of(deps, &user).await?.ok_or(ApiError::NotFound)?;
+    let membership = profile.of(&tenant).ok_or(ApiError::NotFound)?;
+    let tenants = deps.store.tenants(&[tenant]).await?;
+    let usable = profile.chosen().map(|m| m.tenant_id) == Some(tenant);
+    let mut view = organization_view(membership, tenants.first(), usable);
+    view["detail"] = json!(if usable {
+        "Refresh your token: the next one carries this organization."
+    } else {
+        "Recorded, but this organization is not open for work now: tokens carry another one until it is."
+    });
+    Ok(json(StatusCode::OK, &view))
+}
+
+async fn invitations<S: PersonStore, D>(
+    deps: &Deps<S, D>,
+    claims: &Claims,
+) -> Result<Response<Body>, ApiError> {
+    let user = claims.user_id()?;
+    let Some(profile) = profile_of(deps, &user).await? else {
+        return Ok(json(StatusCode::OK, &json!({ "items": [] })));
+    };
+    let tenants = records(deps, profile.invitations()).await?;
+    let now = shared::authority::now_millis();
+    let items: Vec<Value> = profile
+        .invitations()
+        .filter_map(|m| {
+            let MembershipState::Invited { expires_at } = m.state else {
+                return None;
+            };
+            let tenant = tenants.iter().find(|t| t.id == m.tenant_id);
+            Some(json!({
+                "tenant_id": m.tenant_id,
+                "name": tenant.map(|t| t.name.as_str()),
+                "role": m.role,
+                "expires_at": Timestamp::from_millis(expires_at),
+                "expired": expires_at <= now,
+            }))
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &json!({ "items": items })))
+}
+
+async fn answer<S: PersonStore, D>(
+    deps: &Deps<S, D>,
+    claims: &Claims,
+    request: &Request,
+    params: &PathParams,
+) -> Result<Response<Body>, ApiError> {
+    let user = claims.user_id()?;
+    let tenant = tenant_param(params)?;
+    let body: AnswerBody = json_body(request, MAX_BODY_BYTES)?;
+    deps.store
+        .answer_invitation(&user, &tenant, body.accept)
+        .await?;
+    tracing::info!(tenant_id = %tenant, accepted = body.accept, "invitation answered");
+    if !body.accept {
+        return Ok(no_content());
+    }
+    let profile = profile_of(deps, &user).await?.ok_or(ApiError::NotFound)?;
+    let membership = profile.of(&tenant).ok_or(ApiError::NotFound)?;
+    let tenants = deps.store.tenants(&[tenant]).await?;
+    let chosen = profile.chosen().map(|m| m.tenant_id) == Some(tenant);
+    Ok(json(
+        StatusCode::OK,
+        &organization_view(membership, tenants.first(), chosen),
     ))
 }
 
@@ -183,23 +457,30 @@ async fn invite<S: MemberStore, D: UserDirectory>(
     let max_users = PlanLimits::of(authority.tenant.tier).max_users;
 
     // 1. Hold the address and a seat (or take over the hold of an invitation of this address
-    //    that a crash interrupted).
-    let reservation = deps
+    //    that a crash interrupted), unless the address has an account.
+    let reservation = match deps
         .store
         .reserve_invite(tenant, &invitation, max_users)
-        .await?;
+        .await?
+    {
+        Reserved::New(reservation) => reservation,
+        Reserved::Existing(user) => {
+            return invite_existing(deps, context, &invitation, user, max_users).await;
+        }
+    };
     // 2. Create the user in Cognito; on failure, release the hold. A resumed invitation may
-    //    find the user its predecessor created: it carries on with that one.
+    //    find the user its predecessor created: it carries on with that one. An account that
+    //    exists without the control table knowing it (an operator, or one whose clean-up
+    //    stopped half way) gets an invitation to accept.
     let (user, created_here) = match deps.directory.create_user(&invitation.email).await {
         Ok(user) => (user, true),
-        Err(DirectoryError::AlreadyExists) if reservation.resumed => {
-            match deps.directory.find_user(&invitation.email).await {
-                Ok(Some(user)) => (user, false),
-                Ok(None) => {
+        Err(DirectoryError::AlreadyExists) => {
+            let found = deps.directory.find_user(&invitation.email).await;
+            match found {
+                Ok(Some(user)) if reservation.resumed => (user, false),
+                Ok(found) => {
                     release(deps, context, &reservation).await;
-                    return Err(ApiError::Internal(
-                        "the invited user exists and then does not".into(),
-                    ));
+                    return invite_existing(deps, context, &invitation, found, max_users).await;
                 }
                 Err(err) => {
                     release(deps, context, &reservation).await;
@@ -211,12 +492,9 @@ async fn invite<S: MemberStore, D: UserDirectory>(
         }
         Err(err) => {
             release(deps, context, &reservation).await;
-            return Err(match err {
-                DirectoryError::AlreadyExists => {
-                    StoreError::EmailTaken { same_tenant: false }.into()
-                }
-                other => ApiError::Internal(format!("creating the invited user: {other}")),
-            });
+            return Err(ApiError::Internal(format!(
+                "creating the invited user: {err}"
+            )));
         }
     };
     if reservation.resumed {
@@ -243,10 +521,37 @@ async fn invite<S: MemberStore, D: UserDirectory>(
     }
 }
 
+/// Invites someone who has an account (found by the address's claim, or in the user pool):
+/// a pending invitation they accept from `/me/invitations`.
+async fn invite_existing<S: MemberStore, D: UserDirectory>(
+    deps: &Deps<S, D>,
+    context: &TenantContext,
+    invitation: &Invitation,
+    user: Option<UserId>,
+    max_users: u64,
+) -> Result<Response<Body>, ApiError> {
+    let user = match user {
+        Some(user) => user,
+        None => deps
+            .directory
+            .find_user(&invitation.email)
+            .await
+            .map_err(|err| ApiError::Internal(format!("finding the invited user: {err}")))?
+            // The claim says the address has an account, the pool does not know it.
+            .ok_or(StoreError::EmailTaken { same_tenant: false })?,
+    };
+    let member = deps
+        .store
+        .invite_existing(&context.tenant_id, invitation, &user, max_users)
+        .await?;
+    tracing::info!(invited_user = %user, role = %member.role, "existing user invited");
+    Ok(created(&format!("/users/{user}"), &member))
+}
+
 async fn release<S: MemberStore, D>(
     deps: &Deps<S, D>,
     context: &TenantContext,
-    reservation: &shared::store::control::Reservation,
+    reservation: &Reservation,
 ) {
     if let Err(err) = deps
         .store
@@ -276,12 +581,13 @@ async fn change_role<S: MemberStore, D>(
     Ok(json(StatusCode::OK, &member))
 }
 
-/// Removes the membership first (that, and the revocation it records, takes every power away:
-/// the tokens the user holds are refused within 10 s, their next token names no tenant), then
-/// revokes the user's refresh tokens and deletes them from the user pool: a membership is keyed
-/// by the user, so this was their only one, and their personal data goes with it (the address
-/// can be invited again). A failure of those last two is logged, not returned: the membership,
-/// which carries all authority, is already gone.
+/// Removes the membership first (that, and the revocation it records, takes every power in
+/// this organization away: the tokens carrying it are refused within 10 s, the next token
+/// carries another organization or none), or withdraws a pending invitation. A person left with
+/// no organization and no invitation is then signed out everywhere and deleted from the user
+/// pool: their personal data goes, and the address can be invited again. A person who still
+/// belongs elsewhere keeps their account and sessions, untouched. A failure of those last
+/// steps is logged, not returned: the membership, which carries all authority, is already gone.
 async fn remove<S: MemberStore, D: UserDirectory>(
     deps: &Deps<S, D>,
     context: &TenantContext,
@@ -290,18 +596,34 @@ async fn remove<S: MemberStore, D: UserDirectory>(
 ) -> Result<Response<Body>, ApiError> {
     require_admin(authority, "remove users")?;
     let user = user_id(params)?;
-    deps.store.remove_member(&context.tenant_id, &user).await?;
-    if let Err(err) = deps.directory.sign_out_everywhere(&user).await {
+    let removed = deps.store.remove_member(&context.tenant_id, &user).await?;
+    if removed.member.status == MemberStatus::Invited {
+        tracing::info!(target_user = %user, "invitation withdrawn");
+        return Ok(no_content());
+    }
+    tracing::info!(target_user = %user, remaining = removed.remaining, "member removed");
+    if removed.remaining == 0 {
+        match deps.store.forget_person(&user, &removed.member.email).await {
+            Ok(true) => delete_account(deps, &user).await,
+            Ok(false) => {}
+            Err(err) => {
+                tracing::error!(target_user = %user, error = %err, "the profile of a removed member could not be deleted");
+            }
+        }
+    }
+    Ok(no_content())
+}
+
+async fn delete_account<S, D: UserDirectory>(deps: &Deps<S, D>, user: &UserId) {
+    if let Err(err) = deps.directory.sign_out_everywhere(user).await {
         tracing::warn!(target_user = %user, error = %err, "removed member could not be signed out globally");
     }
-    match deps.directory.delete_user(&user).await {
+    match deps.directory.delete_user(user).await {
         Ok(()) | Err(DirectoryError::NotFound) => {}
         Err(err) => {
             tracing::error!(target_user = %user, error = %err, "removed member could not be deleted from the user pool");
         }
     }
-    tracing::info!(target_user = %user, "member removed");
-    Ok(no_content())
 }
 
 #[cfg(test)]
@@ -312,6 +634,7 @@ mod tests {
     use shared::ids::TenantId;
     use shared::store::control::{MembershipLookup, TenantStore};
     use shared::store::memory_control::MemoryControl;
+    use shared::testing::SoleMembership;
     use shared::testing::{
         Event, TENANT_A, TENANT_B, assert_problem, body_json, seed_sample_tenants, user_id,
     };
@@ -356,10 +679,15 @@ mod tests {
         assert_eq!(mine["email"], "amir@acme.example");
         assert_eq!(
             mine["tenant"],
-            json!({"id": TENANT_A, "role": "member", "tier": "basic"})
+            json!({"id": TENANT_A, "name": "Acme Tea", "role": "member", "tier": "basic"})
+        );
+        assert_eq!(
+            (&mine["other_organizations"], &mine["pending_invitations"]),
+            (&json!(0), &json!(0))
         );
         let operator = body_json(&call(&deps, fixture("me", "platform")).await);
         assert_eq!(operator["tenant"], Value::Null);
+        assert_eq!(operator["other_organizations"], 0);
         assert_eq!(operator["groups"], json!(["platform-admin"]));
         assert_problem(
             &call(&deps, fixture("me", "a-admin").claim("sub", None)).await,
@@ -510,31 +838,313 @@ mod tests {
         );
     }
 
+    /// Bo, a member of B, invited to A as admin: a pending invitation he sees, accepts, and
+    /// switches to; his membership of B is untouched throughout.
     #[tokio::test]
-    async fn an_invitation_cannot_attach_a_member_of_another_tenant() {
+    async fn a_member_of_another_tenant_is_invited_to_accept() {
         let deps = deps().await;
-        let response = invite(&deps, "a-admin", "bo@bolt.example", "admin").await;
-        let problem = assert_problem(&response, 409, "email-unavailable");
-        assert!(!problem["detail"].as_str().unwrap().contains("Bolt"));
-        assert!(!problem.to_string().contains(TENANT_B));
+        let bo = user_id("b-member");
+        let response = invite(&deps, "a-admin", "Bo@Bolt.example", "admin").await;
+        assert_eq!(response.status(), 201, "{:?}", response.body());
+        let pending = body_json(&response);
+        assert_eq!(
+            (&pending["user_id"], &pending["status"]),
+            (&json!(bo.as_str()), &json!("invited"))
+        );
+        assert!(pending["expires_at"].is_string());
+        let record = deps.store.get_tenant(&tenant(TENANT_A)).await.unwrap();
+        assert_eq!(
+            (record.user_count, record.admin_count),
+            (3, 1),
+            "a seat is held, no admin is counted yet"
+        );
+        // The invitation is no membership: A's routes refuse a token claiming it.
+        let forged = fixture("list-users", "b-member")
+            .claim("tenant_id", Some(TENANT_A))
+            .claim("tenant_role", Some("admin"));
+        assert_problem(&call(&deps, forged).await, 401, "token-revoked");
+        // Bo sees it, with A's name, from his B token.
+        let listed = body_json(&call(&deps, fixture("my-invitations", "b-member")).await);
+        assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            (
+                &listed["items"][0]["tenant_id"],
+                &listed["items"][0]["name"]
+            ),
+            (&json!(TENANT_A), &json!("Acme Tea"))
+        );
+        assert_eq!(listed["items"][0]["expired"], false);
+        let me = body_json(&call(&deps, fixture("me", "b-member")).await);
+        assert_eq!(me["pending_invitations"], 1);
+        let accepted = call(
+            &deps,
+            fixture("answer-invitation", "b-member").path_param("tenantId", TENANT_A),
+        )
+        .await;
+        assert_eq!(accepted.status(), 200);
+        assert_eq!(
+            (
+                &body_json(&accepted)["role"],
+                &body_json(&accepted)["active"]
+            ),
+            (&json!("admin"), &json!(false))
+        );
+        let record = deps.store.get_tenant(&tenant(TENANT_A)).await.unwrap();
+        assert_eq!((record.user_count, record.admin_count), (3, 2));
+        let mine = body_json(&call(&deps, fixture("my-organizations", "b-member")).await);
+        let orgs: Vec<(String, String, bool)> = mine["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                (
+                    o["id"].as_str().unwrap().to_owned(),
+                    o["role"].as_str().unwrap().to_owned(),
+                    o["active"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            orgs,
+            vec![
+                (TENANT_A.to_owned(), "admin".to_owned(), false),
+                (TENANT_B.to_owned(), "member".to_owned(), true),
+            ]
+        );
+        let switched = call(
+            &deps,
+            fixture("switch-organization", "b-member")
+                .body(&json!({"tenant_id": TENANT_A}).to_string()),
+        )
+        .await;
+        assert_eq!(switched.status(), 200);
+        assert_eq!(body_json(&switched)["active"], true);
+        let profile = deps.store.profile(&bo).await.unwrap().unwrap();
+        let chosen = profile.chosen().unwrap();
+        assert_eq!(
+            (chosen.tenant_id, chosen.role),
+            (tenant(TENANT_A), Role::Admin)
+        );
+        assert_eq!(
+            profile.of(&tenant(TENANT_B)).unwrap().role,
+            Role::Member,
+            "B is untouched"
+        );
+        // Already a member of A: a second invitation is refused.
+        let again = invite(&deps, "a-admin", "bo@bolt.example", "member").await;
+        assert_problem(&again, 409, "already-member");
+        let own = invite(&deps, "a-admin", "amir@acme.example", "member").await;
+        assert_problem(&own, 409, "already-member");
+    }
+
+    #[tokio::test]
+    async fn an_invitation_is_answered_by_its_invitee_once() {
+        let deps = deps().await;
+        assert_eq!(
+            invite(&deps, "a-admin", "bo@bolt.example", "member")
+                .await
+                .status(),
+            201
+        );
+        let answer = |who: &str, accept: bool| {
+            fixture("answer-invitation", who)
+                .path_param("tenantId", TENANT_A)
+                .body(&json!({ "accept": accept }).to_string())
+        };
+        // Not Bea's invitation, nor a malformed or unknown organization's.
+        assert_problem(
+            &call(&deps, answer("b-admin", true)).await,
+            404,
+            "not-found",
+        );
+        assert_problem(
+            &call(
+                &deps,
+                answer("b-member", true).path_param("tenantId", "nope"),
+            )
+            .await,
+            404,
+            "not-found",
+        );
+        assert_problem(
+            &call(
+                &deps,
+                answer("b-member", true).body("{\"accept\": \"yes\"}"),
+            )
+            .await,
+            400,
+            "invalid-request",
+        );
+        assert_eq!(call(&deps, answer("b-member", true)).await.status(), 200);
+        assert_problem(
+            &call(&deps, answer("b-member", true)).await,
+            409,
+            "already-member",
+        );
+        assert_problem(
+            &call(&deps, answer("b-member", false)).await,
+            409,
+            "already-member",
+        );
+        // Bea is invited, then declines: seat back, nothing left.
+        assert_eq!(
+            invite(&deps, "a-admin", "bea@bolt.example", "admin")
+                .await
+                .status(),
+            201
+        );
+        assert_eq!(call(&deps, answer("b-admin", false)).await.status(), 204);
+        assert_problem(
+            &call(&deps, answer("b-admin", true)).await,
+            404,
+            "not-found",
+        );
+        let record = deps.store.get_tenant(&tenant(TENANT_A)).await.unwrap();
+        assert_eq!((record.user_count, record.admin_count), (3, 1));
+        // Invited again, then withdrawn by the admin: gone for her too.
+        assert_eq!(
+            invite(&deps, "a-admin", "bea@bolt.example", "admin")
+                .await
+                .status(),
+            201
+        );
+        let withdraw =
+            fixture("remove-user", "a-admin").path_param("userId", user_id("b-admin").as_str());
+        assert_eq!(call(&deps, withdraw).await.status(), 204);
+        assert_problem(
+            &call(&deps, answer("b-admin", true)).await,
+            404,
+            "not-found",
+        );
+        let record = deps.store.get_tenant(&tenant(TENANT_A)).await.unwrap();
+        assert_eq!((record.user_count, record.admin_count), (3, 1));
+        let bea = deps
+            .store
+            .profile(&user_id("b-admin"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(bea.memberships.len(), 1, "her own organization stays");
+    }
+
+    #[tokio::test]
+    async fn an_expired_invitation_cannot_be_accepted_but_can_be_declined() {
+        let deps = deps().await;
+        assert_eq!(
+            invite(&deps, "a-admin", "bo@bolt.example", "member")
+                .await
+                .status(),
+            201
+        );
+        deps.store
+            .expire_invitation(&tenant(TENANT_A), &user_id("b-member"));
+        let answer = |accept: bool| {
+            fixture("answer-invitation", "b-member")
+                .path_param("tenantId", TENANT_A)
+                .body(&json!({ "accept": accept }).to_string())
+        };
+        let listed = body_json(&call(&deps, fixture("my-invitations", "b-member")).await);
+        assert_eq!(listed["items"][0]["expired"], true);
+        assert_problem(&call(&deps, answer(true)).await, 409, "invitation-expired");
+        assert_eq!(call(&deps, answer(false)).await.status(), 204);
+        let record = deps.store.get_tenant(&tenant(TENANT_A)).await.unwrap();
+        assert_eq!(record.user_count, 2);
+    }
+
+    #[tokio::test]
+    async fn a_person_creates_switches_and_leaves_organizations() {
+        let deps = deps().await;
+        let amir = user_id("a-member");
+        let created = call(&deps, fixture("create-organization", "a-member")).await;
+        assert_eq!(created.status(), 201);
+        let second = body_json(&created);
+        assert_eq!(
+            (&second["name"], &second["role"], &second["tier"]),
+            (&json!("Second Shop"), &json!("admin"), &json!("basic"))
+        );
+        let second_id = second["id"].as_str().unwrap().to_owned();
+        let record = deps.store.get_tenant(&tenant(&second_id)).await.unwrap();
+        assert_eq!((record.user_count, record.admin_count), (1, 1));
+        for (bad, code) in [
+            (json!({"name": "x"}), "validation-failed"),
+            (
+                json!({"name": "Shop", "tier": "premium"}),
+                "invalid-request",
+            ),
+        ] {
+            assert_problem(
+                &call(
+                    &deps,
+                    fixture("create-organization", "a-member").body(&bad.to_string()),
+                )
+                .await,
+                400,
+                code,
+            );
+        }
+        // Not a member of B: no switching there; a malformed id is a bad request.
+        let switch = |to: &str| {
+            fixture("switch-organization", "a-member").body(&json!({ "tenant_id": to }).to_string())
+        };
+        assert_problem(&call(&deps, switch(TENANT_B)).await, 404, "not-found");
+        assert_problem(&call(&deps, switch("nope")).await, 400, "validation-failed");
+        assert_eq!(call(&deps, switch(&second_id)).await.status(), 200);
         assert_eq!(
             deps.store
-                .membership(&user_id("b-member"))
+                .profile(&amir)
                 .await
                 .unwrap()
                 .unwrap()
+                .chosen()
+                .unwrap()
                 .tenant_id,
-            tenant(TENANT_B)
+            tenant(&second_id)
         );
-        let own = invite(&deps, "a-admin", "amir@acme.example", "member").await;
-        assert_problem(&own, 409, "already-member");
+        // The last admin of the new one cannot leave it; leaving A is fine, and revokes.
+        let leave =
+            |from: &str| fixture("leave-organization", "a-member").path_param("tenantId", from);
+        assert_problem(&call(&deps, leave(&second_id)).await, 409, "last-admin");
+        assert_problem(&call(&deps, leave(TENANT_B)).await, 404, "not-found");
+        assert_eq!(call(&deps, leave(TENANT_A)).await.status(), 204);
+        let a = deps.store.get_tenant(&tenant(TENANT_A)).await.unwrap();
+        assert_eq!(a.user_count, 1);
+        assert!(a.revoked.contains_key(&amir), "the A tokens are refused");
+        let mine = body_json(&call(&deps, fixture("my-organizations", "a-member")).await);
+        assert_eq!(mine["items"].as_array().unwrap().len(), 1);
+        assert_eq!(mine["items"][0]["id"], second_id);
+        // The old A token is refused everywhere in A.
+        assert_problem(
+            &call(&deps, fixture("list-users", "a-member")).await,
+            401,
+            "token-revoked",
+        );
+    }
+
+    #[tokio::test]
+    async fn removing_a_person_who_belongs_elsewhere_keeps_their_account() {
+        let deps = deps().await;
+        let bo = user_id("b-member");
+        deps.directory
+            .insert(bo.clone(), EmailAddress::parse("bo@bolt.example").unwrap());
+        invite(&deps, "a-admin", "bo@bolt.example", "member").await;
+        let accept = fixture("answer-invitation", "b-member").path_param("tenantId", TENANT_A);
+        assert_eq!(call(&deps, accept).await.status(), 200);
+        let remove = fixture("remove-user", "a-admin").path_param("userId", bo.as_str());
+        assert_eq!(call(&deps, remove).await.status(), 204);
+        assert!(deps.directory.user(&bo).is_some(), "the account stays");
+        assert!(!deps.directory.was_signed_out(&bo), "B's sessions stay");
+        let profile = deps.store.profile(&bo).await.unwrap().unwrap();
         assert_eq!(
+            profile.memberships.keys().copied().collect::<Vec<_>>(),
+            vec![tenant(TENANT_B)]
+        );
+        assert!(
             deps.store
                 .get_tenant(&tenant(TENANT_A))
                 .await
                 .unwrap()
-                .user_count,
-            2
+                .revoked
+                .contains_key(&bo)
         );
     }
 
@@ -566,26 +1176,22 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_existing_cognito_user_is_a_conflict_that_leaves_nothing_behind() {
+    async fn an_account_the_control_table_does_not_know_is_invited_to_accept() {
         let deps = deps().await;
-        // A user the directory knows but no tenant does (e.g. removed earlier).
+        // A user the directory knows but no tenant does (e.g. an operator).
+        let ghost = UserId::parse("0e000000-0000-4000-8000-0000000000e1").unwrap();
         deps.directory.insert(
-            UserId::parse("0e000000-0000-4000-8000-0000000000e1").unwrap(),
-            shared::domain::email::EmailAddress::parse("ghost@example.com").unwrap(),
+            ghost.clone(),
+            EmailAddress::parse("ghost@example.com").unwrap(),
         );
-        assert_problem(
-            &invite(&deps, "a-admin", "ghost@example.com", "member").await,
-            409,
-            "email-unavailable",
-        );
-        assert_eq!(
-            deps.store
-                .get_tenant(&tenant(TENANT_A))
-                .await
-                .unwrap()
-                .user_count,
-            2
-        );
+        let response = invite(&deps, "a-admin", "ghost@example.com", "member").await;
+        assert_eq!(response.status(), 201);
+        assert_eq!(body_json(&response)["status"], "invited");
+        assert_eq!(deps.directory.user_count(), 1, "no second account");
+        let record = deps.store.get_tenant(&tenant(TENANT_A)).await.unwrap();
+        assert_eq!(record.user_count, 3);
+        let profile = deps.store.profile(&ghost).await.unwrap().unwrap();
+        assert_eq!(profile.invitations().count(), 1);
     }
 
     /// Amir (a member) made admin, with a token issued after that: what the token says and
@@ -747,7 +1353,7 @@ mod tests {
         let before = deps.store.get_tenant(&a).await.unwrap().user_count;
         // What a crash after steps 1 and 2 leaves: the address and a seat held, the Cognito user
         // created, no membership. Nobody can see or remove that user through the API.
-        let email = shared::domain::email::EmailAddress::parse("eve@acme.example").unwrap();
+        let email = EmailAddress::parse("eve@acme.example").unwrap();
         let invitation = Invitation {
             email: email.clone(),
             role: Role::Member,
@@ -804,7 +1410,7 @@ mod tests {
     #[tokio::test]
     async fn the_user_limit_of_the_plan_is_enforced() {
         let deps = deps().await;
-        let max = PlanLimits::of(shared::context::Tier::Basic).max_users;
+        let max = PlanLimits::of(Tier::Basic).max_users;
         for i in 2..max {
             assert_eq!(
                 invite(&deps, "a-admin", &format!("u{i}@acme.example"), "member")

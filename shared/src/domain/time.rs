@@ -18,6 +18,12 @@ impl Timestamp {
         OffsetDateTime::parse(raw, &Rfc3339).ok().map(Self)
     }
 
+    /// The instant `millis` ms after the epoch (saturating at the far ends of the range).
+    pub fn from_millis(millis: u64) -> Self {
+        let nanos = i128::from(millis) * 1_000_000;
+        Self(OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH))
+    }
+
     pub fn unix_seconds(&self) -> i64 {
         self.0.unix_timestamp()
     }
@@ -56,6 +62,10 @@ mod tests {
                 .unwrap()
                 .year_month(),
             "2026-02"
+        );
+        assert_eq!(
+            Timestamp::from_millis(1_795_681_600_000).to_string(),
+            "2026-11-26T08:26:40Z"
         );
     }
 }

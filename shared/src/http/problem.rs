@@ -257,6 +257,25 @@ impl From<StoreError> for ApiError {
                 "email-unavailable",
                 "This e-mail address cannot be invited.",
             ),
+            StoreError::TooManyOrganizations => Self::conflict(
+                "too-many-organizations",
+                format!(
+                    "A person can belong to (or be invited to) at most {} organizations; leave one first.",
+                    crate::domain::member::MAX_MEMBERSHIPS
+                ),
+            ),
+            StoreError::AlreadyAnswered => Self::conflict(
+                "already-member",
+                "This invitation was accepted already: the organization is in your list.",
+            ),
+            StoreError::InvitationExpired => Self::conflict(
+                "invitation-expired",
+                "This invitation has expired; ask an admin of the organization for a new one.",
+            ),
+            StoreError::InvitationPending => Self::conflict(
+                "invitation-pending",
+                "This person has not accepted the invitation yet; withdraw it and invite again with the role you want.",
+            ),
             StoreError::LastAdmin => Self::conflict(
                 "last-admin",
                 "An organization must keep at least one admin; promote someone else first.",

@@ -4,9 +4,12 @@
 use std::future::Future;
 
 use super::{ListPage, StoreError};
+use crate::authority::next_grant;
 use crate::context::{Role, Tier};
 use crate::domain::email::EmailAddress;
-use crate::domain::member::{Invitation, Member, Membership};
+use crate::domain::member::{
+    INVITATION_LIFETIME_MS, Invitation, Member, Membership, MembershipState, Profile,
+};
 use crate::domain::tenant::{Tenant, TenantName, TenantSettings, TenantStatus};
 use crate::ids::{TenantId, UserId};
 
@@ -19,19 +22,20 @@ pub enum Onboarded {
     AlreadyMember,
 }
 
-/// Reading a user's membership: the pre-token trigger's one request.
+/// Reading a person's profile (every membership and invitation): the pre-token trigger's one
+/// request.
 pub trait MembershipLookup: Send + Sync {
-    fn membership(
+    fn profile(
         &self,
         user: &UserId,
-    ) -> impl Future<Output = Result<Option<Membership>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Profile>, StoreError>> + Send;
 }
 
 /// Self-service sign-up.
 pub trait Onboarding: MembershipLookup {
-    /// Creates `tenant` with `admin` as its first admin, atomically, unless `admin` already
-    /// belongs to a tenant. Safe to call again with a new tenant id for the same user: the
-    /// membership keyed by the user decides.
+    /// Creates `tenant` with `admin` as its first admin, atomically, unless `admin` already has
+    /// a profile. Safe to call again with a new tenant id for the same user: the profile keyed
+    /// by the user decides.
     fn onboard(
         &self,
         tenant: &Tenant,
@@ -68,9 +72,56 @@ impl Reservation {
             resumed,
         }
     }
+
+    /// The membership this reservation gives `user` in `tenant`, granted after every revocation
+    /// the tenant holds.
+    pub fn membership(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        state: MembershipState,
+    ) -> Membership {
+        Membership {
+            user_id: user.clone(),
+            tenant_id: *tenant,
+            role: self.invitation.role,
+            tier: self.tier,
+            tenant_status: self.tenant_status,
+            email: self.invitation.email.clone(),
+            granted_at: next_grant(self.grant_floor),
+            require_mfa: self.require_mfa,
+            state,
+        }
+    }
+
+    /// The state of an invitation made at `now` (ms).
+    pub fn invited_at(now: u64) -> MembershipState {
+        MembershipState::Invited {
+            expires_at: now.saturating_add(INVITATION_LIFETIME_MS),
+        }
+    }
 }
 
-/// A tenant's members: everything `users-api` does in DynamoDB.
+/// What reserving an invitation found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reserved {
+    /// The address is new: it and a seat are held while its Cognito user is created.
+    New(Reservation),
+    /// The address belongs to someone who has an account (their id, when the claim records it):
+    /// nothing was held; they get an invitation to accept ([`MemberStore::invite_existing`]).
+    Existing(Option<UserId>),
+}
+
+/// What removing a member did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    pub member: Member,
+    /// How many memberships and invitations the person still has elsewhere: with none, their
+    /// account can go.
+    pub remaining: usize,
+}
+
+/// A tenant's members: everything `users-api` does in DynamoDB for an organization.
 pub trait MemberStore: Send + Sync {
     /// Members in user-id order.
     fn list_members(
@@ -86,16 +137,28 @@ pub trait MemberStore: Send + Sync {
         user: &UserId,
     ) -> impl Future<Output = Result<Member, StoreError>> + Send;
 
-    /// Claims the e-mail address for `tenant` and takes a seat (while fewer than `max_users`),
-    /// atomically. The first step of an invitation; undone by [`MemberStore::cancel_invite`].
-    /// An unfinished invitation of the same address to the same tenant is taken over
-    /// ([`Reservation::resumed`]) instead of refused.
+    /// Claims a new e-mail address for `tenant` and takes a seat (while fewer than
+    /// `max_users`), atomically. The first step of an invitation of a new address; undone by
+    /// [`MemberStore::cancel_invite`]. An unfinished invitation of the same address to the same
+    /// tenant is taken over ([`Reservation::resumed`]) instead of refused. An address that
+    /// belongs to an account is [`Reserved::Existing`], with nothing written.
     fn reserve_invite(
         &self,
         tenant: &TenantId,
         invitation: &Invitation,
         max_users: u64,
-    ) -> impl Future<Output = Result<Reservation, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Reserved, StoreError>> + Send;
+
+    /// Invites a person who has an account: a pending member entry and invitation in their
+    /// profile, and a seat (while fewer than `max_users`), atomically. Already a member or
+    /// invited: [`StoreError::EmailTaken`] (`same_tenant`).
+    fn invite_existing(
+        &self,
+        tenant: &TenantId,
+        invitation: &Invitation,
+        user: &UserId,
+        max_users: u64,
+    ) -> impl Future<Output = Result<Member, StoreError>> + Send;
 
     /// Writes the membership and member entry of the user Cognito created for a reservation.
     fn complete_invite(
@@ -112,7 +175,8 @@ pub trait MemberStore: Send + Sync {
         reservation: &Reservation,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Changes a member's role; demoting the last admin is [`StoreError::LastAdmin`].
+    /// Changes a member's role; demoting the last admin is [`StoreError::LastAdmin`], a pending
+    /// invitation is [`StoreError::InvitationPending`].
     fn change_role(
         &self,
         tenant: &TenantId,
@@ -120,13 +184,59 @@ pub trait MemberStore: Send + Sync {
         role: Role,
     ) -> impl Future<Output = Result<Member, StoreError>> + Send;
 
-    /// Removes a member (membership, member entry, e-mail claim, seat); removing the last admin is
-    /// [`StoreError::LastAdmin`]. Returns the removed member.
+    /// Removes a member, or withdraws a pending invitation (member entry, the profile's
+    /// membership, seat); removing the last admin is [`StoreError::LastAdmin`]. Also how a
+    /// person leaves.
     fn remove_member(
         &self,
         tenant: &TenantId,
         user: &UserId,
-    ) -> impl Future<Output = Result<Member, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Removed, StoreError>> + Send;
+
+    /// Deletes the profile and e-mail claim of a person left with no membership and no
+    /// invitation, so their account can go; `false` (nothing deleted) if they have one again.
+    fn forget_person(
+        &self,
+        user: &UserId,
+        email: &EmailAddress,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// What a person does with their own organizations (`/me/...`): always their own profile, named
+/// by the verified `sub`, never by a request's body.
+pub trait PersonStore: MembershipLookup {
+    /// The tenant records of `ids` that exist (at most [`crate::domain::member::MAX_MEMBERSHIPS`]).
+    fn tenants(
+        &self,
+        ids: &[TenantId],
+    ) -> impl Future<Output = Result<Vec<Tenant>, StoreError>> + Send;
+
+    /// Records the organization the person's next token carries: [`StoreError::NotFound`]
+    /// unless they hold an accepted membership of it.
+    fn set_active(
+        &self,
+        user: &UserId,
+        tenant: &TenantId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Accepts (the membership is in force at once) or declines (the seat is freed) a pending
+    /// invitation. None: [`StoreError::NotFound`]; accepted already:
+    /// [`StoreError::AlreadyAnswered`]; too late: [`StoreError::InvitationExpired`].
+    fn answer_invitation(
+        &self,
+        user: &UserId,
+        tenant: &TenantId,
+        accept: bool,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Creates `tenant` with `admin` (who is signed in) as its first admin, atomically, within
+    /// [`crate::domain::member::MAX_MEMBERSHIPS`] ([`StoreError::TooManyOrganizations`]).
+    fn create_organization(
+        &self,
+        tenant: &Tenant,
+        admin: &UserId,
+        email: &EmailAddress,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Tenant records.
@@ -147,7 +257,7 @@ pub trait TenantStore: Send + Sync {
         require_mfa: Option<bool>,
     ) -> impl Future<Output = Result<Tenant, StoreError>> + Send;
 
-    /// Copies the tenant's status, tier and MFA requirement into every member's membership (what
+    /// Copies the tenant's status, tier and MFA requirement into every member's profile (what
     /// sign-in reads). Idempotent.
     fn sync_memberships(
         &self,
@@ -190,8 +300,17 @@ pub trait TenantStore: Send + Sync {
         tenant: &TenantId,
     ) -> impl Future<Output = Result<Option<MigrationState>, StoreError>> + Send;
 
-    /// Deletes every membership, member entry and e-mail claim of a tenant (the end of
-    /// offboarding). The tenant record stays, as a tombstone.
+    /// Takes the tenant's membership out of `user`'s profile (offboarding); a profile left with
+    /// nothing goes, with its e-mail claim. Returns whether the person is left with no profile,
+    /// so their account can go. Idempotent.
+    fn detach_member(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deletes every member entry of a tenant (the end of offboarding, after every member was
+    /// detached). The tenant record stays, as a tombstone.
     fn purge_members(
         &self,
         tenant: &TenantId,

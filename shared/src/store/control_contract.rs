@@ -5,7 +5,8 @@ use std::collections::HashSet;
 
 use super::StoreError;
 use super::control::{
-    MemberStore, Onboarded, Onboarding, Reservation, TenantStateChange, TenantStore,
+    MemberStore, Onboarded, Onboarding, PersonStore, Reservation, Reserved, TenantStateChange,
+    TenantStore,
 };
 use crate::authority::ControlAuthority;
 use crate::context::{Role, TenantContext, Tier};
@@ -13,13 +14,14 @@ use crate::domain::email::EmailAddress;
 use crate::domain::member::Invitation;
 use crate::domain::tenant::{Tenant, TenantName, TenantSettings, TenantStatus};
 use crate::ids::{TenantId, UserId};
+use crate::testing::{SoleMembership, reserve_new};
 
 pub trait ContractControl:
-    Onboarding + MemberStore + TenantStore + ControlAuthority + Clone + 'static
+    Onboarding + MemberStore + TenantStore + PersonStore + ControlAuthority + Clone + 'static
 {
 }
-impl<S: Onboarding + MemberStore + TenantStore + ControlAuthority + Clone + 'static> ContractControl
-    for S
+impl<S: Onboarding + MemberStore + TenantStore + PersonStore + ControlAuthority + Clone + 'static>
+    ContractControl for S
 {
 }
 
@@ -63,8 +65,7 @@ async fn reserve<S: ContractControl>(
         email: unique_email(label),
         role,
     };
-    let reservation = store
-        .reserve_invite(tenant, &invitation, 100)
+    let reservation = reserve_new(store, tenant, &invitation, 100)
         .await
         .expect("reserve");
     (invitation, reservation)
@@ -75,8 +76,7 @@ async fn invite<S: ContractControl>(store: &S, tenant: &TenantId, role: Role) ->
         email: unique_email("invitee"),
         role,
     };
-    let reservation = store
-        .reserve_invite(tenant, &invitation, 100)
+    let reservation = reserve_new(store, tenant, &invitation, 100)
         .await
         .expect("reserve");
     let user = new_user();
@@ -178,8 +178,7 @@ pub async fn an_invitation_adds_a_member<S: ContractControl>(store: &S) {
         email: unique_email("bob"),
         role: Role::Member,
     };
-    let reservation = store
-        .reserve_invite(&tenant.id, &invitation, 5)
+    let reservation = reserve_new(store, &tenant.id, &invitation, 5)
         .await
         .expect("reserve");
     assert_eq!(
@@ -218,22 +217,42 @@ pub async fn an_invitation_adds_a_member<S: ContractControl>(store: &S) {
     );
 }
 
-pub async fn an_address_in_use_cannot_be_invited<S: ContractControl>(store: &S) {
-    let (a, _, a_admin_email) = onboarded(store).await;
+pub async fn an_address_in_use_is_invited_to_accept<S: ContractControl>(store: &S) {
+    let (a, a_admin, a_admin_email) = onboarded(store).await;
     let (b, _, _) = onboarded(store).await;
     let to_b = Invitation {
         email: a_admin_email.clone(),
         role: Role::Member,
     };
+    // Nothing is held for an address that has an account.
+    assert_eq!(
+        store
+            .reserve_invite(&b.id, &to_b, 5)
+            .await
+            .expect("reserve"),
+        Reserved::Existing(Some(a_admin.clone()))
+    );
+    assert_eq!(store.get_tenant(&b.id).await.expect("tenant").user_count, 1);
     assert!(matches!(
-        store.reserve_invite(&b.id, &to_b, 5).await,
-        Err(StoreError::EmailTaken { same_tenant: false })
-    ));
-    assert!(matches!(
-        store.reserve_invite(&a.id, &to_b, 5).await,
+        store.invite_existing(&a.id, &to_b, &a_admin, 5).await,
         Err(StoreError::EmailTaken { same_tenant: true })
     ));
-    assert_eq!(store.get_tenant(&b.id).await.expect("tenant").user_count, 1);
+    let pending = store
+        .invite_existing(&b.id, &to_b, &a_admin, 5)
+        .await
+        .expect("invite");
+    assert_eq!(pending.status, crate::domain::member::MemberStatus::Invited);
+    assert!(pending.expires_at.is_some());
+    assert!(matches!(
+        store.invite_existing(&b.id, &to_b, &a_admin, 5).await,
+        Err(StoreError::EmailTaken { same_tenant: true })
+    ));
+    let stored = store.get_tenant(&b.id).await.expect("tenant");
+    assert_eq!(
+        (stored.user_count, stored.admin_count),
+        (2, 1),
+        "a pending invitation holds a seat"
+    );
 }
 
 pub async fn a_cancelled_invitation_frees_the_address_and_seat<S: ContractControl>(store: &S) {
@@ -242,8 +261,7 @@ pub async fn a_cancelled_invitation_frees_the_address_and_seat<S: ContractContro
         email: unique_email("undo"),
         role: Role::Admin,
     };
-    let reservation = store
-        .reserve_invite(&tenant.id, &invitation, 5)
+    let reservation = reserve_new(store, &tenant.id, &invitation, 5)
         .await
         .expect("reserve");
     store
@@ -252,8 +270,7 @@ pub async fn a_cancelled_invitation_frees_the_address_and_seat<S: ContractContro
         .expect("cancel");
     let stored = store.get_tenant(&tenant.id).await.expect("tenant");
     assert_eq!((stored.user_count, stored.admin_count), (1, 1));
-    store
-        .reserve_invite(&tenant.id, &invitation, 5)
+    reserve_new(store, &tenant.id, &invitation, 5)
         .await
         .expect("address free again");
 }
@@ -267,7 +284,7 @@ pub async fn the_user_limit_holds_under_concurrency<S: ContractControl>(store: &
                 email: unique_email(&format!("seat{i}")),
                 role: Role::Member,
             };
-            tokio::spawn(async move { store.reserve_invite(&tenant.id, &invitation, 3).await })
+            tokio::spawn(async move { reserve_new(&store, &tenant.id, &invitation, 3).await })
         })
         .collect();
     let mut reserved = 0;
@@ -334,7 +351,7 @@ pub async fn removing_a_member_removes_every_trace<S: ContractControl>(store: &S
         .remove_member(&tenant.id, &user)
         .await
         .expect("remove");
-    assert_eq!(removed.user_id, user);
+    assert_eq!((&removed.member.user_id, removed.remaining), (&user, 0));
     assert!(matches!(
         store.get_member(&tenant.id, &user).await,
         Err(StoreError::NotFound)
@@ -348,12 +365,18 @@ pub async fn removing_a_member_removes_every_trace<S: ContractControl>(store: &S
             .user_count,
         1
     );
+    assert!(
+        store
+            .forget_person(&user, &member.email)
+            .await
+            .expect("forget")
+    );
+    assert!(store.profile(&user).await.expect("lookup").is_none());
     let again = Invitation {
         email: member.email,
         role: Role::Member,
     };
-    store
-        .reserve_invite(&tenant.id, &again, 5)
+    reserve_new(store, &tenant.id, &again, 5)
         .await
         .expect("address free again");
 }
@@ -595,8 +618,14 @@ pub async fn a_deleted_tenant_stays_deleted<S: ContractControl>(store: &S) {
         store.begin_offboarding(&TenantId::generate()).await,
         Err(StoreError::NotFound)
     ));
+    assert!(
+        store
+            .detach_member(&tenant.id, &admin)
+            .await
+            .expect("detach")
+    );
     store.purge_members(&tenant.id).await.expect("purge");
-    assert!(store.membership(&admin).await.expect("lookup").is_none());
+    assert!(store.profile(&admin).await.expect("lookup").is_none());
     assert!(store.member_ids(&tenant.id).await.expect("ids").is_empty());
     assert_eq!(
         store
@@ -925,11 +954,10 @@ pub async fn an_interrupted_invitation_is_resumed_not_refused<S: ContractControl
     assert!(!first.resumed);
     // ... the process dies here. Another tenant still cannot have the address.
     assert!(matches!(
-        store.reserve_invite(&other.id, &invitation, 100).await,
+        reserve_new(store, &other.id, &invitation, 100).await,
         Err(StoreError::EmailTaken { same_tenant: false })
     ));
-    let again = store
-        .reserve_invite(&tenant.id, &invitation, 100)
+    let again = reserve_new(store, &tenant.id, &invitation, 100)
         .await
         .expect("the re-invitation takes over");
     assert!(again.resumed);
@@ -951,14 +979,15 @@ pub async fn an_interrupted_invitation_is_resumed_not_refused<S: ContractControl
         .expect("cancel");
     let stored = store.get_tenant(&tenant.id).await.expect("tenant");
     assert_eq!((stored.user_count, stored.admin_count), (2, 2));
-    assert!(matches!(
-        store.reserve_invite(&tenant.id, &invitation, 100).await,
-        Err(StoreError::EmailTaken { same_tenant: true })
-    ));
-    assert!(matches!(
-        store.reserve_invite(&other.id, &invitation, 100).await,
-        Err(StoreError::EmailTaken { same_tenant: false })
-    ));
+    for to in [&tenant.id, &other.id] {
+        assert_eq!(
+            store
+                .reserve_invite(to, &invitation, 100)
+                .await
+                .expect("reserve"),
+            Reserved::Existing(Some(user.clone()))
+        );
+    }
     assert_eq!(
         store
             .get_member(&tenant.id, &user)
@@ -969,6 +998,287 @@ pub async fn an_interrupted_invitation_is_resumed_not_refused<S: ContractControl
     );
 }
 
+/// Invites `user` (who has an account) to `tenant` as `role`.
+async fn invite_person<S: ContractControl>(
+    store: &S,
+    tenant: &TenantId,
+    user: &UserId,
+    email: &EmailAddress,
+    role: Role,
+) {
+    let invitation = Invitation {
+        email: email.clone(),
+        role,
+    };
+    store
+        .invite_existing(tenant, &invitation, user, 100)
+        .await
+        .expect("invite");
+}
+
+/// A token's context for `user` in `tenant`.
+fn caller_in(tenant: &TenantId, user: &UserId, role: Role, grant: u64) -> TenantContext {
+    TenantContext {
+        tenant_id: *tenant,
+        user_id: user.clone(),
+        role,
+        tier: Tier::Basic,
+        grant,
+        mfa: false,
+    }
+}
+
+fn counts(tenant: &Tenant) -> (u64, u64) {
+    (tenant.user_count, tenant.admin_count)
+}
+
+/// One person, admin of A and invited to B as admin: the invitation is no membership until
+/// accepted; once accepted, a switch chooses B; removal from B leaves A as it was.
+pub async fn a_person_belongs_to_several_organizations<S: ContractControl>(store: &S) {
+    let (a, person, email) = onboarded(store).await;
+    let (b, _, _) = onboarded(store).await;
+    invite_person(store, &b.id, &person, &email, Role::Admin).await;
+    let profile = store
+        .profile(&person)
+        .await
+        .expect("lookup")
+        .expect("profile");
+    assert_eq!(profile.memberships.len(), 2);
+    assert_eq!(profile.chosen().map(|m| m.tenant_id), Some(a.id));
+    assert_eq!(profile.invitations().count(), 1);
+    let now = crate::authority::now_millis();
+    assert!(matches!(
+        store
+            .authority(&caller_in(&b.id, &person, Role::Admin, now))
+            .await,
+        Err(StoreError::Revoked)
+    ));
+    assert!(matches!(
+        store.set_active(&person, &b.id).await,
+        Err(StoreError::NotFound)
+    ));
+    store
+        .answer_invitation(&person, &b.id, true)
+        .await
+        .expect("accept");
+    let stored = store.get_tenant(&b.id).await.expect("tenant");
+    assert_eq!(counts(&stored), (2, 2), "the accepted admin is counted");
+    store.set_active(&person, &b.id).await.expect("switch");
+    let profile = store
+        .profile(&person)
+        .await
+        .expect("lookup")
+        .expect("profile");
+    let chosen = profile.chosen().expect("a choice");
+    assert_eq!((chosen.tenant_id, chosen.role), (b.id, Role::Admin));
+    assert_eq!(chosen.tier, stored.tier);
+    let authority = store
+        .authority(&caller_in(&b.id, &person, Role::Admin, chosen.granted_at))
+        .await
+        .expect("authority in B");
+    assert_eq!(authority.role, Role::Admin);
+    // Removed from B: A is untouched and becomes the choice again.
+    let removed = store.remove_member(&b.id, &person).await.expect("remove");
+    assert_eq!(removed.remaining, 1);
+    let profile = store
+        .profile(&person)
+        .await
+        .expect("lookup")
+        .expect("profile");
+    assert_eq!(profile.chosen().map(|m| m.tenant_id), Some(a.id));
+    assert!(profile.of(&b.id).is_none());
+    assert_eq!(counts(&store.get_tenant(&a.id).await.expect("a")), (1, 1));
+    assert_eq!(counts(&store.get_tenant(&b.id).await.expect("b")), (1, 1));
+    assert!(
+        !store.forget_person(&person, &email).await.expect("forget"),
+        "a person with an organization is not forgotten"
+    );
+}
+
+/// An invitation is answered by its invitee only, once; declined or withdrawn, it is gone and
+/// its seat is free.
+pub async fn invitations_are_answered_once_by_their_invitee<S: ContractControl>(store: &S) {
+    let (a, person, email) = onboarded(store).await;
+    let (_, stranger, _) = onboarded(store).await;
+    let (b, _, _) = onboarded(store).await;
+    invite_person(store, &b.id, &person, &email, Role::Member).await;
+    assert!(matches!(
+        store.answer_invitation(&stranger, &b.id, true).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.answer_invitation(&person, &a.id, true).await,
+        Err(StoreError::AlreadyAnswered)
+    ));
+    store
+        .answer_invitation(&person, &b.id, true)
+        .await
+        .expect("accept");
+    for accept in [true, false] {
+        assert!(matches!(
+            store.answer_invitation(&person, &b.id, accept).await,
+            Err(StoreError::AlreadyAnswered)
+        ));
+    }
+    assert_eq!(counts(&store.get_tenant(&b.id).await.expect("b")), (2, 1));
+    // Declined: seat back, nothing left.
+    let (c, _, _) = onboarded(store).await;
+    invite_person(store, &c.id, &person, &email, Role::Admin).await;
+    store
+        .answer_invitation(&person, &c.id, false)
+        .await
+        .expect("decline");
+    assert_eq!(counts(&store.get_tenant(&c.id).await.expect("c")), (1, 1));
+    assert!(matches!(
+        store.get_member(&c.id, &person).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.answer_invitation(&person, &c.id, true).await,
+        Err(StoreError::NotFound)
+    ));
+    // Withdrawn by the organization: the same.
+    invite_person(store, &c.id, &person, &email, Role::Member).await;
+    let withdrawn = store.remove_member(&c.id, &person).await.expect("withdraw");
+    assert_eq!(withdrawn.remaining, 2);
+    assert_eq!(counts(&store.get_tenant(&c.id).await.expect("c")), (1, 1));
+    assert!(matches!(
+        store.answer_invitation(&person, &c.id, true).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        !store
+            .get_tenant(&c.id)
+            .await
+            .expect("c")
+            .revoked
+            .contains_key(&person),
+        "a withdrawn invitation had no token to revoke"
+    );
+    // A pending invitation's role waits for the answer.
+    invite_person(store, &c.id, &person, &email, Role::Member).await;
+    assert!(matches!(
+        store.change_role(&c.id, &person, Role::Admin).await,
+        Err(StoreError::InvitationPending)
+    ));
+}
+
+/// Accepting, declining, withdrawing and leaving at the same time keep every tenant's counters
+/// equal to its real members, and the profiles equal to the member entries.
+pub async fn concurrent_answers_withdrawals_and_leaves_keep_the_counts<S: ContractControl>(
+    store: &S,
+) {
+    let (org, _, _) = onboarded(store).await;
+    let mut people = Vec::new();
+    for _ in 0..4 {
+        let (_, person, email) = onboarded(store).await;
+        invite_person(store, &org.id, &person, &email, Role::Admin).await;
+        people.push(person);
+    }
+    let mut tasks = Vec::new();
+    for (i, person) in people.iter().enumerate() {
+        let (answering, tenant, invitee) = (store.clone(), org.id, person.clone());
+        tasks.push(tokio::spawn(async move {
+            // Either outcome is fine (the withdrawal may come first); the counts must agree.
+            let _ = answering
+                .answer_invitation(&invitee, &tenant, i % 2 == 0)
+                .await;
+        }));
+        let (store, person) = (store.clone(), person.clone());
+        let tenant = org.id;
+        tasks.push(tokio::spawn(async move {
+            let _ = store.remove_member(&tenant, &person).await;
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    let members = store
+        .list_members(&org.id, 100, None)
+        .await
+        .expect("members")
+        .items;
+    let stored = store.get_tenant(&org.id).await.expect("tenant");
+    let active_admins = members
+        .iter()
+        .filter(|m| {
+            m.role == Role::Admin && m.status == crate::domain::member::MemberStatus::Active
+        })
+        .count() as u64;
+    assert_eq!(counts(&stored), (members.len() as u64, active_admins));
+    assert!(stored.admin_count >= 1);
+    for person in &people {
+        let entry = store
+            .profile(person)
+            .await
+            .expect("lookup")
+            .and_then(|p| p.of(&org.id).cloned());
+        let member = members.iter().find(|m| &m.user_id == person);
+        assert_eq!(
+            entry.is_some(),
+            member.is_some(),
+            "profile and member entry agree for {person}"
+        );
+    }
+}
+
+/// A signed-in person creates organizations of their own; offboarding one detaches only it.
+pub async fn a_person_creates_organizations_and_loses_only_an_offboarded_one<S: ContractControl>(
+    store: &S,
+) {
+    let (a, person, email) = onboarded(store).await;
+    let second = new_tenant(Tier::Basic);
+    store
+        .create_organization(&second, &person, &email)
+        .await
+        .expect("create");
+    let stored = store.get_tenant(&second.id).await.expect("tenant");
+    assert_eq!(counts(&stored), (1, 1));
+    let profile = store
+        .profile(&person)
+        .await
+        .expect("lookup")
+        .expect("profile");
+    let mut both = [a.id, second.id];
+    both.sort();
+    assert_eq!(
+        profile
+            .organizations()
+            .map(|m| (m.tenant_id, m.role))
+            .collect::<Vec<_>>(),
+        both.iter().map(|id| (*id, Role::Admin)).collect::<Vec<_>>()
+    );
+    let listed: Vec<TenantId> = store
+        .tenants(&[second.id, a.id, TenantId::generate()])
+        .await
+        .expect("tenants")
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(listed.len(), 2);
+    assert!(
+        !store.detach_member(&a.id, &person).await.expect("detach"),
+        "the person keeps the other organization"
+    );
+    let profile = store
+        .profile(&person)
+        .await
+        .expect("lookup")
+        .expect("profile");
+    assert_eq!(
+        profile.chosen().map(|m| m.tenant_id),
+        Some(second.id),
+        "the remaining organization is chosen"
+    );
+    assert!(
+        store
+            .detach_member(&second.id, &person)
+            .await
+            .expect("detach")
+    );
+    assert!(store.profile(&person).await.expect("lookup").is_none());
+}
+
 #[macro_export]
 macro_rules! control_contract_tests {
     ($make:expr) => {
@@ -977,7 +1287,7 @@ macro_rules! control_contract_tests {
             onboarding_again_creates_nothing,
             concurrent_onboarding_of_one_user_creates_one_tenant,
             an_invitation_adds_a_member,
-            an_address_in_use_cannot_be_invited,
+            an_address_in_use_is_invited_to_accept,
             a_cancelled_invitation_frees_the_address_and_seat,
             the_user_limit_holds_under_concurrency,
             a_tenant_keeps_at_least_one_admin,
@@ -995,6 +1305,10 @@ macro_rules! control_contract_tests {
             an_interrupted_invitation_is_resumed_not_refused,
             counters_and_the_last_admin_hold_under_concurrent_changes_of_every_kind,
             an_mfa_requirement_reaches_memberships_and_the_authority_check,
+            a_person_belongs_to_several_organizations,
+            invitations_are_answered_once_by_their_invitee,
+            concurrent_answers_withdrawals_and_leaves_keep_the_counts,
+            a_person_creates_organizations_and_loses_only_an_offboarded_one,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

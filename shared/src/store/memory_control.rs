@@ -4,32 +4,34 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::control::{
-    MemberStore, MembershipLookup, MigrationState, Onboarded, Onboarding, Reservation,
-    TenantStateChange, TenantStore, status_change_allowed,
+    MemberStore, MembershipLookup, MigrationState, Onboarded, Onboarding, PersonStore, Removed,
+    Reservation, Reserved, TenantStateChange, TenantStore, status_change_allowed,
 };
 use super::{ListPage, MEMBERS, StoreError};
 use crate::authority::{Authority, ControlAuthority, expired_revocations, next_grant, now_millis};
 use crate::context::{Role, TenantContext};
 use crate::domain::email::EmailAddress;
-use crate::domain::member::{Invitation, Member, MemberStatus, Membership};
+use crate::domain::member::{
+    Invitation, MAX_MEMBERSHIPS, Member, MemberStatus, Membership, MembershipState, Profile,
+};
 use crate::domain::tenant::{Tenant, TenantName, TenantSettings, TenantStatus};
 use crate::domain::time::Timestamp;
 use crate::ids::{TenantId, UserId};
 use crate::pagination::{Cursor, Position};
 use crate::plans::Limit;
 
-/// Which tenant an address belongs to, and whether only by an unfinished invitation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Claim {
-    tenant: TenantId,
-    pending: bool,
+/// Which person an address belongs to, or which tenant's unfinished invitation holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Claim {
+    Pending(TenantId),
+    Person(UserId),
 }
 
 #[derive(Debug, Default)]
 struct State {
     tenants: BTreeMap<TenantId, Tenant>,
     members: HashMap<TenantId, BTreeMap<String, Member>>,
-    memberships: HashMap<UserId, Membership>,
+    profiles: HashMap<UserId, Profile>,
     emails: HashMap<EmailAddress, Claim>,
     migrations: HashMap<TenantId, MigrationState>,
 }
@@ -59,6 +61,15 @@ impl MemoryControl {
         };
     }
 
+    /// Makes a pending invitation expired, as time would (test set-up).
+    pub fn expire_invitation(&self, tenant: &TenantId, user: &UserId) {
+        if let Some(membership) = self.lock().membership_mut(tenant, user)
+            && let MembershipState::Invited { expires_at } = &mut membership.state
+        {
+            *expires_at = now_millis().saturating_sub(1);
+        }
+    }
+
     /// Puts a tenant record as is (test set-up).
     pub fn insert_tenant(&self, tenant: Tenant) {
         self.lock().tenants.insert(tenant.id, tenant);
@@ -66,8 +77,51 @@ impl MemoryControl {
 }
 
 impl MembershipLookup for MemoryControl {
-    async fn membership(&self, user: &UserId) -> Result<Option<Membership>, StoreError> {
-        Ok(self.lock().memberships.get(user).cloned())
+    async fn profile(&self, user: &UserId) -> Result<Option<Profile>, StoreError> {
+        Ok(self.lock().profiles.get(user).cloned())
+    }
+}
+
+impl State {
+    /// Adds a membership to its person's profile (creating the profile), as the DynamoDB
+    /// adapter does: within [`MAX_MEMBERSHIPS`], and chosen if the person has no usable choice.
+    fn add_membership(&mut self, membership: Membership) -> Result<(), StoreError> {
+        let profile = self
+            .profiles
+            .entry(membership.user_id.clone())
+            .or_insert_with(|| Profile {
+                user_id: membership.user_id.clone(),
+                email: membership.email.clone(),
+                active: None,
+                memberships: BTreeMap::new(),
+            });
+        if profile.memberships.len() >= MAX_MEMBERSHIPS {
+            return Err(StoreError::TooManyOrganizations);
+        }
+        if profile.chosen().is_none() && membership.state == MembershipState::Active {
+            profile.active = Some(membership.tenant_id);
+        }
+        profile.memberships.insert(membership.tenant_id, membership);
+        Ok(())
+    }
+
+    fn member(&self, tenant: &TenantId, user: &UserId) -> Option<&Member> {
+        self.members
+            .get(tenant)
+            .and_then(|members| members.get(user.as_str()))
+    }
+
+    fn insert_member(&mut self, tenant: &TenantId, member: Member) {
+        self.members
+            .entry(*tenant)
+            .or_default()
+            .insert(member.user_id.to_string(), member);
+    }
+
+    fn membership_mut(&mut self, tenant: &TenantId, user: &UserId) -> Option<&mut Membership> {
+        self.profiles
+            .get_mut(user)
+            .and_then(|profile| profile.memberships.get_mut(tenant))
     }
 }
 
@@ -79,43 +133,19 @@ impl Onboarding for MemoryControl {
         email: &EmailAddress,
     ) -> Result<Onboarded, StoreError> {
         let mut state = self.lock();
-        if state.memberships.contains_key(admin) {
+        if state.profiles.contains_key(admin) {
             return Ok(Onboarded::AlreadyMember);
         }
         if state.emails.contains_key(email) {
             return Err(StoreError::EmailTaken { same_tenant: false });
         }
         state.tenants.insert(tenant.id, tenant.clone());
-        state.emails.insert(
-            email.clone(),
-            Claim {
-                tenant: tenant.id,
-                pending: false,
-            },
-        );
-        state.memberships.insert(
-            admin.clone(),
-            Membership {
-                user_id: admin.clone(),
-                tenant_id: tenant.id,
-                role: Role::Admin,
-                tier: tenant.tier,
-                tenant_status: tenant.status,
-                email: email.clone(),
-                granted_at: now_millis(),
-                require_mfa: tenant.require_mfa,
-            },
-        );
-        state.members.entry(tenant.id).or_default().insert(
-            admin.to_string(),
-            Member {
-                user_id: admin.clone(),
-                email: email.clone(),
-                role: Role::Admin,
-                status: MemberStatus::Active,
-                created_at: tenant.created_at,
-            },
-        );
+        state
+            .emails
+            .insert(email.clone(), Claim::Person(admin.clone()));
+        let membership = Membership::first_admin(tenant, admin, email);
+        state.insert_member(&tenant.id, Member::of(&membership, tenant.created_at));
+        state.add_membership(membership)?;
         Ok(Onboarded::Created)
     }
 }
@@ -179,41 +209,58 @@ impl MemberStore for MemoryControl {
         tenant: &TenantId,
         invitation: &Invitation,
         max_users: u64,
-    ) -> Result<Reservation, StoreError> {
+    ) -> Result<Reserved, StoreError> {
         let mut state = self.lock();
-        if let Some(claim) = state.emails.get(&invitation.email).copied() {
-            let record = state.tenants.get(tenant).ok_or(StoreError::NotFound)?;
-            if claim.tenant == *tenant && claim.pending {
+        match state.emails.get(&invitation.email).cloned() {
+            Some(Claim::Pending(holder)) if holder == *tenant => {
+                let record = state.tenants.get(tenant).ok_or(StoreError::NotFound)?;
                 if !record.status.allows_access() {
                     return Err(StoreError::TenantInactive);
                 }
-                return Ok(Reservation::new(invitation, record, true));
+                return Ok(Reserved::New(Reservation::new(invitation, record, true)));
             }
-            return Err(StoreError::EmailTaken {
-                same_tenant: claim.tenant == *tenant,
-            });
+            Some(Claim::Pending(_)) => return Err(StoreError::EmailTaken { same_tenant: false }),
+            Some(Claim::Person(user)) => return Ok(Reserved::Existing(Some(user))),
+            None => {}
         }
-        let record = state.tenants.get_mut(tenant).ok_or(StoreError::NotFound)?;
-        if !record.status.allows_access() {
-            return Err(StoreError::TenantInactive);
-        }
-        if record.user_count >= max_users {
-            return Err(StoreError::QuotaExceeded {
-                limit: Limit::Users,
-                max: max_users,
-            });
-        }
+        let record = take_seat(&mut state, tenant, max_users)?;
         // An admin is counted once the membership exists (complete_invite).
-        record.user_count += 1;
         let reservation = Reservation::new(invitation, record, false);
-        state.emails.insert(
-            invitation.email.clone(),
-            Claim {
-                tenant: *tenant,
-                pending: true,
-            },
+        state
+            .emails
+            .insert(invitation.email.clone(), Claim::Pending(*tenant));
+        Ok(Reserved::New(reservation))
+    }
+
+    async fn invite_existing(
+        &self,
+        tenant: &TenantId,
+        invitation: &Invitation,
+        user: &UserId,
+        max_users: u64,
+    ) -> Result<Member, StoreError> {
+        let mut state = self.lock();
+        if let Some(profile) = state.profiles.get(user) {
+            if profile.of(tenant).is_some() {
+                return Err(StoreError::EmailTaken { same_tenant: true });
+            }
+            if profile.memberships.len() >= MAX_MEMBERSHIPS {
+                return Err(StoreError::TooManyOrganizations);
+            }
+        }
+        if state.member(tenant, user).is_some() {
+            return Err(StoreError::EmailTaken { same_tenant: true });
+        }
+        let record = take_seat(&mut state, tenant, max_users)?;
+        let membership = Reservation::new(invitation, record, false).membership(
+            tenant,
+            user,
+            Reservation::invited_at(now_millis()),
         );
-        Ok(reservation)
+        let member = Member::of(&membership, Timestamp::now());
+        state.insert_member(tenant, member.clone());
+        state.add_membership(membership)?;
+        Ok(member)
     }
 
     async fn complete_invite(
@@ -223,52 +270,24 @@ impl MemberStore for MemoryControl {
         user: &UserId,
     ) -> Result<Member, StoreError> {
         let mut state = self.lock();
-        let held = Claim {
-            tenant: *tenant,
-            pending: true,
-        };
-        if state.memberships.contains_key(user)
-            || state.emails.get(&reservation.invitation.email) != Some(&held)
+        if state.profiles.contains_key(user)
+            || state.emails.get(&reservation.invitation.email) != Some(&Claim::Pending(*tenant))
         {
             return Err(StoreError::EmailTaken { same_tenant: false });
         }
         state.emails.insert(
             reservation.invitation.email.clone(),
-            Claim {
-                tenant: *tenant,
-                pending: false,
-            },
+            Claim::Person(user.clone()),
         );
-        let member = Member {
-            user_id: user.clone(),
-            email: reservation.invitation.email.clone(),
-            role: reservation.invitation.role,
-            status: MemberStatus::Active,
-            created_at: Timestamp::now(),
-        };
-        state.memberships.insert(
-            user.clone(),
-            Membership {
-                user_id: user.clone(),
-                tenant_id: *tenant,
-                role: reservation.invitation.role,
-                tier: reservation.tier,
-                tenant_status: reservation.tenant_status,
-                email: reservation.invitation.email.clone(),
-                granted_at: next_grant(reservation.grant_floor),
-                require_mfa: reservation.require_mfa,
-            },
-        );
+        let membership = reservation.membership(tenant, user, MembershipState::Active);
+        let member = Member::of(&membership, Timestamp::now());
         if reservation.invitation.role == Role::Admin
             && let Some(record) = state.tenants.get_mut(tenant)
         {
             record.admin_count += 1;
         }
-        state
-            .members
-            .entry(*tenant)
-            .or_default()
-            .insert(user.to_string(), member.clone());
+        state.insert_member(tenant, member.clone());
+        state.add_membership(membership)?;
         Ok(member)
     }
 
@@ -278,11 +297,7 @@ impl MemberStore for MemoryControl {
         reservation: &Reservation,
     ) -> Result<(), StoreError> {
         let mut state = self.lock();
-        let held = Claim {
-            tenant: *tenant,
-            pending: true,
-        };
-        if state.emails.get(&reservation.invitation.email) == Some(&held) {
+        if state.emails.get(&reservation.invitation.email) == Some(&Claim::Pending(*tenant)) {
             state.emails.remove(&reservation.invitation.email);
             if let Some(record) = state.tenants.get_mut(tenant) {
                 record.user_count = record.user_count.saturating_sub(1);
@@ -299,11 +314,12 @@ impl MemberStore for MemoryControl {
     ) -> Result<Member, StoreError> {
         let mut state = self.lock();
         let current = state
-            .members
-            .get(tenant)
-            .and_then(|members| members.get(user.as_str()))
+            .member(tenant, user)
             .cloned()
             .ok_or(StoreError::NotFound)?;
+        if current.status == MemberStatus::Invited {
+            return Err(StoreError::InvitationPending);
+        }
         if current.role == role {
             return Ok(current);
         }
@@ -319,18 +335,9 @@ impl MemberStore for MemoryControl {
         } else {
             record.admin_count += 1;
         }
-        let mut updated = current;
-        updated.role = role;
-        state
-            .members
-            .entry(*tenant)
-            .or_default()
-            .insert(user.to_string(), updated.clone());
-        if let Some(membership) = state
-            .memberships
-            .get_mut(user)
-            .filter(|m| m.tenant_id == *tenant)
-        {
+        let updated = Member { role, ..current };
+        state.insert_member(tenant, updated.clone());
+        if let Some(membership) = state.membership_mut(tenant, user) {
             membership.role = role;
             if let Some(at) = demoted_at {
                 membership.granted_at = at;
@@ -339,39 +346,92 @@ impl MemberStore for MemoryControl {
         Ok(updated)
     }
 
-    async fn remove_member(&self, tenant: &TenantId, user: &UserId) -> Result<Member, StoreError> {
+    async fn remove_member(&self, tenant: &TenantId, user: &UserId) -> Result<Removed, StoreError> {
         let mut state = self.lock();
         let current = state
-            .members
-            .get(tenant)
-            .and_then(|members| members.get(user.as_str()))
+            .member(tenant, user)
             .cloned()
             .ok_or(StoreError::NotFound)?;
         let previous = previous_grant(&state, tenant, user);
         let record = state.tenants.get_mut(tenant).ok_or(StoreError::NotFound)?;
-        if current.role == Role::Admin {
-            if record.admin_count <= 1 {
-                return Err(StoreError::LastAdmin);
+        if current.status != MemberStatus::Invited {
+            if current.role == Role::Admin {
+                if record.admin_count <= 1 {
+                    return Err(StoreError::LastAdmin);
+                }
+                record.admin_count -= 1;
             }
-            record.admin_count -= 1;
+            revoke(record, user, previous);
         }
-        revoke(record, user, previous);
         record.user_count = record.user_count.saturating_sub(1);
         if let Some(members) = state.members.get_mut(tenant) {
             members.remove(user.as_str());
         }
-        state.memberships.remove(user);
-        state.emails.remove(&current.email);
-        Ok(current)
+        let remaining = match state.profiles.get_mut(user) {
+            Some(profile) => {
+                profile.memberships.remove(tenant);
+                profile.memberships.len()
+            }
+            None => 0,
+        };
+        Ok(Removed {
+            member: current,
+            remaining,
+        })
     }
+
+    async fn forget_person(&self, user: &UserId, email: &EmailAddress) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        forget(&mut state, user, email)
+    }
+}
+
+/// Deletes the profile and claim of a person with nothing left (see
+/// [`MemberStore::forget_person`]).
+fn forget(state: &mut State, user: &UserId, email: &EmailAddress) -> Result<bool, StoreError> {
+    if state
+        .profiles
+        .get(user)
+        .is_some_and(|profile| !profile.memberships.is_empty())
+    {
+        return Ok(false);
+    }
+    match state.emails.get(email) {
+        Some(Claim::Person(owner)) if owner != user => return Ok(false),
+        Some(Claim::Pending(_)) => return Ok(false),
+        _ => {}
+    }
+    state.profiles.remove(user);
+    state.emails.remove(email);
+    Ok(true)
+}
+
+/// A seat taken under the plan's limit, only while the tenant is open for work.
+fn take_seat<'a>(
+    state: &'a mut State,
+    tenant: &TenantId,
+    max_users: u64,
+) -> Result<&'a Tenant, StoreError> {
+    let record = state.tenants.get_mut(tenant).ok_or(StoreError::NotFound)?;
+    if !record.status.allows_access() {
+        return Err(StoreError::TenantInactive);
+    }
+    if record.user_count >= max_users {
+        return Err(StoreError::QuotaExceeded {
+            limit: Limit::Users,
+            max: max_users,
+        });
+    }
+    record.user_count += 1;
+    Ok(record)
 }
 
 /// Copies status, tier and MFA requirement into the tenant's memberships.
 fn copy_into_memberships(state: &mut State, tenant: &Tenant) {
     for membership in state
-        .memberships
+        .profiles
         .values_mut()
-        .filter(|m| m.tenant_id == tenant.id)
+        .filter_map(|profile| profile.memberships.get_mut(&tenant.id))
     {
         membership.tier = tenant.tier;
         membership.tenant_status = tenant.status;
@@ -382,9 +442,9 @@ fn copy_into_memberships(state: &mut State, tenant: &Tenant) {
 /// The grant a revocation of `user` in `tenant` must supersede.
 fn previous_grant(state: &State, tenant: &TenantId, user: &UserId) -> u64 {
     let membership = state
-        .memberships
+        .profiles
         .get(user)
-        .filter(|m| m.tenant_id == *tenant)
+        .and_then(|profile| profile.of(tenant))
         .map_or(0, |m| m.granted_at);
     let revoked = state
         .tenants
@@ -560,20 +620,127 @@ impl TenantStore for MemoryControl {
             .unwrap_or_default())
     }
 
-    async fn purge_members(&self, tenant: &TenantId) -> Result<(), StoreError> {
+    async fn detach_member(&self, tenant: &TenantId, user: &UserId) -> Result<bool, StoreError> {
         let mut state = self.lock();
-        let members = state.members.remove(tenant).unwrap_or_default();
-        for member in members.values() {
-            state.memberships.remove(&member.user_id);
-            if state
-                .emails
-                .get(&member.email)
-                .is_some_and(|claim| claim.tenant == *tenant)
-            {
-                state.emails.remove(&member.email);
+        let Some(profile) = state.profiles.get_mut(user) else {
+            return Ok(true);
+        };
+        profile.memberships.remove(tenant);
+        let email = profile.email.clone();
+        forget(&mut state, user, &email)
+    }
+
+    async fn purge_members(&self, tenant: &TenantId) -> Result<(), StoreError> {
+        self.lock().members.remove(tenant);
+        Ok(())
+    }
+}
+
+impl PersonStore for MemoryControl {
+    async fn tenants(&self, ids: &[TenantId]) -> Result<Vec<Tenant>, StoreError> {
+        let state = self.lock();
+        let mut tenants: Vec<Tenant> = ids
+            .iter()
+            .filter_map(|id| state.tenants.get(id).cloned())
+            .collect();
+        tenants.sort_by_key(|tenant| tenant.id);
+        Ok(tenants)
+    }
+
+    async fn set_active(&self, user: &UserId, tenant: &TenantId) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let profile = state.profiles.get_mut(user).ok_or(StoreError::NotFound)?;
+        if profile
+            .of(tenant)
+            .is_none_or(|m| m.state != MembershipState::Active)
+        {
+            return Err(StoreError::NotFound);
+        }
+        profile.active = Some(*tenant);
+        Ok(())
+    }
+
+    async fn answer_invitation(
+        &self,
+        user: &UserId,
+        tenant: &TenantId,
+        accept: bool,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let invitation = state
+            .profiles
+            .get(user)
+            .and_then(|profile| profile.of(tenant))
+            .ok_or(StoreError::NotFound)?;
+        let MembershipState::Invited { expires_at } = invitation.state else {
+            return Err(StoreError::AlreadyAnswered);
+        };
+        let member = state
+            .member(tenant, user)
+            .cloned()
+            .ok_or(StoreError::NotFound)?;
+        let record = state.tenants.get_mut(tenant).ok_or(StoreError::NotFound)?;
+        if !accept {
+            record.user_count = record.user_count.saturating_sub(1);
+            if let Some(members) = state.members.get_mut(tenant) {
+                members.remove(user.as_str());
             }
+            if let Some(profile) = state.profiles.get_mut(user) {
+                profile.memberships.remove(tenant);
+            }
+            return Ok(());
+        }
+        if expires_at <= now_millis() {
+            return Err(StoreError::InvitationExpired);
+        }
+        if !record.status.allows_access() {
+            return Err(StoreError::TenantInactive);
+        }
+        if member.role == Role::Admin {
+            record.admin_count += 1;
+        }
+        let granted = next_grant(record.revoked.get(user).copied().unwrap_or(0));
+        let record = record.clone();
+        state.insert_member(
+            tenant,
+            Member {
+                status: MemberStatus::Active,
+                expires_at: None,
+                ..member
+            },
+        );
+        if let Some(membership) = state.membership_mut(tenant, user) {
+            membership.state = MembershipState::Active;
+            membership.granted_at = granted;
+            membership.tier = record.tier;
+            membership.tenant_status = record.status;
+            membership.require_mfa = record.require_mfa;
         }
         Ok(())
+    }
+
+    async fn create_organization(
+        &self,
+        tenant: &Tenant,
+        admin: &UserId,
+        email: &EmailAddress,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if state
+            .profiles
+            .get(admin)
+            .is_some_and(|profile| profile.memberships.len() >= MAX_MEMBERSHIPS)
+        {
+            return Err(StoreError::TooManyOrganizations);
+        }
+        let email = state
+            .profiles
+            .get(admin)
+            .map_or_else(|| email.clone(), |profile| profile.email.clone());
+        let membership = Membership::first_admin(tenant, admin, &email);
+        state.tenants.insert(tenant.id, tenant.clone());
+        state.insert_member(&tenant.id, Member::of(&membership, tenant.created_at));
+        state.add_membership(membership)
     }
 }
 

@@ -59,6 +59,18 @@ pub enum StoreError {
     /// The e-mail address already belongs to a user (of this tenant when `same_tenant`).
     #[error("the e-mail address is already in use")]
     EmailTaken { same_tenant: bool },
+    /// A person's organizations and invitations are at their maximum.
+    #[error("too many organizations")]
+    TooManyOrganizations,
+    /// The invitation was accepted already.
+    #[error("the invitation was answered already")]
+    AlreadyAnswered,
+    /// The invitation can no longer be accepted.
+    #[error("the invitation has expired")]
+    InvitationExpired,
+    /// The member has not accepted their invitation yet.
+    #[error("the invitation is still pending")]
+    InvitationPending,
     /// The change would leave the tenant without an admin.
     #[error("a tenant must keep at least one admin")]
     LastAdmin,

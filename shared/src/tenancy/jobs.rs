@@ -100,11 +100,16 @@ impl<D: UserDirectory> JobRunner<D> {
             ..TenantStateChange::default()
         };
         control.set_tenant_state(tenant, deleting).await?;
-        // Then the users go: signed out everywhere and deleted from the pool, so their personal
-        // data is erased and the address can sign up or be invited again. (A membership is keyed
-        // by the user, so this tenant's was their only one.) Idempotent: a re-run finds them gone.
+        // Then each member's membership goes. A person left with no organization goes from the
+        // pool too (signed out everywhere, deleted), so their personal data is erased and the
+        // address can sign up or be invited again; a person who belongs elsewhere keeps their
+        // account and sessions. Idempotent: member entries go last, so a re-run finds every
+        // member whose account deletion a crash interrupted.
         let users = control.member_ids(tenant).await?;
         for user in &users {
+            if !control.detach_member(tenant, user).await? {
+                continue;
+            }
             match self.directory.sign_out_everywhere(user).await {
                 Ok(()) | Err(DirectoryError::NotFound) => {}
                 Err(err) => {

@@ -82,7 +82,9 @@ export const CONTROL_ROLES = {
       'dynamodb:GetItem': [`TENANT#${TENANT_A}`, `USER#${USER_SUB}`],
       // The tenant's members: pk = TENANT#<id>, begins_with(sk, MEMBER#).
       'dynamodb:Query': [`TENANT#${TENANT_A}`],
-      // An invitation: the e-mail claim, then the membership and member entry.
+      // The names of a person's organizations: tenant records only.
+      'dynamodb:BatchGetItem': [`TENANT#${TENANT_A}`],
+      // An invitation: the e-mail claim, then the profile and member entry; a new organization.
       'dynamodb:PutItem': [`EMAIL#someone@example.com`, `USER#${USER_SUB}`, `TENANT#${TENANT_A}`],
       // Seat counts and revocations in the tenant record, a role in entry and membership.
       'dynamodb:UpdateItem': [`TENANT#${TENANT_A}`, `USER#${USER_SUB}`],

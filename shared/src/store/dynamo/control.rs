@@ -16,7 +16,9 @@ use crate::authority::{
 };
 use crate::context::{Role, TenantContext, Tier};
 use crate::domain::email::EmailAddress;
-use crate::domain::member::{Invitation, Member, MemberStatus, Membership};
+use crate::domain::member::{
+    Invitation, MAX_MEMBERSHIPS, Member, MemberStatus, Membership, MembershipState, Profile,
+};
 use crate::domain::tenant::{Tenant, TenantName, TenantSettings, TenantStatus};
 use crate::domain::time::Timestamp;
 use crate::ids::{TenantId, UserId};
@@ -24,8 +26,8 @@ use crate::keys::{self, ItemKey};
 use crate::pagination::{Cursor, Position};
 use crate::plans::Limit;
 use crate::store::control::{
-    MemberStore, MembershipLookup, MigrationState, Onboarded, Onboarding, Reservation,
-    TenantStateChange, TenantStore, status_change_allowed,
+    MemberStore, MembershipLookup, MigrationState, Onboarded, Onboarding, PersonStore, Removed,
+    Reservation, Reserved, TenantStateChange, TenantStore, status_change_allowed,
 };
 use crate::store::{ListPage, MEMBERS, StoreError, control_cursor};
 
@@ -151,6 +153,43 @@ impl DynamoControl {
         self.tenant_update(tenant, users, admins, condition, None)
     }
 
+    /// A seat taken under the plan's limit, only while the tenant is open for work.
+    fn take_seat(
+        &self,
+        tenant: &TenantId,
+        max_users: u64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let condition = (
+            "user_count < :max AND #status IN (:active, :provisioning)",
+            vec![
+                (":max", AttributeValue::N(max_users.to_string())),
+                (
+                    ":active",
+                    AttributeValue::S(TenantStatus::Active.as_str().to_owned()),
+                ),
+                (
+                    ":provisioning",
+                    AttributeValue::S(TenantStatus::Provisioning.as_str().to_owned()),
+                ),
+            ],
+        );
+        self.count_seats(tenant, 1, 0, Some(condition))
+    }
+
+    /// Why [`DynamoControl::take_seat`] failed, from the tenant record as it was.
+    fn seat_refusal(&self, record: Option<Item>, max_users: u64) -> Result<StoreError, StoreError> {
+        Ok(match record {
+            None => StoreError::NotFound,
+            Some(record) if parse_tenant(&record)?.status.allows_access() => {
+                StoreError::QuotaExceeded {
+                    limit: Limit::Users,
+                    max: max_users,
+                }
+            }
+            Some(_) => StoreError::TenantInactive,
+        })
+    }
+
     /// [`DynamoControl::count_seats`], also recording `revocation` (and pruning the revocations
     /// it names as expired) in the same update of the tenant record.
     fn tenant_update(
@@ -206,18 +245,19 @@ impl DynamoControl {
             .build())
     }
 
-    /// The member entry, the membership and the tenant record of `user` in `tenant`, in one
+    /// The member entry, the profile and the tenant record of `user` in `tenant`, in one
     /// strongly consistent read; gives the tenant record a map of revocations if it predates them
-    /// (once per tenant), so that a revocation can be added to it by path.
+    /// (once per tenant), so that a revocation can be added to it by path, and rewrites a profile
+    /// of the older layout, so that its memberships can be changed by path.
     async fn read_member_state(
         &self,
         tenant: &TenantId,
         user: &UserId,
     ) -> Result<MemberState, StoreError> {
-        let [member, membership, record] = self
+        let [member, profile, record] = self
             .transact_get([
                 keys::member(tenant, user),
-                keys::membership(user),
+                keys::profile(user),
                 keys::tenant(tenant),
             ])
             .await?;
@@ -225,14 +265,129 @@ impl DynamoControl {
         if !record.0.contains_key(REVOKED) {
             self.add_revocations_map(tenant).await?;
         }
+        let member = parse_member(&member.ok_or(StoreError::NotFound)?)?;
+        let profile = match profile {
+            Some(item) => Some(self.upgraded(item).await?),
+            None => None,
+        };
         Ok(MemberState {
-            member: parse_member(&member.ok_or(StoreError::NotFound)?)?,
-            membership: membership
-                .map(|item| parse_membership(&item))
-                .transpose()?
-                .filter(|membership| membership.tenant_id == *tenant),
+            member,
+            profile,
             tenant: parse_tenant(&record)?,
         })
+    }
+
+    /// The profile of `user`, strongly consistent, in the current layout (rewriting one of the
+    /// older layout first).
+    async fn profile_for_change(&self, user: &UserId) -> Result<Option<Profile>, StoreError> {
+        match self.get(&keys::profile(user)).await? {
+            Some(item) => Ok(Some(self.upgraded(item).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Rewrites a profile of the single-membership layout as a map of one membership (the same
+    /// content), conditioned on it still being that: idempotent, and safe against a concurrent
+    /// rewrite. Returns the profile as read.
+    async fn upgraded(&self, item: Item) -> Result<Profile, StoreError> {
+        let profile = parse_profile(&item)?;
+        if !is_single_membership(&item) {
+            return Ok(profile);
+        }
+        let tenant = item.get_s("tenant_id")?.to_owned();
+        let result = self
+            .scope
+            .client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(profile_item(&profile).into_map()))
+            .condition_expression("attribute_not_exists(#orgs) AND tenant_id = :tenant")
+            .expression_attribute_names("#orgs", ORGS)
+            .expression_attribute_values(":tenant", AttributeValue::S(tenant))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {
+                tracing::info!(user_id = %profile.user_id, "profile rewritten in the layout of several organizations");
+                Ok(profile)
+            }
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                // Rewritten (or removed) meanwhile: read what is there now.
+                match self.get(&keys::profile(&profile.user_id)).await? {
+                    Some(item) if !is_single_membership(&item) => parse_profile(&item),
+                    _ => Err(StoreError::VersionConflict),
+                }
+            }
+            Err(err) => Err(backend(err)),
+        }
+    }
+
+    /// Adds `membership` to its person's profile: a new profile if `existing` is `None`, else an
+    /// entry in its map, while the map is below [`MAX_MEMBERSHIPS`] and has none for the tenant.
+    fn add_membership(
+        &self,
+        existing: Option<&Profile>,
+        membership: &Membership,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let Some(profile) = existing else {
+            let profile = Profile {
+                user_id: membership.user_id.clone(),
+                email: membership.email.clone(),
+                active: Some(membership.tenant_id),
+                memberships: [(membership.tenant_id, membership.clone())].into(),
+            };
+            return self.put_new(profile_item(&profile));
+        };
+        let mut update = Update::builder()
+            .table_name(self.table())
+            .set_key(Some(key_map(&keys::profile(&profile.user_id))))
+            .condition_expression(
+                "attribute_exists(#orgs) AND attribute_not_exists(#orgs.#tenant) AND size(#orgs) < :max",
+            )
+            .expression_attribute_names("#orgs", ORGS)
+            .expression_attribute_names("#tenant", membership.tenant_id.to_string())
+            .expression_attribute_values(":entry", membership_entry(membership))
+            .expression_attribute_values(":max", AttributeValue::N(MAX_MEMBERSHIPS.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        // A person without a usable choice gets this one, so their next token carries it.
+        let chosen = profile.chosen().is_some();
+        update = if chosen || membership.state != MembershipState::Active {
+            update.update_expression("SET #orgs.#tenant = :entry")
+        } else {
+            update
+                .update_expression("SET #orgs.#tenant = :entry, active = :tenant")
+                .expression_attribute_values(
+                    ":tenant",
+                    AttributeValue::S(membership.tenant_id.to_string()),
+                )
+        };
+        Ok(TransactWriteItem::builder()
+            .update(built(update.build())?)
+            .build())
+    }
+
+    /// Takes `tenant`'s entry out of `user`'s profile (the profile stays, possibly empty).
+    fn remove_membership(
+        &self,
+        user: &UserId,
+        tenant: &TenantId,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = built(
+            Update::builder()
+                .table_name(self.table())
+                .set_key(Some(key_map(&keys::profile(user))))
+                .update_expression("REMOVE #orgs.#tenant")
+                .condition_expression("attribute_exists(#orgs)")
+                .expression_attribute_names("#orgs", ORGS)
+                .expression_attribute_names("#tenant", tenant.to_string())
+                .build(),
+        )?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     async fn add_revocations_map(&self, tenant: &TenantId) -> Result<(), StoreError> {
@@ -263,43 +418,56 @@ impl DynamoControl {
         }
     }
 
-    /// Copies status, tier and MFA requirement into every member's membership, one update each
+    /// Copies status, tier and MFA requirement into every member's profile, one update each
     /// (idempotent, so re-running repairs a copy that a crash left half done).
     async fn copy_into_memberships(&self, tenant: &Tenant) -> Result<(), StoreError> {
         for member in self.member_items(&tenant.id).await? {
             let user = member.parse_s("user_id", UserId::parse)?;
-            let result = self
-                .scope
-                .client
-                .update_item()
-                .table_name(self.table())
-                .set_key(Some(key_map(&keys::membership(&user))))
-                .update_expression("SET tier = :tier, tenant_status = :status, require_mfa = :mfa")
-                .condition_expression("tenant_id = :tenant")
-                .expression_attribute_values(
-                    ":tier",
-                    AttributeValue::S(tenant.tier.as_str().to_owned()),
-                )
-                .expression_attribute_values(
-                    ":status",
-                    AttributeValue::S(tenant.status.as_str().to_owned()),
-                )
-                .expression_attribute_values(":mfa", AttributeValue::Bool(tenant.require_mfa))
-                .expression_attribute_values(":tenant", AttributeValue::S(tenant.id.to_string()))
-                .send()
-                .await;
-            match result {
-                Ok(_) => {}
-                // The membership went away (the member was removed meanwhile): nothing to copy.
-                Err(err)
-                    if matches!(
-                        err.as_service_error(),
-                        Some(UpdateItemError::ConditionalCheckFailedException(_))
-                    ) => {}
-                Err(err) => return Err(backend(err)),
+            if !self.copy_into_profile(tenant, &user).await? {
+                // The profile may be of the older layout: rewrite it, then copy once more.
+                if self.profile_for_change(&user).await?.is_some() {
+                    self.copy_into_profile(tenant, &user).await?;
+                }
             }
         }
         Ok(())
+    }
+
+    /// Copies the tenant's state into `user`'s entry for it; `false` if there is no such entry
+    /// (the member was removed meanwhile, or the profile has the older layout).
+    async fn copy_into_profile(&self, tenant: &Tenant, user: &UserId) -> Result<bool, StoreError> {
+        let result = self
+            .scope
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key_map(&keys::profile(user))))
+            .update_expression(
+                "SET #orgs.#tenant.tier = :tier, #orgs.#tenant.tenant_status = :status, #orgs.#tenant.require_mfa = :mfa",
+            )
+            .condition_expression("attribute_exists(#orgs.#tenant)")
+            .expression_attribute_names("#orgs", ORGS)
+            .expression_attribute_names("#tenant", tenant.id.to_string())
+            .expression_attribute_values(":tier", AttributeValue::S(tenant.tier.as_str().to_owned()))
+            .expression_attribute_values(
+                ":status",
+                AttributeValue::S(tenant.status.as_str().to_owned()),
+            )
+            .expression_attribute_values(":mfa", AttributeValue::Bool(tenant.require_mfa))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(backend(err)),
+        }
     }
 
     /// Reads several items in one strongly consistent (serializable) request.
@@ -384,8 +552,7 @@ impl Revocation {
     fn of(state: &MemberState) -> Self {
         let user = state.member.user_id.clone();
         let previous = state
-            .membership
-            .as_ref()
+            .membership()
             .map_or(0, |membership| membership.granted_at)
             .max(state.tenant.revoked.get(&user).copied().unwrap_or(0));
         Self {
@@ -400,9 +567,18 @@ impl Revocation {
 #[derive(Debug)]
 struct MemberState {
     member: Member,
-    /// The user's membership of this tenant (absent if a crash left only the member entry).
-    membership: Option<Membership>,
+    /// The person's profile (its entry for this tenant may be absent if a crash left only the
+    /// member entry).
+    profile: Option<Profile>,
     tenant: Tenant,
+}
+
+impl MemberState {
+    fn membership(&self) -> Option<&Membership> {
+        self.profile
+            .as_ref()
+            .and_then(|profile| profile.of(&self.tenant.id))
+    }
 }
 
 fn tenant_item(tenant: &Tenant) -> Item {
@@ -489,48 +665,136 @@ pub(crate) fn parse_tenant(item: &Item) -> Result<Tenant, StoreError> {
     })
 }
 
-fn membership_item(membership: &Membership) -> Item {
-    Item::new(&keys::membership(&membership.user_id))
-        .s("entity", "membership")
-        .s("user_id", membership.user_id.as_str())
-        .s("tenant_id", membership.tenant_id.to_string())
+/// The profile's map of memberships, by tenant id.
+const ORGS: &str = "orgs";
+
+fn membership_state_str(state: MembershipState) -> &'static str {
+    match state {
+        MembershipState::Active => "active",
+        MembershipState::Invited { .. } => "invited",
+    }
+}
+
+/// One membership as the profile's map holds it (user and address are the profile's).
+fn membership_entry(membership: &Membership) -> AttributeValue {
+    let mut entry = Item(HashMap::new())
         .s("role", membership.role.as_str())
         .s("tier", membership.tier.as_str())
         .s("tenant_status", membership.tenant_status.as_str())
-        .s("email", membership.email.as_str())
         .n("granted_at", membership.granted_at)
         .bool(REQUIRE_MFA, membership.require_mfa)
+        .s("state", membership_state_str(membership.state));
+    if let MembershipState::Invited { expires_at } = membership.state {
+        entry = entry.n("expires_at", expires_at);
+    }
+    AttributeValue::M(entry.into_map())
 }
 
-fn parse_membership(item: &Item) -> Result<Membership, StoreError> {
+fn profile_item(profile: &Profile) -> Item {
+    let orgs = profile
+        .memberships
+        .iter()
+        .map(|(tenant, membership)| (tenant.to_string(), membership_entry(membership)))
+        .collect();
+    let item = Item::new(&keys::profile(&profile.user_id))
+        .s("entity", "profile")
+        .s("user_id", profile.user_id.as_str())
+        .s("email", profile.email.as_str())
+        .value(ORGS, AttributeValue::M(orgs));
+    match profile.active {
+        Some(tenant) => item.s("active", tenant.to_string()),
+        None => item,
+    }
+}
+
+/// A profile written before a person could have several organizations: the one membership's
+/// fields at the top level, no map.
+fn is_single_membership(item: &Item) -> bool {
+    !item.0.contains_key(ORGS) && item.0.contains_key("tenant_id")
+}
+
+/// One membership's fields, from a map entry or (the older layout) from the item itself.
+fn parse_entry(
+    user: &UserId,
+    email: &EmailAddress,
+    tenant: TenantId,
+    entry: &Item,
+) -> Result<Membership, StoreError> {
+    let state = match entry.get_s("state") {
+        Ok("invited") => MembershipState::Invited {
+            expires_at: entry.get_n("expires_at")?,
+        },
+        _ => MembershipState::Active,
+    };
     Ok(Membership {
-        user_id: item.parse_s("user_id", UserId::parse)?,
-        tenant_id: item.parse_s("tenant_id", TenantId::parse)?,
-        role: item.parse_s("role", |raw| Role::parse(raw).ok_or(()))?,
-        tier: item.parse_s("tier", |raw| Tier::parse(raw).ok_or(()))?,
-        tenant_status: item.parse_s("tenant_status", |raw| TenantStatus::parse(raw).ok_or(()))?,
-        email: item.parse_s("email", EmailAddress::parse)?,
+        user_id: user.clone(),
+        tenant_id: tenant,
+        role: entry.parse_s("role", |raw| Role::parse(raw).ok_or(()))?,
+        tier: entry.parse_s("tier", |raw| Tier::parse(raw).ok_or(()))?,
+        tenant_status: entry.parse_s("tenant_status", |raw| TenantStatus::parse(raw).ok_or(()))?,
+        email: email.clone(),
         // Memberships written before grants existed: any revocation of the user covers them.
-        granted_at: item.get_n("granted_at").unwrap_or(0),
-        require_mfa: require_mfa_of(item),
+        granted_at: entry.get_n("granted_at").unwrap_or(0),
+        require_mfa: require_mfa_of(entry),
+        state,
+    })
+}
+
+/// Reads a profile in either layout.
+fn parse_profile(item: &Item) -> Result<Profile, StoreError> {
+    let user = item.parse_s("user_id", UserId::parse)?;
+    let email = item.parse_s("email", EmailAddress::parse)?;
+    let mut memberships = std::collections::BTreeMap::new();
+    let mut active = item.get_s("active").ok().and_then(|raw| raw.parse().ok());
+    if is_single_membership(item) {
+        let tenant = item.parse_s("tenant_id", TenantId::parse)?;
+        memberships.insert(tenant, parse_entry(&user, &email, tenant, item)?);
+        active = Some(tenant);
+    } else if let Some(orgs) = item.0.get(ORGS) {
+        let orgs = orgs
+            .as_m()
+            .map_err(|_| StoreError::Corrupt("profile: orgs is not a map".into()))?;
+        for (tenant, entry) in orgs {
+            let tenant = TenantId::parse(tenant)
+                .map_err(|_| StoreError::Corrupt("profile: a tenant id".into()))?;
+            let entry = Item(
+                entry
+                    .as_m()
+                    .map_err(|_| StoreError::Corrupt("profile: an entry is not a map".into()))?
+                    .clone(),
+            );
+            memberships.insert(tenant, parse_entry(&user, &email, tenant, &entry)?);
+        }
+    }
+    Ok(Profile {
+        user_id: user,
+        email,
+        active,
+        memberships,
     })
 }
 
 fn member_item(tenant: &TenantId, member: &Member) -> Item {
-    Item::new(&keys::member(tenant, &member.user_id))
+    let item = Item::new(&keys::member(tenant, &member.user_id))
         .s("entity", "member")
         .s("tenant_id", tenant.to_string())
         .s("user_id", member.user_id.as_str())
         .s("email", member.email.as_str())
         .s("role", member.role.as_str())
-        .s(
-            "status",
-            match member.status {
-                MemberStatus::Active => "active",
-                MemberStatus::Disabled => "disabled",
-            },
-        )
-        .s("created_at", member.created_at.to_string())
+        .s("status", member_status_str(member.status))
+        .s("created_at", member.created_at.to_string());
+    match member.expires_at {
+        Some(expires_at) => item.s("expires_at", expires_at.to_string()),
+        None => item,
+    }
+}
+
+fn member_status_str(status: MemberStatus) -> &'static str {
+    match status {
+        MemberStatus::Active => "active",
+        MemberStatus::Disabled => "disabled",
+        MemberStatus::Invited => "invited",
+    }
 }
 
 fn parse_member(item: &Item) -> Result<Member, StoreError> {
@@ -541,20 +805,33 @@ fn parse_member(item: &Item) -> Result<Member, StoreError> {
         status: item.parse_s("status", |raw| match raw {
             "active" => Ok(MemberStatus::Active),
             "disabled" => Ok(MemberStatus::Disabled),
+            "invited" => Ok(MemberStatus::Invited),
             _ => Err(()),
         })?,
         created_at: item.parse_s("created_at", |raw| Timestamp::parse(raw).ok_or(()))?,
+        expires_at: item.get_s("expires_at").ok().and_then(Timestamp::parse),
     })
 }
 
-/// The claim that makes an e-mail address belong to one tenant: `pending` while an invitation
-/// is under way (so a re-invitation can find and resume one that a crash interrupted), `member`
-/// once the membership exists (claims written before this attribute count as `member`).
-fn email_claim(address: &EmailAddress, tenant: &TenantId, state: ClaimState) -> Item {
-    Item::new(&keys::email(address))
+/// The claim that makes an e-mail address belong to one person: `pending` while an invitation
+/// of a new address creates its account (`tenant_id` is the inviting tenant, so that a
+/// re-invitation can find and resume one that a crash interrupted), `member` once the account
+/// and profile exist (`user_id`; claims written before this attribute count as `member`, and
+/// claims written at sign-up before it have no `user_id`).
+fn email_claim(
+    address: &EmailAddress,
+    tenant: &TenantId,
+    state: ClaimState,
+    user: Option<&UserId>,
+) -> Item {
+    let claim = Item::new(&keys::email(address))
         .s("entity", "email")
         .s("tenant_id", tenant.to_string())
-        .s("state", state.as_str())
+        .s("state", state.as_str());
+    match user {
+        Some(user) => claim.s("user_id", user.as_str()),
+        None => claim,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -581,49 +858,41 @@ impl ClaimState {
 
 impl MembershipLookup for DynamoControl {
     /// One strongly consistent `GetItem`.
-    async fn membership(&self, user: &UserId) -> Result<Option<Membership>, StoreError> {
-        self.get(&keys::membership(user))
+    async fn profile(&self, user: &UserId) -> Result<Option<Profile>, StoreError> {
+        self.get(&keys::profile(user))
             .await?
-            .map(|item| parse_membership(&item))
+            .map(|item| parse_profile(&item))
             .transpose()
     }
 }
 
 impl Onboarding for DynamoControl {
-    /// A read of the membership (the common retry case ends there), then one transaction of
-    /// four conditional puts: tenant, membership, member entry, e-mail claim. If a concurrent
-    /// attempt won, the membership's condition fails and this attempt writes nothing.
+    /// A read of the profile (the common retry case ends there), then one transaction of four
+    /// conditional puts: tenant, profile, member entry, e-mail claim. If a concurrent attempt
+    /// won, the profile's condition fails and this attempt writes nothing.
     async fn onboard(
         &self,
         tenant: &Tenant,
         admin: &UserId,
         email: &EmailAddress,
     ) -> Result<Onboarded, StoreError> {
-        if self.membership(admin).await?.is_some() {
+        if self.profile(admin).await?.is_some() {
             return Ok(Onboarded::AlreadyMember);
         }
-        let membership = Membership {
-            user_id: admin.clone(),
-            tenant_id: tenant.id,
-            role: Role::Admin,
-            tier: tenant.tier,
-            tenant_status: tenant.status,
-            email: email.clone(),
-            granted_at: now_millis(),
-            require_mfa: tenant.require_mfa,
-        };
-        let member = Member {
-            user_id: admin.clone(),
-            email: email.clone(),
-            role: Role::Admin,
-            status: MemberStatus::Active,
-            created_at: tenant.created_at,
-        };
+        let membership = Membership::first_admin(tenant, admin, email);
         let actions = vec![
             self.put_new(tenant_item(tenant))?,
-            self.put_new(membership_item(&membership))?,
-            self.put_new(member_item(&tenant.id, &member))?,
-            self.put_new(email_claim(email, &tenant.id, ClaimState::Member))?,
+            self.add_membership(None, &membership)?,
+            self.put_new(member_item(
+                &tenant.id,
+                &Member::of(&membership, tenant.created_at),
+            ))?,
+            self.put_new(email_claim(
+                email,
+                &tenant.id,
+                ClaimState::Member,
+                Some(admin),
+            ))?,
         ];
         match transact(&self.scope, actions).await {
             Ok(()) => Ok(Onboarded::Created),
@@ -724,25 +993,11 @@ impl MemberStore for DynamoControl {
         tenant: &TenantId,
         invitation: &Invitation,
         max_users: u64,
-    ) -> Result<Reservation, StoreError> {
+    ) -> Result<Reserved, StoreError> {
         // The seat is held now; an admin is counted only once the membership exists
         // (complete_invite), so a pending admin invitation never stands in for a real admin.
-        let condition = (
-            "user_count < :max AND #status IN (:active, :provisioning)",
-            vec![
-                (":max", AttributeValue::N(max_users.to_string())),
-                (
-                    ":active",
-                    AttributeValue::S(TenantStatus::Active.as_str().to_owned()),
-                ),
-                (
-                    ":provisioning",
-                    AttributeValue::S(TenantStatus::Provisioning.as_str().to_owned()),
-                ),
-            ],
-        );
-        let seat = self.count_seats(tenant, 1, 0, Some(condition))?;
-        let claim = email_claim(&invitation.email, tenant, ClaimState::Pending);
+        let seat = self.take_seat(tenant, max_users)?;
+        let claim = email_claim(&invitation.email, tenant, ClaimState::Pending, None);
         let actions = vec![self.put_new(claim)?, seat];
         match transact(&self.scope, actions).await {
             Ok(()) => {}
@@ -751,7 +1006,7 @@ impl MemberStore for DynamoControl {
                 let ours = |claim: &Item| {
                     claim.get_s("tenant_id").ok() == Some(tenant.to_string().as_str())
                 };
-                return Err(match (index, old) {
+                return match (index, old) {
                     // An invitation of this address to this tenant that never finished (a
                     // crash between its steps): it still holds the address and a seat, which
                     // this one takes over.
@@ -762,32 +1017,80 @@ impl MemberStore for DynamoControl {
                         if !record.status.allows_access() {
                             return Err(StoreError::TenantInactive);
                         }
-                        return Ok(Reservation::new(invitation, &record, true));
+                        Ok(Reserved::New(Reservation::new(invitation, &record, true)))
                     }
-                    (0, Some(claim)) => StoreError::EmailTaken {
-                        same_tenant: ours(&claim),
-                    },
-                    (1, None) => StoreError::NotFound,
-                    (1, Some(record)) => {
-                        let status = parse_tenant(&record)?.status;
-                        if status.allows_access() {
-                            StoreError::QuotaExceeded {
-                                limit: Limit::Users,
-                                max: max_users,
-                            }
-                        } else {
-                            StoreError::TenantInactive
-                        }
+                    // Someone with an account: they are invited to accept.
+                    (0, Some(claim)) if ClaimState::of(&claim) == ClaimState::Member => {
+                        Ok(Reserved::Existing(
+                            claim
+                                .get_s("user_id")
+                                .ok()
+                                .and_then(|raw| UserId::parse(raw).ok()),
+                        ))
                     }
-                    _ => {
-                        StoreError::Backend("invitation transaction failed without a reason".into())
-                    }
-                });
+                    // Another organization's invitation is creating this address's account.
+                    (0, Some(_)) => Err(StoreError::EmailTaken { same_tenant: false }),
+                    (1, old) => Err(self.seat_refusal(old, max_users)?),
+                    _ => Err(StoreError::Backend(
+                        "invitation transaction failed without a reason".into(),
+                    )),
+                };
             }
             Err(TransactionFailure::Other(err)) => return Err(err),
         }
         let record = self.get_tenant(tenant).await?;
-        Ok(Reservation::new(invitation, &record, false))
+        Ok(Reserved::New(Reservation::new(invitation, &record, false)))
+    }
+
+    /// A read of the person's profile and of the tenant (for its tier, status, MFA requirement
+    /// and the grant floor), then one transaction: the pending member entry, the invitation in the
+    /// profile, and a seat.
+    async fn invite_existing(
+        &self,
+        tenant: &TenantId,
+        invitation: &Invitation,
+        user: &UserId,
+        max_users: u64,
+    ) -> Result<Member, StoreError> {
+        let profile = self.profile_for_change(user).await?;
+        if let Some(profile) = &profile {
+            if profile.of(tenant).is_some() {
+                return Err(StoreError::EmailTaken { same_tenant: true });
+            }
+            if profile.memberships.len() >= MAX_MEMBERSHIPS {
+                return Err(StoreError::TooManyOrganizations);
+            }
+        }
+        let record = self.get_tenant(tenant).await?;
+        let reservation = Reservation::new(invitation, &record, false);
+        let membership =
+            reservation.membership(tenant, user, Reservation::invited_at(now_millis()));
+        let member = Member::of(&membership, Timestamp::now());
+        let actions = vec![
+            self.put_new(member_item(tenant, &member))?,
+            self.take_seat(tenant, max_users)?,
+            self.add_membership(profile.as_ref(), &membership)?,
+        ];
+        match transact(&self.scope, actions).await {
+            Ok(()) => Ok(member),
+            Err(TransactionFailure::Conditions(failed)) => {
+                let (index, old) = failed.into_iter().next().unwrap_or((usize::MAX, None));
+                Err(match index {
+                    0 => StoreError::EmailTaken { same_tenant: true },
+                    1 => self.seat_refusal(old, max_users)?,
+                    _ => match old.map(|item| parse_profile(&item)).transpose()? {
+                        Some(now) if now.of(tenant).is_some() => {
+                            StoreError::EmailTaken { same_tenant: true }
+                        }
+                        Some(now) if now.memberships.len() >= MAX_MEMBERSHIPS => {
+                            StoreError::TooManyOrganizations
+                        }
+                        _ => StoreError::VersionConflict,
+                    },
+                })
+            }
+            Err(TransactionFailure::Other(err)) => Err(err),
+        }
     }
 
     async fn complete_invite(
@@ -797,23 +1100,8 @@ impl MemberStore for DynamoControl {
         user: &UserId,
     ) -> Result<Member, StoreError> {
         let invitation = &reservation.invitation;
-        let member = Member {
-            user_id: user.clone(),
-            email: invitation.email.clone(),
-            role: invitation.role,
-            status: MemberStatus::Active,
-            created_at: Timestamp::now(),
-        };
-        let membership = Membership {
-            user_id: user.clone(),
-            tenant_id: *tenant,
-            role: invitation.role,
-            tier: reservation.tier,
-            tenant_status: reservation.tenant_status,
-            email: invitation.email.clone(),
-            granted_at: next_grant(reservation.grant_floor),
-            require_mfa: reservation.require_mfa,
-        };
+        let membership = reservation.membership(tenant, user, MembershipState::Active);
+        let member = Member::of(&membership, Timestamp::now());
         let admins = i64::from(invitation.role == Role::Admin);
         let claim = built(
             Update::builder()
@@ -835,7 +1123,7 @@ impl MemberStore for DynamoControl {
                 .build(),
         )?;
         let actions = vec![
-            self.put_new(membership_item(&membership))?,
+            self.add_membership(None, &membership)?,
             self.put_new(member_item(tenant, &member))?,
             self.count_seats(tenant, 0, admins, None)?,
             TransactWriteItem::builder().update(claim).build(),
@@ -880,10 +1168,10 @@ impl MemberStore for DynamoControl {
         }
     }
 
-    /// One strongly consistent read of the member, membership and tenant, then one transaction:
-    /// the member entry and membership get the new role; a demotion also records a revocation
-    /// in the tenant record (with the same instant as the membership's new grant), so tokens
-    /// that still say `admin` are refused within the data APIs' cache of that record.
+    /// One strongly consistent read of the member, profile and tenant, then one transaction:
+    /// the member entry and the profile's membership get the new role; a demotion also records a
+    /// revocation in the tenant record (with the same instant as the membership's new grant), so
+    /// tokens that still say `admin` are refused within the data APIs' cache of that record.
     async fn change_role(
         &self,
         tenant: &TenantId,
@@ -892,6 +1180,9 @@ impl MemberStore for DynamoControl {
     ) -> Result<Member, StoreError> {
         let state = self.read_member_state(tenant, user).await?;
         let current = state.member.clone();
+        if current.status == MemberStatus::Invited {
+            return Err(StoreError::InvitationPending);
+        }
         if current.role == role {
             return Ok(current);
         }
@@ -901,31 +1192,20 @@ impl MemberStore for DynamoControl {
                 .table_name(self.table())
                 .set_key(Some(key_map(&keys::member(tenant, user))))
                 .update_expression("SET #role = :new")
-                .condition_expression("#role = :old")
+                .condition_expression("#role = :old AND #status = :active")
                 .expression_attribute_names("#role", "role")
+                .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":new", AttributeValue::S(role.as_str().to_owned()))
                 .expression_attribute_values(
                     ":old",
                     AttributeValue::S(current.role.as_str().to_owned()),
                 )
+                .expression_attribute_values(
+                    ":active",
+                    AttributeValue::S(member_status_str(MemberStatus::Active).to_owned()),
+                )
                 .build(),
         )?;
-        let mut membership_update = Update::builder()
-            .table_name(self.table())
-            .set_key(Some(key_map(&keys::membership(user))))
-            .update_expression("SET #role = :new")
-            .condition_expression("tenant_id = :tenant")
-            .expression_attribute_names("#role", "role")
-            .expression_attribute_values(":new", AttributeValue::S(role.as_str().to_owned()))
-            .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()));
-        if let Some(revocation) = &demotion {
-            membership_update = membership_update
-                .update_expression("SET #role = :new, granted_at = :granted")
-                .expression_attribute_values(
-                    ":granted",
-                    AttributeValue::N(revocation.at.to_string()),
-                );
-        }
         let seats = if current.role == Role::Admin {
             self.tenant_update(
                 tenant,
@@ -940,17 +1220,41 @@ impl MemberStore for DynamoControl {
         } else {
             self.count_seats(tenant, 0, 1, None)?
         };
-        let actions = vec![
+        let mut actions = vec![
             TransactWriteItem::builder().update(member_update).build(),
-            TransactWriteItem::builder()
-                .update(built(membership_update.build())?)
-                .build(),
             seats,
         ];
+        // The profile's copy (absent only if a crash left the member entry alone).
+        if state.membership().is_some() {
+            let mut update = Update::builder()
+                .table_name(self.table())
+                .set_key(Some(key_map(&keys::profile(user))))
+                .update_expression("SET #orgs.#tenant.#role = :new")
+                .condition_expression("attribute_exists(#orgs.#tenant)")
+                .expression_attribute_names("#orgs", ORGS)
+                .expression_attribute_names("#tenant", tenant.to_string())
+                .expression_attribute_names("#role", "role")
+                .expression_attribute_values(":new", AttributeValue::S(role.as_str().to_owned()));
+            if let Some(revocation) = &demotion {
+                update = update
+                    .update_expression(
+                        "SET #orgs.#tenant.#role = :new, #orgs.#tenant.granted_at = :granted",
+                    )
+                    .expression_attribute_values(
+                        ":granted",
+                        AttributeValue::N(revocation.at.to_string()),
+                    );
+            }
+            actions.push(
+                TransactWriteItem::builder()
+                    .update(built(update.build())?)
+                    .build(),
+            );
+        }
         match transact(&self.scope, actions).await {
             Ok(()) => Ok(Member { role, ..current }),
             Err(TransactionFailure::Conditions(failed)) => {
-                Err(if failed.iter().any(|(i, _)| *i == 2) {
+                Err(if failed.iter().any(|(i, _)| *i == 1) {
                     StoreError::LastAdmin
                 } else {
                     StoreError::VersionConflict
@@ -960,27 +1264,33 @@ impl MemberStore for DynamoControl {
         }
     }
 
-    /// One strongly consistent read, then one transaction: the member entry, membership and
-    /// e-mail claim go, the seat is released, and a revocation of the user is recorded in the
-    /// tenant record so that the tokens they hold are refused.
-    async fn remove_member(&self, tenant: &TenantId, user: &UserId) -> Result<Member, StoreError> {
+    /// One strongly consistent read, then one transaction: the member entry and the profile's
+    /// membership go, the seat is released, and (for a member who had accepted) a revocation of
+    /// the user is recorded in the tenant record so that the tokens they hold are refused.
+    async fn remove_member(&self, tenant: &TenantId, user: &UserId) -> Result<Removed, StoreError> {
         let state = self.read_member_state(tenant, user).await?;
         let current = state.member.clone();
-        let revocation = Revocation::of(&state);
         let delete_member = built(
             Delete::builder()
                 .table_name(self.table())
                 .set_key(Some(key_map(&keys::member(tenant, user))))
-                .condition_expression("#role = :role")
+                .condition_expression("#role = :role AND #status = :status")
                 .expression_attribute_names("#role", "role")
+                .expression_attribute_names("#status", "status")
                 .expression_attribute_values(
                     ":role",
                     AttributeValue::S(current.role.as_str().to_owned()),
                 )
+                .expression_attribute_values(
+                    ":status",
+                    AttributeValue::S(member_status_str(current.status).to_owned()),
+                )
                 .build(),
         )?;
-        let seats = if current.role == Role::Admin {
-            self.tenant_update(
+        let seats = match (current.status, current.role) {
+            // A pending invitation holds a seat, not an admin's place, and no token.
+            (MemberStatus::Invited, _) => self.count_seats(tenant, -1, 0, None)?,
+            (_, Role::Admin) => self.tenant_update(
                 tenant,
                 -1,
                 -1,
@@ -988,26 +1298,77 @@ impl MemberStore for DynamoControl {
                     "admin_count > :one",
                     vec![(":one", AttributeValue::N("1".into()))],
                 )),
-                Some(&revocation),
-            )?
-        } else {
-            self.tenant_update(tenant, -1, 0, None, Some(&revocation))?
+                Some(&Revocation::of(&state)),
+            )?,
+            (_, Role::Member) => {
+                self.tenant_update(tenant, -1, 0, None, Some(&Revocation::of(&state)))?
+            }
         };
-        let actions = vec![
+        let mut actions = vec![
             TransactWriteItem::builder().delete(delete_member).build(),
-            self.delete_owned(&keys::membership(user), tenant)?,
-            self.delete_owned(&keys::email(&current.email), tenant)?,
             seats,
         ];
+        if state.profile.is_some() {
+            actions.push(self.remove_membership(user, tenant)?);
+        }
+        let remaining = state.profile.as_ref().map_or(0, |profile| {
+            profile
+                .memberships
+                .keys()
+                .filter(|other| *other != tenant)
+                .count()
+        });
         match transact(&self.scope, actions).await {
-            Ok(()) => Ok(current),
+            Ok(()) => Ok(Removed {
+                member: current,
+                remaining,
+            }),
             Err(TransactionFailure::Conditions(failed)) => {
-                Err(if failed.iter().any(|(i, _)| *i == 3) {
+                Err(if failed.iter().any(|(i, _)| *i == 1) {
                     StoreError::LastAdmin
                 } else {
                     StoreError::VersionConflict
                 })
             }
+            Err(TransactionFailure::Other(err)) => Err(err),
+        }
+    }
+
+    /// One transaction, both deletes conditioned on the person having nothing: an empty profile
+    /// (or none), and a claim that names them (or that a sign-up wrote before claims named
+    /// anyone).
+    async fn forget_person(&self, user: &UserId, email: &EmailAddress) -> Result<bool, StoreError> {
+        let profile = built(
+            Delete::builder()
+                .table_name(self.table())
+                .set_key(Some(key_map(&keys::profile(user))))
+                .condition_expression("attribute_not_exists(pk) OR size(#orgs) = :zero")
+                .expression_attribute_names("#orgs", ORGS)
+                .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+                .build(),
+        )?;
+        let claim = built(
+            Delete::builder()
+                .table_name(self.table())
+                .set_key(Some(key_map(&keys::email(email))))
+                .condition_expression(
+                    "attribute_not_exists(pk) OR user_id = :user OR (attribute_not_exists(user_id) AND (attribute_not_exists(#state) OR #state = :member))",
+                )
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":user", AttributeValue::S(user.to_string()))
+                .expression_attribute_values(
+                    ":member",
+                    AttributeValue::S(ClaimState::Member.as_str().to_owned()),
+                )
+                .build(),
+        )?;
+        let actions = vec![
+            TransactWriteItem::builder().delete(profile).build(),
+            TransactWriteItem::builder().delete(claim).build(),
+        ];
+        match transact(&self.scope, actions).await {
+            Ok(()) => Ok(true),
+            Err(TransactionFailure::Conditions(_)) => Ok(false),
             Err(TransactionFailure::Other(err)) => Err(err),
         }
     }
@@ -1297,19 +1658,291 @@ impl TenantStore for DynamoControl {
             .collect()
     }
 
+    /// A read of the profile, its entry for the tenant removed, then (if that was the last) the
+    /// profile and claim deleted.
+    async fn detach_member(&self, tenant: &TenantId, user: &UserId) -> Result<bool, StoreError> {
+        let Some(profile) = self.profile_for_change(user).await? else {
+            return Ok(true);
+        };
+        if profile.of(tenant).is_some() {
+            match transact(&self.scope, vec![self.remove_membership(user, tenant)?]).await {
+                Ok(()) | Err(TransactionFailure::Conditions(_)) => {}
+                Err(TransactionFailure::Other(err)) => return Err(err),
+            }
+        }
+        if profile.memberships.keys().any(|other| other != tenant) {
+            return Ok(false);
+        }
+        self.forget_person(user, &profile.email).await
+    }
+
     async fn purge_members(&self, tenant: &TenantId) -> Result<(), StoreError> {
         for item in self.member_items(tenant).await? {
             let member = parse_member(&item)?;
-            let actions = vec![
-                self.delete_owned(&keys::membership(&member.user_id), tenant)?,
-                self.delete_owned(&keys::email(&member.email), tenant)?,
-                self.delete_owned(&keys::member(tenant, &member.user_id), tenant)?,
-            ];
+            let actions = vec![self.delete_owned(&keys::member(tenant, &member.user_id), tenant)?];
             match transact(&self.scope, actions).await {
                 Ok(()) | Err(TransactionFailure::Conditions(_)) => {}
                 Err(TransactionFailure::Other(err)) => return Err(err),
             }
         }
         Ok(())
+    }
+}
+
+impl PersonStore for DynamoControl {
+    /// `BatchGetItem`, strongly consistent, of at most [`MAX_MEMBERSHIPS`] tenant records.
+    async fn tenants(&self, ids: &[TenantId]) -> Result<Vec<Tenant>, StoreError> {
+        let mut tenants = Vec::new();
+        for chunk in ids.chunks(MAX_MEMBERSHIPS) {
+            let mut keys =
+                aws_sdk_dynamodb::types::KeysAndAttributes::builder().consistent_read(true);
+            for id in chunk {
+                keys = keys.keys(key_map(&keys::tenant(id)));
+            }
+            let mut request = Some(HashMap::from([(
+                self.table().to_owned(),
+                built(keys.build())?,
+            )]));
+            while let Some(items) = request.take().filter(|items| !items.is_empty()) {
+                let output = self
+                    .scope
+                    .client
+                    .batch_get_item()
+                    .set_request_items(Some(items))
+                    .send()
+                    .await
+                    .map_err(backend)?;
+                for map in output.responses.unwrap_or_default().into_values().flatten() {
+                    tenants.push(parse_tenant(&Item(map))?);
+                }
+                request = output.unprocessed_keys;
+            }
+        }
+        tenants.sort_by_key(|tenant| tenant.id);
+        Ok(tenants)
+    }
+
+    /// One conditional `UpdateItem` (after rewriting a profile of the older layout).
+    async fn set_active(&self, user: &UserId, tenant: &TenantId) -> Result<(), StoreError> {
+        let profile = self
+            .profile_for_change(user)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if profile
+            .of(tenant)
+            .is_none_or(|m| m.state != MembershipState::Active)
+        {
+            return Err(StoreError::NotFound);
+        }
+        let result = self
+            .scope
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key_map(&keys::profile(user))))
+            .update_expression("SET active = :tenant")
+            .condition_expression("#orgs.#tenant.#state = :active")
+            .expression_attribute_names("#orgs", ORGS)
+            .expression_attribute_names("#tenant", tenant.to_string())
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()))
+            .expression_attribute_values(
+                ":active",
+                AttributeValue::S(membership_state_str(MembershipState::Active).to_owned()),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Err(StoreError::NotFound)
+            }
+            Err(err) => Err(backend(err)),
+        }
+    }
+
+    /// One strongly consistent read of profile, member entry and tenant, then one transaction:
+    /// both entries move from invited to active (the tenant's current tier, status and MFA
+    /// requirement copied, the admin counted), or both go with the seat.
+    async fn answer_invitation(
+        &self,
+        user: &UserId,
+        tenant: &TenantId,
+        accept: bool,
+    ) -> Result<(), StoreError> {
+        let [profile, member, record] = self
+            .transact_get([
+                keys::profile(user),
+                keys::member(tenant, user),
+                keys::tenant(tenant),
+            ])
+            .await?;
+        let profile = match profile {
+            Some(item) => self.upgraded(item).await?,
+            None => return Err(StoreError::NotFound),
+        };
+        let invitation = profile.of(tenant).ok_or(StoreError::NotFound)?;
+        let MembershipState::Invited { expires_at } = invitation.state else {
+            return Err(StoreError::AlreadyAnswered);
+        };
+        let (Some(member), Some(record)) = (member, record) else {
+            return Err(StoreError::NotFound);
+        };
+        let member = parse_member(&member)?;
+        let record = parse_tenant(&record)?;
+        if accept && expires_at <= now_millis() {
+            return Err(StoreError::InvitationExpired);
+        }
+        if accept && !record.status.allows_access() {
+            return Err(StoreError::TenantInactive);
+        }
+        let invited = AttributeValue::S(member_status_str(MemberStatus::Invited).to_owned());
+        let active = AttributeValue::S(member_status_str(MemberStatus::Active).to_owned());
+        let member_key = key_map(&keys::member(tenant, user));
+        let profile_key = key_map(&keys::profile(user));
+        let actions = if accept {
+            let admins = i64::from(member.role == Role::Admin);
+            let granted = next_grant(record.revoked.get(user).copied().unwrap_or(0));
+            let member_update = Update::builder()
+                .table_name(self.table())
+                .set_key(Some(member_key))
+                .update_expression("SET #status = :active REMOVE expires_at")
+                .condition_expression("#status = :invited")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":active", active.clone())
+                .expression_attribute_values(":invited", invited.clone());
+            let profile_update = Update::builder()
+                .table_name(self.table())
+                .set_key(Some(profile_key))
+                .update_expression(
+                    "SET #orgs.#tenant.#state = :active, #orgs.#tenant.granted_at = :granted, #orgs.#tenant.tier = :tier, #orgs.#tenant.tenant_status = :status, #orgs.#tenant.require_mfa = :mfa REMOVE #orgs.#tenant.expires_at",
+                )
+                .condition_expression("#orgs.#tenant.#state = :invited")
+                .expression_attribute_names("#orgs", ORGS)
+                .expression_attribute_names("#tenant", tenant.to_string())
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":active", active)
+                .expression_attribute_values(":invited", invited)
+                .expression_attribute_values(":granted", AttributeValue::N(granted.to_string()))
+                .expression_attribute_values(":tier", AttributeValue::S(record.tier.as_str().to_owned()))
+                .expression_attribute_values(
+                    ":status",
+                    AttributeValue::S(record.status.as_str().to_owned()),
+                )
+                .expression_attribute_values(":mfa", AttributeValue::Bool(record.require_mfa));
+            let open = (
+                "#status IN (:active, :provisioning)",
+                vec![
+                    (
+                        ":active",
+                        AttributeValue::S(TenantStatus::Active.as_str().to_owned()),
+                    ),
+                    (
+                        ":provisioning",
+                        AttributeValue::S(TenantStatus::Provisioning.as_str().to_owned()),
+                    ),
+                ],
+            );
+            vec![
+                TransactWriteItem::builder()
+                    .update(built(member_update.build())?)
+                    .build(),
+                TransactWriteItem::builder()
+                    .update(built(profile_update.build())?)
+                    .build(),
+                self.count_seats(tenant, 0, admins, Some(open))?,
+            ]
+        } else {
+            let delete_member = Delete::builder()
+                .table_name(self.table())
+                .set_key(Some(member_key))
+                .condition_expression("#status = :invited")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":invited", invited.clone());
+            let profile_update = Update::builder()
+                .table_name(self.table())
+                .set_key(Some(profile_key))
+                .update_expression("REMOVE #orgs.#tenant")
+                .condition_expression("#orgs.#tenant.#state = :invited")
+                .expression_attribute_names("#orgs", ORGS)
+                .expression_attribute_names("#tenant", tenant.to_string())
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":invited", invited);
+            vec![
+                TransactWriteItem::builder()
+                    .delete(built(delete_member.build())?)
+                    .build(),
+                TransactWriteItem::builder()
+                    .update(built(profile_update.build())?)
+                    .build(),
+                self.count_seats(tenant, -1, 0, None)?,
+            ]
+        };
+        match transact(&self.scope, actions).await {
+            Ok(()) => Ok(()),
+            // Answered, withdrawn or the tenant closed meanwhile: what is there now says which.
+            Err(TransactionFailure::Conditions(failed)) => {
+                if failed.iter().any(|(i, _)| *i == 2) {
+                    return Err(StoreError::TenantInactive);
+                }
+                Err(
+                    match self
+                        .profile(user)
+                        .await?
+                        .as_ref()
+                        .and_then(|p| p.of(tenant))
+                    {
+                        None => StoreError::NotFound,
+                        Some(m) if m.state == MembershipState::Active => {
+                            StoreError::AlreadyAnswered
+                        }
+                        Some(_) => StoreError::VersionConflict,
+                    },
+                )
+            }
+            Err(TransactionFailure::Other(err)) => Err(err),
+        }
+    }
+
+    /// A read of the profile, then one transaction of three conditional writes: the tenant, its
+    /// member entry, and the membership added to the profile (or a new profile).
+    async fn create_organization(
+        &self,
+        tenant: &Tenant,
+        admin: &UserId,
+        email: &EmailAddress,
+    ) -> Result<(), StoreError> {
+        let profile = self.profile_for_change(admin).await?;
+        if profile
+            .as_ref()
+            .is_some_and(|profile| profile.memberships.len() >= MAX_MEMBERSHIPS)
+        {
+            return Err(StoreError::TooManyOrganizations);
+        }
+        let email = profile.as_ref().map_or(email, |profile| &profile.email);
+        let membership = Membership::first_admin(tenant, admin, email);
+        let actions = vec![
+            self.put_new(tenant_item(tenant))?,
+            self.put_new(member_item(
+                &tenant.id,
+                &Member::of(&membership, tenant.created_at),
+            ))?,
+            self.add_membership(profile.as_ref(), &membership)?,
+        ];
+        match transact(&self.scope, actions).await {
+            Ok(()) => Ok(()),
+            Err(TransactionFailure::Conditions(failed)) if failed.iter().any(|(i, _)| *i == 2) => {
+                Err(StoreError::TooManyOrganizations)
+            }
+            Err(TransactionFailure::Conditions(failed)) => Err(StoreError::Backend(format!(
+                "creating an organization: conditions {failed:?} failed"
+            ))),
+            Err(TransactionFailure::Other(err)) => Err(err),
+        }
     }
 }
