@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Seeds the local DynamoDB server (moto) with the items the benchmark's sample events read: tenant
-A's record (active), Alice's membership (admin of tenant A) and one product of tenant A. The same
+A's record (active), Alice's profile (admin of tenant A) and one product of tenant A. The same
 values are what the harness's stub answers (bench/harness/src/stub.rs), so both backends serve the
 functions identical data.
 
@@ -45,10 +45,11 @@ def main():
         "admin_count": n(1), "created_at": s(STAMP), "updated_at": s(STAMP),
         "gsi1pk": s("TENANTS"), "gsi1sk": s(TENANT),
     })
+    membership = {"role": s("admin"), "tier": s("basic"), "tenant_status": s("active"), "state": s("active")}
     client.put_item(TableName=args.control_table, Item={
-        "pk": s(f"USER#{USER}"), "sk": s("MEMBERSHIP"), "entity": s("membership"),
-        "user_id": s(USER), "tenant_id": s(TENANT), "role": s("admin"), "tier": s("basic"),
-        "tenant_status": s("active"), "email": s(EMAIL),
+        "pk": s(f"USER#{USER}"), "sk": s("MEMBERSHIP"), "entity": s("profile"),
+        "user_id": s(USER), "email": s(EMAIL), "active": s(TENANT),
+        "orgs": {"M": {TENANT: {"M": membership}}},
     })
     # The product's shard is the low bits of its ULID (keys::product in shared/src/keys.rs).
     shard = CROCKFORD.index(PRODUCT[-1]) % SHARDS

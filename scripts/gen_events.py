@@ -26,6 +26,10 @@ USERS = {
     ("b", "member"): ("0b000000-0000-4000-8000-00000000b0ae", "bo@bolt.example"),
 }
 PLATFORM_ADMIN = ("0c000000-0000-4000-8000-0000000000ad", "ops@tenantry.example")
+# People in both sample organizations (see shared::testing::seed_people_in_two_organizations):
+# one who chose b, one who chose b and was then removed from it.
+IN_TWO = ("0a000000-0000-4000-8000-0000000000a5", "sam@acme.example")
+CHOICE_GONE = ("0a000000-0000-4000-8000-0000000000a6", "gil@acme.example")
 # Sample resource ids that belong to tenant a (and b); tests create real ones.
 def sample_id(prefix, suffix):
     """A valid ULID (Crockford base32, 26 characters) that is easy to recognise."""
@@ -259,6 +263,17 @@ def trigger_events():
         "TokenGeneration_RefreshTokens", admin_sub,
         {"userAttributes": attributes, "groupConfiguration": groups, "scopes": ["aws.cognito.signin.user.admin"]},
         {"claimsAndScopeOverrideDetails": None}, version="3"))
+    for (stem, (person_sub, person_email), version, source) in [
+        ("v3-refresh.several-organizations", IN_TWO, "3", "TokenGeneration_RefreshTokens"),
+        ("v2-authentication.chosen-organization-gone", CHOICE_GONE, "2", "TokenGeneration_Authentication"),
+    ]:
+        person = {"sub": person_sub, "cognito:email_alias": person_email, "cognito:user_status": "CONFIRMED",
+                  "email_verified": "true", "email": person_email}
+        write(f"pre-token-generation/{stem}.json", trigger(
+            source, person_sub,
+            {"userAttributes": person, "groupConfiguration": {"groupsToOverride": [], "iamRolesToOverride": [], "preferredRole": None},
+             "scopes": ["aws.cognito.signin.user.admin"]},
+            {"claimsAndScopeOverrideDetails": None}, version=version))
     write("pre-token-generation/v3-client-credentials.json", trigger(
         "TokenGeneration_ClientCredentials", CLIENT,
         {"userAttributes": {}, "groupConfiguration": None, "scopes": ["tenantry/read"]},

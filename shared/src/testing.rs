@@ -230,6 +230,54 @@ where
     }
 }
 
+/// A person in both sample tenants who chose b (the `several-organizations` pre-token event).
+pub const IN_TWO: (&str, &str) = ("0a000000-0000-4000-8000-0000000000a5", "sam@acme.example");
+/// A person in both sample tenants who chose b and was then removed from it (the
+/// `chosen-organization-gone` pre-token event).
+pub const CHOICE_GONE: (&str, &str) = ("0a000000-0000-4000-8000-0000000000a6", "gil@acme.example");
+
+/// Adds [`IN_TWO`] and [`CHOICE_GONE`] to the sample tenants (seeded first): each a member of a,
+/// invited to b, accepted, b chosen; the second then removed from b.
+pub async fn seed_people_in_two_organizations<S>(store: &S)
+where
+    S: crate::store::control::MemberStore + crate::store::control::PersonStore,
+{
+    use crate::context::Role;
+    use crate::domain::email::EmailAddress;
+    use crate::domain::member::Invitation;
+    use crate::ids::{TenantId, UserId};
+
+    let (a, b) = (
+        TenantId::parse(TENANT_A).expect("id"),
+        TenantId::parse(TENANT_B).expect("id"),
+    );
+    for (sub, email) in [IN_TWO, CHOICE_GONE] {
+        let user = UserId::parse(sub).expect("sub");
+        let invitation = Invitation {
+            email: EmailAddress::parse(email).expect("email"),
+            role: Role::Member,
+        };
+        let reservation = reserve_new(store, &a, &invitation, 100)
+            .await
+            .expect("reserve");
+        store
+            .complete_invite(&a, &reservation, &user)
+            .await
+            .expect("complete");
+        store
+            .invite_existing(&b, &invitation, &user, 100)
+            .await
+            .expect("invite to b");
+        store
+            .answer_invitation(&user, &b, true)
+            .await
+            .expect("accept");
+        store.set_active(&user, &b).await.expect("choose b");
+    }
+    let gone = UserId::parse(CHOICE_GONE.0).expect("sub");
+    store.remove_member(&b, &gone).await.expect("remove from b");
+}
+
 /// Reserves an invitation of an address that must be new (a test's own unique address).
 pub async fn reserve_new<S: crate::store::control::MemberStore>(
     store: &S,

@@ -1,9 +1,11 @@
 """The pre-token-generation trigger as a team would write it in Python with boto3: the baseline
 that pre-token-generation is measured against (docs/PERFORMANCE.md).
 
-Same behaviour: one strongly consistent GetItem of the user's membership (USER#<sub>), then the
-tenant claims go into the ID token (event version 1) or into both tokens (versions 2 and 3). No
-membership: the tenant claims are suppressed. A suspended or deleted tenant: sign-in is refused.
+Same behaviour: one strongly consistent GetItem of the user's profile (USER#<sub>, every
+membership and the chosen organization), then one organization's tenant claims go into the ID
+token (event version 1) or into both tokens (versions 2 and 3): the chosen one while usable, else
+the oldest usable one. None usable: the tenant claims are suppressed. (The Rust trigger also
+checks the second factor of organizations that require it; this baseline does not.)
 """
 
 import logging
@@ -19,7 +21,7 @@ dynamodb = boto3.client("dynamodb")
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
 
-CLAIMS = ("tenant_id", "tenant_role", "tenant_tier")
+CLAIMS = ("tenant_id", "tenant_role", "tenant_tier", "tenant_grant")
 
 
 class SignInRefused(Exception):
@@ -57,20 +59,28 @@ def handler(event, context):
         Key={"pk": {"S": f"USER#{sub}"}, "sk": {"S": "MEMBERSHIP"}},
         ConsistentRead=True,
     ).get("Item")
-    if item is None:
-        logger.info("no membership for user %s: token without tenant claims", sub)
+    orgs = {} if item is None else item.get("orgs", {}).get("M", {})
+
+    def usable(tenant):
+        entry = orgs.get(tenant, {}).get("M")
+        return (entry is not None and entry.get("state", {}).get("S") == "active"
+                and entry["tenant_status"]["S"] in ("active", "provisioning"))
+
+    # The chosen organization while usable, else the oldest usable one (ids sort by creation).
+    chosen = (item or {}).get("active", {}).get("S")
+    if chosen is None or not usable(chosen):
+        chosen = next((tenant for tenant in sorted(orgs) if usable(tenant)), None)
+    if chosen is None:
+        logger.info("no usable membership for user %s: token without tenant claims", sub)
         _apply(event, "claimsToSuppress", list(CLAIMS))
         return event
 
-    status = item["tenant_status"]["S"]
-    if status == "suspended":
-        raise SignInRefused("Your organization's access is suspended.")
-    if status not in ("active", "provisioning"):
-        raise SignInRefused("Your organization has been deleted.")
+    entry = orgs[chosen]["M"]
     claims = {
-        "tenant_id": item["tenant_id"]["S"],
-        "tenant_role": item["role"]["S"],
-        "tenant_tier": item["tier"]["S"],
+        "tenant_id": chosen,
+        "tenant_role": entry["role"]["S"],
+        "tenant_tier": entry["tier"]["S"],
+        "tenant_grant": entry.get("granted_at", {}).get("N", "0"),
     }
     logger.info("tenant claims issued: user %s tenant %s", sub, claims["tenant_id"])
     _apply(event, "claimsToAddOrOverride", claims)

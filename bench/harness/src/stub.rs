@@ -267,18 +267,28 @@ fn tenant_record() -> Map<String, Value> {
     item
 }
 
+/// Alice's profile: one membership (admin of the tenant), chosen.
 fn membership() -> Map<String, Value> {
+    let mut entry = Map::new();
+    for (name, value) in [
+        ("role", s("admin")),
+        ("tier", s("basic")),
+        ("tenant_status", s("active")),
+        ("state", s("active")),
+    ] {
+        entry.insert(name.to_owned(), value);
+    }
+    let mut orgs = Map::new();
+    orgs.insert(TENANT.to_owned(), json!({ "M": entry }));
     let mut item = Map::new();
     for (name, value) in [
         ("pk", s(&format!("USER#{USER}"))),
         ("sk", s("MEMBERSHIP")),
-        ("entity", s("membership")),
+        ("entity", s("profile")),
         ("user_id", s(USER)),
-        ("tenant_id", s(TENANT)),
-        ("role", s("admin")),
-        ("tier", s("basic")),
-        ("tenant_status", s("active")),
         ("email", s(EMAIL)),
+        ("active", s(TENANT)),
+        ("orgs", json!({ "M": orgs })),
     ] {
         item.insert(name.to_owned(), value);
     }

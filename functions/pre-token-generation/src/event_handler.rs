@@ -556,6 +556,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_sample_events_of_people_in_two_organizations() {
+        let store = MemoryControl::new();
+        shared::testing::seed_sample_tenants(&store).await;
+        shared::testing::seed_people_in_two_organizations(&store).await;
+        let deps = Deps {
+            store,
+            second_factor: MemoryDirectory::new(),
+        };
+        for (fixture, tenant, tier) in [
+            (
+                "v3-refresh.several-organizations.json",
+                shared::testing::TENANT_B,
+                "standard",
+            ),
+            (
+                "v2-authentication.chosen-organization-gone.json",
+                shared::testing::TENANT_A,
+                "basic",
+            ),
+        ] {
+            let out = invoke(&deps, event(fixture)).await.unwrap();
+            let details = &out["response"]["claimsAndScopeOverrideDetails"];
+            for token in ["idTokenGeneration", "accessTokenGeneration"] {
+                let claims = &details[token]["claimsToAddOrOverride"];
+                assert_eq!(
+                    (
+                        &claims[TENANT_ID],
+                        &claims[TENANT_ROLE],
+                        &claims[TENANT_TIER]
+                    ),
+                    (&json!(tenant), &json!("member"), &json!(tier)),
+                    "{fixture} {token}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
     async fn machine_clients_pass_through() {
         let (deps, _, _) = deps_with_alice().await;
         let original = event("v3-client-credentials.json");

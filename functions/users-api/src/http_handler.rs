@@ -453,8 +453,70 @@ async fn invite<S: MemberStore, D: UserDirectory>(
     require_admin(authority, "invite users")?;
     let body: InviteBody = json_body(request, MAX_BODY_BYTES)?;
     let invitation = Invitation::try_from(body)?;
-    let tenant = &context.tenant_id;
     let max_users = PlanLimits::of(authority.tenant.tier).max_users;
+    match invite_once(deps, context, &invitation, max_users).await {
+        // Expired invitations hold their seats until withdrawn: at the plan's limit, they are
+        // withdrawn, and the invitation is tried once more.
+        Err(ApiError::QuotaExceeded { .. }) if withdraw_expired(deps, context).await? > 0 => {
+            invite_once(deps, context, &invitation, max_users).await
+        }
+        outcome => outcome,
+    }
+}
+
+/// Withdraws the tenant's expired invitations; returns how many.
+async fn withdraw_expired<S: MemberStore, D>(
+    deps: &Deps<S, D>,
+    context: &TenantContext,
+) -> Result<usize, ApiError> {
+    let now = Timestamp::now();
+    let mut withdrawn = 0;
+    let mut cursor = None;
+    loop {
+        let listed = deps
+            .store
+            .list_members(&context.tenant_id, 100, cursor.as_deref())
+            .await?;
+        for member in &listed.items {
+            let expired = member.status == MemberStatus::Invited
+                && member.expires_at.is_some_and(|at| at <= now);
+            if !expired {
+                continue;
+            }
+            match deps
+                .store
+                .remove_member(&context.tenant_id, &member.user_id)
+                .await
+            {
+                Ok(_) => withdrawn += 1,
+                // Answered or withdrawn meanwhile.
+                Err(StoreError::NotFound | StoreError::VersionConflict) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        match listed.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    if withdrawn > 0 {
+        tracing::info!(
+            withdrawn,
+            "expired invitations withdrawn to free their seats"
+        );
+    }
+    Ok(withdrawn)
+}
+
+/// One attempt at an invitation (see [`invite`]).
+async fn invite_once<S: MemberStore, D: UserDirectory>(
+    deps: &Deps<S, D>,
+    context: &TenantContext,
+    invitation: &Invitation,
+    max_users: u64,
+) -> Result<Response<Body>, ApiError> {
+    let tenant = &context.tenant_id;
+    let invitation = invitation.clone();
 
     // 1. Hold the address and a seat (or take over the hold of an invitation of this address
     //    that a crash interrupted), unless the address has an account.
@@ -1049,6 +1111,46 @@ mod tests {
         assert_eq!(call(&deps, answer(false)).await.status(), 204);
         let record = deps.store.get_tenant(&tenant(TENANT_A)).await.unwrap();
         assert_eq!(record.user_count, 2);
+    }
+
+    #[tokio::test]
+    async fn expired_invitations_give_their_seats_back_at_the_plans_limit() {
+        let deps = deps().await;
+        let max = PlanLimits::of(Tier::Basic).max_users;
+        for i in 2..max - 1 {
+            let response = invite(
+                &deps,
+                "a-admin",
+                &format!("filler{i}@acme.example"),
+                "member",
+            )
+            .await;
+            assert_eq!(response.status(), 201);
+        }
+        assert_eq!(
+            invite(&deps, "a-admin", "bo@bolt.example", "member")
+                .await
+                .status(),
+            201
+        );
+        let full = invite(&deps, "a-admin", "late@acme.example", "member").await;
+        assert_problem(&full, 429, "quota-exceeded");
+        deps.store
+            .expire_invitation(&tenant(TENANT_A), &user_id("b-member"));
+        let freed = invite(&deps, "a-admin", "late@acme.example", "member").await;
+        assert_eq!(freed.status(), 201, "{:?}", freed.body());
+        assert!(
+            deps.store
+                .profile(&user_id("b-member"))
+                .await
+                .unwrap()
+                .unwrap()
+                .of(&tenant(TENANT_A))
+                .is_none(),
+            "the expired invitation was withdrawn"
+        );
+        let record = deps.store.get_tenant(&tenant(TENANT_A)).await.unwrap();
+        assert_eq!(record.user_count, max);
     }
 
     #[tokio::test]

@@ -63,10 +63,19 @@ impl MemoryControl {
 
     /// Makes a pending invitation expired, as time would (test set-up).
     pub fn expire_invitation(&self, tenant: &TenantId, user: &UserId) {
-        if let Some(membership) = self.lock().membership_mut(tenant, user)
+        let past = now_millis().saturating_sub(1);
+        let mut state = self.lock();
+        if let Some(membership) = state.membership_mut(tenant, user)
             && let MembershipState::Invited { expires_at } = &mut membership.state
         {
-            *expires_at = now_millis().saturating_sub(1);
+            *expires_at = past;
+        }
+        if let Some(member) = state
+            .members
+            .get_mut(tenant)
+            .and_then(|members| members.get_mut(user.as_str()))
+        {
+            member.expires_at = Some(Timestamp::from_millis(past));
         }
     }
 
