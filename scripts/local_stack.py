@@ -413,6 +413,13 @@ Try it (with the small client, in another terminal):
   scripts/tenantry call POST /products '{{"name":"Sencha","sku":"TEA-1","price":1250,"currency":"EUR"}}'
   scripts/tenantry call GET /products
   scripts/tenantry call POST /users '{{"email":"bob@acme.example","role":"member"}}'
+  scripts/tenantry temp-password bob@acme.example          # the e-mailed temporary password
+  scripts/tenantry login bob@acme.example TEMP --new-password 'Bob-Secret-42x'
+  scripts/tenantry create-org "Bob Bakes"                  # bob in a second organization, as its admin
+  scripts/tenantry orgs                                    # * marks the one his tokens carry
+  scripts/tenantry switch "Bob Bakes"                      # the refreshed token carries Bob Bakes
+  scripts/tenantry call POST /users '{{"email":"alice@acme.example","role":"member"}}'   # alice: invited
+  scripts/tenantry accept "Bob Bakes" --as alice@acme.example
 
 Or with the AWS CLI and curl:
 

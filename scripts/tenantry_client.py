@@ -6,13 +6,24 @@
     tenantry call METHOD PATH [JSON] [--as EMAIL]
     tenantry code EMAIL | temp-password EMAIL
 
+For a person in several organizations (each also takes --as EMAIL):
+
+    tenantry orgs                            (theirs; * marks the one the next token carries)
+    tenantry switch ORG                      (makes ORG active and refreshes the stored token)
+    tenantry create-org "NAME" | leave ORG
+    tenantry invitations | accept ORG | decline ORG
+
+ORG is an organization id, or its name (any case) among `orgs` (for `accept` and `decline`:
+among `invitations`).
+
 It reads the endpoints from .local/dev/stack.json (or --stack FILE) and keeps the tokens in
-.local/dev/tokens.json. ID tokens last 15 minutes: `call` refreshes an expired or revoked one
-with the stored refresh token (once) and retries. Everything it does can be done with the AWS
-CLI and curl (see README).
+.local/dev/tokens.json. ID tokens last 15 minutes: every command that calls the API refreshes an
+expired or revoked one with the stored refresh token (once) and retries. Everything it does can
+be done with the AWS CLI and curl (see README).
 """
 
 import argparse
+import base64
 import json
 import pathlib
 import re
@@ -84,13 +95,15 @@ def load_tokens(stack):
         return {"current": None, "tokens": {}}
 
 
-def store_token(stack, email, result):
-    """Keeps the ID token and, when Cognito sent one, the refresh token of a sign-in."""
+def store_token(stack, email, result, current=True):
+    """Keeps the ID token and, when Cognito sent one, the refresh token of a sign-in; a sign-in
+    (not a refresh) makes `email` the user of the commands without --as."""
     tokens = load_tokens(stack)
     previous = tokens["tokens"].get(email)
     refresh = result.get("RefreshToken") or (previous.get("refresh") if isinstance(previous, dict) else None)
     tokens["tokens"][email] = {"id": result["IdToken"], "refresh": refresh}
-    tokens["current"] = email
+    if current or not tokens.get("current"):
+        tokens["current"] = email
     tokens_file(stack).write_text(json.dumps(tokens, indent=2))
 
 
@@ -104,7 +117,7 @@ def refreshed(stack, client, email):
                                       AuthParameters={"REFRESH_TOKEN": entry["refresh"]})
     except botocore.exceptions.ClientError:
         return None
-    store_token(stack, email, result["AuthenticationResult"])
+    store_token(stack, email, result["AuthenticationResult"], current=False)
     return result["AuthenticationResult"]["IdToken"]
 
 
@@ -117,6 +130,105 @@ def send(stack, token, method, path, body):
             return response.status, response.read()
     except urllib.error.HTTPError as err:
         return err.code, err.read()
+
+
+def signed_in(stack, user):
+    """`user` (--as), or the last one who signed in; exits when they have no stored token."""
+    tokens = load_tokens(stack)
+    user = user or tokens["current"]
+    if not user or user not in tokens["tokens"]:
+        sys.exit("error: sign in first: tenantry login EMAIL PASSWORD")
+    return user
+
+
+def stored_id_token(stack, user):
+    entry = load_tokens(stack)["tokens"].get(user)
+    return entry["id"] if isinstance(entry, dict) else entry
+
+
+def send_as(stack, client, user, method, path, body):
+    """`send` with `user`'s stored ID token; on a 401, one refresh and a retry."""
+    try:
+        status, answer = send(stack, stored_id_token(stack, user), method, path, body)
+        if status == 401:
+            # Expired (they last 15 minutes) or revoked (a role change, say): one refresh.
+            fresh = refreshed(stack, client, user)
+            if fresh:
+                print("(token refreshed)", file=sys.stderr)
+                status, answer = send(stack, fresh, method, path, body)
+    except OSError as err:
+        sys.exit(f"error: cannot reach the API at {stack['api_url']}: {getattr(err, 'reason', err)}")
+    return status, answer
+
+
+def api(stack, client, user, method, path, payload=None):
+    """The parsed answer (None when empty) of a successful call; on an error status, its problem's
+    code and detail on stderr and exit 1."""
+    status, answer = send_as(stack, client, user, method, path,
+                             json.dumps(payload) if payload is not None else None)
+    text = answer.decode(errors="replace")
+    if status >= 400:
+        try:
+            problem = json.loads(text)
+        except ValueError:
+            problem = None
+        if isinstance(problem, dict):
+            code = problem.get("code")
+            detail = problem.get("detail") or problem.get("title") or problem.get("message") or text
+        else:
+            code, detail = None, text.strip() or "(no body)"
+        hint = f" (sign in again: tenantry login {user} PASSWORD)" if status == 401 else ""
+        print(f"error: HTTP {status}" + (f" {code}" if code else "") + f": {detail}{hint}", file=sys.stderr)
+        sys.exit(1)
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        sys.exit(f"error: HTTP {status} with a body that is not JSON: {text[:200]}")
+
+
+def token_claims(token):
+    """The payload of a JWT, unverified (for display only)."""
+    try:
+        payload = token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (AttributeError, IndexError, ValueError):
+        return {}
+
+
+ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$", re.IGNORECASE)
+
+
+def describe(items, key):
+    return "; ".join(f"{item.get('name') or '(unnamed)'} ({item[key]})" for item in items) or "none"
+
+
+def matches(wanted, items, key):
+    """The item whose id (`key`) is `wanted`, or else those whose name is `wanted` in any case."""
+    by_id = [item for item in items if str(item[key]).lower() == wanted.lower()]
+    return by_id or [item for item in items if (item.get("name") or "").casefold() == wanted.casefold()]
+
+
+def resolve(wanted, items, key, what):
+    """The id of the item whose id is `wanted`, or whose name is `wanted` in any case; an id that
+    is in no item goes to the API as it is (which answers for it)."""
+    named = matches(wanted, items, key)
+    if len(named) == 1:
+        return named[0][key]
+    if named:
+        sys.exit(f"error: {len(named)} {what} are named {wanted!r}: give the id of one of them: "
+                 f"{describe(named, key)}")
+    if ULID.match(wanted):
+        return wanted.upper()
+    sys.exit(f"error: none of your {what} is named {wanted!r}"
+             + (f"; yours: {describe(items, key)}" if items else f" (you have no {what})"))
+
+
+def table(rows, headers):
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    for row in [headers, *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
 
 
 def main():
@@ -137,6 +249,23 @@ def main():
     p.add_argument("email")
     p = sub.add_parser("temp-password")
     p.add_argument("email")
+    p = sub.add_parser("orgs", help="your organizations; * marks the active one")
+    p.add_argument("--as", dest="user")
+    p = sub.add_parser("switch", help="make an organization active and refresh the stored token")
+    p.add_argument("tenant", metavar="ORG", help="an organization id, or its name among `orgs`")
+    p.add_argument("--as", dest="user")
+    p = sub.add_parser("create-org", help="a new basic organization, with you as its admin")
+    p.add_argument("name")
+    p.add_argument("--as", dest="user")
+    p = sub.add_parser("leave", help="leave an organization (not as its last admin)")
+    p.add_argument("tenant", metavar="ORG", help="an organization id, or its name among `orgs`")
+    p.add_argument("--as", dest="user")
+    p = sub.add_parser("invitations", help="invitations waiting for your answer")
+    p.add_argument("--as", dest="user")
+    for command in ("accept", "decline"):
+        p = sub.add_parser(command, help=f"{command} an invitation")
+        p.add_argument("tenant", metavar="ORG", help="an organization id, or its name among `invitations`")
+        p.add_argument("--as", dest="user")
     args = parser.parse_args()
     stack = load_stack(args.stack)
     client = cognito(stack)
@@ -172,19 +301,8 @@ def main():
             store_token(stack, args.email, result["AuthenticationResult"])
             print(f"Signed in as {args.email}; the ID token is stored for `tenantry call`.")
         elif args.command == "call":
-            tokens = load_tokens(stack)
-            user = args.user or tokens["current"]
-            if not user or user not in tokens["tokens"]:
-                sys.exit("error: sign in first: tenantry login EMAIL PASSWORD")
-            entry = tokens["tokens"][user]
-            token = entry["id"] if isinstance(entry, dict) else entry
-            status, body = send(stack, token, args.method, args.path, args.body)
-            if status == 401:
-                # Expired (they last 15 minutes) or revoked (a role change, say): one refresh.
-                fresh = refreshed(stack, client, user)
-                if fresh:
-                    print("(token refreshed)", file=sys.stderr)
-                    status, body = send(stack, fresh, args.method, args.path, args.body)
+            user = signed_in(stack, args.user)
+            status, body = send_as(stack, client, user, args.method, args.path, args.body)
             print(f"HTTP {status}", file=sys.stderr)
             text = body.decode(errors="replace")
             try:
@@ -194,8 +312,93 @@ def main():
             return 0 if status < 400 else 1
         elif args.command in ("code", "temp-password"):
             print(delivered_code(stack, args.email))
+        else:
+            return organization_command(args, stack, client, signed_in(stack, args.user))
     except botocore.exceptions.ClientError as err:
         sys.exit(f"error: {err.response['Error'].get('Code')}: {err.response['Error'].get('Message')}")
+    except botocore.exceptions.BotoCoreError as err:
+        sys.exit(f"error: Cognito at {stack['cognito_endpoint']}: {err}")
+    return 0
+
+
+def organization_command(args, stack, client, user):
+    """orgs, switch, create-org, leave, invitations, accept, decline: `user`'s organizations."""
+    def organizations():
+        return api(stack, client, user, "GET", "/me/organizations")["items"]
+
+    def pending():
+        return api(stack, client, user, "GET", "/me/invitations")["items"]
+
+    as_user = f" --as {user}" if args.user else ""
+
+    if args.command == "orgs":
+        items = organizations()
+        if not items:
+            print(f"{user} belongs to no organization. Create one: tenantry create-org NAME")
+            return 0
+        table([["*" if item["active"] else "", item.get("name") or "(unnamed)", item["role"], item["tier"],
+                item["status"], item["id"]] for item in items],
+              ["", "NAME", "ROLE", "TIER", "STATUS", "ID"])
+        carried = token_claims(stored_id_token(stack, user)).get("tenant_id")
+        active = next((item for item in items if item["active"]), None)
+        if active and carried and carried != active["id"]:
+            now = next((item.get("name") or item["id"] for item in items if item["id"] == carried),
+                       f"{carried}, which is not among these")
+            print(f"(the stored token still carries {now}; the next one carries the * one: "
+                  f"tenantry switch {active['id']}{as_user})")
+    elif args.command == "switch":
+        tenant = resolve(args.tenant, organizations(), "id", "organizations")
+        chosen = api(stack, client, user, "PUT", "/me/active-organization", {"tenant_id": tenant})
+        name = chosen.get("name") or tenant
+        if not chosen.get("active"):
+            print(f"{name}: {chosen.get('detail')}", file=sys.stderr)
+        fresh = refreshed(stack, client, user)
+        if not fresh:
+            sys.exit(f"error: {name} is chosen, but the stored token could not be refreshed: "
+                     f"sign in again (tenantry login {user} PASSWORD)")
+        claims = token_claims(fresh)
+        carried = claims.get("tenant_id")
+        if carried == tenant:
+            print(f"Switched: {user}'s token now carries {name} ({tenant}) as {claims.get('tenant_role')}.")
+            return 0
+        now = next((item.get("name") or item["id"] for item in organizations() if item["id"] == carried),
+                   carried)
+        print(f"{user}'s token still carries {now or 'no organization'}, not {name}.", file=sys.stderr)
+        return 1
+    elif args.command == "create-org":
+        created = api(stack, client, user, "POST", "/me/organizations", {"name": args.name})
+        print(f"Created {created.get('name') or args.name} ({created['id']}), with {user} as its "
+              f"{created['role']}. Work in it: tenantry switch {created['id']}{as_user}")
+    elif args.command == "leave":
+        items = organizations()
+        tenant = resolve(args.tenant, items, "id", "organizations")
+        name = next((item.get("name") or tenant for item in items if item["id"] == tenant), tenant)
+        api(stack, client, user, "DELETE", f"/me/organizations/{tenant}")
+        print(f"{user} left {name} ({tenant}).")
+    elif args.command == "invitations":
+        items = pending()
+        if not items:
+            print(f"No invitations wait for {user}.")
+            return 0
+        table([[item.get("name") or "(unnamed)", item["role"],
+                item["expires_at"] + (" (expired: ask for a new one)" if item["expired"] else ""),
+                item["tenant_id"]] for item in items],
+              ["NAME", "ROLE", "EXPIRES AT", "ID"])
+    elif args.command in ("accept", "decline"):
+        items = pending()
+        if not matches(args.tenant, items, "tenant_id"):
+            # Answered already, perhaps: an organization of the caller's goes to the API, which says so.
+            joined = matches(args.tenant, organizations(), "id")
+            if len(joined) == 1:
+                items = [{"tenant_id": joined[0]["id"], "name": joined[0].get("name")}]
+        tenant = resolve(args.tenant, items, "tenant_id", "invitations")
+        name = next((item.get("name") or tenant for item in items if item["tenant_id"] == tenant), tenant)
+        joined = api(stack, client, user, "POST", f"/me/invitations/{tenant}", {"accept": args.command == "accept"})
+        if args.command == "decline":
+            print(f"Declined the invitation to {name} ({tenant}).")
+        else:
+            print(f"{user} joined {joined.get('name') or name} ({tenant}) as {joined['role']}. "
+                  f"Work in it: tenantry switch {tenant}{as_user}")
     return 0
 
 

@@ -1222,6 +1222,39 @@ pub async fn concurrent_answers_withdrawals_and_leaves_keep_the_counts<S: Contra
     }
 }
 
+/// Every admin leaving at once: one stays, the others go, and the counters agree.
+pub async fn admins_leaving_at_once_leave_one_admin<S: ContractControl>(store: &S) {
+    let (org, first, _) = onboarded(store).await;
+    let mut admins = vec![first];
+    for _ in 0..3 {
+        let (_, person, email) = onboarded(store).await;
+        invite_person(store, &org.id, &person, &email, Role::Admin).await;
+        store
+            .answer_invitation(&person, &org.id, true)
+            .await
+            .expect("accept");
+        admins.push(person);
+    }
+    let tasks: Vec<_> = admins
+        .iter()
+        .map(|admin| {
+            let (store, tenant, admin) = (store.clone(), org.id, admin.clone());
+            tokio::spawn(async move { store.remove_member(&tenant, &admin).await })
+        })
+        .collect();
+    let mut left = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(_) => left += 1,
+            Err(StoreError::LastAdmin | StoreError::VersionConflict) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    let stored = store.get_tenant(&org.id).await.expect("tenant");
+    assert_eq!(counts(&stored), (4 - left, 4 - left));
+    assert_eq!(stored.admin_count, 1, "exactly one admin stays");
+}
+
 /// A signed-in person creates organizations of their own; offboarding one detaches only it.
 pub async fn a_person_creates_organizations_and_loses_only_an_offboarded_one<S: ContractControl>(
     store: &S,
@@ -1309,6 +1342,7 @@ macro_rules! control_contract_tests {
             invitations_are_answered_once_by_their_invitee,
             concurrent_answers_withdrawals_and_leaves_keep_the_counts,
             a_person_creates_organizations_and_loses_only_an_offboarded_one,
+            admins_leaving_at_once_leave_one_admin,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {
