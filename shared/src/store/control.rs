@@ -112,6 +112,21 @@ pub enum Reserved {
     Existing(Option<UserId>),
 }
 
+/// Whether `profile` (if the person has one) may take a membership of `tenant`: not while it
+/// has one (or an invitation) there, nor at [`crate::domain::member::MAX_MEMBERSHIPS`].
+pub fn room_for(profile: Option<&Profile>, tenant: &TenantId) -> Result<(), StoreError> {
+    let Some(profile) = profile else {
+        return Ok(());
+    };
+    if profile.of(tenant).is_some() {
+        return Err(StoreError::EmailTaken { same_tenant: true });
+    }
+    if profile.memberships.len() >= crate::domain::member::MAX_MEMBERSHIPS {
+        return Err(StoreError::TooManyOrganizations);
+    }
+    Ok(())
+}
+
 /// What removing a member did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Removed {

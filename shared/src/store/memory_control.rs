@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::control::{
     MemberStore, MembershipLookup, MigrationState, Onboarded, Onboarding, PersonStore, Removed,
-    Reservation, Reserved, TenantStateChange, TenantStore, status_change_allowed,
+    Reservation, Reserved, TenantStateChange, TenantStore, room_for, status_change_allowed,
 };
 use super::{ListPage, MEMBERS, StoreError};
 use crate::authority::{Authority, ControlAuthority, expired_revocations, next_grant, now_millis};
@@ -249,14 +249,7 @@ impl MemberStore for MemoryControl {
         max_users: u64,
     ) -> Result<Member, StoreError> {
         let mut state = self.lock();
-        if let Some(profile) = state.profiles.get(user) {
-            if profile.of(tenant).is_some() {
-                return Err(StoreError::EmailTaken { same_tenant: true });
-            }
-            if profile.memberships.len() >= MAX_MEMBERSHIPS {
-                return Err(StoreError::TooManyOrganizations);
-            }
-        }
+        room_for(state.profiles.get(user), tenant)?;
         if state.member(tenant, user).is_some() {
             return Err(StoreError::EmailTaken { same_tenant: true });
         }
@@ -735,13 +728,7 @@ impl PersonStore for MemoryControl {
         email: &EmailAddress,
     ) -> Result<(), StoreError> {
         let mut state = self.lock();
-        if state
-            .profiles
-            .get(admin)
-            .is_some_and(|profile| profile.memberships.len() >= MAX_MEMBERSHIPS)
-        {
-            return Err(StoreError::TooManyOrganizations);
-        }
+        room_for(state.profiles.get(admin), &tenant.id)?;
         let email = state
             .profiles
             .get(admin)

@@ -27,7 +27,7 @@ use crate::pagination::{Cursor, Position};
 use crate::plans::Limit;
 use crate::store::control::{
     MemberStore, MembershipLookup, MigrationState, Onboarded, Onboarding, PersonStore, Removed,
-    Reservation, Reserved, TenantStateChange, TenantStore, status_change_allowed,
+    Reservation, Reserved, TenantStateChange, TenantStore, room_for, status_change_allowed,
 };
 use crate::store::{ListPage, MEMBERS, StoreError, control_cursor};
 
@@ -1053,14 +1053,7 @@ impl MemberStore for DynamoControl {
         max_users: u64,
     ) -> Result<Member, StoreError> {
         let profile = self.profile_for_change(user).await?;
-        if let Some(profile) = &profile {
-            if profile.of(tenant).is_some() {
-                return Err(StoreError::EmailTaken { same_tenant: true });
-            }
-            if profile.memberships.len() >= MAX_MEMBERSHIPS {
-                return Err(StoreError::TooManyOrganizations);
-            }
-        }
+        room_for(profile.as_ref(), tenant)?;
         let record = self.get_tenant(tenant).await?;
         let reservation = Reservation::new(invitation, &record, false);
         let membership =
@@ -1078,15 +1071,12 @@ impl MemberStore for DynamoControl {
                 Err(match index {
                     0 => StoreError::EmailTaken { same_tenant: true },
                     1 => self.seat_refusal(old, max_users)?,
-                    _ => match old.map(|item| parse_profile(&item)).transpose()? {
-                        Some(now) if now.of(tenant).is_some() => {
-                            StoreError::EmailTaken { same_tenant: true }
-                        }
-                        Some(now) if now.memberships.len() >= MAX_MEMBERSHIPS => {
-                            StoreError::TooManyOrganizations
-                        }
-                        _ => StoreError::VersionConflict,
-                    },
+                    _ => {
+                        let now = old.map(|item| parse_profile(&item)).transpose()?;
+                        room_for(now.as_ref(), tenant)
+                            .err()
+                            .unwrap_or(StoreError::VersionConflict)
+                    }
                 })
             }
             Err(TransactionFailure::Other(err)) => Err(err),
@@ -1918,12 +1908,7 @@ impl PersonStore for DynamoControl {
         email: &EmailAddress,
     ) -> Result<(), StoreError> {
         let profile = self.profile_for_change(admin).await?;
-        if profile
-            .as_ref()
-            .is_some_and(|profile| profile.memberships.len() >= MAX_MEMBERSHIPS)
-        {
-            return Err(StoreError::TooManyOrganizations);
-        }
+        room_for(profile.as_ref(), &tenant.id)?;
         let email = profile.as_ref().map_or(email, |profile| &profile.email);
         let membership = Membership::first_admin(tenant, admin, email);
         let actions = vec![
