@@ -56,13 +56,14 @@ pub fn next_grant(previous: u64) -> u64 {
     now_millis().max(previous.saturating_add(1))
 }
 
-/// The revocations that no token can still need, at `now` (ms).
-pub fn expired_revocations(revoked: &Revocations, now: u64) -> Vec<UserId> {
+/// The revocations that no token can still need, at `now` (ms), with their instants (a pruning
+/// must not drop one that a newer revocation of the same user replaced meanwhile).
+pub fn expired_revocations(revoked: &Revocations, now: u64) -> Vec<(UserId, u64)> {
     let horizon = now.saturating_sub(REVOCATION_RETENTION.as_millis() as u64);
     revoked
         .iter()
         .filter(|(_, at)| **at < horizon)
-        .map(|(user, _)| user.clone())
+        .map(|(user, at)| (user.clone(), *at))
         .collect()
 }
 
@@ -210,6 +211,9 @@ mod tests {
         let revoked: Revocations = [(old.clone(), now - retention - 1), (recent, now - 5)]
             .into_iter()
             .collect();
-        assert_eq!(expired_revocations(&revoked, now), vec![old]);
+        assert_eq!(
+            expired_revocations(&revoked, now),
+            vec![(old, now - retention - 1)]
+        );
     }
 }

@@ -301,3 +301,55 @@ async fn the_names_of_a_persons_organizations_come_in_one_batch() {
         .collect();
     assert_eq!(names, ["Layout Org", "Second Org", "Third Org"]);
 }
+
+#[tokio::test]
+async fn expired_revocations_are_pruned_after_the_next_one_and_fresh_ones_stay() {
+    let control = control_store();
+    let (a, _, _) = signed_up().await;
+    let member = new_user();
+    let invitation = Invitation {
+        email: EmailAddress::parse(&format!("{member}@example.com")).unwrap(),
+        role: Role::Member,
+    };
+    let Reserved::New(reservation) = control
+        .reserve_invite(&a.id, &invitation, 10)
+        .await
+        .unwrap()
+    else {
+        panic!("a new address");
+    };
+    control
+        .complete_invite(&a.id, &reservation, &member)
+        .await
+        .unwrap();
+    // Two people removed long ago: one two hours ago (expired), one a minute ago (not).
+    let now = shared::authority::now_millis();
+    let (old, recent) = (new_user(), new_user());
+    dynamodb()
+        .update_item()
+        .table_name(env("TENANTRY_CONTROL_TABLE"))
+        .key("pk", s(&format!("TENANT#{}", a.id)))
+        .key("sk", s("TENANT"))
+        .update_expression("SET #revoked = :revoked")
+        .expression_attribute_names("#revoked", "revoked")
+        .expression_attribute_values(
+            ":revoked",
+            AttributeValue::M(HashMap::from([
+                (
+                    old.to_string(),
+                    AttributeValue::N((now - 2 * 3_600_000).to_string()),
+                ),
+                (
+                    recent.to_string(),
+                    AttributeValue::N((now - 60_000).to_string()),
+                ),
+            ])),
+        )
+        .send()
+        .await
+        .unwrap();
+    control.remove_member(&a.id, &member).await.unwrap();
+    let revoked = control.get_tenant(&a.id).await.unwrap().revoked;
+    assert!(!revoked.contains_key(&old), "the expired one is pruned");
+    assert!(revoked.contains_key(&recent) && revoked.contains_key(&member));
+}

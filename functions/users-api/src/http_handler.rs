@@ -320,10 +320,13 @@ async fn create_organization<S: PersonStore, D>(
         .create_organization(&tenant, &user, &email)
         .await?;
     tracing::info!(tenant_id = %tenant.id, "organization created by a signed-in user");
-    let membership = Membership::first_admin(&tenant, &user, &email);
+    // Carried by the next token only if the person had no usable organization before.
+    let profile = profile_of(deps, &user).await?.ok_or(ApiError::NotFound)?;
+    let membership = profile.of(&tenant.id).ok_or(ApiError::NotFound)?;
+    let chosen = profile.chosen().map(|m| m.tenant_id) == Some(tenant.id);
     Ok(created(
         &format!("/me/organizations/{}", tenant.id),
-        &organization_view(&membership, Some(&tenant), false),
+        &organization_view(membership, Some(&tenant), chosen),
     ))
 }
 
@@ -583,24 +586,29 @@ async fn invite_once<S: MemberStore, D: UserDirectory>(
     }
 }
 
-/// Invites someone who has an account (found by the address's claim, or in the user pool):
-/// a pending invitation they accept from `/me/invitations`.
+/// Invites someone who has an account: a pending invitation they accept from
+/// `/me/invitations`. The account is the one the user pool has for the address now (`claimed`,
+/// the one the address's claim names, must be it): people change their addresses, and an
+/// invitation must never reach whoever held the address before.
 async fn invite_existing<S: MemberStore, D: UserDirectory>(
     deps: &Deps<S, D>,
     context: &TenantContext,
     invitation: &Invitation,
-    user: Option<UserId>,
+    claimed: Option<UserId>,
     max_users: u64,
 ) -> Result<Response<Body>, ApiError> {
-    let user = match user {
-        Some(user) => user,
-        None => deps
-            .directory
-            .find_user(&invitation.email)
-            .await
-            .map_err(|err| ApiError::Internal(format!("finding the invited user: {err}")))?
-            // The claim says the address has an account, the pool does not know it.
-            .ok_or(StoreError::EmailTaken { same_tenant: false })?,
+    let found = deps
+        .directory
+        .find_user(&invitation.email)
+        .await
+        .map_err(|err| ApiError::Internal(format!("finding the invited user: {err}")))?;
+    let user = match (claimed, found) {
+        (Some(claimed), Some(found)) if claimed == found => found,
+        (None, Some(found)) => found,
+        (claimed, found) => {
+            tracing::warn!(claimed = ?claimed, found = ?found, "the address's claim and the user pool disagree: not invited");
+            return Err(StoreError::EmailTaken { same_tenant: false }.into());
+        }
     };
     let member = deps
         .store
@@ -665,20 +673,32 @@ async fn remove<S: MemberStore, D: UserDirectory>(
     }
     tracing::info!(target_user = %user, remaining = removed.remaining, "member removed");
     if removed.remaining == 0 {
-        match deps.store.forget_person(&user, &removed.member.email).await {
-            Ok(true) => delete_account(deps, &user).await,
-            Ok(false) => {}
-            Err(err) => {
-                tracing::error!(target_user = %user, error = %err, "the profile of a removed member could not be deleted");
-            }
-        }
+        delete_account(deps, &user, &removed.member.email).await;
     }
     Ok(no_content())
 }
 
-async fn delete_account<S, D: UserDirectory>(deps: &Deps<S, D>, user: &UserId) {
+/// Deletes the account of a person left with nothing: signed out everywhere first (no refresh
+/// token outlives the profile), then the profile and claim (unless an invitation came
+/// meanwhile), then the Cognito user.
+async fn delete_account<S: MemberStore, D: UserDirectory>(
+    deps: &Deps<S, D>,
+    user: &UserId,
+    email: &EmailAddress,
+) {
     if let Err(err) = deps.directory.sign_out_everywhere(user).await {
         tracing::warn!(target_user = %user, error = %err, "removed member could not be signed out globally");
+    }
+    match deps.store.forget_person(user, email).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!(target_user = %user, "the removed member was invited meanwhile: the account stays");
+            return;
+        }
+        Err(err) => {
+            tracing::error!(target_user = %user, error = %err, "the profile of a removed member could not be deleted");
+            return;
+        }
     }
     match deps.directory.delete_user(user).await {
         Ok(()) | Err(DirectoryError::NotFound) => {}
@@ -698,21 +718,29 @@ mod tests {
     use shared::store::memory_control::MemoryControl;
     use shared::testing::SoleMembership;
     use shared::testing::{
-        Event, TENANT_A, TENANT_B, assert_problem, body_json, seed_sample_tenants, user_id,
+        Event, TENANT_A, TENANT_B, USERS, assert_problem, body_json, seed_sample_tenants, user_id,
     };
 
     use super::*;
 
     type TestDeps = Deps<MemoryControl, MemoryDirectory>;
 
+    /// The sample tenants, their people also in the user pool (as [`SAMPLE_ACCOUNTS`]).
     async fn deps() -> TestDeps {
         let store = MemoryControl::new();
         seed_sample_tenants(&store).await;
-        Deps {
-            store,
-            directory: MemoryDirectory::new(),
+        let directory = MemoryDirectory::new();
+        for (_, _, sub, email) in USERS {
+            directory.insert(
+                UserId::parse(sub).unwrap(),
+                EmailAddress::parse(email).unwrap(),
+            );
         }
+        Deps { store, directory }
     }
+
+    /// The accounts the user pool holds before a test does anything.
+    const SAMPLE_ACCOUNTS: usize = USERS.len();
 
     async fn call(deps: &TestDeps, event: Event) -> Response<Body> {
         function_handler(deps, event.request())
@@ -827,7 +855,7 @@ mod tests {
         assert_problem(&call(&deps, promote).await, 403, "forbidden");
         let remove = fixture("remove-user", "a-member").path_param("userId", admin.as_str());
         assert_problem(&call(&deps, remove).await, 403, "forbidden");
-        assert_eq!(deps.directory.user_count(), 0);
+        assert_eq!(deps.directory.user_count(), SAMPLE_ACCOUNTS);
         assert_eq!(
             deps.store
                 .get_tenant(&tenant(TENANT_A))
@@ -1258,7 +1286,7 @@ mod tests {
         assert_problem(&response, 500, "internal");
         let record = deps.store.get_tenant(&tenant(TENANT_A)).await.unwrap();
         assert_eq!((record.user_count, record.admin_count), (2, 1));
-        assert_eq!(deps.directory.user_count(), 0);
+        assert_eq!(deps.directory.user_count(), SAMPLE_ACCOUNTS);
         assert_eq!(
             deps.store
                 .list_members(&tenant(TENANT_A), 10, None)
@@ -1278,6 +1306,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_address_its_owner_gave_up_invites_nobody() {
+        let deps = deps().await;
+        // Bo changed his address: the pool no longer knows the old one, the claim still does.
+        let bo = user_id("b-member");
+        deps.directory.insert(
+            bo.clone(),
+            EmailAddress::parse("bo.new@bolt.example").unwrap(),
+        );
+        let response = invite(&deps, "a-admin", "bo@bolt.example", "member").await;
+        assert_problem(&response, 409, "email-unavailable");
+        let profile = deps.store.profile(&bo).await.unwrap().unwrap();
+        assert!(profile.of(&tenant(TENANT_A)).is_none(), "bo is not invited");
+        assert_eq!(
+            deps.store
+                .get_tenant(&tenant(TENANT_A))
+                .await
+                .unwrap()
+                .user_count,
+            2
+        );
+    }
+
+    #[tokio::test]
     async fn an_account_the_control_table_does_not_know_is_invited_to_accept() {
         let deps = deps().await;
         // A user the directory knows but no tenant does (e.g. an operator).
@@ -1289,7 +1340,11 @@ mod tests {
         let response = invite(&deps, "a-admin", "ghost@example.com", "member").await;
         assert_eq!(response.status(), 201);
         assert_eq!(body_json(&response)["status"], "invited");
-        assert_eq!(deps.directory.user_count(), 1, "no second account");
+        assert_eq!(
+            deps.directory.user_count(),
+            SAMPLE_ACCOUNTS + 1,
+            "no second account"
+        );
         let record = deps.store.get_tenant(&tenant(TENANT_A)).await.unwrap();
         assert_eq!(record.user_count, 3);
         let profile = deps.store.profile(&ghost).await.unwrap().unwrap();
@@ -1469,7 +1524,11 @@ mod tests {
         let response = invite(&deps, "a-admin", "eve@acme.example", "member").await;
         assert_eq!(response.status(), 201, "{}", body_json(&response));
         assert_eq!(body_json(&response)["user_id"], orphan.as_str());
-        assert_eq!(deps.directory.user_count(), 1, "no second Cognito user");
+        assert_eq!(
+            deps.directory.user_count(),
+            SAMPLE_ACCOUNTS + 1,
+            "no second Cognito user"
+        );
         let record = deps.store.get_tenant(&a).await.unwrap();
         assert_eq!(record.user_count, before + 1, "one seat, not two");
         let membership = deps.store.membership(&orphan).await.unwrap().unwrap();
@@ -1576,7 +1635,7 @@ mod tests {
         for (event, status, code) in cases {
             assert_problem(&call(&deps, event).await, status, code);
         }
-        assert_eq!(deps.directory.user_count(), 0);
+        assert_eq!(deps.directory.user_count(), SAMPLE_ACCOUNTS);
     }
 
     #[tokio::test]

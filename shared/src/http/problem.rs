@@ -260,7 +260,7 @@ impl From<StoreError> for ApiError {
             StoreError::TooManyOrganizations => Self::conflict(
                 "too-many-organizations",
                 format!(
-                    "A person can belong to (or be invited to) at most {} organizations; leave one first.",
+                    "A person can belong to (or be invited to) at most {} organizations.",
                     crate::domain::member::MAX_MEMBERSHIPS
                 ),
             ),

@@ -459,7 +459,7 @@ fn previous_grant(state: &State, tenant: &TenantId, user: &UserId) -> u64 {
 /// Records a revocation of `user` (pruning expired ones) and returns its instant.
 fn revoke(record: &mut Tenant, user: &UserId, previous: u64) -> u64 {
     let at = next_grant(previous);
-    for expired in expired_revocations(&record.revoked, now_millis()) {
+    for (expired, _) in expired_revocations(&record.revoked, now_millis()) {
         record.revoked.remove(&expired);
     }
     record.revoked.insert(user.clone(), at);

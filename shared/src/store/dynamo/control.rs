@@ -153,14 +153,22 @@ impl DynamoControl {
         self.tenant_update(tenant, users, admins, condition, None)
     }
 
-    /// A seat taken under the plan's limit, only while the tenant is open for work.
+    /// A seat taken under the plan's limit, only while the tenant is open for work (and, with
+    /// `version`, only at that version of its record).
     fn take_seat(
         &self,
         tenant: &TenantId,
         max_users: u64,
+        version: Option<u64>,
     ) -> Result<TransactWriteItem, StoreError> {
-        let condition = (
-            "user_count < :max AND #status IN (:active, :provisioning)",
+        let expression = match version {
+            None => "user_count < :max AND #status IN (:active, :provisioning)",
+            Some(_) => {
+                "user_count < :max AND #status IN (:active, :provisioning) AND version = :version"
+            }
+        };
+        let mut condition = (
+            expression,
             vec![
                 (":max", AttributeValue::N(max_users.to_string())),
                 (
@@ -173,6 +181,11 @@ impl DynamoControl {
                 ),
             ],
         );
+        if let Some(version) = version {
+            condition
+                .1
+                .push((":version", AttributeValue::N(version.to_string())));
+        }
         self.count_seats(tenant, 1, 0, Some(condition))
     }
 
@@ -190,8 +203,8 @@ impl DynamoControl {
         })
     }
 
-    /// [`DynamoControl::count_seats`], also recording `revocation` (and pruning the revocations
-    /// it names as expired) in the same update of the tenant record.
+    /// [`DynamoControl::count_seats`], also recording `revocation` in the same update of the
+    /// tenant record.
     fn tenant_update(
         &self,
         tenant: &TenantId,
@@ -216,19 +229,6 @@ impl DynamoControl {
                     ":revoked_at",
                     AttributeValue::N(revocation.at.to_string()),
                 );
-            let mut pruned = Vec::new();
-            for (i, user) in revocation
-                .expired
-                .iter()
-                .filter(|user| **user != revocation.user)
-                .enumerate()
-            {
-                update = update.expression_attribute_names(format!("#expired{i}"), user.as_str());
-                pruned.push(format!("#revoked.#expired{i}"));
-            }
-            if !pruned.is_empty() {
-                expression.push_str(&format!(" REMOVE {}", pruned.join(", ")));
-            }
         }
         let (condition, values) = condition.unwrap_or(("attribute_exists(pk)", Vec::new()));
         if condition.contains("#status") {
@@ -262,10 +262,10 @@ impl DynamoControl {
             ])
             .await?;
         let record = record.ok_or(StoreError::NotFound)?;
+        let member = parse_member(&member.ok_or(StoreError::NotFound)?)?;
         if !record.0.contains_key(REVOKED) {
             self.add_revocations_map(tenant).await?;
         }
-        let member = parse_member(&member.ok_or(StoreError::NotFound)?)?;
         let profile = match profile {
             Some(item) => Some(self.upgraded(item).await?),
             None => None,
@@ -294,16 +294,28 @@ impl DynamoControl {
         if !is_single_membership(&item) {
             return Ok(profile);
         }
-        let tenant = item.get_s("tenant_id")?.to_owned();
-        let result = self
+        // Only over the item exactly as read: a function of the previous release may still
+        // change these fields meanwhile (a role, a copied status), and must not be undone.
+        let mut put = self
             .scope
             .client
             .put_item()
             .table_name(self.table())
             .set_item(Some(profile_item(&profile).into_map()))
-            .condition_expression("attribute_not_exists(#orgs) AND tenant_id = :tenant")
-            .expression_attribute_names("#orgs", ORGS)
-            .expression_attribute_values(":tenant", AttributeValue::S(tenant))
+            .expression_attribute_names("#orgs", ORGS);
+        let mut unchanged = vec!["attribute_not_exists(#orgs)".to_owned()];
+        for (i, field) in SINGLE_MEMBERSHIP_FIELDS.iter().enumerate() {
+            put = put.expression_attribute_names(format!("#f{i}"), *field);
+            match item.0.get(*field) {
+                Some(value) => {
+                    put = put.expression_attribute_values(format!(":f{i}"), value.clone());
+                    unchanged.push(format!("#f{i} = :f{i}"));
+                }
+                None => unchanged.push(format!("attribute_not_exists(#f{i})")),
+            }
+        }
+        let result = put
+            .condition_expression(unchanged.join(" AND "))
             .send()
             .await;
         match result {
@@ -338,7 +350,8 @@ impl DynamoControl {
             let profile = Profile {
                 user_id: membership.user_id.clone(),
                 email: membership.email.clone(),
-                active: Some(membership.tenant_id),
+                active: (membership.state == MembershipState::Active)
+                    .then_some(membership.tenant_id),
                 memberships: [(membership.tenant_id, membership.clone())].into(),
             };
             return self.put_new(profile_item(&profile));
@@ -415,6 +428,48 @@ impl DynamoControl {
                 Ok(())
             }
             Err(err) => Err(backend(err)),
+        }
+    }
+
+    /// Drops the revocations that `revocation` found expired, each only if it still holds the
+    /// instant that was read (a user revoked again meanwhile keeps the new one). Best effort, after
+    /// the change that recorded `revocation`: a failure leaves them for the next revocation.
+    async fn prune_revocations(&self, tenant: &TenantId, revocation: &Revocation) {
+        let expired: Vec<&(UserId, u64)> = revocation
+            .expired
+            .iter()
+            .filter(|(user, _)| *user != revocation.user)
+            .collect();
+        if expired.is_empty() {
+            return;
+        }
+        let mut update = self
+            .scope
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key_map(&keys::tenant(tenant))))
+            .expression_attribute_names("#revoked", REVOKED);
+        let (mut removed, mut unchanged) = (Vec::new(), Vec::new());
+        for (i, (user, at)) in expired.iter().enumerate() {
+            update = update
+                .expression_attribute_names(format!("#expired{i}"), user.as_str())
+                .expression_attribute_values(format!(":at{i}"), AttributeValue::N(at.to_string()));
+            removed.push(format!("#revoked.#expired{i}"));
+            unchanged.push(format!("#revoked.#expired{i} = :at{i}"));
+        }
+        let result = update
+            .update_expression(format!("REMOVE {}", removed.join(", ")))
+            .condition_expression(unchanged.join(" AND "))
+            .send()
+            .await;
+        if let Err(err) = result
+            && !matches!(
+                err.as_service_error(),
+                Some(UpdateItemError::ConditionalCheckFailedException(_))
+            )
+        {
+            tracing::warn!(tenant_id = %tenant, error = %backend(err), "expired revocations not pruned");
         }
     }
 
@@ -542,8 +597,8 @@ impl DynamoControl {
 struct Revocation {
     user: UserId,
     at: u64,
-    /// Revocations old enough to drop in the same update.
-    expired: Vec<UserId>,
+    /// Revocations old enough to drop (user, instant read), after the change.
+    expired: Vec<(UserId, u64)>,
 }
 
 impl Revocation {
@@ -707,6 +762,16 @@ fn profile_item(profile: &Profile) -> Item {
     }
 }
 
+/// The fields of a profile of the single-membership layout that a change could touch.
+const SINGLE_MEMBERSHIP_FIELDS: [&str; 6] = [
+    "tenant_id",
+    "role",
+    "tier",
+    "tenant_status",
+    "granted_at",
+    REQUIRE_MFA,
+];
+
 /// A profile written before a person could have several organizations: the one membership's
 /// fields at the top level, no map.
 fn is_single_membership(item: &Item) -> bool {
@@ -720,11 +785,16 @@ fn parse_entry(
     tenant: TenantId,
     entry: &Item,
 ) -> Result<Membership, StoreError> {
-    let state = match entry.get_s("state") {
-        Ok("invited") => MembershipState::Invited {
-            expires_at: entry.get_n("expires_at")?,
+    let state = match entry.0.get("state") {
+        // The single-membership layout had no state: it was in force.
+        None => MembershipState::Active,
+        Some(_) => match entry.get_s("state")? {
+            "active" => MembershipState::Active,
+            "invited" => MembershipState::Invited {
+                expires_at: entry.get_n("expires_at")?,
+            },
+            _ => return Err(StoreError::Corrupt("profile: a membership's state".into())),
         },
-        _ => MembershipState::Active,
     };
     Ok(Membership {
         user_id: user.clone(),
@@ -996,7 +1066,7 @@ impl MemberStore for DynamoControl {
     ) -> Result<Reserved, StoreError> {
         // The seat is held now; an admin is counted only once the membership exists
         // (complete_invite), so a pending admin invitation never stands in for a real admin.
-        let seat = self.take_seat(tenant, max_users)?;
+        let seat = self.take_seat(tenant, max_users, None)?;
         let claim = email_claim(&invitation.email, tenant, ClaimState::Pending, None);
         let actions = vec![self.put_new(claim)?, seat];
         match transact(&self.scope, actions).await {
@@ -1059,9 +1129,10 @@ impl MemberStore for DynamoControl {
         let membership =
             reservation.membership(tenant, user, Reservation::invited_at(now_millis()));
         let member = Member::of(&membership, Timestamp::now());
+        // At the version read, so the copies of tier, status and MFA requirement are current.
         let actions = vec![
             self.put_new(member_item(tenant, &member))?,
-            self.take_seat(tenant, max_users)?,
+            self.take_seat(tenant, max_users, Some(record.version))?,
             self.add_membership(profile.as_ref(), &membership)?,
         ];
         match transact(&self.scope, actions).await {
@@ -1070,6 +1141,13 @@ impl MemberStore for DynamoControl {
                 let (index, old) = failed.into_iter().next().unwrap_or((usize::MAX, None));
                 Err(match index {
                     0 => StoreError::EmailTaken { same_tenant: true },
+                    1 if old
+                        .as_ref()
+                        .and_then(|item| item.get_n::<u64>("version").ok())
+                        .is_some_and(|version| version != record.version) =>
+                    {
+                        StoreError::VersionConflict
+                    }
                     1 => self.seat_refusal(old, max_users)?,
                     _ => {
                         let now = old.map(|item| parse_profile(&item)).transpose()?;
@@ -1242,7 +1320,12 @@ impl MemberStore for DynamoControl {
             );
         }
         match transact(&self.scope, actions).await {
-            Ok(()) => Ok(Member { role, ..current }),
+            Ok(()) => {
+                if let Some(revocation) = &demotion {
+                    self.prune_revocations(tenant, revocation).await;
+                }
+                Ok(Member { role, ..current })
+            }
             Err(TransactionFailure::Conditions(failed)) => {
                 Err(if failed.iter().any(|(i, _)| *i == 1) {
                     StoreError::LastAdmin
@@ -1277,10 +1360,11 @@ impl MemberStore for DynamoControl {
                 )
                 .build(),
         )?;
-        let seats = match (current.status, current.role) {
-            // A pending invitation holds a seat, not an admin's place, and no token.
-            (MemberStatus::Invited, _) => self.count_seats(tenant, -1, 0, None)?,
-            (_, Role::Admin) => self.tenant_update(
+        // A pending invitation holds a seat, not an admin's place, and no token to revoke.
+        let revocation = (current.status != MemberStatus::Invited).then(|| Revocation::of(&state));
+        let seats = match (&revocation, current.role) {
+            (None, _) => self.count_seats(tenant, -1, 0, None)?,
+            (Some(revocation), Role::Admin) => self.tenant_update(
                 tenant,
                 -1,
                 -1,
@@ -1288,10 +1372,10 @@ impl MemberStore for DynamoControl {
                     "admin_count > :one",
                     vec![(":one", AttributeValue::N("1".into()))],
                 )),
-                Some(&Revocation::of(&state)),
+                Some(revocation),
             )?,
-            (_, Role::Member) => {
-                self.tenant_update(tenant, -1, 0, None, Some(&Revocation::of(&state)))?
+            (Some(revocation), Role::Member) => {
+                self.tenant_update(tenant, -1, 0, None, Some(revocation))?
             }
         };
         let mut actions = vec![
@@ -1309,10 +1393,15 @@ impl MemberStore for DynamoControl {
                 .count()
         });
         match transact(&self.scope, actions).await {
-            Ok(()) => Ok(Removed {
-                member: current,
-                remaining,
-            }),
+            Ok(()) => {
+                if let Some(revocation) = &revocation {
+                    self.prune_revocations(tenant, revocation).await;
+                }
+                Ok(Removed {
+                    member: current,
+                    remaining,
+                })
+            }
             Err(TransactionFailure::Conditions(failed)) => {
                 Err(if failed.iter().any(|(i, _)| *i == 1) {
                     StoreError::LastAdmin
@@ -1809,8 +1898,10 @@ impl PersonStore for DynamoControl {
             let profile_update = Update::builder()
                 .table_name(self.table())
                 .set_key(Some(profile_key))
+                // The copies of tier, status and MFA requirement are kept in step by every change
+                // of the tenant (its member entries include pending ones), so they stay.
                 .update_expression(
-                    "SET #orgs.#tenant.#state = :active, #orgs.#tenant.granted_at = :granted, #orgs.#tenant.tier = :tier, #orgs.#tenant.tenant_status = :status, #orgs.#tenant.require_mfa = :mfa REMOVE #orgs.#tenant.expires_at",
+                    "SET #orgs.#tenant.#state = :active, #orgs.#tenant.granted_at = :granted REMOVE #orgs.#tenant.expires_at",
                 )
                 .condition_expression("#orgs.#tenant.#state = :invited")
                 .expression_attribute_names("#orgs", ORGS)
@@ -1818,13 +1909,7 @@ impl PersonStore for DynamoControl {
                 .expression_attribute_names("#state", "state")
                 .expression_attribute_values(":active", active)
                 .expression_attribute_values(":invited", invited)
-                .expression_attribute_values(":granted", AttributeValue::N(granted.to_string()))
-                .expression_attribute_values(":tier", AttributeValue::S(record.tier.as_str().to_owned()))
-                .expression_attribute_values(
-                    ":status",
-                    AttributeValue::S(record.status.as_str().to_owned()),
-                )
-                .expression_attribute_values(":mfa", AttributeValue::Bool(record.require_mfa));
+                .expression_attribute_values(":granted", AttributeValue::N(granted.to_string()));
             let open = (
                 "#status IN (:active, :provisioning)",
                 vec![
