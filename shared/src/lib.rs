@@ -5,6 +5,7 @@
 //! store methods that take the tenant first. Key strings are built in [`keys`] and nowhere else.
 
 pub mod authority;
+pub mod billing;
 pub mod claims;
 pub mod config;
 pub mod context;
