@@ -6,5 +6,6 @@
 //! is decided by [`subscription::apply`] from the event's own object and timestamps, never from
 //! the order events arrive in.
 
+pub mod events;
 pub mod signature;
 pub mod subscription;
