@@ -35,6 +35,9 @@
 //! | profile (the person's view: every membership) | `USER#<user>` | `MEMBERSHIP` | |
 //! | e-mail claim (address → person) | `EMAIL#<address>` | `EMAIL` | |
 //! | tier migration in progress | `MIGRATION#<tenant>` | `MIGRATION` | |
+//! | the tenant's account with the payment provider | `TENANT#<tenant>` | `BILLING` | |
+//! | the provider's customer → its tenant | `CUSTOMER#<customer>` | `CUSTOMER` | |
+//! | a webhook event already handled (expires by TTL) | `WEBHOOK#<event id>` | `EVENT` | |
 //!
 //! The control table is the platform's own: it is reached by the triggers and the control-plane
 //! functions under their own roles, never with tenant-scoped credentials. A profile is keyed by
@@ -212,6 +215,33 @@ pub fn email(address: &EmailAddress) -> ItemKey {
         sk: "EMAIL".to_owned(),
     }
 }
+
+/// A tenant's account with the payment provider (customer, subscription, invoices).
+pub fn billing(tenant: &TenantId) -> ItemKey {
+    ItemKey {
+        pk: tenant_partition(tenant),
+        sk: "BILLING".to_owned(),
+    }
+}
+
+/// Which tenant a customer of the payment provider is (events without the service's metadata).
+pub fn customer(customer: &str) -> ItemKey {
+    ItemKey {
+        pk: format!("CUSTOMER{DELIMITER}{customer}"),
+        sk: "CUSTOMER".to_owned(),
+    }
+}
+
+/// The record that a webhook event was handled (its idempotency key).
+pub fn webhook_event(event: &str) -> ItemKey {
+    ItemKey {
+        pk: format!("WEBHOOK{DELIMITER}{event}"),
+        sk: "EVENT".to_owned(),
+    }
+}
+
+/// The attribute DynamoDB's time to live reads on the control table (unix seconds).
+pub const TTL: &str = "ttl";
 
 /// The state of a tenant's storage migration, while one runs.
 pub fn migration(tenant: &TenantId) -> ItemKey {

@@ -39,7 +39,7 @@ pub struct ProviderEvent {
 }
 
 /// An invoice as the tenant sees it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Invoice {
     pub id: String,
     /// Minor units (cents).

@@ -9,3 +9,53 @@
 pub mod events;
 pub mod signature;
 pub mod subscription;
+
+use serde::{Deserialize, Serialize};
+
+use self::events::Invoice;
+use self::subscription::Billing;
+
+/// How many invoices an account keeps (the provider's portal has them all).
+pub const INVOICES_KEPT: usize = 12;
+
+/// A tenant's account with the payment provider, as the service records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// The provider's customer (`cus_...`), created once per tenant.
+    #[serde(skip)]
+    pub customer: Option<String>,
+    pub billing: Billing,
+    /// The tenant was suspended because its grace period ran out: a payment lifts that
+    /// suspension (never one a platform operator made).
+    pub suspended_for_payment: bool,
+    /// Recent invoices, newest first (at most [`INVOICES_KEPT`]).
+    pub invoices: Vec<InvoiceRecord>,
+    /// The record's version (0: never written).
+    #[serde(skip)]
+    pub version: u64,
+}
+
+/// An invoice as the account lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceRecord {
+    #[serde(flatten)]
+    pub invoice: Invoice,
+    /// `paid` or `failed`.
+    pub status: String,
+    /// When the provider reported it (unix seconds).
+    pub at: i64,
+}
+
+impl Account {
+    /// Records `invoice` (a redelivery replaces its earlier record), newest first.
+    pub fn note_invoice(&mut self, invoice: &Invoice, status: &str, at: i64) {
+        self.invoices.retain(|known| known.invoice.id != invoice.id);
+        self.invoices.push(InvoiceRecord {
+            invoice: invoice.clone(),
+            status: status.to_owned(),
+            at,
+        });
+        self.invoices.sort_by_key(|record| std::cmp::Reverse(record.at));
+        self.invoices.truncate(INVOICES_KEPT);
+    }
+}

@@ -15,13 +15,16 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::context::Tier;
 
 /// How long a tenant whose payment failed keeps its plan before it is suspended (default).
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// Where a subscription stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
 pub enum Standing {
     /// Paid up (or trialing).
     Active,
@@ -32,7 +35,7 @@ pub enum Standing {
 }
 
 /// The subscription a tenant pays with, as the service recorded it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subscription {
     /// The provider's id (`sub_...`).
     pub id: String,
@@ -69,7 +72,7 @@ pub enum What {
 }
 
 /// What the service records of a tenant's subscriptions.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Billing {
     /// The subscription the tenant pays with (or last paid with).
     pub subscription: Option<Subscription>,

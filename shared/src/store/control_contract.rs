@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use super::StoreError;
+use super::billing::{BillingStore, Saved};
 use super::control::{
     MemberStore, Onboarded, Onboarding, PersonStore, Reservation, Reserved, TenantStateChange,
     TenantStore,
@@ -17,11 +18,25 @@ use crate::ids::{TenantId, UserId};
 use crate::testing::{SoleMembership, reserve_new};
 
 pub trait ContractControl:
-    Onboarding + MemberStore + TenantStore + PersonStore + ControlAuthority + Clone + 'static
+    Onboarding
+    + MemberStore
+    + TenantStore
+    + PersonStore
+    + BillingStore
+    + ControlAuthority
+    + Clone
+    + 'static
 {
 }
-impl<S: Onboarding + MemberStore + TenantStore + PersonStore + ControlAuthority + Clone + 'static>
-    ContractControl for S
+impl<S> ContractControl for S where
+    S: Onboarding
+        + MemberStore
+        + TenantStore
+        + PersonStore
+        + BillingStore
+        + ControlAuthority
+        + Clone
+        + 'static
 {
 }
 
@@ -1312,6 +1327,115 @@ pub async fn a_person_creates_organizations_and_loses_only_an_offboarded_one<S: 
     assert!(store.profile(&person).await.expect("lookup").is_none());
 }
 
+/// One customer per tenant at the provider, whoever asks first; customers find their tenant.
+pub async fn a_tenant_has_one_customer_at_the_payment_provider<S: ContractControl>(store: &S) {
+    let (tenant, _, _) = onboarded(store).await;
+    let account = store.account(&tenant.id).await.expect("account");
+    assert_eq!((account.customer, account.version), (None, 0));
+    let (first, second) = (
+        format!("cus_{}", uuid::Uuid::new_v4().simple()),
+        format!("cus_{}", uuid::Uuid::new_v4().simple()),
+    );
+    let (a, b) = tokio::join!(
+        store.attach_customer(&tenant.id, &first),
+        store.attach_customer(&tenant.id, &second)
+    );
+    let (a, b) = (a.expect("attach"), b.expect("attach"));
+    assert_eq!(a, b, "both requests agree on one customer");
+    assert_eq!(
+        store.tenant_of_customer(&a).await.expect("lookup"),
+        Some(tenant.id)
+    );
+    let loser = if a == first { &second } else { &first };
+    assert_eq!(store.tenant_of_customer(loser).await.expect("lookup"), None);
+    assert_eq!(
+        store.account(&tenant.id).await.expect("account").customer,
+        Some(a)
+    );
+}
+
+/// An event changes an account once, however often and however concurrently it is delivered;
+/// a change based on an old version is refused.
+pub async fn a_webhook_event_changes_an_account_once<S: ContractControl>(store: &S) {
+    use crate::billing::subscription::{Standing, Subscription};
+    let (tenant, _, _) = onboarded(store).await;
+    store
+        .attach_customer(
+            &tenant.id,
+            &format!("cus_{}", uuid::Uuid::new_v4().simple()),
+        )
+        .await
+        .expect("attach");
+    let mut account = store.account(&tenant.id).await.expect("account");
+    account.billing.subscription = Some(Subscription {
+        id: "sub_1".into(),
+        plan: Tier::Premium,
+        standing: Standing::PastDue { since: 100 },
+        period_end: Some(2_000),
+        as_of: 100,
+    });
+    account.note_invoice(
+        &crate::billing::events::Invoice {
+            id: "in_1".into(),
+            amount: 2900,
+            currency: "eur".into(),
+            url: None,
+        },
+        "failed",
+        100,
+    );
+    let event = format!("evt_{}", uuid::Uuid::new_v4().simple());
+    assert_eq!(
+        store
+            .save_account(&tenant.id, &account, &event)
+            .await
+            .expect("save"),
+        Saved::Saved
+    );
+    let stored = store.account(&tenant.id).await.expect("account");
+    assert_eq!(stored.version, 1);
+    assert!(stored.customer.is_some(), "the customer stays");
+    assert_eq!(
+        (stored.billing.clone(), stored.invoices.clone()),
+        (account.billing.clone(), account.invoices.clone())
+    );
+    assert!(store.event_seen(&event).await.expect("seen"));
+    // Redelivered: nothing written.
+    assert_eq!(
+        store
+            .save_account(&tenant.id, &account, &event)
+            .await
+            .expect("save"),
+        Saved::Duplicate
+    );
+    // Another event based on the old version: refused.
+    assert!(matches!(
+        store
+            .save_account(&tenant.id, &account, &format!("{event}-other"))
+            .await,
+        Err(StoreError::VersionConflict)
+    ));
+    // One event delivered five times at once: written once.
+    let next = format!("{event}-next");
+    let tasks: Vec<_> = (0..5)
+        .map(|_| {
+            let (store, id, account, next) =
+                (store.clone(), tenant.id, stored.clone(), next.clone());
+            tokio::spawn(async move { store.save_account(&id, &account, &next).await })
+        })
+        .collect();
+    let mut saved = 0;
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(Saved::Saved) => saved += 1,
+            Ok(Saved::Duplicate) | Err(StoreError::VersionConflict) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(saved, 1);
+    assert_eq!(store.account(&tenant.id).await.expect("account").version, 2);
+}
+
 #[macro_export]
 macro_rules! control_contract_tests {
     ($make:expr) => {
@@ -1343,6 +1467,8 @@ macro_rules! control_contract_tests {
             concurrent_answers_withdrawals_and_leaves_keep_the_counts,
             a_person_creates_organizations_and_loses_only_an_offboarded_one,
             admins_leaving_at_once_leave_one_admin,
+            a_tenant_has_one_customer_at_the_payment_provider,
+            a_webhook_event_changes_an_account_once,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

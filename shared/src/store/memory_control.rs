@@ -3,12 +3,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::billing::{BillingStore, Saved};
 use super::control::{
     MemberStore, MembershipLookup, MigrationState, Onboarded, Onboarding, PersonStore, Removed,
     Reservation, Reserved, TenantStateChange, TenantStore, room_for, status_change_allowed,
 };
 use super::{ListPage, MEMBERS, StoreError};
 use crate::authority::{Authority, ControlAuthority, expired_revocations, next_grant, now_millis};
+use crate::billing::Account;
 use crate::context::{Role, TenantContext};
 use crate::domain::email::EmailAddress;
 use crate::domain::member::{
@@ -34,6 +36,9 @@ struct State {
     profiles: HashMap<UserId, Profile>,
     emails: HashMap<EmailAddress, Claim>,
     migrations: HashMap<TenantId, MigrationState>,
+    accounts: HashMap<TenantId, Account>,
+    customers: HashMap<String, TenantId>,
+    events: std::collections::HashSet<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -737,6 +742,63 @@ impl PersonStore for MemoryControl {
         state.tenants.insert(tenant.id, tenant.clone());
         state.insert_member(&tenant.id, Member::of(&membership, tenant.created_at));
         state.add_membership(membership)
+    }
+}
+
+impl BillingStore for MemoryControl {
+    async fn account(&self, tenant: &TenantId) -> Result<Account, StoreError> {
+        Ok(self
+            .lock()
+            .accounts
+            .get(tenant)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn attach_customer(
+        &self,
+        tenant: &TenantId,
+        customer: &str,
+    ) -> Result<String, StoreError> {
+        let mut state = self.lock();
+        let account = state.accounts.entry(*tenant).or_default();
+        if let Some(existing) = &account.customer {
+            return Ok(existing.clone());
+        }
+        account.customer = Some(customer.to_owned());
+        state.customers.insert(customer.to_owned(), *tenant);
+        Ok(customer.to_owned())
+    }
+
+    async fn tenant_of_customer(&self, customer: &str) -> Result<Option<TenantId>, StoreError> {
+        Ok(self.lock().customers.get(customer).copied())
+    }
+
+    async fn event_seen(&self, event: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().events.contains(event))
+    }
+
+    async fn save_account(
+        &self,
+        tenant: &TenantId,
+        account: &Account,
+        event: &str,
+    ) -> Result<Saved, StoreError> {
+        let mut state = self.lock();
+        if state.events.contains(event) {
+            return Ok(Saved::Duplicate);
+        }
+        let stored = state.accounts.entry(*tenant).or_default();
+        if stored.version != account.version {
+            return Err(StoreError::VersionConflict);
+        }
+        *stored = Account {
+            customer: stored.customer.clone(),
+            version: account.version + 1,
+            ..account.clone()
+        };
+        state.events.insert(event.to_owned());
+        Ok(Saved::Saved)
     }
 }
 

@@ -11,6 +11,7 @@ use crate::domain::tenant::TenantStatus;
 use crate::ids::{OrderId, ProductId, TenantId};
 use crate::plans::Limit;
 
+pub mod billing;
 #[cfg(any(test, feature = "testing"))]
 pub mod contract;
 pub mod control;

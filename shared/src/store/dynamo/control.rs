@@ -14,6 +14,7 @@ use super::{Item, TableScope, TransactionFailure, backend, built, transact};
 use crate::authority::{
     Authority, ControlAuthority, Revocations, expired_revocations, next_grant, now_millis,
 };
+use crate::billing::Account;
 use crate::context::{Role, TenantContext, Tier};
 use crate::domain::email::EmailAddress;
 use crate::domain::member::{
@@ -25,6 +26,7 @@ use crate::ids::{TenantId, UserId};
 use crate::keys::{self, ItemKey};
 use crate::pagination::{Cursor, Position};
 use crate::plans::Limit;
+use crate::store::billing::{BillingStore, EVENT_RETENTION, Saved};
 use crate::store::control::{
     MemberStore, MembershipLookup, MigrationState, Onboarded, Onboarding, PersonStore, Removed,
     Reservation, Reserved, TenantStateChange, TenantStore, room_for, status_change_allowed,
@@ -2012,6 +2014,122 @@ impl PersonStore for DynamoControl {
             Err(TransactionFailure::Conditions(failed)) => Err(StoreError::Backend(format!(
                 "creating an organization: conditions {failed:?} failed"
             ))),
+            Err(TransactionFailure::Other(err)) => Err(err),
+        }
+    }
+}
+
+impl BillingStore for DynamoControl {
+    /// One strongly consistent `GetItem`.
+    async fn account(&self, tenant: &TenantId) -> Result<Account, StoreError> {
+        let Some(item) = self.get(&keys::billing(tenant)).await? else {
+            return Ok(Account::default());
+        };
+        let mut account = match item.get_s("account") {
+            Ok(json) => serde_json::from_str::<Account>(json)
+                .map_err(|err| StoreError::Corrupt(format!("billing account: {err}")))?,
+            Err(_) => Account::default(),
+        };
+        account.customer = item.get_s("customer").ok().map(str::to_owned);
+        account.version = item.get_n("version").unwrap_or(0);
+        Ok(account)
+    }
+
+    /// One transaction: the customer on the account (only if it has none) and the customer's
+    /// mapping to the tenant; if another request attached one first, a read of it.
+    async fn attach_customer(
+        &self,
+        tenant: &TenantId,
+        customer: &str,
+    ) -> Result<String, StoreError> {
+        let account = built(
+            Update::builder()
+                .table_name(self.table())
+                .set_key(Some(key_map(&keys::billing(tenant))))
+                .update_expression("SET customer = :customer, tenant_id = :tenant")
+                .condition_expression("attribute_not_exists(customer)")
+                .expression_attribute_values(":customer", AttributeValue::S(customer.to_owned()))
+                .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()))
+                .build(),
+        )?;
+        let mapping = Item::new(&keys::customer(customer))
+            .s("entity", "customer")
+            .s("tenant_id", tenant.to_string());
+        let actions = vec![
+            TransactWriteItem::builder().update(account).build(),
+            self.put_new(mapping)?,
+        ];
+        match transact(&self.scope, actions).await {
+            Ok(()) => Ok(customer.to_owned()),
+            Err(TransactionFailure::Conditions(_)) => self
+                .account(tenant)
+                .await?
+                .customer
+                .ok_or(StoreError::VersionConflict),
+            Err(TransactionFailure::Other(err)) => Err(err),
+        }
+    }
+
+    async fn tenant_of_customer(&self, customer: &str) -> Result<Option<TenantId>, StoreError> {
+        self.get(&keys::customer(customer))
+            .await?
+            .map(|item| item.parse_s("tenant_id", TenantId::parse))
+            .transpose()
+    }
+
+    async fn event_seen(&self, event: &str) -> Result<bool, StoreError> {
+        Ok(self.get(&keys::webhook_event(event)).await?.is_some())
+    }
+
+    /// One transaction: the event's record (new, expiring after [`EVENT_RETENTION`]) and the
+    /// account at its version.
+    async fn save_account(
+        &self,
+        tenant: &TenantId,
+        account: &Account,
+        event: &str,
+    ) -> Result<Saved, StoreError> {
+        let json = serde_json::to_string(account)
+            .map_err(|err| StoreError::Backend(format!("billing account: {err}")))?;
+        let expires = Timestamp::now().unix_seconds() + EVENT_RETENTION.as_secs() as i64;
+        let record = Item::new(&keys::webhook_event(event))
+            .s("entity", "webhook-event")
+            .s("tenant_id", tenant.to_string())
+            .n(keys::TTL, expires);
+        let condition = if account.version == 0 {
+            "attribute_not_exists(version)"
+        } else {
+            "version = :expected"
+        };
+        let mut update = Update::builder()
+            .table_name(self.table())
+            .set_key(Some(key_map(&keys::billing(tenant))))
+            .update_expression("SET account = :account, tenant_id = :tenant, version = :next")
+            .condition_expression(condition)
+            .expression_attribute_values(":account", AttributeValue::S(json))
+            .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()))
+            .expression_attribute_values(
+                ":next",
+                AttributeValue::N((account.version + 1).to_string()),
+            );
+        if account.version != 0 {
+            update = update.expression_attribute_values(
+                ":expected",
+                AttributeValue::N(account.version.to_string()),
+            );
+        }
+        let actions = vec![
+            self.put_new(record)?,
+            TransactWriteItem::builder()
+                .update(built(update.build())?)
+                .build(),
+        ];
+        match transact(&self.scope, actions).await {
+            Ok(()) => Ok(Saved::Saved),
+            Err(TransactionFailure::Conditions(failed)) if failed.iter().any(|(i, _)| *i == 0) => {
+                Ok(Saved::Duplicate)
+            }
+            Err(TransactionFailure::Conditions(_)) => Err(StoreError::VersionConflict),
             Err(TransactionFailure::Other(err)) => Err(err),
         }
     }
