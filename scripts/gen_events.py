@@ -4,6 +4,8 @@ authorizer delivers them (claims as strings), for two tenants (a, b) and both ro
 Cognito trigger events. Tests, `cargo lambda invoke --data-file` and `sam local invoke -e` use
 them. Run it after adding a route; the output is committed."""
 
+import hashlib
+import hmac
 import json
 import pathlib
 import uuid
@@ -176,6 +178,9 @@ TENANT_ROUTES = [
                                            "time_zone": "Europe/London", "feature_flags": {"beta_reports": True}},
       "version": 1}, None),
     ("tenants-api", "delete-tenant", "DELETE", "/tenant", None, None),
+    ("billing-api", "get-billing", "GET", "/billing", None, None),
+    ("billing-api", "checkout", "POST", "/billing/checkout", {"plan": "standard", "interval": "month"}, None),
+    ("billing-api", "portal", "POST", "/billing/portal", None, None),
     ("admin-api", "list-tenants", "GET", "/admin/tenants", None, {"limit": "20"}),
     ("admin-api", "get-tenant", "GET", "/admin/tenants/{tenantId}", None, None),
     ("admin-api", "update-tenant", "PATCH", "/admin/tenants/{tenantId}", {"status": "suspended"}, None),
@@ -292,9 +297,33 @@ def job_events():
     write("tenant-jobs/offboard.json", {"job": "offboard", "tenant_id": tenant})
 
 
+def webhook_event():
+    """The payment provider's call: no token, no authorizer; the body and its signature are the
+    provider's (this one is signed with the sample secret `whsec_sample`, long expired)."""
+    body = json.dumps({"id": "evt_sample", "object": "event", "type": "checkout.session.completed",
+                       "created": EPOCH,
+                       "data": {"object": {"id": "cs_sample", "object": "checkout.session",
+                                           "mode": "subscription", "payment_status": "paid",
+                                           "customer": "cus_sample", "subscription": "sub_sample",
+                                           "metadata": {"tenant_id": TENANTS["a"]["id"], "plan": "standard"}}}})
+    signature = hmac.new(b"whsec_sample", f"{EPOCH}.{body}".encode(), hashlib.sha256).hexdigest()
+    event = rest_event("POST", "/billing/webhook", "webhook", {}, auth=None)
+    event["body"] = body
+    event["requestContext"].pop("authorizer")
+    for name, value in (("Authorization", None), ("Content-Type", "application/json; charset=utf-8"),
+                        ("Stripe-Signature", f"t={EPOCH},v1={signature}"), ("User-Agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")):
+        if value is None:
+            event["headers"].pop(name, None)
+        else:
+            event["headers"][name] = value
+    event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
+    write("billing-api/webhook.json", event)
+
+
 def main():
     trigger_events()
     job_events()
+    webhook_event()
     for function, stem, method, resource, body, query in TENANT_ROUTES:
         for tenant in ("a", "b"):
             for role in ("admin", "member"):

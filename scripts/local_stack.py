@@ -38,7 +38,11 @@ POOL_ID = f"{REGION}_LocalTenantry"
 CLIENT_ID = "tenantrylocalwebclient0001"
 ACCOUNT = "123456789012"
 # Fixed ports of `make dev`, each overridable; `make test` takes free ones.
-DEFAULT_PORTS = {"api": 3000, "cognito": 9229, "lambda": 9000, "dynamodb": 5010}
+DEFAULT_PORTS = {"api": 3000, "cognito": 9229, "lambda": 9000, "dynamodb": 5010, "stripe": 12111}
+# The payment provider's secrets the local stack puts in (moto's) SSM Parameter Store, and gives
+# the Stripe stand-in: what a deployment creates by hand (see README).
+LOCAL_STRIPE_KEY = "sk_test_local_tenantry"
+LOCAL_WEBHOOK_SECRET = "whsec_local_tenantry"
 PORT_VARIABLES = {name: f"TENANTRY_{name.upper()}_PORT" for name in DEFAULT_PORTS}
 
 
@@ -98,6 +102,9 @@ def local_refs(doc, tables, ports):
     # The shortest drain the template allows (the data APIs' cache plus their timeout): a local
     # migration is then as safe as a deployed one, and no slower than it must be.
     refs["MigrationDrainSeconds"] = str(doc["Parameters"]["MigrationDrainSeconds"]["MinValue"])
+    # Payments go to the Stripe stand-in, which also plays the console customers come back to.
+    refs["StripeApiUrl"] = f"http://127.0.0.1:{ports['stripe']}"
+    refs["ConsoleUrl"] = f"http://127.0.0.1:{ports['stripe']}/console"
     return refs
 
 
@@ -128,7 +135,9 @@ def routes(doc):
             if event.get("Type") != "Api":
                 continue
             p = event["Properties"]
-            out.append({"method": p["Method"].upper(), "path": p["Path"], "function": binary_of(props), "auth": True})
+            # A method exempt from the default (Cognito) authorizer says so by name.
+            auth = (p.get("Auth") or {}).get("Authorizer") != "NONE"
+            out.append({"method": p["Method"].upper(), "path": p["Path"], "function": binary_of(props), "auth": auth})
     return out
 
 
@@ -318,6 +327,16 @@ def up(args):
         cognito_url = f"http://127.0.0.1:{ports['cognito']}"
         stack.wait_http("cognito", cognito, f"{cognito_url}/health", 60)
 
+        put_payment_secrets(dynamodb_url, doc)
+
+        say(f"Starting the Stripe stand-in on 127.0.0.1:{ports['stripe']}")
+        stripe_url = f"http://127.0.0.1:{ports['stripe']}"
+        stripe = stack.start("stripe", [str(VENV_BIN / "python"), str(ROOT / "scripts" / "stripe_standin.py"),
+                                        "--port", str(ports["stripe"]),
+                                        "--webhook-url", f"http://127.0.0.1:{ports['api']}/billing/webhook",
+                                        "--api-key", LOCAL_STRIPE_KEY, "--webhook-secret", LOCAL_WEBHOOK_SECRET])
+        stack.wait_http("stripe", stripe, f"{stripe_url}/health", 30)
+
         say(f"Starting the functions (cargo lambda watch) on 127.0.0.1:{ports['lambda']}")
         lambda_url = f"http://127.0.0.1:{ports['lambda']}"
         function_env = dict(os.environ)
@@ -328,6 +347,7 @@ def up(args):
             "AWS_ENDPOINT_URL_STS": dynamodb_url,
             "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": cognito_url,
             "AWS_ENDPOINT_URL_LAMBDA": lambda_url,
+            "AWS_ENDPOINT_URL_SSM": dynamodb_url,
         })
         function_env.pop("AWS_PROFILE", None)
         function_env.update(function_environment(doc, tables, ports))
@@ -357,6 +377,9 @@ def up(args):
             "region": REGION,
             "dynamodb_endpoint": dynamodb_url,
             "lambda_endpoint": lambda_url,
+            "stripe_endpoint": stripe_url,
+            # The local webhook endpoint's signing secret (tests sign their own events with it).
+            "stripe_webhook_secret": LOCAL_WEBHOOK_SECRET,
             "tables": tables,
             "delivery_code": args.delivery_code,
             "cognito_db": str(cognito_dir / ".cognito" / "db" / f"{POOL_ID}.json"),
@@ -382,6 +405,16 @@ def up(args):
         (directory / "stack.json").unlink(missing_ok=True)
 
 
+def put_payment_secrets(endpoint, doc):
+    """The Stripe API key and webhook secret, as SecureStrings under the template's names."""
+    client = boto3.client("ssm", endpoint_url=endpoint, region_name=REGION,
+                          aws_access_key_id="local", aws_secret_access_key="local")
+    parameters = doc["Parameters"]
+    for name, value in ((parameters["StripeApiKeyParameter"]["Default"], LOCAL_STRIPE_KEY),
+                        (parameters["StripeWebhookSecretsParameter"]["Default"], LOCAL_WEBHOOK_SECRET)):
+        client.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+
+
 def create_tables(endpoint):
     client = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION,
                           aws_access_key_id="local", aws_secret_access_key="local")
@@ -402,6 +435,7 @@ Tenantry is running on 127.0.0.1 (state is kept in memory: each `make dev` start
   Cognito (cognito-local)                 {cognito}   pool {state['user_pool_id']}, client {client}
   DynamoDB + STS (moto)                   {state['dynamodb_endpoint']}
   Functions (cargo lambda watch)          {state['lambda_endpoint']}
+  Payments (a Stripe stand-in)            {state['stripe_endpoint']}
   Endpoints and ids                       {directory / 'stack.json'}
   Logs                                    {directory}/*.log
 
@@ -420,6 +454,8 @@ Try it (with the small client, in another terminal):
   scripts/tenantry switch "Bob Bakes"                      # the refreshed token carries Bob Bakes
   scripts/tenantry call POST /users '{{"email":"alice@acme.example","role":"member"}}'   # alice: invited
   scripts/tenantry accept "Bob Bakes" --as alice@acme.example
+  scripts/tenantry checkout standard                       # bob pays for Bob Bakes: the payment page
+  scripts/tenantry pay bob@acme.example                    # its "Pay" button; then: tenantry billing
 
 Or with the AWS CLI and curl:
 

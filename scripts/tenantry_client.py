@@ -13,6 +13,13 @@ For a person in several organizations (each also takes --as EMAIL):
     tenantry create-org "NAME" | leave ORG
     tenantry invitations | accept ORG | decline ORG
 
+Paid plans (on the local stack, the Stripe stand-in plays the customer's payment):
+
+    tenantry checkout PLAN [month|year]      (an admin: the payment page's URL)
+    tenantry pay EMAIL                       (pays EMAIL's open checkout, as the page's button does)
+    tenantry fail-payment EMAIL | pay-again EMAIL | cancel-subscription EMAIL
+    tenantry billing                         (plan, subscription, grace deadline, invoices)
+
 ORG is an organization id, or its name (any case) among `orgs` (for `accept` and `decline`:
 among `invitations`).
 
@@ -30,6 +37,7 @@ import re
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import boto3
@@ -249,6 +257,17 @@ def main():
     p.add_argument("email")
     p = sub.add_parser("temp-password")
     p.add_argument("email")
+    p = sub.add_parser("checkout", help="start paying for a plan: prints the payment page")
+    p.add_argument("plan", choices=["standard", "premium"])
+    p.add_argument("interval", nargs="?", default="month", choices=["month", "year"])
+    p.add_argument("--as", dest="user")
+    p = sub.add_parser("billing", help="the organization's plan, subscription and invoices")
+    p.add_argument("--as", dest="user")
+    for command, what in (("pay", "pay EMAIL's open checkout"), ("fail-payment", "fail EMAIL's next payment"),
+                          ("pay-again", "pay EMAIL's failed invoice"),
+                          ("cancel-subscription", "cancel EMAIL's subscription")):
+        p = sub.add_parser(command, help=f"local stack only: {what}, as the customer would")
+        p.add_argument("email")
     p = sub.add_parser("orgs", help="your organizations; * marks the active one")
     p.add_argument("--as", dest="user")
     p = sub.add_parser("switch", help="make an organization active and refresh the stored token")
@@ -312,12 +331,44 @@ def main():
             return 0 if status < 400 else 1
         elif args.command in ("code", "temp-password"):
             print(delivered_code(stack, args.email))
+        elif args.command in ("pay", "fail-payment", "pay-again", "cancel-subscription"):
+            return customer_step(stack, args.command, args.email)
+        elif args.command in ("checkout", "billing"):
+            user = signed_in(stack, args.user)
+            if args.command == "checkout":
+                started = api(stack, client, user, "POST", "/billing/checkout",
+                              {"plan": args.plan, "interval": args.interval})
+                print(f"Payment page: {started['url']}\n(local stack: tenantry pay {user})")
+            else:
+                print(json.dumps(api(stack, client, user, "GET", "/billing"), indent=2))
         else:
             return organization_command(args, stack, client, signed_in(stack, args.user))
     except botocore.exceptions.ClientError as err:
         sys.exit(f"error: {err.response['Error'].get('Code')}: {err.response['Error'].get('Message')}")
     except botocore.exceptions.BotoCoreError as err:
         sys.exit(f"error: Cognito at {stack['cognito_endpoint']}: {err}")
+    return 0
+
+
+def customer_step(stack, command, email):
+    """What a customer does at the payment provider, played on the local Stripe stand-in."""
+    endpoint = stack.get("stripe_endpoint")
+    if not endpoint:
+        sys.exit("error: this stack has no Stripe stand-in (payments are real outside the local stack)")
+    action = {"pay": "checkout", "fail-payment": "fail", "pay-again": "pay", "cancel-subscription": "cancel"}[command]
+    url = f"{endpoint}/test/emails/{urllib.parse.quote(email)}/{action}"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST")) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        detail = json.loads(err.read() or b"{}").get("error", {}).get("message", err.reason)
+        sys.exit(f"error: {detail}")
+    except OSError as err:
+        sys.exit(f"error: cannot reach the Stripe stand-in at {endpoint}: {err}")
+    done = {"pay": "paid the checkout", "fail-payment": "failed a payment of",
+            "pay-again": "paid the open invoice of", "cancel-subscription": "cancelled"}[command]
+    subject = answer.get("subscription") or answer.get("id")
+    print(f"{email}: {done} {subject}; the webhook events were delivered.")
     return 0
 
 

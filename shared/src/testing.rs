@@ -78,6 +78,16 @@ impl Event {
         self
     }
 
+    /// Removes a header, whatever its case.
+    pub fn without_header(mut self, name: &str) -> Self {
+        for map in ["headers", "multiValueHeaders"] {
+            if let Some(headers) = self.0[map].as_object_mut() {
+                headers.retain(|key, _| !key.eq_ignore_ascii_case(name));
+            }
+        }
+        self
+    }
+
     /// Sets (`Some`) or removes (`None`) one authorizer claim.
     pub fn claim(mut self, name: &str, value: Option<&str>) -> Self {
         let claims = &mut self.0["requestContext"]["authorizer"]["claims"];

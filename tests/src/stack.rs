@@ -22,6 +22,10 @@ pub struct Stack {
     pub user_pool_id: String,
     pub client_id: String,
     pub lambda_endpoint: String,
+    /// The Stripe stand-in's address (customers' steps at the payment provider).
+    pub stripe_endpoint: String,
+    /// The local webhook endpoint's signing secret.
+    pub stripe_webhook_secret: String,
     pub logs: PathBuf,
     pub delivery_code: Option<String>,
     pub cognito: Cognito,
@@ -62,6 +66,8 @@ impl Stack {
             user_pool_id: field("user_pool_id"),
             client_id: field("client_id"),
             lambda_endpoint: field("lambda_endpoint"),
+            stripe_endpoint: field("stripe_endpoint"),
+            stripe_webhook_secret: field("stripe_webhook_secret"),
             logs: PathBuf::from(field("logs")),
             delivery_code: state["delivery_code"].as_str().map(str::to_owned),
             cognito: Cognito::from_conf(config),
@@ -238,6 +244,55 @@ impl Stack {
             body,
             request_id,
             etag,
+        }
+    }
+
+    /// A customer's step at the payment provider, played on the Stripe stand-in: `pay` (the
+    /// checkout page's button), `fail`, `pay-again` (as `pay` on an open invoice) or `cancel`,
+    /// for the customer with `email`. The stand-in answers once its webhook events are delivered.
+    pub async fn customer_step(&self, email: &str, step: &str) -> Value {
+        let action = match step {
+            "pay" => "checkout",
+            "pay-again" => "pay",
+            other => other,
+        };
+        let response = self
+            .http
+            .post(format!(
+                "{}/test/emails/{}/{action}",
+                self.stripe_endpoint,
+                email.replace('@', "%40")
+            ))
+            .send()
+            .await
+            .expect("the stand-in answers");
+        assert!(
+            response.status().is_success(),
+            "{step}: {}",
+            response.status()
+        );
+        response.json().await.expect("JSON")
+    }
+
+    /// Sends a raw request to the webhook route (no token), with `signature` as the
+    /// `Stripe-Signature` header when given.
+    pub async fn post_webhook(&self, body: &str, signature: Option<&str>) -> Reply {
+        let mut request = self
+            .http
+            .post(format!("{}/billing/webhook", self.api_url))
+            .header("Content-Type", "application/json")
+            .body(body.to_owned());
+        if let Some(signature) = signature {
+            request = request.header("Stripe-Signature", signature);
+        }
+        let response = request.send().await.expect("the gateway answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("a body");
+        Reply {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            request_id: String::new(),
+            etag: None,
         }
     }
 

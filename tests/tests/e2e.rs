@@ -309,6 +309,9 @@ async fn isolation_attack_matrix_over_every_route() {
     let routes: Value =
         serde_json::from_str(&std::fs::read_to_string(stack.logs.join("routes.json")).unwrap())
             .unwrap();
+    // Exactly these routes go without the Cognito authorizer (the payment provider's calls,
+    // authenticated by their signature); any other route without it is a mistake.
+    let exempt = BTreeSet::from([("POST".to_owned(), "/billing/webhook".to_owned())]);
     for route in routes.as_array().unwrap() {
         let key = (
             route["method"].as_str().unwrap().to_owned(),
@@ -317,6 +320,11 @@ async fn isolation_attack_matrix_over_every_route() {
         assert!(
             covered.contains(&key),
             "route {key:?} has no cross-tenant case"
+        );
+        assert_eq!(
+            route["auth"].as_bool(),
+            Some(!exempt.contains(&key)),
+            "route {key:?}: the authorizer must guard every route but {exempt:?}"
         );
     }
 
@@ -517,6 +525,45 @@ fn tenant_route_attacks(a: &Org, v: &Victim) -> Vec<Attack<'static>> {
             None,
             &[],
             &[403],
+        ),
+        // Billing: the caller's own organization only, whatever the request names.
+        (
+            "/billing",
+            "GET",
+            format!("/billing?tenant_id={t}"),
+            None,
+            &[200],
+            &[200],
+        ),
+        (
+            "/billing/checkout",
+            "POST",
+            "/billing/checkout".into(),
+            Some(json!({"plan": "standard", "interval": "month", "tenant_id": t})),
+            &[400],
+            &[403],
+        ),
+        (
+            "/billing/portal",
+            "POST",
+            format!("/billing/portal?tenant_id={t}"),
+            None,
+            &[409],
+            &[403],
+        ),
+        // The provider's route: a token means nothing there, an unsigned event is refused.
+        (
+            "/billing/webhook",
+            "POST",
+            "/billing/webhook".into(),
+            Some(
+                json!({"id": "evt_forged", "type": "checkout.session.completed", "created": 1,
+                        "data": {"object": {"mode": "subscription", "payment_status": "paid",
+                                            "subscription": "sub_forged",
+                                            "metadata": {"tenant_id": t, "plan": "premium"}}}}),
+            ),
+            &[400],
+            &[400],
         ),
         (
             "/admin/tenants",

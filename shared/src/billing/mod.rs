@@ -55,7 +55,8 @@ impl Account {
             status: status.to_owned(),
             at,
         });
-        self.invoices.sort_by_key(|record| std::cmp::Reverse(record.at));
+        self.invoices
+            .sort_by_key(|record| std::cmp::Reverse(record.at));
         self.invoices.truncate(INVOICES_KEPT);
     }
 }

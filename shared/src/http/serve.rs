@@ -167,6 +167,26 @@ where
     .await
 }
 
+/// Serves a request that carries no verified identity at all (a route API Gateway passes on
+/// without the Cognito authorizer, such as the payment provider's webhook): the handler must
+/// authenticate the request itself before believing any of it. Logs, metrics and error mapping
+/// as [`serve`].
+pub async fn serve_public<F, Fut>(request: Request, handler: F) -> Response<Body>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let started = Instant::now();
+    let request_id = request_id(&request);
+    let route = route_of(&request);
+    let method = request.method().as_str().to_owned();
+    let path = request.raw_http_path().to_owned();
+    let span = tracing::info_span!("request", %request_id, %method, %path);
+    async move { finish(handler(request).await, &request_id, None, &route, started) }
+        .instrument(span)
+        .await
+}
+
 /// The tenant context of a request served by [`serve_caller`], recorded in the current span.
 pub fn tenant_of(claims: &Claims) -> Result<TenantContext, ApiError> {
     let context = TenantContext::from_claims(claims)?;

@@ -59,7 +59,8 @@ export const CHECKS = [
   { id: '7.trust', title: 'the trust policy admits exactly the three data-API roles, with exactly a TenantId tag' },
   { id: '8.execution-roles', title: "the data APIs' own roles: no tenant data, limited control table, only the tenant-data role" },
   { id: '9.users-api', title: "users-api's role: its control-table actions on TENANT#, USER# and EMAIL# keys only" },
-  { id: '10.post-confirmation', title: "post-confirmation's role: GetItem and PutItem on TENANT#, USER# and EMAIL# keys only" }
+  { id: '10.post-confirmation', title: "post-confirmation's role: GetItem and PutItem on TENANT#, USER# and EMAIL# keys only" },
+  { id: '11.billing-api', title: "billing-api's role: its control-table actions on TENANT#, CUSTOMER#, WEBHOOK# and USER# keys, and reading MIGRATION#, only" }
 ]
 
 // A Cognito sub (a UUID): the user part of a membership key.
@@ -91,6 +92,24 @@ export const CONTROL_ROLES = {
       // A removal (member entry, membership, e-mail claim), a cancelled invitation.
       'dynamodb:DeleteItem': [`TENANT#${TENANT_A}`, `USER#${USER_SUB}`, `EMAIL#someone@example.com`]
     }
+  },
+  BillingApiFunction: {
+    check: '11.billing-api',
+    uses: {
+      // An account and its tenant record, a customer's tenant, a handled event, a profile (to
+      // rewrite one of the older layout), whether a migration runs.
+      'dynamodb:GetItem': [`TENANT#${TENANT_A}`, 'CUSTOMER#cus_1', 'WEBHOOK#evt_1', `USER#${USER_SUB}`, `MIGRATION#${TENANT_A}`],
+      // The members whose profiles get the tenant's new tier or status.
+      'dynamodb:Query': [`TENANT#${TENANT_A}`],
+      // A handled event's record, a customer's mapping, a profile rewritten.
+      'dynamodb:PutItem': ['WEBHOOK#evt_1', 'CUSTOMER#cus_1', `USER#${USER_SUB}`],
+      // The account and tenant record; the copies in profiles.
+      'dynamodb:UpdateItem': [`TENANT#${TENANT_A}`, `USER#${USER_SUB}`]
+    },
+    // Its own reading of migration records, which the others may not touch.
+    ownForeign: { 'dynamodb:GetItem': ['MIGRATION#'] },
+    // Kinds the others use that this role may not.
+    moreForeign: [['EMAIL#someone@example.com']]
   },
   PostConfirmationFunction: {
     check: '10.post-confirmation',
@@ -519,7 +538,7 @@ export async function runChecks(templateText) {
   // Their own roles on the control table, by the kinds of item they write (CONTROL_ROLES).
   const controlIndex = `${control}/index/gsi1`
   const otherStacksControl = names.table('othertenantry-control')
-  for (const [id, { check: checkId, uses }] of Object.entries(CONTROL_ROLES)) {
+  for (const [id, { check: checkId, uses, ownForeign = {}, moreForeign = [] }] of Object.entries(CONTROL_ROLES)) {
     const fn = functions[id]
     if (!fn || fn.unsupported) {
       run.fail(checkId, fn ? fn.unsupported : `${id} is not an AWS::Serverless::Function in the template`)
@@ -548,8 +567,11 @@ export async function runChecks(templateText) {
       for (const key of keys) {
         await own(`keys ${fmt([key])}`, action, control, [key], ALLOWED)
       }
-      // Denied, with the same action: every other kind of key, alone or mixed in.
-      for (const foreign of FOREIGN_CONTROL_KEYS) {
+      // Denied, with the same action: every other kind of key, alone or mixed in (but a kind
+      // this role may use with this action).
+      const ownPrefixes = ownForeign[action] ?? []
+      const isOwn = (keys) => keys.every((key) => ownPrefixes.some((prefix) => key.startsWith(prefix)))
+      for (const foreign of [...FOREIGN_CONTROL_KEYS, ...moreForeign].filter((keys) => !isOwn(keys))) {
         await own(`keys ${fmt(foreign)}`, action, control, foreign, DENIED)
       }
       // Denied, with the same action and an allowed key: any other table or index.

@@ -1,0 +1,856 @@
+//! `billing-api`: paid plans through the payment provider (Stripe).
+//!
+//! | route | who |
+//! | --- | --- |
+//! | `GET /billing` | members and admins: plan, subscription, grace deadline, invoices |
+//! | `POST /billing/checkout` (`{"plan", "interval"}`) | admins: the provider's hosted payment page |
+//! | `POST /billing/portal` | admins: the provider's customer portal (card, cancellation, invoices) |
+//! | `POST /billing/webhook` | the provider, **without** the Cognito authorizer |
+//!
+//! The webhook believes nothing before the event's signature is verified (see
+//! `shared::billing::signature`); every refusal is the same 400, whatever its reason. A verified
+//! event is applied once (its id's record is written with the account change, atomically),
+//! from its object's own state and timestamps (`shared::billing::subscription`), and the tenant
+//! is then brought in line with the account: the tier it is entitled to (a move between pooled
+//! and own-table storage is the migration job), suspended once a failed payment's grace period
+//! has run out, reactivated when it is paid. The tenant comes only from metadata the service set
+//! at the provider, or from the customer the service created for it.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Error, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use shared::authority::{Authority, ControlAuthority};
+use shared::billing::Account;
+use shared::billing::events::{self, ProviderEvent};
+use shared::billing::signature::{self, WebhookSecrets};
+use shared::billing::subscription::{self, Standing};
+use shared::claims;
+use shared::context::{Claims, Tier};
+use shared::domain::ValidationError;
+use shared::domain::email::EmailAddress;
+use shared::domain::tenant::{Tenant, TenantStatus};
+use shared::domain::time::Timestamp;
+use shared::http::{
+    ApiError, MAX_BODY_BYTES, Route, json, json_body, match_route, serve_caller, serve_public,
+    tenant_of,
+};
+use shared::jobs::{JobQueue, TenantJob};
+use shared::store::StoreError;
+use shared::store::billing::{BillingStore, Saved};
+use shared::store::control::{TenantStateChange, TenantStore};
+use shared::tenancy::access::Clock;
+use shared::tenancy::migration::is_silo;
+
+use crate::provider::{CheckoutRequest, Interval, PaymentProvider, ProviderError};
+
+/// The largest webhook body accepted (Stripe's events are a few KB).
+const MAX_EVENT_BYTES: usize = 256 * 1024;
+
+/// What billing is configured with.
+#[derive(Debug, Clone)]
+pub struct BillingConfig {
+    /// Where the provider sends a customer back after checkout or the portal.
+    pub console_url: String,
+    /// How long a failed payment leaves the plan in place before the tenant is suspended.
+    pub grace: Duration,
+}
+
+pub struct Deps<C, J, P> {
+    pub control: C,
+    pub jobs: J,
+    pub provider: P,
+    pub secrets: WebhookSecrets,
+    pub config: BillingConfig,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// What a request asks for: dispatched by a `match` without a catch-all arm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Show,
+    Checkout,
+    Portal,
+    Webhook,
+}
+
+const ROUTES: &[(Route, Op)] = &[
+    (Route::new("GET", "/billing"), Op::Show),
+    (Route::new("POST", "/billing/checkout"), Op::Checkout),
+    (Route::new("POST", "/billing/portal"), Op::Portal),
+    (Route::new("POST", "/billing/webhook"), Op::Webhook),
+];
+
+pub async fn function_handler<C, J, P>(
+    deps: &Deps<C, J, P>,
+    event: Request,
+) -> Result<Response<Body>, Error>
+where
+    C: TenantStore + BillingStore + ControlAuthority,
+    J: JobQueue,
+    P: PaymentProvider,
+{
+    let webhook = matches!(match_route(&event, ROUTES), Ok((Op::Webhook, _)));
+    if webhook {
+        return Ok(serve_public(event, |request| receive(deps, request)).await);
+    }
+    Ok(serve_caller(event, |claims, request| handle(deps, claims, request)).await)
+}
+
+async fn handle<C, J, P>(
+    deps: &Deps<C, J, P>,
+    claims: Claims,
+    request: Request,
+) -> Result<Response<Body>, ApiError>
+where
+    C: TenantStore + BillingStore + ControlAuthority,
+    J: JobQueue,
+    P: PaymentProvider,
+{
+    let (op, _) = match_route(&request, ROUTES)?;
+    let context = tenant_of(&claims)?;
+    let authority = deps.control.authority(&context).await?;
+    match op {
+        Op::Show => show(deps, &authority).await,
+        Op::Checkout => checkout(deps, &authority, &claims, &request).await,
+        Op::Portal => portal(deps, &authority).await,
+        // Served without claims, above.
+        Op::Webhook => receive(deps, request).await,
+    }
+}
+
+fn unix(time: SystemTime) -> i64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs() as i64)
+}
+
+fn require_admin(authority: &Authority, action: &str) -> Result<(), ApiError> {
+    if authority.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!("Only an admin can {action}.")))
+    }
+}
+
+fn standing_name(standing: Standing) -> &'static str {
+    match standing {
+        Standing::Active => "active",
+        Standing::PastDue { .. } => "past_due",
+        Standing::Ended => "ended",
+    }
+}
+
+/// `GET /billing`.
+async fn show<C: BillingStore, J, P>(
+    deps: &Deps<C, J, P>,
+    authority: &Authority,
+) -> Result<Response<Body>, ApiError> {
+    let account = deps.control.account(&authority.tenant.id).await?;
+    let subscription = account.billing.subscription.as_ref();
+    let at = |seconds: i64| Timestamp::from_millis((seconds.max(0) as u64) * 1000);
+    Ok(json(
+        StatusCode::OK,
+        &json!({
+            "plan": authority.tenant.tier,
+            "status": subscription.map_or("none", |s| standing_name(s.standing)),
+            "subscribed_plan": subscription.map(|s| s.plan),
+            "period_end": subscription.and_then(|s| s.period_end).map(at),
+            "grace_deadline": subscription::grace_deadline(subscription, deps.config.grace).map(at),
+            "suspended_for_payment": account.suspended_for_payment,
+            "invoices": account.invoices.iter().map(|record| json!({
+                "id": record.invoice.id,
+                "amount": record.invoice.amount,
+                "currency": record.invoice.currency,
+                "url": record.invoice.url,
+                "status": record.status,
+                "at": at(record.at),
+            })).collect::<Vec<_>>(),
+        }),
+    ))
+}
+
+/// The body of `POST /billing/checkout`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckoutBody {
+    plan: String,
+    interval: String,
+}
+
+fn provider_failure(err: ProviderError) -> ApiError {
+    ApiError::Internal(err.to_string())
+}
+
+/// `POST /billing/checkout`: the tenant's customer (created once), then a Checkout Session.
+async fn checkout<C: BillingStore, J, P: PaymentProvider>(
+    deps: &Deps<C, J, P>,
+    authority: &Authority,
+    claims: &Claims,
+    request: &Request,
+) -> Result<Response<Body>, ApiError> {
+    require_admin(authority, "choose a plan")?;
+    let body: CheckoutBody = json_body(request, MAX_BODY_BYTES)?;
+    let plan = Tier::parse(&body.plan)
+        .filter(|tier| *tier != Tier::Basic)
+        .ok_or_else(|| ValidationError::new("plan", "must be standard or premium"))?;
+    let interval = Interval::parse(&body.interval)
+        .ok_or_else(|| ValidationError::new("interval", "must be month or year"))?;
+    let tenant = &authority.tenant;
+    let account = deps.control.account(&tenant.id).await?;
+    if account
+        .billing
+        .subscription
+        .as_ref()
+        .is_some_and(|s| s.standing != Standing::Ended)
+    {
+        return Err(ApiError::conflict(
+            "already-subscribed",
+            "The organization has a subscription: change its plan in the billing portal.",
+        ));
+    }
+    let customer = match account.customer {
+        Some(customer) => customer,
+        None => {
+            let email = claims
+                .get(claims::EMAIL)
+                .and_then(|raw| EmailAddress::parse(raw).ok())
+                .ok_or_else(|| {
+                    ApiError::from(ValidationError::new(
+                        "email",
+                        "your account has no valid e-mail address",
+                    ))
+                })?;
+            let created = deps
+                .provider
+                .create_customer(&tenant.id, tenant.name.as_str(), &email)
+                .await
+                .map_err(provider_failure)?;
+            deps.control.attach_customer(&tenant.id, &created).await?
+        }
+    };
+    let url = deps
+        .provider
+        .checkout(&CheckoutRequest {
+            tenant: tenant.id,
+            customer,
+            plan,
+            interval,
+            success_url: format!("{}/billing?checkout=done", deps.config.console_url),
+            cancel_url: format!("{}/billing?checkout=cancelled", deps.config.console_url),
+        })
+        .await
+        .map_err(|err| match err {
+            ProviderError::NoPrice(key) => {
+                ApiError::Internal(format!("the provider has no active price {key}"))
+            }
+            other => provider_failure(other),
+        })?;
+    tracing::info!(plan = %plan, interval = interval.as_str(), "checkout started");
+    Ok(json(StatusCode::OK, &json!({ "url": url })))
+}
+
+/// `POST /billing/portal`.
+async fn portal<C: BillingStore, J, P: PaymentProvider>(
+    deps: &Deps<C, J, P>,
+    authority: &Authority,
+) -> Result<Response<Body>, ApiError> {
+    require_admin(authority, "manage billing")?;
+    let account = deps.control.account(&authority.tenant.id).await?;
+    let customer = account.customer.ok_or_else(|| {
+        ApiError::conflict(
+            "no-billing-account",
+            "The organization has never subscribed: choose a plan first.",
+        )
+    })?;
+    let url = deps
+        .provider
+        .portal(&customer, &format!("{}/billing", deps.config.console_url))
+        .await
+        .map_err(provider_failure)?;
+    Ok(json(StatusCode::OK, &json!({ "url": url })))
+}
+
+/// The one answer to anything that is not a genuine, recent event.
+fn not_an_event() -> ApiError {
+    ApiError::invalid("This is not a valid webhook event.")
+}
+
+fn acknowledged(outcome: &str) -> Response<Body> {
+    json(
+        StatusCode::OK,
+        &json!({ "received": true, "outcome": outcome }),
+    )
+}
+
+/// `POST /billing/webhook`.
+async fn receive<C, J, P>(
+    deps: &Deps<C, J, P>,
+    request: Request,
+) -> Result<Response<Body>, ApiError>
+where
+    C: TenantStore + BillingStore,
+    J: JobQueue,
+{
+    let body: &[u8] = match request.body() {
+        Body::Empty => b"",
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    };
+    if body.len() > MAX_EVENT_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            max_bytes: MAX_EVENT_BYTES,
+        });
+    }
+    let header = request
+        .headers()
+        .get("stripe-signature")
+        .and_then(|value| value.to_str().ok());
+    let now = unix(deps.clock.now());
+    if let Err(why) = signature::verify(header, body, &deps.secrets, now) {
+        tracing::warn!(reason = %why, "webhook refused");
+        return Err(not_an_event());
+    }
+    let event = events::parse(body).map_err(|why| {
+        tracing::warn!(reason = %why, "a signed webhook body is no event");
+        not_an_event()
+    })?;
+    let span = tracing::info_span!("event", event_id = %event.id, kind = %event.kind);
+    let _entered = span.enter();
+    if event.change.is_none() && event.invoice.is_none() {
+        tracing::info!("event type not acted on: acknowledged");
+        return Ok(acknowledged("ignored"));
+    }
+    let tenant = match (event.tenant, &event.customer) {
+        (Some(tenant), _) => Some(tenant),
+        (None, Some(customer)) => deps.control.tenant_of_customer(customer).await?,
+        (None, None) => None,
+    };
+    let Some(tenant) = tenant else {
+        tracing::warn!("event about no tenant of this service: acknowledged");
+        return Ok(acknowledged("ignored"));
+    };
+    let record = match deps.control.get_tenant(&tenant).await {
+        Ok(record)
+            if !matches!(
+                record.status,
+                TenantStatus::Deleting | TenantStatus::Deleted
+            ) =>
+        {
+            record
+        }
+        Ok(_) | Err(StoreError::NotFound) => {
+            tracing::warn!(tenant_id = %tenant, "event about a tenant that is gone: acknowledged");
+            return Ok(acknowledged("ignored"));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    // Another event of the same tenant may be applied meanwhile: re-read and re-apply.
+    for _ in 0..3 {
+        let before = deps.control.account(&tenant).await?;
+        let after = updated(&before, &event, now, deps.config.grace);
+        match deps.control.save_account(&tenant, &after, &event.id).await {
+            Ok(Saved::Saved) => {
+                tracing::info!(tenant_id = %tenant, "event applied");
+                reconcile(deps, &record, &before, &after).await?;
+                return Ok(acknowledged("applied"));
+            }
+            Ok(Saved::Duplicate) => {
+                tracing::info!(tenant_id = %tenant, "event handled before");
+                // A delivery that failed after saving is finished now.
+                reconcile(deps, &record, &before, &before).await?;
+                return Ok(acknowledged("duplicate"));
+            }
+            Err(StoreError::VersionConflict) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(StoreError::VersionConflict.into())
+}
+
+/// The account after `event`.
+fn updated(account: &Account, event: &ProviderEvent, now: i64, grace: Duration) -> Account {
+    let mut next = account.clone();
+    if let Some(change) = &event.change {
+        next.billing = subscription::apply(&account.billing, change);
+    }
+    if let Some(invoice) = &event.invoice {
+        let status = if event.kind == "invoice.paid" {
+            "paid"
+        } else {
+            "failed"
+        };
+        next.note_invoice(invoice, status, event.created);
+    }
+    next.suspended_for_payment =
+        subscription::grace_deadline(next.billing.subscription.as_ref(), grace)
+            .is_some_and(|deadline| now >= deadline);
+    next
+}
+
+/// Brings the tenant in line with its account: the tier it is entitled to, and a suspension for
+/// non-payment applied or lifted. Never fights a platform operator: a tenant suspended by one
+/// stays suspended, and a tenant whose storage is being provisioned or migrated is left to the
+/// job (the next event brings it in line).
+async fn reconcile<C, J, P>(
+    deps: &Deps<C, J, P>,
+    tenant: &Tenant,
+    before: &Account,
+    after: &Account,
+) -> Result<(), ApiError>
+where
+    C: TenantStore,
+    J: JobQueue,
+{
+    let id = tenant.id;
+    if tenant.status == TenantStatus::Provisioning || deps.control.migration(&id).await?.is_some() {
+        tracing::info!(tenant_id = %id, "storage busy: the plan is applied by a later event");
+        return Ok(());
+    }
+    let entitled = subscription::entitled_tier(after.billing.subscription.as_ref());
+    let mut change = TenantStateChange {
+        expected_status: Some(tenant.status),
+        ..TenantStateChange::default()
+    };
+    if entitled != tenant.tier {
+        if is_silo(entitled) != is_silo(tenant.tier) {
+            deps.jobs
+                .dispatch(&TenantJob::Migrate {
+                    tenant_id: id,
+                    to_tier: entitled,
+                })
+                .await
+                .map_err(|err| ApiError::Internal(err.to_string()))?;
+            tracing::info!(tenant_id = %id, to_tier = %entitled, "plan changed: storage migration dispatched");
+        } else {
+            change.tier = Some(entitled);
+        }
+    }
+    if after.suspended_for_payment && tenant.status == TenantStatus::Active {
+        change.status = Some(TenantStatus::Suspended);
+    }
+    if before.suspended_for_payment
+        && !after.suspended_for_payment
+        && tenant.status == TenantStatus::Suspended
+    {
+        change.status = Some(TenantStatus::Active);
+    }
+    if change.tier.is_some() || change.status.is_some() {
+        deps.control.set_tenant_state(&id, change.clone()).await?;
+        tracing::info!(tenant_id = %id, tier = ?change.tier, status = ?change.status, "tenant brought in line with its billing");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use serde_json::Value;
+    use shared::billing::signature::{WebhookSecret, sign};
+    use shared::jobs::MemoryJobQueue;
+    use shared::store::memory_control::MemoryControl;
+    use shared::testing::{Event, TENANT_A, assert_problem, body_json, seed_sample_tenants};
+
+    use super::*;
+    use crate::provider::fake::FakeProvider;
+    use shared::ids::TenantId;
+
+    const SECRET: &str = "whsec_test_current";
+    const START: u64 = 1_796_200_000;
+
+    #[derive(Debug)]
+    struct TestClock(AtomicU64);
+
+    impl Clock for TestClock {
+        fn now(&self) -> SystemTime {
+            SystemTime::UNIX_EPOCH + Duration::from_secs(self.0.load(Ordering::SeqCst))
+        }
+    }
+
+    type TestDeps = Deps<MemoryControl, MemoryJobQueue, FakeProvider>;
+
+    async fn deps() -> (TestDeps, Arc<TestClock>) {
+        let control = MemoryControl::new();
+        seed_sample_tenants(&control).await;
+        let clock = Arc::new(TestClock(AtomicU64::new(START)));
+        let deps = Deps {
+            control,
+            jobs: MemoryJobQueue::default(),
+            provider: FakeProvider::default(),
+            secrets: WebhookSecrets {
+                current: WebhookSecret::new(SECRET),
+                previous: None,
+            },
+            config: BillingConfig {
+                console_url: "https://console.example".into(),
+                grace: Duration::from_secs(7 * 24 * 3600),
+            },
+            clock: clock.clone(),
+        };
+        (deps, clock)
+    }
+
+    fn tenant_a() -> TenantId {
+        TENANT_A.parse().unwrap()
+    }
+
+    async fn call(deps: &TestDeps, event: Event) -> Response<Body> {
+        function_handler(deps, event.request())
+            .await
+            .expect("the handler never fails the invocation")
+    }
+
+    fn fixture(route: &str, who: &str) -> Event {
+        Event::load(&format!("billing-api/{route}.{who}.json"))
+    }
+
+    /// A Stripe event about tenant a's subscription `sub_1`.
+    fn stripe_event(id: &str, kind: &str, created: u64, object: Value) -> String {
+        json!({"id": id, "object": "event", "type": kind, "created": created,
+               "data": {"object": object}})
+        .to_string()
+    }
+
+    fn completed(id: &str, created: u64, plan: &str) -> String {
+        stripe_event(
+            id,
+            "checkout.session.completed",
+            created,
+            json!({"id": "cs_1", "mode": "subscription", "payment_status": "paid",
+                   "customer": "cus_1", "subscription": "sub_1",
+                   "metadata": {"tenant_id": TENANT_A, "plan": plan}}),
+        )
+    }
+
+    fn invoice(id: &str, kind: &str, created: u64) -> String {
+        stripe_event(
+            id,
+            kind,
+            created,
+            json!({"id": format!("in_{id}"), "subscription": "sub_1", "customer": "cus_1",
+                   "amount_paid": 2900, "amount_due": 2900, "currency": "eur",
+                   "subscription_details": {"metadata": {"tenant_id": TENANT_A}}}),
+        )
+    }
+
+    fn deleted(id: &str, created: u64) -> String {
+        stripe_event(
+            id,
+            "customer.subscription.deleted",
+            created,
+            json!({"id": "sub_1", "status": "canceled", "customer": "cus_1",
+                   "metadata": {"tenant_id": TENANT_A}}),
+        )
+    }
+
+    /// Delivers `body` signed now, as the provider would.
+    async fn deliver(deps: &TestDeps, body: &str) -> Response<Body> {
+        let now = unix(deps.clock.now());
+        let header = sign(body.as_bytes(), now, &[SECRET]);
+        deliver_with(deps, body, Some(&header)).await
+    }
+
+    async fn deliver_with(deps: &TestDeps, body: &str, header: Option<&str>) -> Response<Body> {
+        let mut event = Event::load("billing-api/webhook.json")
+            .without_header("stripe-signature")
+            .body(body);
+        if let Some(header) = header {
+            event = event.header("stripe-signature", header);
+        }
+        call(deps, event).await
+    }
+
+    async fn tier_of_a(deps: &TestDeps) -> (Tier, TenantStatus) {
+        let tenant = deps.control.get_tenant(&tenant_a()).await.unwrap();
+        (tenant.tier, tenant.status)
+    }
+
+    #[tokio::test]
+    async fn a_paid_checkout_changes_the_plan_and_a_redelivery_changes_nothing() {
+        let (deps, _) = deps().await;
+        let body = completed("evt_1", START - 10, "standard");
+        for expected in ["applied", "duplicate", "duplicate"] {
+            let response = deliver(&deps, &body).await;
+            assert_eq!(response.status(), 200);
+            assert_eq!(body_json(&response)["outcome"], expected);
+        }
+        assert_eq!(
+            tier_of_a(&deps).await,
+            (Tier::Standard, TenantStatus::Active)
+        );
+        let account = deps.control.account(&tenant_a()).await.unwrap();
+        assert_eq!(account.version, 1, "written once");
+        assert!(deps.jobs.dispatched().is_empty(), "no storage move");
+    }
+
+    #[tokio::test]
+    async fn premium_is_reached_through_the_migration_job() {
+        let (deps, _) = deps().await;
+        let response = deliver(&deps, &completed("evt_1", START - 10, "premium")).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            deps.jobs.dispatched(),
+            vec![TenantJob::Migrate {
+                tenant_id: tenant_a(),
+                to_tier: Tier::Premium
+            }]
+        );
+        assert_eq!(
+            tier_of_a(&deps).await.0,
+            Tier::Basic,
+            "the job changes the tier"
+        );
+    }
+
+    #[tokio::test]
+    async fn signatures_are_checked_before_anything_and_every_refusal_looks_the_same() {
+        let (deps, clock) = deps().await;
+        let body = completed("evt_1", START - 10, "standard");
+        let now = START as i64;
+        let tampered = body.replace("standard", "premium");
+        let cases: Vec<(String, Option<String>)> = vec![
+            (body.clone(), None),
+            (
+                body.clone(),
+                Some(sign(body.as_bytes(), now, &["whsec_other"])),
+            ),
+            (
+                body.clone(),
+                Some(sign(body.as_bytes(), now - 301, &[SECRET])),
+            ),
+            (
+                body.clone(),
+                Some(sign(body.as_bytes(), now + 301, &[SECRET])),
+            ),
+            (
+                tampered.clone(),
+                Some(sign(body.as_bytes(), now, &[SECRET])),
+            ),
+            (body.clone(), Some("t=1,v1=00".to_owned())),
+            (
+                "not json".to_owned(),
+                Some(sign(b"not json", now, &[SECRET])),
+            ),
+        ];
+        let mut details = Vec::new();
+        for (payload, header) in cases {
+            let response = deliver_with(&deps, &payload, header.as_deref()).await;
+            let problem = assert_problem(&response, 400, "invalid-request");
+            details.push(problem["detail"].clone());
+        }
+        details.dedup();
+        assert_eq!(
+            details.len(),
+            1,
+            "one answer for every refusal: {details:?}"
+        );
+        assert_eq!(tier_of_a(&deps).await.0, Tier::Basic, "nothing changed");
+        assert_eq!(deps.control.account(&tenant_a()).await.unwrap().version, 0);
+        // A replay of a genuine event after the tolerance: refused too.
+        let header = sign(body.as_bytes(), now, &[SECRET]);
+        clock.0.store(START + 600, Ordering::SeqCst);
+        assert_problem(
+            &deliver_with(&deps, &body, Some(&header)).await,
+            400,
+            "invalid-request",
+        );
+        // Several signatures, one of them valid (a secret being rolled at the provider).
+        let now = START as i64 + 600;
+        let both = sign(body.as_bytes(), now, &["whsec_old", SECRET]);
+        assert_eq!(deliver_with(&deps, &body, Some(&both)).await.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn a_rotated_secret_is_accepted_during_the_rotation() {
+        let (mut deps, _) = deps().await;
+        deps.secrets = WebhookSecrets {
+            current: WebhookSecret::new("whsec_new"),
+            previous: Some(WebhookSecret::new(SECRET)),
+        };
+        let body = completed("evt_1", START - 10, "standard");
+        let old = sign(body.as_bytes(), START as i64, &[SECRET]);
+        assert_eq!(deliver_with(&deps, &body, Some(&old)).await.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn a_deletion_before_the_checkout_leaves_the_tenant_on_the_free_plan() {
+        let (deps, _) = deps().await;
+        deliver(&deps, &deleted("evt_2", START - 5)).await;
+        deliver(&deps, &completed("evt_1", START - 10, "standard")).await;
+        deliver(&deps, &invoice("evt_3", "invoice.paid", START - 8)).await;
+        assert_eq!(tier_of_a(&deps).await.0, Tier::Basic);
+        // In order, the same events end on the free plan too.
+        let (deps, _) = self::deps().await;
+        deliver(&deps, &completed("evt_1", START - 10, "standard")).await;
+        assert_eq!(tier_of_a(&deps).await.0, Tier::Standard);
+        deliver(&deps, &deleted("evt_2", START - 5)).await;
+        assert_eq!(tier_of_a(&deps).await.0, Tier::Basic);
+    }
+
+    #[tokio::test]
+    async fn a_failed_payment_suspends_after_the_grace_period_and_a_payment_reactivates() {
+        let (deps, clock) = deps().await;
+        deliver(&deps, &completed("evt_1", START - 10, "standard")).await;
+        deliver(&deps, &invoice("evt_2", "invoice.payment_failed", START)).await;
+        let shown = body_json(&call(&deps, fixture("get-billing", "a-admin")).await);
+        assert_eq!(shown["status"], "past_due");
+        assert_eq!(shown["grace_deadline"], "2026-12-09T08:26:40Z");
+        assert_eq!(shown["invoices"][0]["status"], "failed");
+        assert_eq!(
+            tier_of_a(&deps).await,
+            (Tier::Standard, TenantStatus::Active)
+        );
+        // The provider retries; a week later the grace period is over.
+        clock.0.store(START + 7 * 24 * 3600, Ordering::SeqCst);
+        deliver(
+            &deps,
+            &invoice("evt_3", "invoice.payment_failed", START + 7 * 24 * 3600),
+        )
+        .await;
+        assert_eq!(
+            tier_of_a(&deps).await,
+            (Tier::Standard, TenantStatus::Suspended)
+        );
+        deliver(
+            &deps,
+            &invoice("evt_4", "invoice.paid", START + 7 * 24 * 3600 + 60),
+        )
+        .await;
+        assert_eq!(
+            tier_of_a(&deps).await,
+            (Tier::Standard, TenantStatus::Active)
+        );
+        let shown = body_json(&call(&deps, fixture("get-billing", "a-member")).await);
+        assert_eq!(
+            (&shown["status"], &shown["grace_deadline"]),
+            (&json!("active"), &Value::Null)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_operators_suspension_is_never_lifted_by_a_payment() {
+        let (deps, _) = deps().await;
+        deliver(&deps, &completed("evt_1", START - 10, "standard")).await;
+        let suspend = TenantStateChange {
+            status: Some(TenantStatus::Suspended),
+            ..TenantStateChange::default()
+        };
+        deps.control
+            .set_tenant_state(&tenant_a(), suspend)
+            .await
+            .unwrap();
+        deliver(&deps, &invoice("evt_2", "invoice.paid", START)).await;
+        assert_eq!(tier_of_a(&deps).await.1, TenantStatus::Suspended);
+    }
+
+    #[tokio::test]
+    async fn events_for_no_tenant_or_of_no_interest_are_acknowledged_and_change_nothing() {
+        let (deps, _) = deps().await;
+        let unknown = stripe_event("evt_9", "customer.created", START, json!({"id": "cus_9"}));
+        let stranger = stripe_event(
+            "evt_8",
+            "invoice.paid",
+            START,
+            json!({"id": "in_8", "subscription": "sub_8", "customer": "cus_unknown"}),
+        );
+        let gone =
+            completed("evt_7", START, "standard").replace(TENANT_A, "01JB8Z4K2M6Q9R3T5V7W9XZZZZ");
+        for body in [unknown, stranger, gone] {
+            let response = deliver(&deps, &body).await;
+            assert_eq!(response.status(), 200);
+            assert_eq!(body_json(&response)["outcome"], "ignored");
+        }
+        assert_eq!(tier_of_a(&deps).await.0, Tier::Basic);
+    }
+
+    #[tokio::test]
+    async fn admins_check_out_once_per_tenant_and_members_cannot() {
+        let (deps, _) = deps().await;
+        let body =
+            |plan: &str, interval: &str| json!({"plan": plan, "interval": interval}).to_string();
+        let response = call(
+            &deps,
+            fixture("checkout", "a-admin").body(&body("premium", "year")),
+        )
+        .await;
+        assert_eq!(response.status(), 200);
+        assert!(
+            body_json(&response)["url"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://checkout.example/")
+        );
+        let again = call(
+            &deps,
+            fixture("checkout", "a-admin").body(&body("standard", "month")),
+        )
+        .await;
+        assert_eq!(again.status(), 200);
+        assert_eq!(
+            deps.provider.customers.lock().unwrap().len(),
+            1,
+            "one customer per tenant"
+        );
+        let checkouts = deps.provider.checkouts.lock().unwrap().clone();
+        assert_eq!(
+            (
+                checkouts[0].tenant,
+                checkouts[0].plan,
+                checkouts[0].interval
+            ),
+            (tenant_a(), Tier::Premium, Interval::Year)
+        );
+        assert_eq!(checkouts[0].customer, checkouts[1].customer);
+        assert_problem(
+            &call(
+                &deps,
+                fixture("checkout", "a-member").body(&body("premium", "year")),
+            )
+            .await,
+            403,
+            "forbidden",
+        );
+        for (plan, interval) in [("basic", "month"), ("gold", "month"), ("premium", "weekly")] {
+            assert_problem(
+                &call(
+                    &deps,
+                    fixture("checkout", "a-admin").body(&body(plan, interval)),
+                )
+                .await,
+                400,
+                "validation-failed",
+            );
+        }
+        // Once subscribed, plan changes go through the portal.
+        deliver(&deps, &completed("evt_1", START - 10, "standard")).await;
+        assert_problem(
+            &call(
+                &deps,
+                fixture("checkout", "a-admin").body(&body("premium", "year")),
+            )
+            .await,
+            409,
+            "already-subscribed",
+        );
+        let portal = call(&deps, fixture("portal", "a-admin")).await;
+        assert_eq!(
+            body_json(&portal)["url"],
+            format!("https://portal.example/{}", checkouts[0].customer)
+        );
+        assert_problem(
+            &call(&deps, fixture("portal", "b-admin")).await,
+            409,
+            "no-billing-account",
+        );
+        assert_problem(
+            &call(&deps, fixture("portal", "a-member")).await,
+            403,
+            "forbidden",
+        );
+    }
+}

@@ -1,0 +1,71 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambda_http::{Error, run, service_fn};
+use shared::billing::signature::{WebhookSecret, WebhookSecrets};
+use shared::config::required;
+use shared::tenancy::access::SystemClock;
+
+mod http_handler;
+mod provider;
+
+/// The provider's secrets, from SSM Parameter Store (SecureString), read once at init: the API
+/// key (`STRIPE_API_KEY_PARAMETER`) and the webhook signing secrets
+/// (`STRIPE_WEBHOOK_SECRETS_PARAMETER`: the current one, then, during a rotation, the previous
+/// one, separated by a comma). Never logged, never in an error.
+async fn secrets(sdk: &aws_config::SdkConfig) -> Result<(String, WebhookSecrets), Error> {
+    let ssm = aws_sdk_ssm::Client::new(sdk);
+    let read = |name: String| {
+        let ssm = ssm.clone();
+        async move {
+            ssm.get_parameter()
+                .name(&name)
+                .with_decryption(true)
+                .send()
+                .await
+                .ok()
+                .and_then(|output| output.parameter?.value)
+                .ok_or_else(|| Error::from(format!("the parameter {name} cannot be read")))
+        }
+    };
+    let key = read(required("STRIPE_API_KEY_PARAMETER")?).await?;
+    let webhook = read(required("STRIPE_WEBHOOK_SECRETS_PARAMETER")?).await?;
+    let mut webhook = webhook.split(',').map(str::trim).filter(|s| !s.is_empty());
+    let current = webhook
+        .next()
+        .ok_or_else(|| Error::from("no webhook signing secret"))?;
+    Ok((
+        key,
+        WebhookSecrets {
+            current: WebhookSecret::new(current),
+            previous: webhook.next().map(WebhookSecret::new),
+        },
+    ))
+}
+
+// One event at a time per execution environment: a single-threaded runtime starts faster and
+// switches less than a pool of workers would (measured in docs/PERFORMANCE.md).
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let sdk = shared::setup::aws_config().await;
+    let (key, secrets) = secrets(&sdk).await?;
+    let grace_days: u64 = required("BILLING_GRACE_DAYS")?
+        .parse()
+        .map_err(|_| Error::from("BILLING_GRACE_DAYS is not a number of days"))?;
+    let deps = http_handler::Deps {
+        control: shared::setup::control_store(&sdk)?,
+        jobs: shared::setup::job_queue(&sdk)?,
+        provider: provider::Stripe::new(required("STRIPE_API_URL")?, key)?,
+        secrets,
+        config: http_handler::BillingConfig {
+            console_url: required("CONSOLE_URL")?.trim_end_matches('/').to_owned(),
+            grace: Duration::from_secs(grace_days * 24 * 60 * 60),
+        },
+        clock: Arc::new(SystemClock),
+    };
+    run(service_fn(|event| {
+        http_handler::function_handler(&deps, event)
+    }))
+    .await
+}

@@ -1,0 +1,240 @@
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+//! Paid plans end to end: the local stack's Stripe stand-in plays the customer's payment and
+//! sends Stripe's signed webhook events through the local gateway, as Stripe would.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::{Value, json};
+use shared::billing::signature::sign;
+use tenantry_tests::stack::{PASSWORD, Reply, Stack, Tokens, claims, unique_email};
+
+/// A new organization's admin, signed in.
+async fn new_organization(stack: &Stack, label: &str) -> (String, String, Tokens) {
+    let email = unique_email(label);
+    stack.sign_up(&email, &format!("{label} Org"), None).await;
+    let admin = stack.sign_in(&email, PASSWORD).await.unwrap();
+    let tenant = claims(&admin.id)["tenant_id"].as_str().unwrap().to_owned();
+    (tenant, email, admin)
+}
+
+async fn get(stack: &Stack, token: &str, path: &str) -> Value {
+    let reply = stack.call(Some(token), "GET", path, None).await;
+    assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+    reply.body
+}
+
+async fn checkout(stack: &Stack, token: &str, plan: &str) -> Reply {
+    stack
+        .call(
+            Some(token),
+            "POST",
+            "/billing/checkout",
+            Some(&json!({"plan": plan, "interval": "month"})),
+        )
+        .await
+}
+
+/// Polls `GET /tenant` until its tier is `tier` (a storage migration takes its drain time).
+async fn wait_for_tier(stack: &Stack, token: &str, tier: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let tenant = get(stack, token, "/tenant").await;
+        if tenant["tier"] == tier && tenant["status"] == "active" {
+            return tenant;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the tenant is still {} / {}, not {tier}",
+            tenant["tier"],
+            tenant["status"]
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organization_pays_and_gets_its_plan_with_nothing_done_by_hand() {
+    let stack = Stack::from_env();
+    let (_, email, admin) = new_organization(&stack, "paying").await;
+    let before = get(&stack, &admin.id, "/billing").await;
+    assert_eq!(
+        (&before["plan"], &before["status"]),
+        (&json!("basic"), &json!("none"))
+    );
+
+    // Choose a plan: the answer is the provider's payment page.
+    let started = checkout(&stack, &admin.id, "standard").await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    let url = started.body["url"].as_str().unwrap();
+    assert!(url.starts_with(&stack.stripe_endpoint), "{url}");
+    // Pay: the provider tells the service, which changes the plan and raises the limits.
+    stack.customer_step(&email, "pay").await;
+    let tenant = wait_for_tier(&stack, &admin.id, "standard").await;
+    assert_eq!(tenant["limits"]["max_users"], 25, "{tenant}");
+    let billing = get(&stack, &admin.id, "/billing").await;
+    assert_eq!(
+        (&billing["status"], &billing["invoices"][0]["status"]),
+        (&json!("active"), &json!("paid")),
+        "{billing}"
+    );
+    assert!(billing["period_end"].is_string());
+    // Paying again for what it has is refused: plan changes go through the portal.
+    let twice = checkout(&stack, &admin.id, "premium").await;
+    assert_eq!(
+        (twice.status, twice.body["code"].as_str()),
+        (409, Some("already-subscribed"))
+    );
+    let portal = stack
+        .call(Some(&admin.id), "POST", "/billing/portal", None)
+        .await;
+    assert!(
+        portal.body["url"]
+            .as_str()
+            .is_some_and(|url| url.starts_with(&stack.stripe_endpoint)),
+        "{}",
+        portal.body
+    );
+
+    // A failed payment: a grace period, shown; the plan stays meanwhile.
+    stack.customer_step(&email, "fail").await;
+    let billing = get(&stack, &admin.id, "/billing").await;
+    assert_eq!(billing["status"], "past_due", "{billing}");
+    assert!(billing["grace_deadline"].is_string(), "{billing}");
+    assert_eq!(get(&stack, &admin.id, "/tenant").await["tier"], "standard");
+    stack.customer_step(&email, "pay-again").await;
+    let billing = get(&stack, &admin.id, "/billing").await;
+    assert_eq!(
+        (&billing["status"], &billing["grace_deadline"]),
+        (&json!("active"), &Value::Null)
+    );
+
+    // Cancelled: back to the free plan, data kept.
+    stack.customer_step(&email, "cancel").await;
+    wait_for_tier(&stack, &admin.id, "basic").await;
+    assert_eq!(get(&stack, &admin.id, "/billing").await["status"], "ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn premium_moves_the_data_to_its_own_table_and_cancelling_moves_it_back() {
+    let stack = Stack::from_env();
+    let (_, email, admin) = new_organization(&stack, "premium-payer").await;
+    let product = stack
+        .call(
+            Some(&admin.id),
+            "POST",
+            "/products",
+            Some(&json!({"name": "Gyokuro", "sku": "TEA-GYO", "price": 4200, "currency": "EUR"})),
+        )
+        .await;
+    assert_eq!(product.status, 201, "{}", product.body);
+    let path = format!("/products/{}", product.body["id"].as_str().unwrap());
+    assert_eq!(checkout(&stack, &admin.id, "premium").await.status, 200);
+    stack.customer_step(&email, "pay").await;
+    wait_for_tier(&stack, &admin.id, "premium").await;
+    assert_eq!(
+        get(&stack, &admin.id, &path).await,
+        product.body,
+        "moved intact"
+    );
+    stack.customer_step(&email, "cancel").await;
+    wait_for_tier(&stack, &admin.id, "basic").await;
+    assert_eq!(
+        get(&stack, &admin.id, &path).await,
+        product.body,
+        "moved back intact"
+    );
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A `checkout.session.completed` for `tenant`, as Stripe sends it.
+fn completed(tenant: &str, event: &str, subscription: &str) -> String {
+    json!({"id": event, "object": "event", "type": "checkout.session.completed",
+           "created": unix_now(),
+           "data": {"object": {"id": "cs_x", "object": "checkout.session", "mode": "subscription",
+                               "payment_status": "paid", "customer": "cus_x",
+                               "subscription": subscription,
+                               "metadata": {"tenant_id": tenant, "plan": "standard"}}}})
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_takes_only_signed_fresh_events_and_applies_each_once() {
+    let stack = Stack::from_env();
+    let (tenant, _, admin) = new_organization(&stack, "webhooked").await;
+    let secret = stack.stripe_webhook_secret.as_str();
+    let event = format!("evt_e2e_{}", uuid::Uuid::new_v4().simple());
+    let body = completed(&tenant, &event, &format!("sub_{event}"));
+    let now = unix_now();
+    let refused = [
+        (body.clone(), None),
+        (
+            body.clone(),
+            Some(sign(body.as_bytes(), now, &["whsec_guess"])),
+        ),
+        (
+            body.clone(),
+            Some(sign(body.as_bytes(), now - 600, &[secret])),
+        ),
+        (
+            body.replace("standard", "premium"),
+            Some(sign(body.as_bytes(), now, &[secret])),
+        ),
+    ];
+    for (payload, signature) in refused {
+        let reply = stack.post_webhook(&payload, signature.as_deref()).await;
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (400, Some("invalid-request")),
+            "{}",
+            reply.body
+        );
+    }
+    assert_eq!(get(&stack, &admin.id, "/tenant").await["tier"], "basic");
+    // The genuine event, delivered three times at once and then once more: applied once.
+    let signature = sign(body.as_bytes(), unix_now(), &[secret]);
+    let replies = futures_join(&stack, &body, &signature).await;
+    let mut outcomes: Vec<String> = replies
+        .iter()
+        .map(|reply| {
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            reply.body["outcome"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    outcomes.sort();
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "applied").count(),
+        1,
+        "{outcomes:?}"
+    );
+    let again = stack.post_webhook(&body, Some(&signature)).await;
+    assert_eq!(again.body["outcome"], "duplicate");
+    assert_eq!(get(&stack, &admin.id, "/tenant").await["tier"], "standard");
+    // The other billing routes need a token.
+    for (method, path) in [
+        ("GET", "/billing"),
+        ("POST", "/billing/checkout"),
+        ("POST", "/billing/portal"),
+    ] {
+        assert_eq!(
+            stack.call(None, method, path, None).await.status,
+            401,
+            "{path}"
+        );
+    }
+}
+
+/// The same delivery three times, concurrently.
+async fn futures_join(stack: &Stack, body: &str, signature: &str) -> Vec<Reply> {
+    let (a, b, c) = tokio::join!(
+        stack.post_webhook(body, Some(signature)),
+        stack.post_webhook(body, Some(signature)),
+        stack.post_webhook(body, Some(signature)),
+    );
+    vec![a, b, c]
+}
