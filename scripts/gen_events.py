@@ -242,6 +242,21 @@ def trigger_events():
     write("post-confirmation/confirm-forgot-password.json", trigger(
         "PostConfirmation_ConfirmForgotPassword", sub, {"userAttributes": confirmed}, {}))
 
+    no_message = {"smsMessage": None, "emailMessage": None, "emailSubject": None}
+    invited_sub, invited_email = "0d000000-0000-4000-8000-0000000000d2", "erin@acme.example"
+    write("custom-message/admin-create-user.json", trigger(
+        "CustomMessage_AdminCreateUser", invited_sub,
+        {"userAttributes": {"sub": invited_sub, "email": invited_email, "email_verified": "true",
+                            "cognito:user_status": "FORCE_CHANGE_PASSWORD"},
+         "codeParameter": "{####}", "usernameParameter": "{username}",
+         "clientMetadata": {"organization": TENANTS["a"]["name"], "inviter": USERS[("a", "admin")][1]}},
+        no_message))
+    write("custom-message/sign-up.json", trigger(
+        "CustomMessage_SignUp", sub,
+        {"userAttributes": {"sub": sub, **signup_attributes, "cognito:user_status": "UNCONFIRMED"},
+         "codeParameter": "{####}", "usernameParameter": None, "clientMetadata": None},
+        no_message))
+
     admin_sub, admin_email = USERS[("a", "admin")]
     attributes = {"sub": admin_sub, "cognito:email_alias": admin_email, "cognito:user_status": "CONFIRMED",
                   "email_verified": "true", "email": admin_email, "custom:tenant_name": TENANTS["a"]["name"]}

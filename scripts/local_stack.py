@@ -38,7 +38,7 @@ POOL_ID = f"{REGION}_LocalTenantry"
 CLIENT_ID = "tenantrylocalwebclient0001"
 ACCOUNT = "123456789012"
 # Fixed ports of `make dev`, each overridable; `make test` takes free ones.
-DEFAULT_PORTS = {"api": 3000, "cognito": 9229, "lambda": 9000, "dynamodb": 5010, "stripe": 12111}
+DEFAULT_PORTS = {"api": 3000, "cognito": 9229, "lambda": 9000, "dynamodb": 5010, "stripe": 12111, "mail": 5011}
 # The payment provider's secrets the local stack puts in (moto's) SSM Parameter Store, and gives
 # the Stripe stand-in: what a deployment creates by hand (see README).
 LOCAL_STRIPE_KEY = "sk_test_local_tenantry"
@@ -157,6 +157,8 @@ def cognito_files(doc, ports):
         triggers["PreSignUp"] = trigger(lambda_config["PreSignUp"])
     if "PostConfirmation" in lambda_config:
         triggers["PostConfirmation"] = trigger(lambda_config["PostConfirmation"])
+    if "CustomMessage" in lambda_config:
+        triggers["CustomMessage"] = trigger(lambda_config["CustomMessage"])
     if "PreTokenGenerationConfig" in lambda_config:
         triggers["PreTokenGeneration"] = trigger(lambda_config["PreTokenGenerationConfig"]["LambdaArn"])
 
@@ -310,6 +312,13 @@ def up(args):
         stack.wait_http("moto", moto, f"{dynamodb_url}/moto-api/", 60)
         tables = create_tables(dynamodb_url)
 
+        # SES in a moto of its own: what it sent is read back through moto's dump of its state,
+        # which stays small without the DynamoDB server's items.
+        say(f"Starting the local SES (moto) on 127.0.0.1:{ports['mail']}")
+        mail = stack.start("mail", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(ports["mail"])])
+        mail_url = f"http://127.0.0.1:{ports['mail']}"
+        stack.wait_http("mail", mail, f"{mail_url}/moto-api/", 60)
+
         say(f"Starting the local Cognito (cognito-local) on 127.0.0.1:{ports['cognito']}")
         config, pool_db, clients_db = cognito_files(doc, ports)
         cognito_dir = directory / "cognito"
@@ -328,6 +337,7 @@ def up(args):
         stack.wait_http("cognito", cognito, f"{cognito_url}/health", 60)
 
         put_payment_secrets(dynamodb_url, doc)
+        verify_mail_sender(mail_url, doc)
 
         say(f"Starting the Stripe stand-in on 127.0.0.1:{ports['stripe']}")
         stripe_url = f"http://127.0.0.1:{ports['stripe']}"
@@ -348,6 +358,7 @@ def up(args):
             "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": cognito_url,
             "AWS_ENDPOINT_URL_LAMBDA": lambda_url,
             "AWS_ENDPOINT_URL_SSM": dynamodb_url,
+            "AWS_ENDPOINT_URL_SESV2": mail_url,
         })
         function_env.pop("AWS_PROFILE", None)
         function_env.update(function_environment(doc, tables, ports))
@@ -378,6 +389,7 @@ def up(args):
             "dynamodb_endpoint": dynamodb_url,
             "lambda_endpoint": lambda_url,
             "stripe_endpoint": stripe_url,
+            "mail_endpoint": mail_url,
             # The local webhook endpoint's signing secret (tests sign their own events with it).
             "stripe_webhook_secret": LOCAL_WEBHOOK_SECRET,
             "tables": tables,
@@ -415,6 +427,14 @@ def put_payment_secrets(endpoint, doc):
         client.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
 
 
+def verify_mail_sender(endpoint, doc):
+    """SES (moto's) sends only from a verified address: the template's sender is verified. What
+    is sent is kept by moto; `scripts/tenantry mail EMAIL` shows it."""
+    client = boto3.client("ses", endpoint_url=endpoint, region_name=REGION,
+                          aws_access_key_id="local", aws_secret_access_key="local")
+    client.verify_email_identity(EmailAddress=doc["Parameters"]["MailFrom"]["Default"])
+
+
 def create_tables(endpoint):
     client = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION,
                           aws_access_key_id="local", aws_secret_access_key="local")
@@ -436,6 +456,7 @@ Tenantry is running on 127.0.0.1 (state is kept in memory: each `make dev` start
   DynamoDB + STS (moto)                   {state['dynamodb_endpoint']}
   Functions (cargo lambda watch)          {state['lambda_endpoint']}
   Payments (a Stripe stand-in)            {state['stripe_endpoint']}
+  E-mail (SES, moto)                      {state['mail_endpoint']}   scripts/tenantry mail EMAIL
   Endpoints and ids                       {directory / 'stack.json'}
   Logs                                    {directory}/*.log
 

@@ -110,7 +110,8 @@ class Standin:
                             "items": {"object": "list", "data": [{"id": self.new_id("si"), "price": price,
                                                                    "current_period_end": now + PERIOD[price["recurring"]["interval"]]}]}}
             self.subscriptions[subscription["id"]] = subscription
-            session.update(status="complete", payment_status="paid", subscription=subscription["id"])
+            session.update(status="complete", payment_status="paid", subscription=subscription["id"],
+                           customer_details={"email": self.customers[session["customer"]].get("email")})
         self.send("customer.subscription.created", subscription)
         self.send("checkout.session.completed", public(session))
         self.send("invoice.paid", self.invoice(subscription, paid=True))
@@ -152,6 +153,7 @@ class Standin:
         price = subscription["items"]["data"][0]["price"]
         invoice_id = self.new_id("in")
         return {"id": invoice_id, "object": "invoice", "customer": subscription["customer"],
+                "customer_email": self.customers[subscription["customer"]].get("email"),
                 "status": "paid" if paid else "open", "currency": price["currency"],
                 "amount_due": price["unit_amount"], "amount_paid": price["unit_amount"] if paid else 0,
                 "hosted_invoice_url": f"{self.base_url}/invoices/{invoice_id}",

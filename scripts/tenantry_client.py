@@ -5,6 +5,7 @@
     tenantry login EMAIL PASSWORD [--new-password NEW] [--totp CODE]
     tenantry call METHOD PATH [JSON] [--as EMAIL]
     tenantry code EMAIL | temp-password EMAIL
+    tenantry mail EMAIL                      (the e-mails the service sent to EMAIL, oldest first)
 
 For a person in several organizations (each also takes --as EMAIL):
 
@@ -31,6 +32,7 @@ be done with the AWS CLI and curl (see README).
 
 import argparse
 import base64
+import html
 import json
 import pathlib
 import re
@@ -257,6 +259,8 @@ def main():
     p.add_argument("email")
     p = sub.add_parser("temp-password")
     p.add_argument("email")
+    p = sub.add_parser("mail", help="the e-mails the service sent to EMAIL (local stack)")
+    p.add_argument("email")
     p = sub.add_parser("checkout", help="start paying for a plan: prints the payment page")
     p.add_argument("plan", choices=["standard", "premium"])
     p.add_argument("interval", nargs="?", default="month", choices=["month", "year"])
@@ -331,6 +335,8 @@ def main():
             return 0 if status < 400 else 1
         elif args.command in ("code", "temp-password"):
             print(delivered_code(stack, args.email))
+        elif args.command == "mail":
+            return show_mail(stack, args.email)
         elif args.command in ("pay", "fail-payment", "pay-again", "cancel-subscription"):
             return customer_step(stack, args.command, args.email)
         elif args.command in ("checkout", "billing"):
@@ -347,6 +353,35 @@ def main():
         sys.exit(f"error: {err.response['Error'].get('Code')}: {err.response['Error'].get('Message')}")
     except botocore.exceptions.BotoCoreError as err:
         sys.exit(f"error: Cognito at {stack['cognito_endpoint']}: {err}")
+    return 0
+
+
+def sent_mail(stack, email):
+    """The messages SES (moto's) accepted for `email`, oldest first: (subject, text)."""
+    url = f"{stack['mail_endpoint']}/moto-api/data.json"
+    with urllib.request.urlopen(url) as response:
+        data = json.loads(response.read())
+    out = []
+    for message in data.get("ses", {}).get("Message", []):
+        recipients = [address for addresses in (message.get("destinations") or {}).values() for address in addresses]
+        if any(address.lower() == email.lower() for address in recipients):
+            # moto keeps the HTML part: shown as text.
+            text = re.sub(r"<li>", "\n- ", message.get("body") or "")
+            text = re.sub(r"</p>|</ul>", "\n", text)
+            text = html.unescape(re.sub(r"<[^>]+>", "", re.sub(r"<title>.*?</title>", "", text)))
+            out.append((message.get("subject"), re.sub(r"\n{3,}", "\n\n", text).strip()))
+    return out
+
+
+def show_mail(stack, email):
+    try:
+        messages = sent_mail(stack, email)
+    except OSError as err:
+        sys.exit(f"error: cannot reach the local SES (moto) at {stack['mail_endpoint']}: {err}")
+    if not messages:
+        print(f"No e-mail was sent to {email} (Cognito's own codes: tenantry code {email}).")
+    for subject, text in messages:
+        print(f"Subject: {subject}\n\n{text}\n\n----")
     return 0
 
 

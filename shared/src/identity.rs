@@ -23,12 +23,21 @@ pub enum DirectoryError {
 }
 
 /// The operations on users that tenant administration performs.
+/// Who an invitation comes from: the invitation e-mail names them (the custom-message trigger
+/// receives this as the `AdminCreateUser` call's client metadata).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitedBy {
+    pub organization: String,
+    pub inviter: Option<String>,
+}
+
 pub trait UserDirectory: Send + Sync {
     /// Creates a user who must set a new password at first sign-in; Cognito e-mails them a
-    /// temporary password. Returns their `sub`.
+    /// temporary password, naming who invited them. Returns their `sub`.
     fn create_user(
         &self,
         email: &EmailAddress,
+        invited_by: &InvitedBy,
     ) -> impl Future<Output = Result<UserId, DirectoryError>> + Send;
     /// The user whose sign-in address is `email`, if there is one (an invitation that a crash
     /// interrupted may have created it).
@@ -127,7 +136,11 @@ where
 }
 
 impl UserDirectory for CognitoDirectory {
-    async fn create_user(&self, email: &EmailAddress) -> Result<UserId, DirectoryError> {
+    async fn create_user(
+        &self,
+        email: &EmailAddress,
+        invited_by: &InvitedBy,
+    ) -> Result<UserId, DirectoryError> {
         let attribute =
             |name: &str, value: &str| AttributeType::builder().name(name).value(value).build();
         let output = self
@@ -144,6 +157,14 @@ impl UserDirectory for CognitoDirectory {
                     .map_err(|e| DirectoryError::Backend(e.to_string()))?,
             )
             .desired_delivery_mediums(DeliveryMediumType::Email)
+            .set_client_metadata({
+                let mut metadata = std::collections::HashMap::new();
+                metadata.insert("organization".to_owned(), invited_by.organization.clone());
+                if let Some(inviter) = &invited_by.inviter {
+                    metadata.insert("inviter".to_owned(), inviter.clone());
+                }
+                Some(metadata)
+            })
             .send()
             .await
             .map_err(|err| match err.as_service_error() {
@@ -254,6 +275,8 @@ pub mod memory {
         signed_out: std::collections::HashSet<UserId>,
         /// Users with TOTP turned on.
         totp: std::collections::HashSet<UserId>,
+        /// Who each created user's invitation named.
+        invitations: HashMap<EmailAddress, super::InvitedBy>,
     }
 
     #[derive(Debug, Clone, Default)]
@@ -296,6 +319,11 @@ pub mod memory {
             self.lock().signed_out.contains(user)
         }
 
+        /// Who the invitation e-mail of `email` named, if the user was created by an invitation.
+        pub fn invited_by(&self, email: &EmailAddress) -> Option<super::InvitedBy> {
+            self.lock().invitations.get(email).cloned()
+        }
+
         pub fn user_count(&self) -> usize {
             self.lock().users.len()
         }
@@ -327,7 +355,11 @@ pub mod memory {
     }
 
     impl UserDirectory for MemoryDirectory {
-        async fn create_user(&self, email: &EmailAddress) -> Result<UserId, DirectoryError> {
+        async fn create_user(
+            &self,
+            email: &EmailAddress,
+            invited_by: &super::InvitedBy,
+        ) -> Result<UserId, DirectoryError> {
             let mut state = self.lock();
             if std::mem::take(&mut state.fail_next_create) {
                 return Err(DirectoryError::Backend("injected failure".into()));
@@ -345,6 +377,7 @@ pub mod memory {
                     groups: Vec::new(),
                 },
             );
+            state.invitations.insert(email.clone(), invited_by.clone());
             Ok(user)
         }
 

@@ -15,6 +15,7 @@ pub mod identity;
 pub mod ids;
 pub mod jobs;
 pub mod keys;
+pub mod mail;
 pub mod metrics;
 pub mod pagination;
 pub mod plans;

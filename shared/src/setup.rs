@@ -81,3 +81,11 @@ pub fn user_directory(sdk: &SdkConfig) -> Result<crate::identity::CognitoDirecto
         required("USER_POOL_ID")?,
     ))
 }
+
+/// The mailer: Amazon SES, from `MAIL_FROM` (an address SES verified).
+pub fn mailer(sdk: &SdkConfig) -> Result<crate::mail::SesMailer, ConfigError> {
+    Ok(crate::mail::SesMailer::new(
+        aws_sdk_sesv2::Client::new(sdk),
+        required("MAIL_FROM")?,
+    ))
+}

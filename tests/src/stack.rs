@@ -26,6 +26,8 @@ pub struct Stack {
     pub stripe_endpoint: String,
     /// The local webhook endpoint's signing secret.
     pub stripe_webhook_secret: String,
+    /// The local SES (a moto server of its own).
+    pub mail_endpoint: String,
     pub logs: PathBuf,
     pub delivery_code: Option<String>,
     pub cognito: Cognito,
@@ -68,6 +70,7 @@ impl Stack {
             lambda_endpoint: field("lambda_endpoint"),
             stripe_endpoint: field("stripe_endpoint"),
             stripe_webhook_secret: field("stripe_webhook_secret"),
+            mail_endpoint: field("mail_endpoint"),
             logs: PathBuf::from(field("logs")),
             delivery_code: state["delivery_code"].as_str().map(str::to_owned),
             cognito: Cognito::from_conf(config),
@@ -294,6 +297,38 @@ impl Stack {
             request_id: String::new(),
             etag: None,
         }
+    }
+
+    /// The e-mails the service sent to `email` through SES (moto's), oldest first: (subject,
+    /// HTML body; moto keeps the HTML part).
+    pub async fn sent_mail(&self, email: &str) -> Vec<(String, String)> {
+        let url = format!("{}/moto-api/data.json", self.mail_endpoint);
+        let data: Value = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .expect("moto answers")
+            .json()
+            .await
+            .expect("JSON");
+        data["ses"]["Message"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter(|message| {
+                message["destinations"]["ToAddresses"]
+                    .as_array()
+                    .is_some_and(|to| to.iter().any(|a| a.as_str() == Some(email)))
+            })
+            .map(|message| {
+                (
+                    message["subject"].as_str().unwrap_or_default().to_owned(),
+                    message["body"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
     }
 
     /// Invokes a function through the Lambda Invoke API, as Cognito does for triggers.

@@ -56,6 +56,14 @@ async fn wait_for_tier(stack: &Stack, token: &str, tier: &str) -> Value {
 async fn an_organization_pays_and_gets_its_plan_with_nothing_done_by_hand() {
     let stack = Stack::from_env();
     let (_, email, admin) = new_organization(&stack, "paying").await;
+    // The sign-up's access data, by e-mail.
+    let mail = stack.sent_mail(&email).await;
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert!(
+        mail[0].0.starts_with("Welcome to Tenantry: paying Org"),
+        "{mail:?}"
+    );
+    assert!(mail[0].1.contains("Basic (free)") && mail[0].1.contains(&email));
     let before = get(&stack, &admin.id, "/billing").await;
     assert_eq!(
         (&before["plan"], &before["status"]),
@@ -76,6 +84,21 @@ async fn an_organization_pays_and_gets_its_plan_with_nothing_done_by_hand() {
         (&billing["status"], &billing["invoices"][0]["status"]),
         (&json!("active"), &json!("paid")),
         "{billing}"
+    );
+    // The paid plan's access data and the receipt, by e-mail.
+    let subjects: Vec<String> = stack
+        .sent_mail(&email)
+        .await
+        .into_iter()
+        .map(|(subject, _)| subject)
+        .collect();
+    assert_eq!(
+        subjects[1..],
+        [
+            "Welcome to Tenantry: paying Org is ready".to_owned(),
+            "Receipt: 29.00 EUR paid for paying Org".to_owned()
+        ],
+        "{subjects:?}"
     );
     assert!(billing["period_end"].is_string());
     // Paying again for what it has is refused: plan changes go through the portal.
@@ -99,6 +122,8 @@ async fn an_organization_pays_and_gets_its_plan_with_nothing_done_by_hand() {
     stack.customer_step(&email, "fail").await;
     let billing = get(&stack, &admin.id, "/billing").await;
     assert_eq!(billing["status"], "past_due", "{billing}");
+    let notice = stack.sent_mail(&email).await.pop().unwrap();
+    assert_eq!(notice.0, "Payment failed for paying Org");
     assert!(billing["grace_deadline"].is_string(), "{billing}");
     assert_eq!(get(&stack, &admin.id, "/tenant").await["tier"], "standard");
     stack.customer_step(&email, "pay-again").await;

@@ -109,6 +109,37 @@ async fn two_organizations_sign_up_and_work_independently() {
     let stack = Stack::from_env();
     let (a, b) = tokio::join!(organization(&stack, "alpha"), organization(&stack, "beta"));
 
+    // Cognito's invitation e-mail is the service's: the pool's custom-message trigger (as the
+    // local Cognito invokes it) names the organization and who invited. (cognito-local's log of
+    // what it "sent" is written asynchronously and not always complete, so the trigger is
+    // invoked here as Cognito invokes it, with the client metadata users-api passes.)
+    let config: Value = serde_json::from_str(
+        &std::fs::read_to_string(stack.logs.join("cognito/.cognito/config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        config["TriggerFunctions"]["CustomMessage"], "custom-message",
+        "the local pool calls the trigger"
+    );
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            shared::testing::events_dir().join("custom-message/admin-create-user.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    event["request"]["clientMetadata"] =
+        json!({"organization": "alpha Org", "inviter": a.admin_email});
+    let (status, written) = stack.invoke("custom-message", &event).await;
+    assert_eq!(status, 200, "{written}");
+    let message = written["response"]["emailMessage"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("{} invited you to alpha Org", a.admin_email))
+            && message.contains("{####}")
+            && message.contains("{username}"),
+        "{message}"
+    );
+
     // The pre-token trigger put each tenant into its users' ID tokens.
     assert_ne!(a.tenant_id, b.tenant_id);
     for (org, token, role) in [

@@ -15,6 +15,11 @@
 //! and own-table storage is the migration job), suspended once a failed payment's grace period
 //! has run out, reactivated when it is paid. The tenant comes only from metadata the service set
 //! at the provider, or from the customer the service created for it.
+//!
+//! An event applied for the first time also tells the paying customer (the address the provider
+//! has): the welcome with the access data after the first payment, a receipt per paid invoice, a
+//! notice of a failed payment with the grace deadline, a notice of suspension. A redelivery sends
+//! nothing again; an e-mail that cannot be sent is logged.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -40,6 +45,7 @@ use shared::http::{
     tenant_of,
 };
 use shared::jobs::{JobQueue, TenantJob};
+use shared::mail::{self, Language, Mailer, Welcome};
 use shared::store::StoreError;
 use shared::store::billing::{BillingStore, Saved};
 use shared::store::control::{TenantStateChange, TenantStore};
@@ -60,10 +66,11 @@ pub struct BillingConfig {
     pub grace: Duration,
 }
 
-pub struct Deps<C, J, P> {
+pub struct Deps<C, J, P, M> {
     pub control: C,
     pub jobs: J,
     pub provider: P,
+    pub mailer: M,
     pub secrets: WebhookSecrets,
     pub config: BillingConfig,
     pub clock: Arc<dyn Clock>,
@@ -85,14 +92,15 @@ const ROUTES: &[(Route, Op)] = &[
     (Route::new("POST", "/billing/webhook"), Op::Webhook),
 ];
 
-pub async fn function_handler<C, J, P>(
-    deps: &Deps<C, J, P>,
+pub async fn function_handler<C, J, P, M>(
+    deps: &Deps<C, J, P, M>,
     event: Request,
 ) -> Result<Response<Body>, Error>
 where
     C: TenantStore + BillingStore + ControlAuthority,
     J: JobQueue,
     P: PaymentProvider,
+    M: Mailer,
 {
     let webhook = matches!(match_route(&event, ROUTES), Ok((Op::Webhook, _)));
     if webhook {
@@ -101,8 +109,8 @@ where
     Ok(serve_caller(event, |claims, request| handle(deps, claims, request)).await)
 }
 
-async fn handle<C, J, P>(
-    deps: &Deps<C, J, P>,
+async fn handle<C, J, P, M>(
+    deps: &Deps<C, J, P, M>,
     claims: Claims,
     request: Request,
 ) -> Result<Response<Body>, ApiError>
@@ -110,6 +118,7 @@ where
     C: TenantStore + BillingStore + ControlAuthority,
     J: JobQueue,
     P: PaymentProvider,
+    M: Mailer,
 {
     let (op, _) = match_route(&request, ROUTES)?;
     let context = tenant_of(&claims)?;
@@ -145,8 +154,8 @@ fn standing_name(standing: Standing) -> &'static str {
 }
 
 /// `GET /billing`.
-async fn show<C: BillingStore, J, P>(
-    deps: &Deps<C, J, P>,
+async fn show<C: BillingStore, J, P, M>(
+    deps: &Deps<C, J, P, M>,
     authority: &Authority,
 ) -> Result<Response<Body>, ApiError> {
     let account = deps.control.account(&authority.tenant.id).await?;
@@ -186,8 +195,8 @@ fn provider_failure(err: ProviderError) -> ApiError {
 }
 
 /// `POST /billing/checkout`: the tenant's customer (created once), then a Checkout Session.
-async fn checkout<C: BillingStore, J, P: PaymentProvider>(
-    deps: &Deps<C, J, P>,
+async fn checkout<C: BillingStore, J, P: PaymentProvider, M>(
+    deps: &Deps<C, J, P, M>,
     authority: &Authority,
     claims: &Claims,
     request: &Request,
@@ -254,8 +263,8 @@ async fn checkout<C: BillingStore, J, P: PaymentProvider>(
 }
 
 /// `POST /billing/portal`.
-async fn portal<C: BillingStore, J, P: PaymentProvider>(
-    deps: &Deps<C, J, P>,
+async fn portal<C: BillingStore, J, P: PaymentProvider, M>(
+    deps: &Deps<C, J, P, M>,
     authority: &Authority,
 ) -> Result<Response<Body>, ApiError> {
     require_admin(authority, "manage billing")?;
@@ -287,13 +296,14 @@ fn acknowledged(outcome: &str) -> Response<Body> {
 }
 
 /// `POST /billing/webhook`.
-async fn receive<C, J, P>(
-    deps: &Deps<C, J, P>,
+async fn receive<C, J, P, M>(
+    deps: &Deps<C, J, P, M>,
     request: Request,
 ) -> Result<Response<Body>, ApiError>
 where
     C: TenantStore + BillingStore,
     J: JobQueue,
+    M: Mailer,
 {
     let body: &[u8] = match request.body() {
         Body::Empty => b"",
@@ -356,12 +366,14 @@ where
         match deps.control.save_account(&tenant, &after, &event.id).await {
             Ok(Saved::Saved) => {
                 tracing::info!(tenant_id = %tenant, "event applied");
-                reconcile(deps, &record, &before, &after).await?;
+                let suspended = reconcile(deps, &record, &before, &after).await?;
+                notify(deps, &record, &event, &before, &after, suspended).await;
                 return Ok(acknowledged("applied"));
             }
             Ok(Saved::Duplicate) => {
                 tracing::info!(tenant_id = %tenant, "event handled before");
-                // A delivery that failed after saving is finished now.
+                // A delivery that failed after saving is finished now (its e-mails were sent,
+                // or lost with the failure: they are not sent twice).
                 reconcile(deps, &record, &before, &before).await?;
                 return Ok(acknowledged("duplicate"));
             }
@@ -386,6 +398,17 @@ fn updated(account: &Account, event: &ProviderEvent, now: i64, grace: Duration) 
         };
         next.note_invoice(invoice, status, event.created);
     }
+    // A completed checkout of the live subscription: its welcome is due, once.
+    if event.kind == "checkout.session.completed"
+        && let Some(live) = next
+            .billing
+            .subscription
+            .as_ref()
+            .filter(|s| s.standing != Standing::Ended)
+        && event.change.as_ref().map(|c| &c.subscription) == Some(&live.id)
+    {
+        next.welcomed = Some(live.id.clone());
+    }
     next.suspended_for_payment =
         subscription::grace_deadline(next.billing.subscription.as_ref(), grace)
             .is_some_and(|deadline| now >= deadline);
@@ -395,13 +418,13 @@ fn updated(account: &Account, event: &ProviderEvent, now: i64, grace: Duration) 
 /// Brings the tenant in line with its account: the tier it is entitled to, and a suspension for
 /// non-payment applied or lifted. Never fights a platform operator: a tenant suspended by one
 /// stays suspended, and a tenant whose storage is being provisioned or migrated is left to the
-/// job (the next event brings it in line).
-async fn reconcile<C, J, P>(
-    deps: &Deps<C, J, P>,
+/// job (the next event brings it in line). Returns whether it suspended the tenant.
+async fn reconcile<C, J, P, M>(
+    deps: &Deps<C, J, P, M>,
     tenant: &Tenant,
     before: &Account,
     after: &Account,
-) -> Result<(), ApiError>
+) -> Result<bool, ApiError>
 where
     C: TenantStore,
     J: JobQueue,
@@ -409,7 +432,7 @@ where
     let id = tenant.id;
     if tenant.status == TenantStatus::Provisioning || deps.control.migration(&id).await?.is_some() {
         tracing::info!(tenant_id = %id, "storage busy: the plan is applied by a later event");
-        return Ok(());
+        return Ok(false);
     }
     let entitled = subscription::entitled_tier(after.billing.subscription.as_ref());
     let mut change = TenantStateChange {
@@ -443,7 +466,72 @@ where
         deps.control.set_tenant_state(&id, change.clone()).await?;
         tracing::info!(tenant_id = %id, tier = ?change.tier, status = ?change.status, "tenant brought in line with its billing");
     }
-    Ok(())
+    Ok(change.status == Some(TenantStatus::Suspended))
+}
+
+/// Tells the paying customer what `event` changed (see the module's documentation).
+async fn notify<C, J, P, M: Mailer>(
+    deps: &Deps<C, J, P, M>,
+    tenant: &Tenant,
+    event: &ProviderEvent,
+    before: &Account,
+    after: &Account,
+    suspended: bool,
+) {
+    let Some(to) = event
+        .email
+        .as_deref()
+        .and_then(|raw| EmailAddress::parse(raw).ok())
+    else {
+        tracing::warn!("the event names no address to tell");
+        return;
+    };
+    let language = Language::of(tenant.settings.locale.as_deref());
+    let organization = tenant.name.as_str();
+    let portal = format!("{}/billing", deps.config.console_url);
+    let subscription = after.billing.subscription.as_ref();
+    let mut emails = Vec::new();
+    if after.welcomed.is_some() && after.welcomed != before.welcomed {
+        emails.push(mail::welcome(&Welcome {
+            organization,
+            admin: &to,
+            sign_in_url: &deps.config.console_url,
+            tier: subscription::entitled_tier(subscription),
+            language,
+        }));
+    }
+    match (&event.invoice, event.kind.as_str()) {
+        (Some(invoice), "invoice.paid") => emails.push(mail::receipt(
+            &to,
+            organization,
+            invoice.amount,
+            &invoice.currency,
+            invoice.url.as_deref(),
+            language,
+        )),
+        (Some(_), "invoice.payment_failed") => {
+            if let Some(deadline) = subscription::grace_deadline(subscription, deps.config.grace) {
+                let day = Timestamp::from_millis((deadline.max(0) as u64) * 1000).to_string();
+                let day = day.get(..10).unwrap_or(&day).to_owned();
+                emails.push(mail::payment_failed(
+                    &to,
+                    organization,
+                    &day,
+                    &portal,
+                    language,
+                ));
+            }
+        }
+        _ => {}
+    }
+    if suspended {
+        emails.push(mail::suspended(&to, organization, &portal, language));
+    }
+    for email in &emails {
+        if let Err(err) = deps.mailer.send(email).await {
+            tracing::error!(tenant_id = %tenant.id, error = %err, subject = %email.subject, "a billing e-mail was not sent");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -453,6 +541,7 @@ mod tests {
     use serde_json::Value;
     use shared::billing::signature::{WebhookSecret, sign};
     use shared::jobs::MemoryJobQueue;
+    use shared::mail::memory::MemoryMailer;
     use shared::store::memory_control::MemoryControl;
     use shared::testing::{Event, TENANT_A, assert_problem, body_json, seed_sample_tenants};
 
@@ -472,7 +561,7 @@ mod tests {
         }
     }
 
-    type TestDeps = Deps<MemoryControl, MemoryJobQueue, FakeProvider>;
+    type TestDeps = Deps<MemoryControl, MemoryJobQueue, FakeProvider, MemoryMailer>;
 
     async fn deps() -> (TestDeps, Arc<TestClock>) {
         let control = MemoryControl::new();
@@ -482,6 +571,7 @@ mod tests {
             control,
             jobs: MemoryJobQueue::default(),
             provider: FakeProvider::default(),
+            mailer: MemoryMailer::default(),
             secrets: WebhookSecrets {
                 current: WebhookSecret::new(SECRET),
                 previous: None,
@@ -523,6 +613,7 @@ mod tests {
             created,
             json!({"id": "cs_1", "mode": "subscription", "payment_status": "paid",
                    "customer": "cus_1", "subscription": "sub_1",
+                   "customer_details": {"email": "alice@acme.example"},
                    "metadata": {"tenant_id": TENANT_A, "plan": plan}}),
         )
     }
@@ -533,6 +624,7 @@ mod tests {
             kind,
             created,
             json!({"id": format!("in_{id}"), "subscription": "sub_1", "customer": "cus_1",
+                   "customer_email": "alice@acme.example",
                    "amount_paid": 2900, "amount_due": 2900, "currency": "eur",
                    "subscription_details": {"metadata": {"tenant_id": TENANT_A}}}),
         )
@@ -729,6 +821,74 @@ mod tests {
         assert_eq!(
             (&shown["status"], &shown["grace_deadline"]),
             (&json!("active"), &Value::Null)
+        );
+    }
+
+    #[tokio::test]
+    async fn the_paying_customer_is_told_each_thing_once() {
+        let (deps, clock) = deps().await;
+        // Stripe tells of the new subscription before the checkout that made it.
+        let created = stripe_event(
+            "evt_0",
+            "customer.subscription.created",
+            START - 11,
+            json!({"id": "sub_1", "status": "active", "customer": "cus_1",
+                   "metadata": {"tenant_id": TENANT_A, "plan": "standard"}}),
+        );
+        deliver(&deps, &created).await;
+        let checkout = completed("evt_1", START - 10, "standard");
+        deliver(&deps, &checkout).await;
+        deliver(&deps, &checkout).await;
+        deliver(&deps, &invoice("evt_2", "invoice.paid", START - 9)).await;
+        deliver(&deps, &invoice("evt_3", "invoice.payment_failed", START)).await;
+        clock.0.store(START + 7 * 24 * 3600, Ordering::SeqCst);
+        deliver(
+            &deps,
+            &invoice("evt_4", "invoice.payment_failed", START + 7 * 24 * 3600),
+        )
+        .await;
+        let subjects: Vec<String> = deps
+            .mailer
+            .sent()
+            .into_iter()
+            .map(|email| {
+                assert_eq!(email.to.as_str(), "alice@acme.example");
+                email.subject
+            })
+            .collect();
+        assert_eq!(
+            subjects,
+            vec![
+                "Welcome to Tenantry: Acme Tea is ready".to_owned(),
+                "Receipt: 29.00 EUR paid for Acme Tea".to_owned(),
+                "Payment failed for Acme Tea".to_owned(),
+                "Payment failed for Acme Tea".to_owned(),
+                "Acme Tea is suspended".to_owned(),
+            ],
+            "one welcome despite the redelivery"
+        );
+        let failed = &deps.mailer.sent()[2];
+        assert!(failed.text.contains("until 2026-12-09"), "{}", failed.text);
+        assert!(
+            deps.mailer.sent()[0]
+                .text
+                .contains("Standard, up to 25 users")
+        );
+    }
+
+    #[tokio::test]
+    async fn notices_follow_the_organizations_locale() {
+        let (deps, _) = deps().await;
+        let mut settings = deps.control.get_tenant(&tenant_a()).await.unwrap().settings;
+        settings.locale = Some("fr-FR".into());
+        deps.control
+            .update_tenant(&tenant_a(), None, None, Some(settings), None)
+            .await
+            .unwrap();
+        deliver(&deps, &completed("evt_1", START - 10, "standard")).await;
+        assert_eq!(
+            deps.mailer.sent()[0].subject,
+            "Bienvenue sur Tenantry : Acme Tea est prête"
         );
     }
 

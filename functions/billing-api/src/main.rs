@@ -57,6 +57,7 @@ async fn main() -> Result<(), Error> {
         control: shared::setup::control_store(&sdk)?,
         jobs: shared::setup::job_queue(&sdk)?,
         provider: provider::Stripe::new(required("STRIPE_API_URL")?, key)?,
+        mailer: shared::setup::mailer(&sdk)?,
         secrets,
         config: http_handler::BillingConfig {
             console_url: required("CONSOLE_URL")?.trim_end_matches('/').to_owned(),

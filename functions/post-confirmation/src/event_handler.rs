@@ -2,8 +2,10 @@
 //!
 //! Cognito waits 5 s for this trigger, retries it, and gives up after three attempts, so the work
 //! is one read and one transaction (see [`Onboarding::onboard`]) and is idempotent on the user's
-//! `sub`: a retry finds the membership and writes nothing. A sign-up makes a basic (pooled)
-//! tenant, so there is nothing slow to hand to a job.
+//! `sub`: a retry finds the profile and writes nothing. A sign-up makes a basic (pooled) tenant,
+//! so there is nothing slow to hand to a job. The new admin then gets the welcome e-mail with
+//! the organization's access data (once: a retry onboards nothing, so it sends nothing); an
+//! e-mail that cannot be sent is logged, and the sign-up stands.
 
 use aws_lambda_events::event::cognito::{
     CognitoEventUserPoolsPostConfirmation, CognitoEventUserPoolsPostConfirmationTriggerSource,
@@ -16,11 +18,15 @@ use shared::context::Tier;
 use shared::domain::email::EmailAddress;
 use shared::domain::tenant::{Tenant, TenantName, requested_tier};
 use shared::ids::UserId;
+use shared::mail::{Language, Mailer, Welcome, welcome};
 use shared::store::StoreError;
 use shared::store::control::{Onboarded, Onboarding};
 
-pub struct Deps<S> {
+pub struct Deps<S, M> {
     pub store: S,
+    pub mailer: M,
+    /// Where the organization's people sign in (the web console).
+    pub sign_in_url: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,8 +44,8 @@ pub enum OnboardingError {
 }
 
 /// Returns the event it received, as Cognito requires.
-pub async fn function_handler<S: Onboarding>(
-    deps: &Deps<S>,
+pub async fn function_handler<S: Onboarding, M: Mailer>(
+    deps: &Deps<S, M>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
     let payload = event.payload;
@@ -58,8 +64,8 @@ pub async fn function_handler<S: Onboarding>(
     Ok(payload)
 }
 
-async fn onboard<S: Onboarding>(
-    deps: &Deps<S>,
+async fn onboard<S: Onboarding, M: Mailer>(
+    deps: &Deps<S, M>,
     event: &CognitoEventUserPoolsPostConfirmation,
 ) -> Result<(), OnboardingError> {
     let attributes = &event.request.user_attributes;
@@ -93,6 +99,16 @@ async fn onboard<S: Onboarding>(
     match deps.store.onboard(&tenant, &user, &email).await {
         Ok(Onboarded::Created) => {
             tracing::info!(tenant_id = %tenant.id, user_id = %user, tier = %tier, "tenant onboarded");
+            let message = welcome(&Welcome {
+                organization: tenant.name.as_str(),
+                admin: &email,
+                sign_in_url: &deps.sign_in_url,
+                tier,
+                language: Language::of(None),
+            });
+            if let Err(err) = deps.mailer.send(&message).await {
+                tracing::error!(tenant_id = %tenant.id, error = %err, "the welcome e-mail was not sent");
+            }
             Ok(())
         }
         // A retry, or an invited user: the membership keyed by the user decides, nothing to do.
@@ -110,6 +126,7 @@ mod tests {
     use lambda_runtime::Context;
     use shared::context::{Role, Tier};
     use shared::domain::tenant::TenantStatus;
+    use shared::mail::memory::MemoryMailer;
     use shared::store::control::TenantStore;
     use shared::store::memory_control::MemoryControl;
     use shared::testing::SoleMembership;
@@ -119,9 +136,13 @@ mod tests {
 
     const NEW_USER: &str = "0d000000-0000-4000-8000-0000000000d1";
 
-    fn deps() -> Deps<MemoryControl> {
+    type TestDeps = Deps<MemoryControl, MemoryMailer>;
+
+    fn deps() -> TestDeps {
         Deps {
             store: MemoryControl::new(),
+            mailer: MemoryMailer::default(),
+            sign_in_url: "https://console.example".into(),
         }
     }
 
@@ -131,7 +152,7 @@ mod tests {
         serde_json::from_str(&text).unwrap()
     }
 
-    async fn invoke(deps: &Deps<MemoryControl>, payload: Value) -> Result<Value, Error> {
+    async fn invoke(deps: &TestDeps, payload: Value) -> Result<Value, Error> {
         function_handler(deps, LambdaEvent::new(payload, Context::default())).await
     }
 
@@ -163,13 +184,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn cognito_retries_create_nothing_new() {
+    async fn cognito_retries_create_nothing_new_and_send_one_welcome() {
         let deps = deps();
         for _ in 0..3 {
             invoke(&deps, event("confirm-sign-up.json")).await.unwrap();
         }
         let page = deps.store.list_tenants(100, None).await.unwrap();
         assert_eq!(page.items.len(), 1);
+        let sent = deps.mailer.sent();
+        assert_eq!(sent.len(), 1, "one welcome e-mail");
+        assert_eq!(sent[0].to.as_str(), "dana@delta.example");
+        assert!(
+            sent[0].text.contains("Delta Tea Co.")
+                && sent[0].text.contains("https://console.example")
+        );
+        assert!(sent[0].text.contains("Basic (free)"), "{}", sent[0].text);
     }
 
     #[tokio::test]

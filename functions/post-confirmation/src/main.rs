@@ -10,6 +10,8 @@ async fn main() -> Result<(), Error> {
     let sdk = shared::setup::aws_config().await;
     let deps = event_handler::Deps {
         store: shared::setup::warm_control_store(&sdk).await?,
+        mailer: shared::setup::mailer(&sdk)?,
+        sign_in_url: shared::config::required("CONSOLE_URL")?,
     };
     run(service_fn(|event| {
         event_handler::function_handler(&deps, event)

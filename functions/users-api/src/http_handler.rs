@@ -43,7 +43,7 @@ use shared::http::{
     ApiError, MAX_BODY_BYTES, PathParams, Route, created, json, json_body, list_params,
     match_route, no_content, page, serve_caller, tenant_of,
 };
-use shared::identity::{DirectoryError, UserDirectory};
+use shared::identity::{DirectoryError, InvitedBy, UserDirectory};
 use shared::ids::{TenantId, UserId};
 use shared::plans::PlanLimits;
 use shared::store::StoreError;
@@ -167,7 +167,7 @@ where
     match op {
         Members::List => list(deps, &context, &request).await,
         Members::Get => get(deps, &context, &params).await,
-        Members::Invite => invite(deps, &context, &authority, &request).await,
+        Members::Invite => invite(deps, &context, &authority, &claims, &request).await,
         Members::ChangeRole => change_role(deps, &context, &authority, &request, &params).await,
         Members::Remove => remove(deps, &context, &authority, &params).await,
     }
@@ -451,17 +451,22 @@ async fn invite<S: MemberStore, D: UserDirectory>(
     deps: &Deps<S, D>,
     context: &TenantContext,
     authority: &Authority,
+    claims: &Claims,
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
     require_admin(authority, "invite users")?;
     let body: InviteBody = json_body(request, MAX_BODY_BYTES)?;
     let invitation = Invitation::try_from(body)?;
     let max_users = PlanLimits::of(authority.tenant.tier).max_users;
-    match invite_once(deps, context, &invitation, max_users).await {
+    let invited_by = InvitedBy {
+        organization: authority.tenant.name.as_str().to_owned(),
+        inviter: claims.get(claims::EMAIL).map(str::to_owned),
+    };
+    match invite_once(deps, context, &invitation, &invited_by, max_users).await {
         // Expired invitations hold their seats until withdrawn: at the plan's limit, they are
         // withdrawn, and the invitation is tried once more.
         Err(ApiError::QuotaExceeded { .. }) if withdraw_expired(deps, context).await? > 0 => {
-            invite_once(deps, context, &invitation, max_users).await
+            invite_once(deps, context, &invitation, &invited_by, max_users).await
         }
         outcome => outcome,
     }
@@ -516,6 +521,7 @@ async fn invite_once<S: MemberStore, D: UserDirectory>(
     deps: &Deps<S, D>,
     context: &TenantContext,
     invitation: &Invitation,
+    invited_by: &InvitedBy,
     max_users: u64,
 ) -> Result<Response<Body>, ApiError> {
     let tenant = &context.tenant_id;
@@ -537,7 +543,11 @@ async fn invite_once<S: MemberStore, D: UserDirectory>(
     //    find the user its predecessor created: it carries on with that one. An account that
     //    exists without the control table knowing it (an operator, or one whose clean-up
     //    stopped half way) gets an invitation to accept.
-    let (user, created_here) = match deps.directory.create_user(&invitation.email).await {
+    let (user, created_here) = match deps
+        .directory
+        .create_user(&invitation.email, invited_by)
+        .await
+    {
         Ok(user) => (user, true),
         Err(DirectoryError::AlreadyExists) => {
             let found = deps.directory.find_user(&invitation.email).await;
@@ -827,6 +837,15 @@ mod tests {
         assert_eq!(member["role"], "member");
         let user = UserId::parse(member["user_id"].as_str().unwrap()).unwrap();
         assert!(deps.directory.user(&user).is_some());
+        assert_eq!(
+            deps.directory
+                .invited_by(&EmailAddress::parse("new.colleague@example.com").unwrap()),
+            Some(InvitedBy {
+                organization: "Acme Tea".into(),
+                inviter: Some("alice@acme.example".into()),
+            }),
+            "the invitation e-mail names the organization and who invited"
+        );
         let membership = deps.store.membership(&user).await.unwrap().unwrap();
         assert_eq!(
             (membership.tenant_id, membership.role),
@@ -1519,7 +1538,15 @@ mod tests {
             .reserve_invite(&a, &invitation, 100)
             .await
             .unwrap();
-        let orphan = deps.directory.create_user(&email).await.unwrap();
+        let invited_by = InvitedBy {
+            organization: "Acme Tea".into(),
+            inviter: None,
+        };
+        let orphan = deps
+            .directory
+            .create_user(&email, &invited_by)
+            .await
+            .unwrap();
         // Inviting the address again finishes the job with that same user.
         let response = invite(&deps, "a-admin", "eve@acme.example", "member").await;
         assert_eq!(response.status(), 201, "{}", body_json(&response));

@@ -32,6 +32,9 @@ pub struct ProviderEvent {
     /// The provider's customer (`cus_...`), through which an event without metadata finds its
     /// tenant.
     pub customer: Option<String>,
+    /// The address the provider has for the paying customer (invoices' `customer_email`,
+    /// sessions' `customer_details.email`): where receipts and notices go.
+    pub email: Option<String>,
     /// What it says about a subscription; `None` for events the service ignores.
     pub change: Option<Change>,
     /// A paid or failed invoice (for receipts and notices).
@@ -71,6 +74,8 @@ pub fn parse(body: &[u8]) -> Result<ProviderEvent, EventError> {
         .find_map(|metadata| metadata[TENANT_METADATA].as_str())
         .and_then(|raw| TenantId::parse(raw).ok());
     let customer = text(&object["customer"]);
+    let email =
+        text(&object["customer_email"]).or_else(|| text(&object["customer_details"]["email"]));
     let (change, invoice) = match kind.as_str() {
         "checkout.session.completed" => (checkout(object, created), None),
         "customer.subscription.created" | "customer.subscription.updated" => {
@@ -110,6 +115,7 @@ pub fn parse(body: &[u8]) -> Result<ProviderEvent, EventError> {
         created,
         tenant,
         customer,
+        email,
         change,
         invoice,
     })

@@ -30,6 +30,9 @@ pub struct Account {
     pub suspended_for_payment: bool,
     /// Recent invoices, newest first (at most [`INVOICES_KEPT`]).
     pub invoices: Vec<InvoiceRecord>,
+    /// The subscription whose welcome e-mail went out (once per subscription).
+    #[serde(default)]
+    pub welcomed: Option<String>,
     /// The record's version (0: never written).
     #[serde(skip)]
     pub version: u64,

@@ -1,0 +1,426 @@
+//! E-mails the service sends (through Amazon SES), and what they say.
+//!
+//! Each notice is written in English and in French, chosen by the organization's locale (its
+//! settings' `locale`, e.g. `fr-FR`; anything else is English), in plain text and HTML. Every
+//! value that comes from a user (an organization's name) is escaped in the HTML part.
+
+use std::future::Future;
+
+use crate::context::Tier;
+use crate::domain::email::EmailAddress;
+use crate::plans::PlanLimits;
+
+/// One message to one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub to: EmailAddress,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the e-mail could not be sent: {0}")]
+pub struct MailError(pub String);
+
+/// Sends e-mails.
+pub trait Mailer: Send + Sync {
+    fn send(&self, email: &Email) -> impl Future<Output = Result<(), MailError>> + Send;
+}
+
+/// Amazon SES (the v2 API's `SendEmail`), from one verified address.
+#[derive(Debug, Clone)]
+pub struct SesMailer {
+    client: aws_sdk_sesv2::Client,
+    from: String,
+}
+
+impl SesMailer {
+    pub fn new(client: aws_sdk_sesv2::Client, from: String) -> Self {
+        Self { client, from }
+    }
+}
+
+fn content(data: &str) -> Result<aws_sdk_sesv2::types::Content, MailError> {
+    aws_sdk_sesv2::types::Content::builder()
+        .data(data)
+        .charset("UTF-8")
+        .build()
+        .map_err(|err| MailError(err.to_string()))
+}
+
+impl Mailer for SesMailer {
+    async fn send(&self, email: &Email) -> Result<(), MailError> {
+        use aws_sdk_sesv2::types::{Body, Destination, EmailContent, Message};
+        let message = Message::builder()
+            .subject(content(&email.subject)?)
+            .body(
+                Body::builder()
+                    .text(content(&email.text)?)
+                    .html(content(&email.html)?)
+                    .build(),
+            )
+            .build();
+        self.client
+            .send_email()
+            .from_email_address(&self.from)
+            .destination(
+                Destination::builder()
+                    .to_addresses(email.to.as_str())
+                    .build(),
+            )
+            .content(EmailContent::builder().simple(message).build())
+            .send()
+            .await
+            .map_err(|err| MailError(format!("{:?}", err.into_service_error())))?;
+        Ok(())
+    }
+}
+
+/// The languages notices are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    English,
+    French,
+}
+
+impl Language {
+    /// The language of a locale such as `fr-FR` (English unless it is French).
+    pub fn of(locale: Option<&str>) -> Self {
+        match locale.and_then(|l| l.split(['-', '_']).next()) {
+            Some(language) if language.eq_ignore_ascii_case("fr") => Self::French,
+            _ => Self::English,
+        }
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+/// A notice's paragraphs, turned into both parts of an e-mail. A paragraph is plain text; a
+/// list is several lines.
+fn compose(to: &EmailAddress, subject: String, paragraphs: &[Vec<String>]) -> Email {
+    let text = paragraphs
+        .iter()
+        .map(|lines| lines.join("\n"))
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let html_body = paragraphs
+        .iter()
+        .map(|lines| match lines.as_slice() {
+            [single] => format!("<p>{}</p>", escape(single)),
+            many => format!(
+                "<ul>{}</ul>",
+                many.iter()
+                    .map(|line| format!("<li>{}</li>", escape(line.trim_start_matches("- "))))
+                    .collect::<String>()
+            ),
+        })
+        .collect::<String>();
+    Email {
+        to: to.clone(),
+        html: format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title></head>\
+             <body style=\"font-family:sans-serif;max-width:36rem\">{html_body}</body></html>",
+            escape(&subject)
+        ),
+        subject,
+        text,
+    }
+}
+
+fn plan_name(tier: Tier, language: Language) -> &'static str {
+    match (tier, language) {
+        (Tier::Basic, Language::English) => "Basic (free)",
+        (Tier::Basic, Language::French) => "Basic (gratuit)",
+        (Tier::Standard, _) => "Standard",
+        (Tier::Premium, _) => "Premium",
+    }
+}
+
+/// Formats an amount in minor units (`2900`, `eur`) as `29.00 EUR` (or `29,00 EUR`).
+fn money(amount: i64, currency: &str, language: Language) -> String {
+    let text = format!("{}.{:02}", amount / 100, (amount % 100).abs());
+    let text = match language {
+        Language::English => text,
+        Language::French => text.replace('.', ","),
+    };
+    format!("{text} {}", currency.to_uppercase())
+}
+
+/// The access data of an organization that is ready: who signs in where, on which plan.
+#[derive(Debug, Clone)]
+pub struct Welcome<'a> {
+    pub organization: &'a str,
+    pub admin: &'a EmailAddress,
+    pub sign_in_url: &'a str,
+    pub tier: Tier,
+    pub language: Language,
+}
+
+pub fn welcome(notice: &Welcome<'_>) -> Email {
+    let limits = PlanLimits::of(notice.tier);
+    let plan = plan_name(notice.tier, notice.language);
+    let (org, url, who) = (
+        notice.organization,
+        notice.sign_in_url,
+        notice.admin.as_str(),
+    );
+    match notice.language {
+        Language::English => compose(
+            notice.admin,
+            format!("Welcome to Tenantry: {org} is ready"),
+            &[
+                vec![format!("Your organization {org} is ready.")],
+                vec![
+                    format!("- Sign in at: {url}"),
+                    format!("- With: {who} and the password you chose"),
+                    format!(
+                        "- Plan: {plan}, up to {} users, {} products and {} orders a month",
+                        limits.max_users, limits.max_products, limits.max_orders_per_month
+                    ),
+                ],
+                vec!["First three things to do:".to_owned()],
+                vec![
+                    "- Add your first product.".to_owned(),
+                    "- Invite your colleagues (Users, then Invite).".to_owned(),
+                    "- Set your logo, colour and time zone (Settings).".to_owned(),
+                ],
+            ],
+        ),
+        Language::French => compose(
+            notice.admin,
+            format!("Bienvenue sur Tenantry : {org} est prête"),
+            &[
+                vec![format!("Votre organisation {org} est prête.")],
+                vec![
+                    format!("- Connexion : {url}"),
+                    format!("- Identifiant : {who} et le mot de passe choisi"),
+                    format!(
+                        "- Offre : {plan}, jusqu'à {} utilisateurs, {} produits et {} commandes par mois",
+                        limits.max_users, limits.max_products, limits.max_orders_per_month
+                    ),
+                ],
+                vec!["Les trois premières choses à faire :".to_owned()],
+                vec![
+                    "- Ajoutez votre premier produit.".to_owned(),
+                    "- Invitez vos collègues (Utilisateurs, puis Inviter).".to_owned(),
+                    "- Réglez logo, couleur et fuseau horaire (Paramètres).".to_owned(),
+                ],
+            ],
+        ),
+    }
+}
+
+/// A paid invoice.
+pub fn receipt(
+    to: &EmailAddress,
+    organization: &str,
+    amount: i64,
+    currency: &str,
+    invoice_url: Option<&str>,
+    language: Language,
+) -> Email {
+    let paid = money(amount, currency, language);
+    let link = invoice_url.unwrap_or("-");
+    match language {
+        Language::English => compose(
+            to,
+            format!("Receipt: {paid} paid for {organization}"),
+            &[
+                vec![format!("We received {paid} for {organization}. Thank you.")],
+                vec![format!("The invoice: {link}")],
+            ],
+        ),
+        Language::French => compose(
+            to,
+            format!("Reçu : {paid} payés pour {organization}"),
+            &[
+                vec![format!(
+                    "Nous avons reçu {paid} pour {organization}. Merci."
+                )],
+                vec![format!("La facture : {link}")],
+            ],
+        ),
+    }
+}
+
+/// A failed payment, and until when the plan stays.
+pub fn payment_failed(
+    to: &EmailAddress,
+    organization: &str,
+    deadline: &str,
+    portal_hint: &str,
+    language: Language,
+) -> Email {
+    match language {
+        Language::English => compose(
+            to,
+            format!("Payment failed for {organization}"),
+            &[
+                vec![format!(
+                    "The latest payment for {organization} failed. Your plan stays in place until {deadline}; after that the organization is suspended until it is paid."
+                )],
+                vec![format!(
+                    "Update your card in the billing portal: {portal_hint}"
+                )],
+            ],
+        ),
+        Language::French => compose(
+            to,
+            format!("Échec du paiement pour {organization}"),
+            &[
+                vec![format!(
+                    "Le dernier paiement pour {organization} a échoué. Votre offre reste active jusqu'au {deadline} ; ensuite l'organisation est suspendue jusqu'au paiement."
+                )],
+                vec![format!(
+                    "Mettez à jour votre carte dans le portail de facturation : {portal_hint}"
+                )],
+            ],
+        ),
+    }
+}
+
+/// The organization is suspended for non-payment.
+pub fn suspended(
+    to: &EmailAddress,
+    organization: &str,
+    portal_hint: &str,
+    language: Language,
+) -> Email {
+    match language {
+        Language::English => compose(
+            to,
+            format!("{organization} is suspended"),
+            &[
+                vec![format!(
+                    "{organization} is suspended: its payment is overdue. Its data is kept; pay the open invoice and it is active again at once."
+                )],
+                vec![format!("The billing portal: {portal_hint}")],
+            ],
+        ),
+        Language::French => compose(
+            to,
+            format!("{organization} est suspendue"),
+            &[
+                vec![format!(
+                    "{organization} est suspendue : son paiement est en retard. Ses données sont conservées ; réglez la facture en attente et elle redevient active aussitôt."
+                )],
+                vec![format!("Le portail de facturation : {portal_hint}")],
+            ],
+        ),
+    }
+}
+
+/// An in-memory mailer that keeps what it was asked to send (tests).
+#[cfg(any(test, feature = "testing"))]
+pub mod memory {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[derive(Debug, Default)]
+    pub struct MemoryMailer {
+        sent: Mutex<Vec<Email>>,
+    }
+
+    impl MemoryMailer {
+        pub fn sent(&self) -> Vec<Email> {
+            self.sent
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .clone()
+        }
+    }
+
+    impl Mailer for MemoryMailer {
+        async fn send(&self, email: &Email) -> Result<(), MailError> {
+            self.sent
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(email.clone());
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admin() -> EmailAddress {
+        EmailAddress::parse("alice@acme.example").unwrap()
+    }
+
+    #[test]
+    fn the_welcome_carries_the_access_data_and_three_first_steps() {
+        let email = welcome(&Welcome {
+            organization: "Acme <Tea> & Co",
+            admin: &admin(),
+            sign_in_url: "https://console.example",
+            tier: Tier::Standard,
+            language: Language::English,
+        });
+        assert_eq!(email.to, admin());
+        for needle in [
+            "Acme <Tea> & Co",
+            "https://console.example",
+            "alice@acme.example",
+            "Standard, up to 25 users",
+            "Add your first product",
+            "Invite your colleagues",
+            "Set your logo",
+        ] {
+            assert!(email.text.contains(needle), "{needle}: {}", email.text);
+        }
+        assert!(
+            email.html.contains("Acme &lt;Tea&gt; &amp; Co") && !email.html.contains("<Tea>"),
+            "names are escaped in HTML: {}",
+            email.html
+        );
+        assert_eq!(email.html.matches("<li>").count(), 6);
+    }
+
+    #[test]
+    fn the_organizations_locale_chooses_the_language() {
+        assert_eq!(Language::of(Some("fr-FR")), Language::French);
+        assert_eq!(Language::of(Some("fr")), Language::French);
+        assert_eq!(Language::of(Some("en-GB")), Language::English);
+        assert_eq!(Language::of(Some("de-DE")), Language::English);
+        assert_eq!(Language::of(None), Language::English);
+        let french = receipt(&admin(), "Acme", 2900, "eur", None, Language::French);
+        assert!(french.subject.contains("29,00 EUR"), "{}", french.subject);
+        let english = receipt(
+            &admin(),
+            "Acme",
+            2900,
+            "eur",
+            Some("https://i"),
+            Language::English,
+        );
+        assert!(english.text.contains("29.00 EUR") && english.text.contains("https://i"));
+        let notice = payment_failed(
+            &admin(),
+            "Acme",
+            "2026-12-09",
+            "https://p",
+            Language::English,
+        );
+        assert!(notice.text.contains("until 2026-12-09"));
+        assert!(
+            suspended(&admin(), "Acme", "https://p", Language::French)
+                .subject
+                .contains("suspendue")
+        );
+    }
+}
