@@ -116,6 +116,17 @@ impl Authority {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
+
+    /// 403 unless the caller is an admin, saying what only an admin can do.
+    pub fn require_admin(&self, action: &str) -> Result<(), crate::http::ApiError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(crate::http::ApiError::forbidden(format!(
+                "Only an admin can {action}."
+            )))
+        }
+    }
 }
 
 /// The control-plane functions' check: one strongly consistent read of the caller's member entry

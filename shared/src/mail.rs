@@ -94,7 +94,8 @@ impl Language {
     }
 }
 
-fn escape(text: &str) -> String {
+/// `text` safe inside HTML text and attribute values.
+pub fn escape_html(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '&' => "&amp;".to_owned(),
@@ -118,11 +119,11 @@ fn compose(to: &EmailAddress, subject: String, paragraphs: &[Vec<String>]) -> Em
     let html_body = paragraphs
         .iter()
         .map(|lines| match lines.as_slice() {
-            [single] => format!("<p>{}</p>", escape(single)),
+            [single] => format!("<p>{}</p>", escape_html(single)),
             many => format!(
                 "<ul>{}</ul>",
                 many.iter()
-                    .map(|line| format!("<li>{}</li>", escape(line.trim_start_matches("- "))))
+                    .map(|line| format!("<li>{}</li>", escape_html(line.trim_start_matches("- "))))
                     .collect::<String>()
             ),
         })
@@ -132,7 +133,7 @@ fn compose(to: &EmailAddress, subject: String, paragraphs: &[Vec<String>]) -> Em
         html: format!(
             "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title></head>\
              <body style=\"font-family:sans-serif;max-width:36rem\">{html_body}</body></html>",
-            escape(&subject)
+            escape_html(&subject)
         ),
         subject,
         text,

@@ -137,14 +137,6 @@ fn unix(time: SystemTime) -> i64 {
         .map_or(0, |since| since.as_secs() as i64)
 }
 
-fn require_admin(authority: &Authority, action: &str) -> Result<(), ApiError> {
-    if authority.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(format!("Only an admin can {action}.")))
-    }
-}
-
 fn standing_name(standing: Standing) -> &'static str {
     match standing {
         Standing::Active => "active",
@@ -201,7 +193,7 @@ async fn checkout<C: BillingStore, J, P: PaymentProvider, M>(
     claims: &Claims,
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    require_admin(authority, "choose a plan")?;
+    authority.require_admin("choose a plan")?;
     let body: CheckoutBody = json_body(request, MAX_BODY_BYTES)?;
     let plan = Tier::parse(&body.plan)
         .filter(|tier| *tier != Tier::Basic)
@@ -267,7 +259,7 @@ async fn portal<C: BillingStore, J, P: PaymentProvider, M>(
     deps: &Deps<C, J, P, M>,
     authority: &Authority,
 ) -> Result<Response<Body>, ApiError> {
-    require_admin(authority, "manage billing")?;
+    authority.require_admin("manage billing")?;
     let account = deps.control.account(&authority.tenant.id).await?;
     let customer = account.customer.ok_or_else(|| {
         ApiError::conflict(

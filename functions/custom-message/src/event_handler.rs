@@ -13,24 +13,12 @@
 
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
+use shared::mail::escape_html as escape;
 
 /// What the messages link to.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub sign_in_url: String,
-}
-
-fn escape(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_owned(),
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&#39;".to_owned(),
-            other => other.to_string(),
-        })
-        .collect()
 }
 
 fn page(paragraphs: &[String]) -> String {

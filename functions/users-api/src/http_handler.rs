@@ -173,14 +173,6 @@ where
     }
 }
 
-fn require_admin(authority: &Authority, action: &str) -> Result<(), ApiError> {
-    if authority.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(format!("Only an admin can {action}.")))
-    }
-}
-
 /// A malformed id cannot name a member of this tenant: the same 404 as a missing one.
 fn user_id(params: &PathParams) -> Result<UserId, ApiError> {
     UserId::parse(params.get("userId")).map_err(|_| ApiError::NotFound)
@@ -454,7 +446,7 @@ async fn invite<S: MemberStore, D: UserDirectory>(
     claims: &Claims,
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
-    require_admin(authority, "invite users")?;
+    authority.require_admin("invite users")?;
     let body: InviteBody = json_body(request, MAX_BODY_BYTES)?;
     let invitation = Invitation::try_from(body)?;
     let max_users = PlanLimits::of(authority.tenant.tier).max_users;
@@ -649,7 +641,7 @@ async fn change_role<S: MemberStore, D>(
     request: &Request,
     params: &PathParams,
 ) -> Result<Response<Body>, ApiError> {
-    require_admin(authority, "change roles")?;
+    authority.require_admin("change roles")?;
     let user = user_id(params)?;
     let body: ChangeRoleBody = json_body(request, MAX_BODY_BYTES)?;
     let role = body.role()?;
@@ -674,7 +666,7 @@ async fn remove<S: MemberStore, D: UserDirectory>(
     authority: &Authority,
     params: &PathParams,
 ) -> Result<Response<Body>, ApiError> {
-    require_admin(authority, "remove users")?;
+    authority.require_admin("remove users")?;
     let user = user_id(params)?;
     let removed = deps.store.remove_member(&context.tenant_id, &user).await?;
     if removed.member.status == MemberStatus::Invited {
