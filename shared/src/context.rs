@@ -139,6 +139,12 @@ impl Claims {
             .unwrap_or_default()
     }
 
+    /// The caller's e-mail address, if the token carries a valid one.
+    pub fn email(&self) -> Option<crate::domain::email::EmailAddress> {
+        self.get(claims::EMAIL)
+            .and_then(|raw| crate::domain::email::EmailAddress::parse(raw).ok())
+    }
+
     /// The authenticated user, whatever their tenancy.
     pub fn user_id(&self) -> Result<UserId, IdentityError> {
         self.get(claims::SUB)

@@ -34,15 +34,14 @@ use shared::billing::Account;
 use shared::billing::events::{self, ProviderEvent};
 use shared::billing::signature::{self, WebhookSecrets};
 use shared::billing::subscription::{self, Standing};
-use shared::claims;
 use shared::context::{Claims, Tier};
 use shared::domain::ValidationError;
 use shared::domain::email::EmailAddress;
 use shared::domain::tenant::{Tenant, TenantStatus};
 use shared::domain::time::Timestamp;
 use shared::http::{
-    ApiError, MAX_BODY_BYTES, Route, json, json_body, match_route, serve_caller, serve_public,
-    tenant_of,
+    ApiError, MAX_BODY_BYTES, Route, body_bytes, json, json_body, match_route, serve_caller,
+    serve_public, tenant_of,
 };
 use shared::jobs::{JobQueue, TenantJob};
 use shared::mail::{self, Language, Mailer, Welcome};
@@ -152,7 +151,7 @@ async fn show<C: BillingStore, J, P, M>(
 ) -> Result<Response<Body>, ApiError> {
     let account = deps.control.account(&authority.tenant.id).await?;
     let subscription = account.billing.subscription.as_ref();
-    let at = |seconds: i64| Timestamp::from_millis((seconds.max(0) as u64) * 1000);
+    let at = Timestamp::from_unix_seconds;
     Ok(json(
         StatusCode::OK,
         &json!({
@@ -216,15 +215,12 @@ async fn checkout<C: BillingStore, J, P: PaymentProvider, M>(
     let customer = match account.customer {
         Some(customer) => customer,
         None => {
-            let email = claims
-                .get(claims::EMAIL)
-                .and_then(|raw| EmailAddress::parse(raw).ok())
-                .ok_or_else(|| {
-                    ApiError::from(ValidationError::new(
-                        "email",
-                        "your account has no valid e-mail address",
-                    ))
-                })?;
+            let email = claims.email().ok_or_else(|| {
+                ApiError::from(ValidationError::new(
+                    "email",
+                    "your account has no valid e-mail address",
+                ))
+            })?;
             let created = deps
                 .provider
                 .create_customer(&tenant.id, tenant.name.as_str(), &email)
@@ -297,12 +293,7 @@ where
     J: JobQueue,
     M: Mailer,
 {
-    let body: &[u8] = match request.body() {
-        Body::Empty => b"",
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => b"",
-    };
+    let body = body_bytes(&request);
     if body.len() > MAX_EVENT_BYTES {
         return Err(ApiError::PayloadTooLarge {
             max_bytes: MAX_EVENT_BYTES,
@@ -503,7 +494,7 @@ async fn notify<C, J, P, M: Mailer>(
         )),
         (Some(_), "invoice.payment_failed") => {
             if let Some(deadline) = subscription::grace_deadline(subscription, deps.config.grace) {
-                let day = Timestamp::from_millis((deadline.max(0) as u64) * 1000).to_string();
+                let day = Timestamp::from_unix_seconds(deadline).to_string();
                 let day = day.get(..10).unwrap_or(&day).to_owned();
                 emails.push(mail::payment_failed(
                     &to,

@@ -198,10 +198,14 @@ async fn me<S: PersonStore + ControlAuthority, D>(
 ) -> Result<Response<Body>, ApiError> {
     let user = claims.user_id()?;
     let profile = profile_of(deps, &user).await?;
-    let tenant = match tenant_of(claims) {
-        Err(ApiError::NoTenant) => Value::Null,
+    let context = match tenant_of(claims) {
+        Err(ApiError::NoTenant) => None,
         Err(err) => return Err(err),
-        Ok(context) => match deps.store.authority(&context).await {
+        Ok(context) => Some(context),
+    };
+    let tenant = match &context {
+        None => Value::Null,
+        Some(context) => match deps.store.authority(context).await {
             Ok(authority) => json!({
                 "id": authority.tenant.id,
                 "name": authority.tenant.name,
@@ -215,7 +219,7 @@ async fn me<S: PersonStore + ControlAuthority, D>(
             Err(err) => return Err(err.into()),
         },
     };
-    let carried = tenant_of(claims).ok().map(|context| context.tenant_id);
+    let carried = context.map(|context| context.tenant_id);
     let (others, pending) = profile.as_ref().map_or((0, 0), |profile| {
         (
             profile
@@ -297,15 +301,12 @@ async fn create_organization<S: PersonStore, D>(
     let user = claims.user_id()?;
     let body: CreateOrganizationBody = json_body(request, MAX_BODY_BYTES)?;
     let name = TenantName::parse(&body.name)?;
-    let email = claims
-        .get(claims::EMAIL)
-        .and_then(|raw| EmailAddress::parse(raw).ok())
-        .ok_or_else(|| {
-            ApiError::from(ValidationError::new(
-                "email",
-                "your account has no valid e-mail address",
-            ))
-        })?;
+    let email = claims.email().ok_or_else(|| {
+        ApiError::from(ValidationError::new(
+            "email",
+            "your account has no valid e-mail address",
+        ))
+    })?;
     // Like a sign-up: basic, pooled, usable at once; paid plans are chosen afterwards.
     let tenant = Tenant::new(name, Tier::Basic);
     deps.store

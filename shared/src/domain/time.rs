@@ -24,6 +24,11 @@ impl Timestamp {
         Self(OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH))
     }
 
+    /// The instant `seconds` after the epoch (before it: the epoch).
+    pub fn from_unix_seconds(seconds: i64) -> Self {
+        Self::from_millis((seconds.max(0) as u64).saturating_mul(1000))
+    }
+
     pub fn unix_seconds(&self) -> i64 {
         self.0.unix_timestamp()
     }

@@ -10,7 +10,7 @@ mod serve;
 
 pub use problem::ApiError;
 pub use request::{
-    ExpectedVersion, QueryParams, expected_version, if_match, json_body, list_params,
+    ExpectedVersion, QueryParams, body_bytes, expected_version, if_match, json_body, list_params,
 };
 pub use response::{created, json, no_content, page, with_etag};
 pub use route::{PathParams, Route, match_route};

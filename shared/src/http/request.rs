@@ -17,12 +17,7 @@ pub fn json_body<T: DeserializeOwned>(request: &Request, max_bytes: usize) -> Re
             return Err(ApiError::UnsupportedMediaType);
         }
     }
-    let bytes: &[u8] = match request.body() {
-        Body::Empty => b"",
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => b"",
-    };
+    let bytes = body_bytes(request);
     if bytes.len() > max_bytes {
         return Err(ApiError::PayloadTooLarge { max_bytes });
     }
@@ -33,6 +28,16 @@ pub fn json_body<T: DeserializeOwned>(request: &Request, max_bytes: usize) -> Re
         serde_json::error::Category::Data => ApiError::invalid(err.to_string()),
         _ => ApiError::MalformedJson(err.to_string()),
     })
+}
+
+/// The raw body, as sent (empty when there is none).
+pub fn body_bytes(request: &Request) -> &[u8] {
+    match request.body() {
+        Body::Empty => b"",
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    }
 }
 
 /// Single-valued query parameters.
