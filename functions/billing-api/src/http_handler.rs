@@ -912,6 +912,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_removed_members_token_is_refused_at_once_on_every_billing_route() {
+        use shared::store::control::MemberStore;
+        let (deps, _) = deps().await;
+        deps.control
+            .remove_member(&tenant_a(), &shared::testing::user_id("a-member"))
+            .await
+            .unwrap();
+        for event in [
+            fixture("get-billing", "a-member"),
+            fixture("checkout", "a-member"),
+            fixture("portal", "a-member"),
+        ] {
+            assert_problem(&call(&deps, event).await, 401, "token-revoked");
+        }
+        // Another tenant's admin reads only their own billing, whatever the request names.
+        let theirs = body_json(
+            &call(
+                &deps,
+                fixture("get-billing", "b-admin").query("tenant_id", TENANT_A),
+            )
+            .await,
+        );
+        assert_eq!(theirs["plan"], "standard", "tenant b's own plan");
+    }
+
+    #[tokio::test]
     async fn admins_check_out_once_per_tenant_and_members_cannot() {
         let (deps, _) = deps().await;
         let body =
