@@ -29,6 +29,8 @@ pub enum DirectoryError {
 pub struct InvitedBy {
     pub organization: String,
     pub inviter: Option<String>,
+    /// The organization's locale: the invitation is written in its language.
+    pub locale: Option<String>,
 }
 
 pub trait UserDirectory: Send + Sync {
@@ -160,6 +162,9 @@ impl UserDirectory for CognitoDirectory {
             .set_client_metadata({
                 let mut metadata = std::collections::HashMap::new();
                 metadata.insert("organization".to_owned(), invited_by.organization.clone());
+                if let Some(locale) = &invited_by.locale {
+                    metadata.insert("locale".to_owned(), locale.clone());
+                }
                 if let Some(inviter) = &invited_by.inviter {
                     metadata.insert("inviter".to_owned(), inviter.clone());
                 }

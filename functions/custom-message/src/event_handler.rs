@@ -5,7 +5,9 @@
 //! which it fills in after this trigger; a message must keep `{####}` (and, for an invitation,
 //! `{username}` too) or Cognito sends its default instead. An invitation names the organization
 //! and who invited, from the `ClientMetadata` that `users-api` passes to `AdminCreateUser`
-//! (`organization`, `inviter`); without them it still reads well. Values from users are escaped:
+//! (`organization`, `inviter`); without them it still reads well. Messages are in French when the
+//! organization's locale (`locale` in that metadata) or else the user's own `locale` attribute is
+//! French, in English otherwise. Values from users are escaped:
 //! the message is HTML. A trigger it does not know (an SMS code) is left to Cognito.
 //!
 //! The event is handled as JSON, like the other triggers: the emulator's events are not the
@@ -13,7 +15,7 @@
 
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
-use shared::mail::escape_html as escape;
+use shared::mail::{Language, escape_html as escape};
 
 /// What the messages link to.
 #[derive(Debug, Clone)]
@@ -27,60 +29,122 @@ fn page(paragraphs: &[String]) -> String {
 }
 
 /// The subject and HTML body for a trigger source, or `None` to leave Cognito's default.
-fn message(config: &Config, source: &str, metadata: &Value) -> Option<(String, String)> {
+fn message(
+    config: &Config,
+    source: &str,
+    metadata: &Value,
+    language: Language,
+) -> Option<(String, String)> {
     let url = escape(&config.sign_in_url);
     let code = "<strong>{####}</strong>";
+    let french = language == Language::French;
+    let pick = |en: String, fr: String| if french { fr } else { en };
     Some(match source {
         "CustomMessage_SignUp" | "CustomMessage_ResendCode" => (
-            "Your Tenantry confirmation code".to_owned(),
+            pick(
+                "Your Tenantry confirmation code".to_owned(),
+                "Votre code de confirmation Tenantry".to_owned(),
+            ),
             page(&[
-                format!("Welcome to Tenantry. Your confirmation code is {code}."),
-                "Enter it to finish creating your organization.".to_owned(),
+                pick(
+                    format!("Welcome to Tenantry. Your confirmation code is {code}."),
+                    format!("Bienvenue sur Tenantry. Votre code de confirmation est {code}."),
+                ),
+                pick(
+                    "Enter it to finish creating your organization.".to_owned(),
+                    "Saisissez-le pour terminer la création de votre organisation.".to_owned(),
+                ),
             ]),
         ),
         "CustomMessage_AdminCreateUser" => {
             let organization = metadata["organization"].as_str().map(escape);
             let inviter = metadata["inviter"].as_str().map(escape);
             let invited = match (&inviter, &organization) {
-                (Some(inviter), Some(organization)) => {
-                    format!("{inviter} invited you to {organization} on Tenantry.")
-                }
-                (None, Some(organization)) => {
-                    format!("You are invited to {organization} on Tenantry.")
-                }
-                _ => "You are invited to Tenantry.".to_owned(),
+                (Some(inviter), Some(organization)) => pick(
+                    format!("{inviter} invited you to {organization} on Tenantry."),
+                    format!("{inviter} vous invite à rejoindre {organization} sur Tenantry."),
+                ),
+                (None, Some(organization)) => pick(
+                    format!("You are invited to {organization} on Tenantry."),
+                    format!("Vous êtes invité à rejoindre {organization} sur Tenantry."),
+                ),
+                _ => pick(
+                    "You are invited to Tenantry.".to_owned(),
+                    "Vous êtes invité sur Tenantry.".to_owned(),
+                ),
             };
             let subject = match &organization {
-                Some(organization) => format!("You are invited to {organization} on Tenantry"),
-                None => "You are invited to Tenantry".to_owned(),
+                Some(organization) => pick(
+                    format!("You are invited to {organization} on Tenantry"),
+                    format!("Invitation à rejoindre {organization} sur Tenantry"),
+                ),
+                None => pick(
+                    "You are invited to Tenantry".to_owned(),
+                    "Invitation sur Tenantry".to_owned(),
+                ),
             };
             (
                 subject,
                 page(&[
                     invited,
-                    format!(
-                        "Sign in at {url} with this e-mail address and the temporary password {code}; you will choose your own password then."
+                    pick(
+                        format!(
+                            "Sign in at {url} with this e-mail address and the temporary password {code}; you will choose your own password then."
+                        ),
+                        format!(
+                            "Connectez-vous sur {url} avec cette adresse et le mot de passe temporaire {code} ; vous choisirez alors votre propre mot de passe."
+                        ),
                     ),
-                    "(Your user name, should you need it: {username}.)".to_owned(),
+                    pick(
+                        "(Your user name, should you need it: {username}.)".to_owned(),
+                        "(Votre identifiant, si on vous le demande : {username}.)".to_owned(),
+                    ),
                 ]),
             )
         }
         "CustomMessage_ForgotPassword" => (
-            "Reset your Tenantry password".to_owned(),
+            pick(
+                "Reset your Tenantry password".to_owned(),
+                "Réinitialiser votre mot de passe Tenantry".to_owned(),
+            ),
             page(&[
-                format!("Your code to choose a new password is {code}."),
-                "If you did not ask for it, ignore this message: your password stays as it is."
-                    .to_owned(),
+                pick(
+                    format!("Your code to choose a new password is {code}."),
+                    format!("Votre code pour choisir un nouveau mot de passe est {code}."),
+                ),
+                pick(
+                    "If you did not ask for it, ignore this message: your password stays as it is."
+                        .to_owned(),
+                    "Si vous ne l'avez pas demandé, ignorez ce message : votre mot de passe reste inchangé."
+                        .to_owned(),
+                ),
             ]),
         ),
         "CustomMessage_UpdateUserAttribute" | "CustomMessage_VerifyUserAttribute" => (
-            "Confirm your new e-mail address".to_owned(),
-            page(&[format!(
-                "Your code to confirm this address for Tenantry is {code}. Until you do, you keep signing in with your previous address."
+            pick(
+                "Confirm your new e-mail address".to_owned(),
+                "Confirmez votre nouvelle adresse e-mail".to_owned(),
+            ),
+            page(&[pick(
+                format!(
+                    "Your code to confirm this address for Tenantry is {code}. Until you do, you keep signing in with your previous address."
+                ),
+                format!(
+                    "Votre code pour confirmer cette adresse sur Tenantry est {code}. D'ici là, vous vous connectez avec votre adresse précédente."
+                ),
             )]),
         ),
         _ => return None,
     })
+}
+
+/// The language of a message: the inviting organization's locale (passed by `users-api`), else
+/// the user's own `locale` attribute, else English.
+fn language_of(event: &Value) -> Language {
+    let locale = event["request"]["clientMetadata"]["locale"]
+        .as_str()
+        .or_else(|| event["request"]["userAttributes"]["locale"].as_str());
+    Language::of(locale)
 }
 
 /// Returns the event with `response.emailSubject` and `response.emailMessage` set.
@@ -91,7 +155,7 @@ pub async fn function_handler(config: &Config, event: LambdaEvent<Value>) -> Res
         .unwrap_or_default()
         .to_owned();
     let metadata = event["request"]["clientMetadata"].clone();
-    match message(config, &source, &metadata) {
+    match message(config, &source, &metadata, language_of(&event)) {
         Some((subject, body)) => {
             if !event["response"].is_object() {
                 event["response"] = Value::Object(Default::default());
@@ -211,6 +275,48 @@ mod tests {
             let body = out["response"]["emailMessage"].as_str().unwrap();
             assert!(body.contains(expected), "{fixture}: {body}");
         }
+    }
+
+    #[tokio::test]
+    async fn messages_follow_the_organizations_locale_then_the_users() {
+        let invitation = invoke(
+            "CustomMessage_AdminCreateUser",
+            json!({"organization": "Thé Vert", "inviter": "alice@acme.example", "locale": "fr-FR"}),
+        )
+        .await;
+        assert_eq!(
+            invitation["emailSubject"],
+            "Invitation à rejoindre Thé Vert sur Tenantry"
+        );
+        let body = invitation["emailMessage"].as_str().unwrap();
+        assert!(
+            body.contains("{####}") && body.contains("{username}"),
+            "{body}"
+        );
+        let mut event = json!({
+            "triggerSource": "CustomMessage_SignUp",
+            "request": {"userAttributes": {"email": "d@delta.example", "locale": "fr"},
+                        "codeParameter": "{####}"},
+            "response": {}
+        });
+        let out = function_handler(
+            &config(),
+            LambdaEvent::new(event.clone(), Context::default()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            out["response"]["emailSubject"],
+            "Votre code de confirmation Tenantry"
+        );
+        event["request"]["userAttributes"]["locale"] = json!("en-GB");
+        let out = function_handler(&config(), LambdaEvent::new(event, Context::default()))
+            .await
+            .unwrap();
+        assert_eq!(
+            out["response"]["emailSubject"],
+            "Your Tenantry confirmation code"
+        );
     }
 
     #[tokio::test]

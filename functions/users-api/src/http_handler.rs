@@ -454,6 +454,7 @@ async fn invite<S: MemberStore, D: UserDirectory>(
     let invited_by = InvitedBy {
         organization: authority.tenant.name.as_str().to_owned(),
         inviter: claims.get(claims::EMAIL).map(str::to_owned),
+        locale: authority.tenant.settings.locale.clone(),
     };
     match invite_once(deps, context, &invitation, &invited_by, max_users).await {
         // Expired invitations hold their seats until withdrawn: at the plan's limit, they are
@@ -836,6 +837,7 @@ mod tests {
             Some(InvitedBy {
                 organization: "Acme Tea".into(),
                 inviter: Some("alice@acme.example".into()),
+                locale: None,
             }),
             "the invitation e-mail names the organization and who invited"
         );
@@ -1534,6 +1536,7 @@ mod tests {
         let invited_by = InvitedBy {
             organization: "Acme Tea".into(),
             inviter: None,
+            locale: None,
         };
         let orphan = deps
             .directory
