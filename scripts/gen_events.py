@@ -257,6 +257,14 @@ def trigger_events():
          "codeParameter": "{####}", "usernameParameter": None, "clientMetadata": None},
         no_message))
 
+    # The hourly schedule of billing-sweep (EventBridge's Scheduled Event).
+    write("billing-sweep/scheduled.json", {
+        "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": "2026-12-05T10:00:00Z",
+        "region": "eu-west-1",
+        "resources": ["arn:aws:events:eu-west-1:123456789012:rule/tenantry-BillingSweepFunctionHourly"],
+        "detail": {}})
+
     admin_sub, admin_email = USERS[("a", "admin")]
     attributes = {"sub": admin_sub, "cognito:email_alias": admin_email, "cognito:user_status": "CONFIRMED",
                   "email_verified": "true", "email": admin_email, "custom:tenant_name": TENANTS["a"]["name"]}

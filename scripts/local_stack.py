@@ -4,7 +4,8 @@
 - moto (DynamoDB and STS), with the template's tables;
 - cognito-local, with the template's user pool, app client, groups and triggers;
 - `cargo lambda watch`, serving every function (the triggers and the Invoke API);
-- local-gateway, API Gateway with a Cognito authorizer, with the template's routes.
+- local-gateway, API Gateway with a Cognito authorizer, with the template's routes;
+- the template's schedules (EventBridge), run every few seconds by this script.
 
     local_stack.py up [--dir DIR] [--free-ports] [--quiet]
 
@@ -44,6 +45,10 @@ DEFAULT_PORTS = {"api": 3000, "cognito": 9229, "lambda": 9000, "dynamodb": 5010,
 LOCAL_STRIPE_KEY = "sk_test_local_tenantry"
 LOCAL_WEBHOOK_SECRET = "whsec_local_tenantry"
 PORT_VARIABLES = {name: f"TENANTRY_{name.upper()}_PORT" for name in DEFAULT_PORTS}
+# Locally a failed payment's grace period is 30 seconds, not days, and the schedules run every
+# 5 seconds, not hourly: the walkthrough and the tests see a suspension for non-payment happen.
+LOCAL_GRACE = "30s"
+SCHEDULE_EVERY = 5.0
 
 
 def say(message):
@@ -84,12 +89,48 @@ def choose_ports(free):
 # ------------------------------------------------------------------ what the template says
 
 def binary_of(function_props):
-    """A function's binary (and local function name) is its crate: the last part of CodeUri."""
-    return pathlib.PurePosixPath(function_props["CodeUri"]).name
+    """A function's binary, also its local function name (see functions)."""
+    return function_props["_Binary"]
 
 
 def functions(doc):
-    return dict(template.resources(doc, "AWS::Serverless::Function"))
+    """Each function's properties, with its binary under `_Binary`: the one its build metadata
+    names, or else its crate (the last part of CodeUri)."""
+    out = {}
+    for logical_id, resource in (doc.get("Resources") or {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = dict(resource.get("Properties") or {})
+        build = (resource.get("Metadata") or {}).get("BuildProperties") or {}
+        props["_Binary"] = build.get("Binary") or pathlib.PurePosixPath(props["CodeUri"]).name
+        out[logical_id] = props
+    return out
+
+
+def scheduled(doc):
+    """The binaries the template runs on a schedule."""
+    return sorted({binary_of(props) for props in functions(doc).values()
+                   for event in (props.get("Events") or {}).values() if event.get("Type") == "Schedule"})
+
+
+def run_schedules(lambda_url, binaries, directory):
+    """Invokes each scheduled function as EventBridge would, with a Scheduled Event; a failure is
+    written to schedules.log (the function's own log says why)."""
+    event = json.dumps({
+        "version": "0", "id": "local-schedule", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": ACCOUNT, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "region": REGION,
+        "resources": [], "detail": {},
+    }).encode()
+    for binary in binaries:
+        request = urllib.request.Request(f"{lambda_url}/2015-03-31/functions/{binary}/invocations",
+                                         data=event, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                outcome = response.read().decode(errors="replace")
+        except (urllib.error.URLError, OSError) as err:
+            outcome = f"failed: {err}"
+        with open(directory / "schedules.log", "a") as log:
+            log.write(f"{time.strftime('%H:%M:%S')} {binary} {outcome}\n")
 
 
 def local_refs(doc, tables, ports):
@@ -105,6 +146,7 @@ def local_refs(doc, tables, ports):
     # Payments go to the Stripe stand-in, which also plays the console customers come back to.
     refs["StripeApiUrl"] = f"http://127.0.0.1:{ports['stripe']}"
     refs["ConsoleUrl"] = f"http://127.0.0.1:{ports['stripe']}/console"
+    refs["BillingGracePeriod"] = LOCAL_GRACE
     return refs
 
 
@@ -401,10 +443,15 @@ def up(args):
         if not args.quiet:
             walkthrough(state, directory)
         say(f"Ready: {directory / 'stack.json'}")
+        schedules = scheduled(doc)
+        next_run = time.monotonic() + SCHEDULE_EVERY
         while True:
             dead = stack.dead()
             if dead:
                 raise StackError(f"{', '.join(dead)} stopped unexpectedly; see the logs in {directory}")
+            if schedules and time.monotonic() >= next_run:
+                run_schedules(lambda_url, schedules, directory)
+                next_run = time.monotonic() + SCHEDULE_EVERY
             time.sleep(0.5)
     except KeyboardInterrupt:
         say("Stopping")

@@ -94,6 +94,53 @@ pub fn check(
 pub struct Standing {
     /// The stored tier, whose plan limits apply.
     pub tier: Tier,
+    /// The plan was lowered: writes check the usage against its limits first.
+    pub plan_lowered: bool,
+    /// The organization's users (seats taken).
+    pub users: u64,
+}
+
+/// Why an organization over its plan's limits is read-only, if it is: `None` when it is within
+/// them. Strictly over: at a limit, what exists can still change (creating more is the quota's
+/// refusal).
+pub fn over_limits(tier: Tier, users: u64, products: u64) -> Option<String> {
+    let limits = crate::plans::PlanLimits::of(tier);
+    let mut over = Vec::new();
+    if users > limits.max_users {
+        over.push(format!("{users} users of {}", limits.max_users));
+    }
+    if products > limits.max_products {
+        over.push(format!("{products} products of {}", limits.max_products));
+    }
+    (!over.is_empty()).then(|| {
+        format!(
+            "Your organization uses more than its {tier} plan allows ({}): its data is read-only \
+             until it is within the plan (deleting is allowed) or the plan is raised.",
+            over.join(", ")
+        )
+    })
+}
+
+/// Refuses a write (other than a deletion) of an organization whose plan was lowered while it
+/// used more than the new plan allows, until it is within the limits again or pays for more.
+/// One read of the usage counters, for such organizations only.
+pub async fn ensure_writable<U: crate::store::UsageReader>(
+    store: &U,
+    caller: &TenantContext,
+    standing: Standing,
+) -> Result<(), crate::http::ApiError> {
+    if !standing.plan_lowered {
+        return Ok(());
+    }
+    let month = crate::domain::time::Timestamp::now().year_month();
+    let usage = store.usage(&caller.tenant_id, &month).await?;
+    match over_limits(standing.tier, standing.users, usage.products) {
+        None => Ok(()),
+        Some(detail) => Err(crate::http::ApiError::Conflict {
+            code: "over-plan-limits",
+            detail,
+        }),
+    }
 }
 
 /// The data APIs' check, from a view of the tenant record at most 10 seconds old.
@@ -129,18 +176,57 @@ impl Authority {
     }
 }
 
+/// Which tenants [`ControlAuthority::authority_in`] admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// Active (or provisioning) tenants: every route but billing's.
+    Usable,
+    /// Suspended tenants too: billing's own page and portal, where a tenant suspended for
+    /// non-payment pays.
+    EvenSuspended,
+}
+
+/// The status [`check`] is given for a tenant in `status`, under `admit`.
+pub fn admitted(status: TenantStatus, admit: Admit) -> TenantStatus {
+    match (status, admit) {
+        (TenantStatus::Suspended, Admit::EvenSuspended) => TenantStatus::Active,
+        (status, _) => status,
+    }
+}
+
 /// The control-plane functions' check: one strongly consistent read of the caller's member entry
 /// and tenant record. A caller who is no longer a member is [`StoreError::Revoked`].
 pub trait ControlAuthority: Send + Sync {
+    fn authority_in(
+        &self,
+        caller: &TenantContext,
+        admit: Admit,
+    ) -> impl Future<Output = Result<Authority, StoreError>> + Send;
+
+    /// The caller's authority in a usable tenant.
     fn authority(
         &self,
         caller: &TenantContext,
-    ) -> impl Future<Output = Result<Authority, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Authority, StoreError>> + Send {
+        self.authority_in(caller, Admit::Usable)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_organization_is_over_its_plan_only_strictly_above_a_limit() {
+        assert_eq!(over_limits(Tier::Basic, 5, 100), None);
+        let both = over_limits(Tier::Basic, 6, 101).unwrap();
+        assert!(
+            both.contains("6 users of 5") && both.contains("101 products of 100"),
+            "{both}"
+        );
+        assert!(over_limits(Tier::Basic, 6, 0).is_some());
+        assert_eq!(over_limits(Tier::Standard, 6, 101), None);
+    }
     use crate::ids::TenantId;
 
     fn caller(grant: u64) -> TenantContext {

@@ -27,6 +27,31 @@ pub fn optional(name: &'static str) -> Option<String> {
     env::var(name).ok().filter(|value| !value.trim().is_empty())
 }
 
+/// Reads a required duration written as a whole number and its unit: `7d`, `12h`, `30m`, `45s`.
+pub fn duration(name: &'static str) -> Result<std::time::Duration, ConfigError> {
+    let raw = required(name)?;
+    parse_duration(raw.trim()).ok_or_else(|| ConfigError::Invalid {
+        name,
+        reason: format!("{raw:?} is not a duration such as 7d, 12h, 30m or 45s"),
+    })
+}
+
+fn parse_duration(raw: &str) -> Option<std::time::Duration> {
+    let unit = match raw.chars().last()? {
+        'd' => 24 * 60 * 60,
+        'h' => 60 * 60,
+        'm' => 60,
+        's' => 1,
+        _ => return None,
+    };
+    let digits = &raw[..raw.len() - 1];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let count: u64 = digits.parse().ok()?;
+    Some(std::time::Duration::from_secs(count.checked_mul(unit)?))
+}
+
 /// Configuration of a function that reads or writes tenant data.
 #[derive(Debug, Clone)]
 pub struct DataConfig {
@@ -45,6 +70,28 @@ impl DataConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_a_number_and_a_unit() {
+        let secs = |raw| parse_duration(raw).map(|d| d.as_secs());
+        assert_eq!(secs("7d"), Some(604_800));
+        assert_eq!(secs("12h"), Some(43_200));
+        assert_eq!(secs("30m"), Some(1_800));
+        assert_eq!(secs("45s"), Some(45));
+        assert_eq!(secs("0s"), Some(0));
+        for bad in [
+            "",
+            "d",
+            "7",
+            "7w",
+            "-1d",
+            "1.5d",
+            "7 d",
+            "99999999999999999999d",
+        ] {
+            assert_eq!(secs(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn missing_variable_names_itself() {

@@ -43,7 +43,9 @@ impl fmt::Display for Role {
 }
 
 /// A tenant's plan. `premium` tenants get a dedicated (silo) data table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// Ordered from the smallest plan to the largest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     Basic,

@@ -35,7 +35,7 @@
 //! | profile (the person's view: every membership) | `USER#<user>` | `MEMBERSHIP` | |
 //! | e-mail claim (address → person) | `EMAIL#<address>` | `EMAIL` | |
 //! | tier migration in progress | `MIGRATION#<tenant>` | `MIGRATION` | |
-//! | the tenant's account with the payment provider | `TENANT#<tenant>` | `BILLING` | |
+//! | the tenant's account with the payment provider | `TENANT#<tenant>` | `BILLING` | `PAST_DUE` / `<failed at>#<tenant>`, while awaiting suspension |
 //! | the provider's customer → its tenant | `CUSTOMER#<customer>` | `CUSTOMER` | |
 //! | a webhook event already handled (expires by TTL) | `WEBHOOK#<event id>` | `EVENT` | |
 //!
@@ -173,6 +173,19 @@ pub const GSI1: &str = "gsi1";
 pub const GSI1_PK: &str = "gsi1pk";
 pub const GSI1_SK: &str = "gsi1sk";
 pub const ALL_TENANTS: &str = "TENANTS";
+/// The same index's list of billing accounts awaiting suspension (sparse: an account leaves it
+/// once suspended or paid), sorted by when their payment failed.
+pub const AWAITING_SUSPENSION: &str = "PAST_DUE";
+
+/// The index sort key of an account awaiting suspension since `failed_at` (unix seconds).
+pub fn past_due_sort_key(failed_at: i64, tenant: &TenantId) -> String {
+    format!("{:012}{DELIMITER}{tenant}", failed_at.max(0))
+}
+
+/// Sorts after the keys of every account whose payment failed at or before `failed_at`.
+pub fn past_due_bound(failed_at: i64) -> String {
+    format!("{:012}", failed_at.saturating_add(1).max(0))
+}
 
 fn tenant_partition(tenant: &TenantId) -> String {
     format!("TENANT{DELIMITER}{tenant}")

@@ -132,7 +132,7 @@ const MUTATIONS = [
   },
   {
     name: "products-api's control-table read of any attribute",
-    apply: (t) => mutate(t, 'dynamodb:Attributes: [pk, sk, status, data_table, tier, revoked, require_mfa]', 'dynamodb:Attributes: [pk, sk, status, data_table, tier, revoked, require_mfa, name]', { first: true }),
+    apply: (t) => mutate(t, 'dynamodb:Attributes: [pk, sk, status, data_table, tier, revoked, require_mfa, plan_lowered, user_count]', 'dynamodb:Attributes: [pk, sk, status, data_table, tier, revoked, require_mfa, plan_lowered, user_count, name]', { first: true }),
     expect: ['8.execution-roles']
   },
   {

@@ -126,12 +126,36 @@ async fn an_organization_pays_and_gets_its_plan_with_nothing_done_by_hand() {
     assert_eq!(notice.0, "Payment failed for paying Org");
     assert!(billing["grace_deadline"].is_string(), "{billing}");
     assert_eq!(get(&stack, &admin.id, "/tenant").await["tier"], "standard");
+    // No payment within the grace period (30 s locally): the scheduled sweep suspends the
+    // organization and says so; it still sees its billing, to pay.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let reply = stack.call(Some(&admin.id), "GET", "/tenant", None).await;
+        if reply.status == 403 {
+            assert_eq!(reply.body["code"], "tenant-inactive", "{}", reply.body);
+            break;
+        }
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert!(
+            Instant::now() < deadline,
+            "not suspended 90 s after a failed payment"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let notice = stack.sent_mail(&email).await.pop().unwrap();
+    assert_eq!(notice.0, "paying Org is suspended");
+    assert_eq!(
+        get(&stack, &admin.id, "/billing").await["status"],
+        "past_due"
+    );
+    // Paying lifts the suspension at once.
     stack.customer_step(&email, "pay-again").await;
     let billing = get(&stack, &admin.id, "/billing").await;
     assert_eq!(
         (&billing["status"], &billing["grace_deadline"]),
         (&json!("active"), &Value::Null)
     );
+    assert_eq!(get(&stack, &admin.id, "/tenant").await["status"], "active");
 
     // Cancelled: back to the free plan, data kept.
     stack.customer_step(&email, "cancel").await;
@@ -262,4 +286,82 @@ async fn futures_join(stack: &Stack, body: &str, signature: &str) -> Vec<Reply> 
         stack.post_webhook(body, Some(signature)),
     );
     vec![a, b, c]
+}
+
+/// Polls `POST /products` until its answer has `status` (the data APIs see a tenant record at
+/// most 10 s old).
+async fn create_product_until(stack: &Stack, token: &str, sku: &str, status: u16) -> Reply {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let reply = stack
+            .call(
+                Some(token),
+                "POST",
+                "/products",
+                Some(&json!({"name": "Sencha", "sku": sku, "price": 1250, "currency": "EUR"})),
+            )
+            .await;
+        if reply.status == status {
+            return reply;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {} {}, not {status}",
+            reply.status,
+            reply.body
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_organization_over_the_free_plan_is_read_only_until_within_it() {
+    let stack = Stack::from_env();
+    let (_, email, admin) = new_organization(&stack, "shrinking").await;
+    assert_eq!(checkout(&stack, &admin.id, "standard").await.status, 200);
+    stack.customer_step(&email, "pay").await;
+    wait_for_tier(&stack, &admin.id, "standard").await;
+    // Six users: more than the free plan's five.
+    let mut invited = Vec::new();
+    for i in 0..5 {
+        let reply = stack
+            .call(
+                Some(&admin.id),
+                "POST",
+                "/users",
+                Some(&json!({"email": unique_email(&format!("shrinking-{i}")), "role": "member"})),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        invited.push(reply.body["user_id"].as_str().unwrap().to_owned());
+    }
+    stack.customer_step(&email, "cancel").await;
+    let tenant = wait_for_tier(&stack, &admin.id, "basic").await;
+    assert_eq!(
+        (&tenant["read_only"], &tenant["usage"]["users"]),
+        (&json!(true), &json!(6)),
+        "{tenant}"
+    );
+    let refused = create_product_until(&stack, &admin.id, "RO-1", 409).await;
+    assert_eq!(refused.body["code"], "over-plan-limits", "{}", refused.body);
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("6 users of 5")),
+        "{}",
+        refused.body
+    );
+    // Reading still works; removing one user brings it within the plan, and writing works.
+    get(&stack, &admin.id, "/products").await;
+    let removed = stack
+        .call(
+            Some(&admin.id),
+            "DELETE",
+            &format!("/users/{}", invited[0]),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, 204, "{}", removed.body);
+    create_product_until(&stack, &admin.id, "RO-1", 201).await;
+    assert_eq!(get(&stack, &admin.id, "/tenant").await["read_only"], false);
 }

@@ -261,20 +261,25 @@ async fn update<C: TenantStore, J: JobQueue, D>(
         // A migration changes the tier itself once the data has moved.
         tier: if migration.is_some() { None } else { tier },
         data_table: None,
+        // A lower plan leaves data over its limits read-only; a higher one lifts that.
+        plan_lowered: tier
+            .filter(|tier| *tier != current.tier)
+            .map(|tier| tier < current.tier),
     };
-    let tenant = if change.status.is_some() || change.tier.is_some() {
-        match deps.control.set_tenant_state(&id, change).await {
-            Ok(tenant) => tenant,
-            Err(StoreError::VersionConflict) => {
-                return Err(expected
-                    .map(|e| e.stale())
-                    .unwrap_or_else(|| StoreError::VersionConflict.into()));
+    let tenant =
+        if change.status.is_some() || change.tier.is_some() || change.plan_lowered.is_some() {
+            match deps.control.set_tenant_state(&id, change).await {
+                Ok(tenant) => tenant,
+                Err(StoreError::VersionConflict) => {
+                    return Err(expected
+                        .map(|e| e.stale())
+                        .unwrap_or_else(|| StoreError::VersionConflict.into()));
+                }
+                Err(err) => return Err(err.into()),
             }
-            Err(err) => return Err(err.into()),
-        }
-    } else {
-        current
-    };
+        } else {
+            current
+        };
     tracing::info!(
         audit = true,
         actor = %actor,

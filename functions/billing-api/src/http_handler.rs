@@ -2,9 +2,9 @@
 //!
 //! | route | who |
 //! | --- | --- |
-//! | `GET /billing` | members and admins: plan, subscription, grace deadline, invoices |
+//! | `GET /billing` | members and admins, even of a suspended organization: plan, subscription, grace deadline, invoices |
 //! | `POST /billing/checkout` (`{"plan", "interval"}`) | admins: the provider's hosted payment page |
-//! | `POST /billing/portal` | admins: the provider's customer portal (card, cancellation, invoices) |
+//! | `POST /billing/portal` | admins, even of a suspended organization: the provider's customer portal (card, cancellation, invoices) |
 //! | `POST /billing/webhook` | the provider, **without** the Cognito authorizer |
 //!
 //! The webhook believes nothing before the event's signature is verified (see
@@ -29,7 +29,7 @@ use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use shared::authority::{Authority, ControlAuthority};
+use shared::authority::{Admit, Authority, ControlAuthority};
 use shared::billing::Account;
 use shared::billing::events::{self, ProviderEvent};
 use shared::billing::signature::{self, WebhookSecrets};
@@ -43,6 +43,7 @@ use shared::http::{
     ApiError, MAX_BODY_BYTES, Route, body_bytes, json, json_body, match_route, serve_caller,
     serve_public, tenant_of,
 };
+use shared::ids::TenantId;
 use shared::jobs::{JobQueue, TenantJob};
 use shared::mail::{self, Language, Mailer, Welcome};
 use shared::store::StoreError;
@@ -73,6 +74,15 @@ pub struct Deps<C, J, P, M> {
     pub secrets: WebhookSecrets,
     pub config: BillingConfig,
     pub clock: Arc<dyn Clock>,
+}
+
+/// Names no secret.
+impl<C, J, P, M> std::fmt::Debug for Deps<C, J, P, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deps")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a request asks for: dispatched by a `match` without a catch-all arm.
@@ -121,7 +131,12 @@ where
 {
     let (op, _) = match_route(&request, ROUTES)?;
     let context = tenant_of(&claims)?;
-    let authority = deps.control.authority(&context).await?;
+    // A suspended organization still sees its billing and reaches the portal, to pay.
+    let admit = match op {
+        Op::Show | Op::Portal => Admit::EvenSuspended,
+        Op::Checkout | Op::Webhook => Admit::Usable,
+    };
+    let authority = deps.control.authority_in(&context, admit).await?;
     match op {
         Op::Show => show(deps, &authority).await,
         Op::Checkout => checkout(deps, &authority, &claims, &request).await,
@@ -131,7 +146,7 @@ where
     }
 }
 
-fn unix(time: SystemTime) -> i64 {
+pub(crate) fn unix(time: SystemTime) -> i64 {
     time.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |since| since.as_secs() as i64)
 }
@@ -346,10 +361,15 @@ where
     for _ in 0..3 {
         let before = deps.control.account(&tenant).await?;
         let after = updated(&before, &event, now, deps.config.grace);
-        match deps.control.save_account(&tenant, &after, &event.id).await {
+        match deps
+            .control
+            .save_account(&tenant, &after, Some(&event.id))
+            .await
+        {
             Ok(Saved::Saved) => {
                 tracing::info!(tenant_id = %tenant, "event applied");
-                let suspended = reconcile(deps, &record, &before, &after).await?;
+                let suspended =
+                    reconcile(&deps.control, &deps.jobs, &record, &before, &after).await?;
                 notify(deps, &record, &event, &before, &after, suspended).await;
                 return Ok(acknowledged("applied"));
             }
@@ -357,7 +377,7 @@ where
                 tracing::info!(tenant_id = %tenant, "event handled before");
                 // A delivery that failed after saving is finished now (its e-mails were sent,
                 // or lost with the failure: they are not sent twice).
-                reconcile(deps, &record, &before, &before).await?;
+                reconcile(&deps.control, &deps.jobs, &record, &before, &before).await?;
                 return Ok(acknowledged("duplicate"));
             }
             Err(StoreError::VersionConflict) => continue,
@@ -370,6 +390,9 @@ where
 /// The account after `event`.
 fn updated(account: &Account, event: &ProviderEvent, now: i64, grace: Duration) -> Account {
     let mut next = account.clone();
+    if event.email.is_some() {
+        next.email.clone_from(&event.email);
+    }
     if let Some(change) = &event.change {
         next.billing = subscription::apply(&account.billing, change);
     }
@@ -402,8 +425,9 @@ fn updated(account: &Account, event: &ProviderEvent, now: i64, grace: Duration) 
 /// non-payment applied or lifted. Never fights a platform operator: a tenant suspended by one
 /// stays suspended, and a tenant whose storage is being provisioned or migrated is left to the
 /// job (the next event brings it in line). Returns whether it suspended the tenant.
-async fn reconcile<C, J, P, M>(
-    deps: &Deps<C, J, P, M>,
+pub(crate) async fn reconcile<C, J>(
+    control: &C,
+    jobs: &J,
     tenant: &Tenant,
     before: &Account,
     after: &Account,
@@ -413,7 +437,7 @@ where
     J: JobQueue,
 {
     let id = tenant.id;
-    if tenant.status == TenantStatus::Provisioning || deps.control.migration(&id).await?.is_some() {
+    if tenant.status == TenantStatus::Provisioning || control.migration(&id).await?.is_some() {
         tracing::info!(tenant_id = %id, "storage busy: the plan is applied by a later event");
         return Ok(false);
     }
@@ -423,14 +447,15 @@ where
         ..TenantStateChange::default()
     };
     if entitled != tenant.tier {
+        // A lower plan leaves data over its limits read-only; a higher one lifts that.
+        change.plan_lowered = Some(entitled < tenant.tier);
         if is_silo(entitled) != is_silo(tenant.tier) {
-            deps.jobs
-                .dispatch(&TenantJob::Migrate {
-                    tenant_id: id,
-                    to_tier: entitled,
-                })
-                .await
-                .map_err(|err| ApiError::Internal(err.to_string()))?;
+            jobs.dispatch(&TenantJob::Migrate {
+                tenant_id: id,
+                to_tier: entitled,
+            })
+            .await
+            .map_err(|err| ApiError::Internal(err.to_string()))?;
             tracing::info!(tenant_id = %id, to_tier = %entitled, "plan changed: storage migration dispatched");
         } else {
             change.tier = Some(entitled);
@@ -445,8 +470,8 @@ where
     {
         change.status = Some(TenantStatus::Active);
     }
-    if change.tier.is_some() || change.status.is_some() {
-        deps.control.set_tenant_state(&id, change.clone()).await?;
+    if change.tier.is_some() || change.status.is_some() || change.plan_lowered.is_some() {
+        control.set_tenant_state(&id, change.clone()).await?;
         tracing::info!(tenant_id = %id, tier = ?change.tier, status = ?change.status, "tenant brought in line with its billing");
     }
     Ok(change.status == Some(TenantStatus::Suspended))
@@ -464,6 +489,7 @@ async fn notify<C, J, P, M: Mailer>(
     let Some(to) = event
         .email
         .as_deref()
+        .or(after.email.as_deref())
         .and_then(|raw| EmailAddress::parse(raw).ok())
     else {
         tracing::warn!("the event names no address to tell");
@@ -510,9 +536,14 @@ async fn notify<C, J, P, M: Mailer>(
     if suspended {
         emails.push(mail::suspended(&to, organization, &portal, language));
     }
-    for email in &emails {
-        if let Err(err) = deps.mailer.send(email).await {
-            tracing::error!(tenant_id = %tenant.id, error = %err, subject = %email.subject, "a billing e-mail was not sent");
+    send_all(&deps.mailer, &tenant.id, &emails).await;
+}
+
+/// Sends each of `emails`; one that cannot be sent is logged.
+pub(crate) async fn send_all<M: Mailer>(mailer: &M, tenant: &TenantId, emails: &[mail::Email]) {
+    for email in emails {
+        if let Err(err) = mailer.send(email).await {
+            tracing::error!(tenant_id = %tenant, error = %err, subject = %email.subject, "a billing e-mail was not sent");
         }
     }
 }
@@ -805,6 +836,112 @@ mod tests {
             (&shown["status"], &shown["grace_deadline"]),
             (&json!("active"), &Value::Null)
         );
+    }
+
+    #[tokio::test]
+    async fn with_no_word_from_the_provider_the_sweep_suspends_once_the_grace_period_is_over() {
+        use crate::sweep::{SweepDeps, Swept, sweep};
+        let (deps, clock) = deps().await;
+        let swept = SweepDeps {
+            control: deps.control.clone(),
+            jobs: deps.jobs.clone(),
+            mailer: MemoryMailer::default(),
+            config: deps.config.clone(),
+            clock: clock.clone(),
+        };
+        deps.control
+            .attach_customer(&tenant_a(), "cus_a")
+            .await
+            .unwrap();
+        deliver(&deps, &completed("evt_1", START - 10, "standard")).await;
+        deliver(&deps, &invoice("evt_2", "invoice.payment_failed", START)).await;
+        let week = 7 * 24 * 3600;
+        // A second before the deadline: nothing is due.
+        clock.0.store(START + week - 1, Ordering::SeqCst);
+        assert_eq!(sweep(&swept).await.unwrap(), Swept::default());
+        assert_eq!(tier_of_a(&deps).await.1, TenantStatus::Active);
+        // At the deadline: suspended, and the customer is told, once.
+        clock.0.store(START + week, Ordering::SeqCst);
+        let first = sweep(&swept).await.unwrap();
+        assert_eq!((first.due, first.suspended, first.failed), (1, 1, 0));
+        assert_eq!(
+            tier_of_a(&deps).await,
+            (Tier::Standard, TenantStatus::Suspended)
+        );
+        let told = swept.mailer.sent();
+        assert_eq!(told.len(), 1);
+        assert_eq!(told[0].to.as_str(), "alice@acme.example");
+        assert!(told[0].subject.contains("suspended"), "{}", told[0].subject);
+        clock.0.store(START + week + 3600, Ordering::SeqCst);
+        assert_eq!(sweep(&swept).await.unwrap(), Swept::default());
+        assert_eq!(swept.mailer.sent().len(), 1);
+        // Suspended, it still sees its billing and reaches the portal to pay; it starts no
+        // new checkout.
+        let shown = body_json(&call(&deps, fixture("get-billing", "a-member")).await);
+        assert_eq!(shown["status"], "past_due", "{shown}");
+        let portal = call(&deps, fixture("portal", "a-admin")).await;
+        assert_eq!(portal.status(), 200);
+        let checkout = call(&deps, fixture("checkout", "a-admin")).await;
+        assert_problem(&checkout, 403, "tenant-inactive");
+        // Paying lifts the suspension the sweep made.
+        deliver(
+            &deps,
+            &invoice("evt_3", "invoice.paid", START + week + 3700),
+        )
+        .await;
+        assert_eq!(
+            tier_of_a(&deps).await,
+            (Tier::Standard, TenantStatus::Active)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_payment_before_the_deadline_leaves_nothing_for_the_sweep() {
+        use crate::sweep::{SweepDeps, Swept, sweep};
+        let (deps, clock) = deps().await;
+        let swept = SweepDeps {
+            control: deps.control.clone(),
+            jobs: deps.jobs.clone(),
+            mailer: MemoryMailer::default(),
+            config: deps.config.clone(),
+            clock: clock.clone(),
+        };
+        deliver(&deps, &completed("evt_1", START - 10, "standard")).await;
+        deliver(&deps, &invoice("evt_2", "invoice.payment_failed", START)).await;
+        deliver(&deps, &invoice("evt_3", "invoice.paid", START + 60)).await;
+        clock.0.store(START + 30 * 24 * 3600, Ordering::SeqCst);
+        assert_eq!(sweep(&swept).await.unwrap(), Swept::default());
+        assert_eq!(tier_of_a(&deps).await.1, TenantStatus::Active);
+        assert!(swept.mailer.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_cancellation_marks_the_plan_lowered_and_paying_again_clears_it() {
+        let (deps, _) = deps().await;
+        let lowered = || async {
+            deps.control
+                .get_tenant(&tenant_a())
+                .await
+                .unwrap()
+                .plan_lowered
+        };
+        deliver(&deps, &completed("evt_1", START - 10, "standard")).await;
+        assert!(!lowered().await);
+        deliver(&deps, &deleted("evt_2", START)).await;
+        assert_eq!(tier_of_a(&deps).await.0, Tier::Basic);
+        assert!(lowered().await);
+        let again = stripe_event(
+            "evt_3",
+            "checkout.session.completed",
+            START + 60,
+            json!({"id": "cs_2", "mode": "subscription", "payment_status": "paid",
+                   "customer": "cus_1", "subscription": "sub_2",
+                   "customer_details": {"email": "alice@acme.example"},
+                   "metadata": {"tenant_id": TENANT_A, "plan": "standard"}}),
+        );
+        deliver(&deps, &again).await;
+        assert_eq!(tier_of_a(&deps).await.0, Tier::Standard);
+        assert!(!lowered().await);
     }
 
     #[tokio::test]

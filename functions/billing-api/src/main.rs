@@ -1,13 +1,11 @@
 use std::sync::Arc;
-use std::time::Duration;
 
 use lambda_http::{Error, run, service_fn};
 use shared::billing::signature::{WebhookSecret, WebhookSecrets};
-use shared::config::required;
+use shared::config::{duration, required};
 use shared::tenancy::access::SystemClock;
 
-mod http_handler;
-mod provider;
+use billing_api::{http_handler, provider};
 
 /// The provider's secrets, from SSM Parameter Store (SecureString), read once at init: the API
 /// key (`STRIPE_API_KEY_PARAMETER`) and the webhook signing secrets
@@ -50,9 +48,6 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let sdk = shared::setup::aws_config().await;
     let (key, secrets) = secrets(&sdk).await?;
-    let grace_days: u64 = required("BILLING_GRACE_DAYS")?
-        .parse()
-        .map_err(|_| Error::from("BILLING_GRACE_DAYS is not a number of days"))?;
     let deps = http_handler::Deps {
         control: shared::setup::control_store(&sdk)?,
         jobs: shared::setup::job_queue(&sdk)?,
@@ -61,7 +56,7 @@ async fn main() -> Result<(), Error> {
         secrets,
         config: http_handler::BillingConfig {
             console_url: required("CONSOLE_URL")?.trim_end_matches('/').to_owned(),
-            grace: Duration::from_secs(grace_days * 24 * 60 * 60),
+            grace: duration("BILLING_GRACE")?,
         },
         clock: Arc::new(SystemClock),
     };

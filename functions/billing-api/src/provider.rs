@@ -90,6 +90,15 @@ pub struct Stripe {
     key: String,
 }
 
+/// Never shows the key.
+impl std::fmt::Debug for Stripe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stripe")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Stripe {
     pub fn new(base: String, key: String) -> Result<Self, ProviderError> {
         let client = reqwest::Client::builder()

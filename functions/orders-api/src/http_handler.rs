@@ -10,7 +10,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 
-use shared::authority::{CallerStanding, Standing};
+use shared::authority::{CallerStanding, Standing, ensure_writable};
 use shared::context::TenantContext;
 use shared::domain::ValidationError;
 use shared::domain::order::{ChangeStatusBody, CreateOrderBody, Order, OrderRequest, OrderStatus};
@@ -20,6 +20,7 @@ use shared::http::{
 };
 use shared::ids::OrderId;
 use shared::plans::PlanLimits;
+use shared::store::UsageReader;
 use shared::store::{OrderStore, ProductLookup, StoreError};
 
 pub struct Deps<S> {
@@ -42,14 +43,14 @@ const ROUTES: &[(Route, Op)] = &[
     (Route::new("PATCH", "/orders/{orderId}"), Op::ChangeStatus),
 ];
 
-pub async fn function_handler<S: ProductLookup + OrderStore + CallerStanding>(
+pub async fn function_handler<S: ProductLookup + OrderStore + CallerStanding + UsageReader>(
     deps: &Deps<S>,
     event: Request,
 ) -> Result<Response<Body>, Error> {
     Ok(serve(event, |context, request| handle(deps, context, request)).await)
 }
 
-async fn handle<S: ProductLookup + OrderStore + CallerStanding>(
+async fn handle<S: ProductLookup + OrderStore + CallerStanding + UsageReader>(
     deps: &Deps<S>,
     context: TenantContext,
     request: Request,
@@ -57,6 +58,10 @@ async fn handle<S: ProductLookup + OrderStore + CallerStanding>(
     let (op, params) = match_route(&request, ROUTES)?;
     // The token against the tenant record (cached at most 10 s): status, revocations, tier.
     let standing = deps.store.standing(&context).await?;
+    // Over a lowered plan's limits the data is read-only (reading and deleting still work).
+    if matches!(op, Op::Create | Op::ChangeStatus) {
+        ensure_writable(&deps.store, &context, standing).await?;
+    }
     match op {
         Op::Create => create(deps, &context, standing, &request).await,
         Op::List => list(deps, &context, &request).await,
@@ -239,6 +244,40 @@ mod tests {
         )
         .await;
         assert_eq!(body_json(&read), order);
+    }
+
+    #[tokio::test]
+    async fn over_a_lowered_plans_user_limit_orders_are_read_only() {
+        let deps = deps();
+        let tea = product(&deps, TENANT_A, "TEA", 450).await;
+        let placed = call(
+            &deps,
+            fixture("create-order", "a-member").body(&order_body(&[(&tea, 1)])),
+        )
+        .await;
+        assert_eq!(placed.status(), 201);
+        let id = body_json(&placed)["id"].as_str().unwrap().to_owned();
+        // Back on basic (5 users) with 6.
+        deps.store.set_plan_lowered(TENANT_A.parse().unwrap(), 6);
+        let again = call(
+            &deps,
+            fixture("create-order", "a-member").body(&order_body(&[(&tea, 1)])),
+        )
+        .await;
+        let problem = assert_problem(&again, 409, "over-plan-limits");
+        assert!(problem["detail"].as_str().unwrap().contains("6 users of 5"));
+        let moved = call(
+            &deps,
+            fixture("change-order-status", "a-admin").path_param("orderId", &id),
+        )
+        .await;
+        assert_problem(&moved, 409, "over-plan-limits");
+        let read = call(
+            &deps,
+            fixture("get-order", "a-member").path_param("orderId", &id),
+        )
+        .await;
+        assert_eq!(read.status(), 200);
     }
 
     #[tokio::test]

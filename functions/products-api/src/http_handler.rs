@@ -11,7 +11,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 
-use shared::authority::{CallerStanding, Standing};
+use shared::authority::{CallerStanding, Standing, ensure_writable};
 use shared::context::TenantContext;
 use shared::domain::product::{CreateProductBody, Product, ProductDraft, ReplaceProductBody};
 use shared::http::{
@@ -20,6 +20,7 @@ use shared::http::{
 };
 use shared::ids::ProductId;
 use shared::plans::PlanLimits;
+use shared::store::UsageReader;
 use shared::store::{ProductStore, StoreError};
 
 pub struct Deps<S> {
@@ -44,14 +45,14 @@ const ROUTES: &[(Route, Op)] = &[
     (Route::new("DELETE", "/products/{productId}"), Op::Delete),
 ];
 
-pub async fn function_handler<S: ProductStore + CallerStanding>(
+pub async fn function_handler<S: ProductStore + CallerStanding + UsageReader>(
     deps: &Deps<S>,
     event: Request,
 ) -> Result<Response<Body>, Error> {
     Ok(serve(event, |context, request| handle(deps, context, request)).await)
 }
 
-async fn handle<S: ProductStore + CallerStanding>(
+async fn handle<S: ProductStore + CallerStanding + UsageReader>(
     deps: &Deps<S>,
     context: TenantContext,
     request: Request,
@@ -59,6 +60,10 @@ async fn handle<S: ProductStore + CallerStanding>(
     let (op, params) = match_route(&request, ROUTES)?;
     // The token against the tenant record (cached at most 10 s): status, revocations, tier.
     let standing = deps.store.standing(&context).await?;
+    // Over a lowered plan's limits the data is read-only (reading and deleting still work).
+    if matches!(op, Op::Create | Op::Replace) {
+        ensure_writable(&deps.store, &context, standing).await?;
+    }
     match op {
         Op::Create => create(deps, &context, standing, &request).await,
         Op::List => list(deps, &context, &request).await,
@@ -695,6 +700,65 @@ mod tests {
                 .status(),
             201
         );
+    }
+
+    #[tokio::test]
+    async fn over_a_lowered_plans_limits_the_data_is_read_only_until_within_them() {
+        let deps = deps();
+        let b: shared::ids::TenantId = TENANT_B.parse().unwrap();
+        let max = PlanLimits::of(shared::context::Tier::Basic).max_products;
+        let mut products = Vec::new();
+        for i in 0..=max {
+            products.push(create(&deps, "b-member", &format!("R-{i}")).await);
+        }
+        // Cancelled: back to basic with one product too many.
+        deps.store.set_tier(b, shared::context::Tier::Basic);
+        deps.store.set_plan_lowered(b, 2);
+        let first = id_of(&products[0]).to_owned();
+        let replace = |version: u64| {
+            json!({"name": "Gyokuro", "sku": "R-0", "price": 99, "currency": "EUR", "version": version})
+                .to_string()
+        };
+        let put = call(
+            &deps,
+            fixture("replace-product", "b-admin")
+                .path_param("productId", &first)
+                .body(&replace(1)),
+        )
+        .await;
+        let problem = assert_problem(&put, 409, "over-plan-limits");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("101 products of 100")),
+            "{problem}"
+        );
+        let new = call(&deps, fixture("create-product", "b-admin")).await;
+        assert_problem(&new, 409, "over-plan-limits");
+        // Reading and deleting still work; within the limits, writing works again.
+        let read = call(
+            &deps,
+            fixture("get-product", "b-member").path_param("productId", &first),
+        )
+        .await;
+        assert_eq!(read.status(), 200);
+        let last = id_of(&products[max as usize]).to_owned();
+        let delete = call(
+            &deps,
+            fixture("delete-product", "b-admin").path_param("productId", &last),
+        )
+        .await;
+        assert_eq!(delete.status(), 204);
+        let put = call(
+            &deps,
+            fixture("replace-product", "b-admin")
+                .path_param("productId", &first)
+                .body(&replace(1)),
+        )
+        .await;
+        assert_eq!(put.status(), 200, "{}", body_json(&put));
+        // Another tenant is never affected.
+        create(&deps, "a-admin", "R-A").await;
     }
 
     #[tokio::test]

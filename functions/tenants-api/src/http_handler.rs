@@ -91,6 +91,12 @@ fn view(tenant: &Tenant, usage: Option<Usage>) -> Value {
             "products": usage.products,
             "orders_this_month": usage.orders_this_month,
         });
+        // Over a lowered plan's limits: the data is read-only until within them.
+        view["read_only"] = json!(
+            tenant.plan_lowered
+                && shared::authority::over_limits(tenant.tier, tenant.user_count, usage.products)
+                    .is_some()
+        );
     }
     view
 }

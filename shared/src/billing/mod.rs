@@ -33,6 +33,10 @@ pub struct Account {
     /// The subscription whose welcome e-mail went out (once per subscription).
     #[serde(default)]
     pub welcomed: Option<String>,
+    /// The address the provider's latest event named for the customer: notices that no event
+    /// brings (a suspension when the grace period runs out) go there.
+    #[serde(default)]
+    pub email: Option<String>,
     /// The record's version (0: never written).
     #[serde(skip)]
     pub version: u64,
@@ -50,6 +54,15 @@ pub struct InvoiceRecord {
 }
 
 impl Account {
+    /// When the payment that failed first (unix seconds), while the tenant is in its grace
+    /// period and not yet suspended for it: what the sweep of expired grace periods looks for.
+    pub fn awaiting_suspension(&self) -> Option<i64> {
+        match self.billing.subscription.as_ref()?.standing {
+            subscription::Standing::PastDue { since } if !self.suspended_for_payment => Some(since),
+            _ => None,
+        }
+    }
+
     /// Records `invoice` (a redelivery replaces its earlier record), newest first.
     pub fn note_invoice(&mut self, invoice: &Invoice, status: &str, at: i64) {
         self.invoices.retain(|known| known.invoice.id != invoice.id);

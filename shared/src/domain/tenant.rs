@@ -229,6 +229,10 @@ pub struct Tenant {
     pub revoked: Revocations,
     /// Every user of the organization must sign in with a second factor (TOTP).
     pub require_mfa: bool,
+    /// The plan was lowered (a downgrade, a cancellation): while the organization uses more than
+    /// its plan allows, its data is read-only (see [`crate::authority::ensure_writable`]).
+    /// Cleared when the plan is raised again.
+    pub plan_lowered: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -254,6 +258,7 @@ impl Tenant {
             data_table: None,
             revoked: Revocations::new(),
             require_mfa: false,
+            plan_lowered: false,
             created_at: now,
             updated_at: now,
         }

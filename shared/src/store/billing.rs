@@ -44,12 +44,22 @@ pub trait BillingStore: Send + Sync {
     fn event_seen(&self, event: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Writes `account` (not its customer) if the stored account is still at `account.version`
-    /// ([`StoreError::VersionConflict`] otherwise), together with `event`'s idempotency record,
-    /// atomically: an event handled before writes nothing ([`Saved::Duplicate`]).
+    /// ([`StoreError::VersionConflict`] otherwise), together with `event`'s idempotency record
+    /// when there is one, atomically: an event handled before writes nothing
+    /// ([`Saved::Duplicate`]). An account [`Account::awaiting_suspension`] is listed by
+    /// [`BillingStore::grace_expired`] until it is suspended or paid.
     fn save_account(
         &self,
         tenant: &TenantId,
         account: &Account,
-        event: &str,
+        event: Option<&str>,
     ) -> impl Future<Output = Result<Saved, StoreError>> + Send;
+
+    /// The tenants awaiting suspension whose payment failed first at or before `failed_by`
+    /// (unix seconds), oldest first, at most `limit`.
+    fn grace_expired(
+        &self,
+        failed_by: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<TenantId>, StoreError>> + Send;
 }

@@ -352,6 +352,8 @@ pub struct TenantStateChange {
     pub tier: Option<Tier>,
     /// `Some(None)` clears the dedicated table (back to pooled).
     pub data_table: Option<Option<String>>,
+    /// Sets or clears [`crate::domain::tenant::Tenant::plan_lowered`].
+    pub plan_lowered: Option<bool>,
 }
 
 /// Which status changes are allowed. Deleting is one way: a tenant in `deleting` can only become

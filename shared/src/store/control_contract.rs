@@ -574,6 +574,37 @@ pub async fn state_changes_reach_every_membership<S: ContractControl>(store: &S)
         (updated.status, updated.tier),
         (TenantStatus::Suspended, Tier::Standard)
     );
+    // A lowered plan is recorded, and stays until cleared.
+    assert!(!updated.plan_lowered);
+    let lower = |lowered| TenantStateChange {
+        plan_lowered: Some(lowered),
+        ..TenantStateChange::default()
+    };
+    let lowered = store
+        .set_tenant_state(&tenant.id, lower(true))
+        .await
+        .expect("lower");
+    assert!(lowered.plan_lowered);
+    assert!(
+        store
+            .get_tenant(&tenant.id)
+            .await
+            .expect("get")
+            .plan_lowered
+    );
+    assert_eq!(lowered.tier, Tier::Standard, "only what changes is written");
+    let raised = store
+        .set_tenant_state(&tenant.id, lower(false))
+        .await
+        .expect("raise");
+    assert!(
+        !store
+            .get_tenant(&tenant.id)
+            .await
+            .expect("get")
+            .plan_lowered
+    );
+    assert_eq!(raised.status, TenantStatus::Suspended);
     for user in [&admin, &member] {
         let membership = store
             .membership(user)
@@ -1387,7 +1418,7 @@ pub async fn a_webhook_event_changes_an_account_once<S: ContractControl>(store: 
     let event = format!("evt_{}", uuid::Uuid::new_v4().simple());
     assert_eq!(
         store
-            .save_account(&tenant.id, &account, &event)
+            .save_account(&tenant.id, &account, Some(&event))
             .await
             .expect("save"),
         Saved::Saved
@@ -1403,7 +1434,7 @@ pub async fn a_webhook_event_changes_an_account_once<S: ContractControl>(store: 
     // Redelivered: nothing written.
     assert_eq!(
         store
-            .save_account(&tenant.id, &account, &event)
+            .save_account(&tenant.id, &account, Some(&event))
             .await
             .expect("save"),
         Saved::Duplicate
@@ -1411,7 +1442,7 @@ pub async fn a_webhook_event_changes_an_account_once<S: ContractControl>(store: 
     // Another event based on the old version: refused.
     assert!(matches!(
         store
-            .save_account(&tenant.id, &account, &format!("{event}-other"))
+            .save_account(&tenant.id, &account, Some(&format!("{event}-other")))
             .await,
         Err(StoreError::VersionConflict)
     ));
@@ -1421,7 +1452,7 @@ pub async fn a_webhook_event_changes_an_account_once<S: ContractControl>(store: 
         .map(|_| {
             let (store, id, account, next) =
                 (store.clone(), tenant.id, stored.clone(), next.clone());
-            tokio::spawn(async move { store.save_account(&id, &account, &next).await })
+            tokio::spawn(async move { store.save_account(&id, &account, Some(&next)).await })
         })
         .collect();
     let mut saved = 0;
@@ -1434,6 +1465,31 @@ pub async fn a_webhook_event_changes_an_account_once<S: ContractControl>(store: 
     }
     assert_eq!(saved, 1);
     assert_eq!(store.account(&tenant.id).await.expect("account").version, 2);
+    // Its payment failed at 100: listed once the grace period that started then is over.
+    let listed = |failed_by| {
+        let store = store.clone();
+        async move {
+            store
+                .grace_expired(failed_by, 10_000)
+                .await
+                .expect("grace expired")
+                .contains(&tenant.id)
+        }
+    };
+    assert!(listed(100).await);
+    assert!(!listed(99).await);
+    // Suspended (a save without an event): no longer listed.
+    let mut suspended = store.account(&tenant.id).await.expect("account");
+    suspended.suspended_for_payment = true;
+    assert_eq!(
+        store
+            .save_account(&tenant.id, &suspended, None)
+            .await
+            .expect("save"),
+        Saved::Saved
+    );
+    assert!(!listed(i64::MAX - 1).await);
+    assert_eq!(store.account(&tenant.id).await.expect("account").version, 3);
 }
 
 #[macro_export]

@@ -34,6 +34,8 @@ struct Record {
     tier: Option<Tier>,
     revoked: Revocations,
     require_mfa: bool,
+    plan_lowered: bool,
+    users: u64,
 }
 
 impl Default for Record {
@@ -43,6 +45,8 @@ impl Default for Record {
             tier: None,
             revoked: Revocations::new(),
             require_mfa: false,
+            plan_lowered: false,
+            users: 1,
         }
     }
 }
@@ -68,6 +72,14 @@ impl MemoryStore {
     /// Makes `tenant`'s data unavailable, as while its silo table is being created.
     pub fn mark_not_ready(&self, tenant: TenantId) {
         self.lock().not_ready.push(tenant);
+    }
+
+    /// Records that the tenant's plan was lowered while it has `users` users.
+    pub fn set_plan_lowered(&self, tenant: TenantId, users: u64) {
+        let mut state = self.lock();
+        let record = state.records.entry(tenant).or_default();
+        record.plan_lowered = true;
+        record.users = users;
     }
 
     /// Sets the tenant's stored status (a suspension, an offboarding).
@@ -172,6 +184,8 @@ impl CallerStanding for MemoryStore {
         crate::authority::check(caller, record.status, &record.revoked, record.require_mfa)?;
         Ok(Standing {
             tier: record.tier.unwrap_or(caller.tier),
+            plan_lowered: record.plan_lowered,
+            users: record.users,
         })
     }
 }

@@ -9,7 +9,9 @@ use super::control::{
     Reservation, Reserved, TenantStateChange, TenantStore, room_for, status_change_allowed,
 };
 use super::{ListPage, MEMBERS, StoreError};
-use crate::authority::{Authority, ControlAuthority, expired_revocations, next_grant, now_millis};
+use crate::authority::{
+    Admit, Authority, ControlAuthority, expired_revocations, next_grant, now_millis,
+};
 use crate::billing::Account;
 use crate::context::{Role, TenantContext};
 use crate::domain::email::EmailAddress;
@@ -472,14 +474,23 @@ fn revoke(record: &mut Tenant, user: &UserId, previous: u64) -> u64 {
 }
 
 impl ControlAuthority for MemoryControl {
-    async fn authority(&self, caller: &TenantContext) -> Result<Authority, StoreError> {
+    async fn authority_in(
+        &self,
+        caller: &TenantContext,
+        admit: Admit,
+    ) -> Result<Authority, StoreError> {
         let state = self.lock();
         let tenant = state
             .tenants
             .get(&caller.tenant_id)
             .cloned()
             .ok_or(StoreError::TenantInactive)?;
-        crate::authority::check(caller, tenant.status, &tenant.revoked, tenant.require_mfa)?;
+        crate::authority::check(
+            caller,
+            crate::authority::admitted(tenant.status, admit),
+            &tenant.revoked,
+            tenant.require_mfa,
+        )?;
         let member = state
             .members
             .get(&caller.tenant_id)
@@ -555,6 +566,9 @@ impl TenantStore for MemoryControl {
         }
         if let Some(table) = change.data_table {
             record.data_table = table;
+        }
+        if let Some(lowered) = change.plan_lowered {
+            record.plan_lowered = lowered;
         }
         record.version += 1;
         record.updated_at = Timestamp::now();
@@ -782,10 +796,10 @@ impl BillingStore for MemoryControl {
         &self,
         tenant: &TenantId,
         account: &Account,
-        event: &str,
+        event: Option<&str>,
     ) -> Result<Saved, StoreError> {
         let mut state = self.lock();
-        if state.events.contains(event) {
+        if event.is_some_and(|event| state.events.contains(event)) {
             return Ok(Saved::Duplicate);
         }
         let stored = state.accounts.entry(*tenant).or_default();
@@ -797,8 +811,30 @@ impl BillingStore for MemoryControl {
             version: account.version + 1,
             ..account.clone()
         };
-        state.events.insert(event.to_owned());
+        if let Some(event) = event {
+            state.events.insert(event.to_owned());
+        }
         Ok(Saved::Saved)
+    }
+
+    async fn grace_expired(
+        &self,
+        failed_by: i64,
+        limit: usize,
+    ) -> Result<Vec<TenantId>, StoreError> {
+        let state = self.lock();
+        let mut due: Vec<(i64, TenantId)> = state
+            .accounts
+            .iter()
+            .filter_map(|(tenant, account)| Some((account.awaiting_suspension()?, *tenant)))
+            .filter(|(since, _)| *since <= failed_by)
+            .collect();
+        due.sort();
+        Ok(due
+            .into_iter()
+            .take(limit)
+            .map(|(_, tenant)| tenant)
+            .collect())
     }
 }
 

@@ -63,6 +63,8 @@ struct Location {
     tier: Tier,
     revoked: Revocations,
     require_mfa: bool,
+    plan_lowered: bool,
+    user_count: u64,
     fetched_at: SystemTime,
 }
 
@@ -154,6 +156,8 @@ impl TenantAccess {
             tier: record.tier,
             revoked: record.revoked,
             require_mfa: record.require_mfa,
+            plan_lowered: record.plan_lowered,
+            user_count: record.user_count,
             fetched_at: now,
         });
         *cached = Some(Arc::clone(&location));
@@ -262,6 +266,8 @@ impl CallerStanding for TenantAccess {
         )?;
         Ok(Standing {
             tier: location.tier,
+            plan_lowered: location.plan_lowered,
+            users: location.user_count,
         })
     }
 }

@@ -70,6 +70,7 @@ impl<D: UserDirectory> JobRunner<D> {
             status: Some(TenantStatus::Active),
             data_table: Some(Some(table.clone())),
             tier: None,
+            plan_lowered: None,
         };
         control.set_tenant_state(tenant, activate).await?;
         tracing::info!(tenant_id = %tenant, table, "tenant provisioned");

@@ -368,6 +368,7 @@ impl Migrator {
                         // offboarding that began meanwhile is never undone.
                         expected_status: Some(TenantStatus::Provisioning),
                         expected_version: None,
+                        plan_lowered: None,
                     };
                     match self.control.set_tenant_state(tenant, switch).await {
                         Ok(_) => {}

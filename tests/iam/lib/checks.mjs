@@ -60,7 +60,8 @@ export const CHECKS = [
   { id: '8.execution-roles', title: "the data APIs' own roles: no tenant data, limited control table, only the tenant-data role" },
   { id: '9.users-api', title: "users-api's role: its control-table actions on TENANT#, USER# and EMAIL# keys only" },
   { id: '10.post-confirmation', title: "post-confirmation's role: GetItem and PutItem on TENANT#, USER# and EMAIL# keys only" },
-  { id: '11.billing-api', title: "billing-api's role: its control-table actions on TENANT#, CUSTOMER#, WEBHOOK# and USER# keys, and reading MIGRATION#, only" }
+  { id: '11.billing-api', title: "billing-api's role: its control-table actions on TENANT#, CUSTOMER#, WEBHOOK# and USER# keys, and reading MIGRATION#, only" },
+  { id: '12.billing-sweep', title: "billing-sweep's role: its control-table actions on TENANT# and USER# keys, reading MIGRATION#, and the index's PAST_DUE partition only" }
 ]
 
 // A Cognito sub (a UUID): the user part of a membership key.
@@ -110,6 +111,25 @@ export const CONTROL_ROLES = {
     ownForeign: { 'dynamodb:GetItem': ['MIGRATION#'] },
     // Kinds the others use that this role may not.
     moreForeign: [['EMAIL#someone@example.com']]
+  },
+  BillingSweepFunction: {
+    check: '12.billing-sweep',
+    uses: {
+      // An account and its tenant record, a profile (to rewrite one of the older layout),
+      // whether a migration runs.
+      'dynamodb:GetItem': [`TENANT#${TENANT_A}`, `USER#${USER_SUB}`, `MIGRATION#${TENANT_A}`],
+      // The members whose profiles get the tenant's new status.
+      'dynamodb:Query': [`TENANT#${TENANT_A}`],
+      // A profile rewritten.
+      'dynamodb:PutItem': [`USER#${USER_SUB}`],
+      // The account and tenant record; the copies in profiles.
+      'dynamodb:UpdateItem': [`TENANT#${TENANT_A}`, `USER#${USER_SUB}`]
+    },
+    ownForeign: { 'dynamodb:GetItem': ['MIGRATION#'] },
+    moreForeign: [['EMAIL#someone@example.com'], ['CUSTOMER#cus_1'], ['WEBHOOK#evt_1']],
+    // The index partitions it queries; every other one (the operators' list of all tenants)
+    // is denied.
+    index: { 'dynamodb:Query': ['PAST_DUE'] }
   },
   PostConfirmationFunction: {
     check: '10.post-confirmation',
@@ -479,11 +499,12 @@ export async function runChecks(templateText) {
     await own('tenant location, attributes [pk, sk, status, data_table]', 'dynamodb:GetItem', control,
       location(['pk', 'sk', 'status', 'data_table'], 'SPECIFIC_ATTRIBUTES'), ALLOWED)
     // What DynamoControl::tenant_location sends: ProjectionExpression "#status, data_table,
-    // tier, #revoked, require_mfa".
-    await own('tenant location, projection [status, data_table, tier, revoked, require_mfa]', 'dynamodb:GetItem', control,
-      location(['status', 'data_table', 'tier', 'revoked', 'require_mfa'], 'SPECIFIC_ATTRIBUTES'), ALLOWED)
-    await own('tenant location, projection [status, data_table, tier, revoked, require_mfa], no Select', 'dynamodb:GetItem', control,
-      location(['status', 'data_table', 'tier', 'revoked', 'require_mfa']), ALLOWED)
+    // tier, #revoked, require_mfa, plan_lowered, user_count".
+    const projected = ['status', 'data_table', 'tier', 'revoked', 'require_mfa', 'plan_lowered', 'user_count']
+    await own(`tenant location, projection [${projected.join(', ')}]`, 'dynamodb:GetItem', control,
+      location(projected, 'SPECIFIC_ATTRIBUTES'), ALLOWED)
+    await own(`tenant location, projection [${projected.join(', ')}], no Select`, 'dynamodb:GetItem', control,
+      location(projected), ALLOWED)
     if (id !== 'TenantsApiFunction') {
       // tenants-api holds a wider grant (ManageTenantRecord below): these hold for the others.
       await own('tenant record with another attribute (name)', 'dynamodb:GetItem', control,
@@ -538,7 +559,7 @@ export async function runChecks(templateText) {
   // Their own roles on the control table, by the kinds of item they write (CONTROL_ROLES).
   const controlIndex = `${control}/index/gsi1`
   const otherStacksControl = names.table('othertenantry-control')
-  for (const [id, { check: checkId, uses, ownForeign = {}, moreForeign = [] }] of Object.entries(CONTROL_ROLES)) {
+  for (const [id, { check: checkId, uses, ownForeign = {}, moreForeign = [], index = {} }] of Object.entries(CONTROL_ROLES)) {
     const fn = functions[id]
     if (!fn || fn.unsupported) {
       run.fail(checkId, fn ? fn.unsupported : `${id} is not an AWS::Serverless::Function in the template`)
@@ -579,7 +600,7 @@ export async function runChecks(templateText) {
         ['the pooled data table', pooled],
         ["a tenant's silo table", silo(TENANT_A)],
         ["another stack's control table", otherStacksControl],
-        ...(action === 'dynamodb:Query' ? [['the control index', controlIndex]] : [])
+        ...(action === 'dynamodb:Query' && !(action in index) ? [['the control index', controlIndex]] : [])
       ]
       for (const [what, resource] of resources) {
         await own(`${what}, keys ${fmt([keys[0]])}`, action, resource, [keys[0]], DENIED)
@@ -587,6 +608,15 @@ export async function runChecks(templateText) {
       // The tenant data keys in the data tables (what the tenant-data role is for).
       for (const table of [pooled, silo(TENANT_A)]) {
         await own(`tenant data, keys ${fmt([`${TENANT_A}#PRODUCT#0`])}`, action, table, [`${TENANT_A}#PRODUCT#0`], DENIED)
+      }
+    }
+    // The index: its own partitions allowed, every other one (alone or mixed in) denied.
+    for (const [action, keys] of Object.entries(index)) {
+      for (const key of keys) {
+        await own(`index keys ${fmt([key])}`, action, controlIndex, [key], ALLOWED)
+      }
+      for (const foreign of [['TENANTS'], [keys[0], 'TENANTS'], [`TENANT#${TENANT_A}`], ['PAST_DUE_OTHER']]) {
+        await own(`index keys ${fmt(foreign)}`, action, controlIndex, foreign, DENIED)
       }
     }
     // Every other dynamodb action, even on a key kind it may use: Scan (it names no partition

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
 use super::item::key_map;
 use super::{Item, TableScope, TransactionFailure, backend, built, transact};
 use crate::authority::{
-    Authority, ControlAuthority, Revocations, expired_revocations, next_grant, now_millis,
+    Admit, Authority, ControlAuthority, Revocations, expired_revocations, next_grant, now_millis,
 };
 use crate::billing::Account;
 use crate::context::{Role, TenantContext, Tier};
@@ -42,6 +42,8 @@ pub struct TenantLocation {
     pub tier: Tier,
     pub revoked: Revocations,
     pub require_mfa: bool,
+    pub plan_lowered: bool,
+    pub user_count: u64,
 }
 
 /// The control table, reached with the function's own credentials.
@@ -79,6 +81,8 @@ impl DynamoControl {
     /// and revocations. A read projected to exactly those attributes, because that is all the
     /// data APIs' own role may read of the control table (the IAM condition
     /// `dynamodb:Attributes` in template.yaml).
+    /// What [`DynamoControl::tenant_location`] reads of a tenant record: the data APIs' IAM
+    /// policies allow exactly these attributes (`dynamodb:Attributes` in `template.yaml`).
     pub async fn tenant_location(
         &self,
         tenant: &TenantId,
@@ -89,7 +93,7 @@ impl DynamoControl {
             .get_item()
             .table_name(self.table())
             .set_key(Some(key_map(&keys::tenant(tenant))))
-            .projection_expression("#status, data_table, tier, #revoked, require_mfa")
+            .projection_expression(LOCATION_PROJECTION)
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#revoked", REVOKED)
             .consistent_read(true)
@@ -106,6 +110,8 @@ impl DynamoControl {
                     tier: item.parse_s("tier", |raw| Tier::parse(raw).ok_or(()))?,
                     revoked: parse_revocations(&item)?,
                     require_mfa: require_mfa_of(&item),
+                    plan_lowered: item.get_bool(PLAN_LOWERED).unwrap_or(false),
+                    user_count: item.get_n("user_count").unwrap_or(0),
                 })
             })
             .transpose()
@@ -669,6 +675,14 @@ fn require_mfa_of(item: &Item) -> bool {
     item.get_bool(REQUIRE_MFA).unwrap_or(false)
 }
 
+/// The attributes of a tenant record the data APIs read (`#status` and `#revoked` are `status`
+/// and `revoked`, reserved words).
+const LOCATION_PROJECTION: &str =
+    "#status, data_table, tier, #revoked, require_mfa, plan_lowered, user_count";
+
+/// The tenant record's flag of a lowered plan (see [`Tenant::plan_lowered`]).
+const PLAN_LOWERED: &str = "plan_lowered";
+
 /// The tenant record's map of revocations (see [`crate::authority`]).
 pub(crate) const REVOKED: &str = "revoked";
 
@@ -717,6 +731,7 @@ pub(crate) fn parse_tenant(item: &Item) -> Result<Tenant, StoreError> {
         data_table: item.get_s("data_table").ok().map(str::to_owned),
         revoked: parse_revocations(item)?,
         require_mfa: require_mfa_of(item),
+        plan_lowered: item.get_bool(PLAN_LOWERED).unwrap_or(false),
         created_at: item.parse_s("created_at", |raw| Timestamp::parse(raw).ok_or(()))?,
         updated_at: item.parse_s("updated_at", |raw| Timestamp::parse(raw).ok_or(()))?,
     })
@@ -1457,7 +1472,11 @@ impl MemberStore for DynamoControl {
 
 impl ControlAuthority for DynamoControl {
     /// One `TransactGetItems` of the tenant record and the caller's member entry.
-    async fn authority(&self, caller: &TenantContext) -> Result<Authority, StoreError> {
+    async fn authority_in(
+        &self,
+        caller: &TenantContext,
+        admit: Admit,
+    ) -> Result<Authority, StoreError> {
         let [record, member] = self
             .transact_get([
                 keys::tenant(&caller.tenant_id),
@@ -1466,7 +1485,12 @@ impl ControlAuthority for DynamoControl {
             .await?;
         // A token naming a tenant that does not exist: nothing to say about it.
         let tenant = parse_tenant(&record.ok_or(StoreError::TenantInactive)?)?;
-        crate::authority::check(caller, tenant.status, &tenant.revoked, tenant.require_mfa)?;
+        crate::authority::check(
+            caller,
+            crate::authority::admitted(tenant.status, admit),
+            &tenant.revoked,
+            tenant.require_mfa,
+        )?;
         let member = parse_member(&member.ok_or(StoreError::Revoked)?)?;
         if member.status != MemberStatus::Active {
             return Err(StoreError::Revoked);
@@ -1602,6 +1626,10 @@ impl TenantStore for DynamoControl {
             }
             Some(None) => remove.push("data_table"),
             None => {}
+        }
+        if let Some(lowered) = change.plan_lowered {
+            set.push("plan_lowered = :lowered");
+            update = update.expression_attribute_values(":lowered", AttributeValue::Bool(lowered));
         }
         // Only the fields that change are written (the seat counters and revocations, which
         // other requests change concurrently, are left alone), and only from the status that
@@ -2081,56 +2109,161 @@ impl BillingStore for DynamoControl {
         Ok(self.get(&keys::webhook_event(event)).await?.is_some())
     }
 
-    /// One transaction: the event's record (new, expiring after [`EVENT_RETENTION`]) and the
-    /// account at its version.
+    /// One transaction: the event's record (new, expiring after [`EVENT_RETENTION`]), if any,
+    /// and the account at its version, listed in the index while it awaits suspension.
     async fn save_account(
         &self,
         tenant: &TenantId,
         account: &Account,
-        event: &str,
+        event: Option<&str>,
     ) -> Result<Saved, StoreError> {
         let json = serde_json::to_string(account)
             .map_err(|err| StoreError::Backend(format!("billing account: {err}")))?;
-        let expires = Timestamp::now().unix_seconds() + EVENT_RETENTION.as_secs() as i64;
-        let record = Item::new(&keys::webhook_event(event))
-            .s("entity", "webhook-event")
-            .s("tenant_id", tenant.to_string())
-            .n(keys::TTL, expires);
         let condition = if account.version == 0 {
             "attribute_not_exists(version)"
         } else {
             "version = :expected"
         };
+        let listed = match account.awaiting_suspension() {
+            Some(_) => {
+                "SET account = :account, tenant_id = :tenant, version = :next, #ipk = :ipk, #isk = :isk"
+            }
+            None => {
+                "SET account = :account, tenant_id = :tenant, version = :next REMOVE #ipk, #isk"
+            }
+        };
         let mut update = Update::builder()
             .table_name(self.table())
             .set_key(Some(key_map(&keys::billing(tenant))))
-            .update_expression("SET account = :account, tenant_id = :tenant, version = :next")
+            .update_expression(listed)
             .condition_expression(condition)
+            .expression_attribute_names("#ipk", keys::GSI1_PK)
+            .expression_attribute_names("#isk", keys::GSI1_SK)
             .expression_attribute_values(":account", AttributeValue::S(json))
             .expression_attribute_values(":tenant", AttributeValue::S(tenant.to_string()))
             .expression_attribute_values(
                 ":next",
                 AttributeValue::N((account.version + 1).to_string()),
             );
+        if let Some(since) = account.awaiting_suspension() {
+            update = update
+                .expression_attribute_values(
+                    ":ipk",
+                    AttributeValue::S(keys::AWAITING_SUSPENSION.to_owned()),
+                )
+                .expression_attribute_values(
+                    ":isk",
+                    AttributeValue::S(keys::past_due_sort_key(since, tenant)),
+                );
+        }
         if account.version != 0 {
             update = update.expression_attribute_values(
                 ":expected",
                 AttributeValue::N(account.version.to_string()),
             );
         }
-        let actions = vec![
-            self.put_new(record)?,
+        let mut actions = Vec::with_capacity(2);
+        if let Some(event) = event {
+            let expires = Timestamp::now().unix_seconds() + EVENT_RETENTION.as_secs() as i64;
+            let record = Item::new(&keys::webhook_event(event))
+                .s("entity", "webhook-event")
+                .s("tenant_id", tenant.to_string())
+                .n(keys::TTL, expires);
+            actions.push(self.put_new(record)?);
+        }
+        let event_index = if event.is_some() { Some(0) } else { None };
+        actions.push(
             TransactWriteItem::builder()
                 .update(built(update.build())?)
                 .build(),
-        ];
+        );
         match transact(&self.scope, actions).await {
             Ok(()) => Ok(Saved::Saved),
-            Err(TransactionFailure::Conditions(failed)) if failed.iter().any(|(i, _)| *i == 0) => {
+            Err(TransactionFailure::Conditions(failed))
+                if failed.iter().any(|(i, _)| Some(*i) == event_index) =>
+            {
                 Ok(Saved::Duplicate)
             }
             Err(TransactionFailure::Conditions(_)) => Err(StoreError::VersionConflict),
             Err(TransactionFailure::Other(err)) => Err(err),
+        }
+    }
+
+    /// Queries of the index's sparse `PAST_DUE` partition, page after page up to `limit`.
+    async fn grace_expired(
+        &self,
+        failed_by: i64,
+        limit: usize,
+    ) -> Result<Vec<TenantId>, StoreError> {
+        let mut due = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .scope
+                .client
+                .query()
+                .table_name(self.table())
+                .index_name(keys::GSI1)
+                .key_condition_expression("#pk = :due AND #sk < :bound")
+                .expression_attribute_names("#pk", keys::GSI1_PK)
+                .expression_attribute_names("#sk", keys::GSI1_SK)
+                .expression_attribute_values(
+                    ":due",
+                    AttributeValue::S(keys::AWAITING_SUSPENSION.to_owned()),
+                )
+                .expression_attribute_values(
+                    ":bound",
+                    AttributeValue::S(keys::past_due_bound(failed_by)),
+                )
+                .projection_expression("tenant_id")
+                .limit(limit.saturating_sub(due.len()).clamp(1, 1000) as i32)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(backend)?;
+            for map in output.items.unwrap_or_default() {
+                due.push(Item(map).parse_s("tenant_id", TenantId::parse)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() || due.len() >= limit {
+                return Ok(due);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The data APIs' policies in the template allow exactly the attributes the code reads: a
+    /// new attribute in the projection fails here, not in AWS with an AccessDenied.
+    #[test]
+    fn the_location_projection_is_what_iam_allows() {
+        let template = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"),
+        )
+        .expect("template.yaml");
+        let mut read: Vec<&str> = super::LOCATION_PROJECTION
+            .split(',')
+            .map(|attribute| attribute.trim().trim_start_matches('#'))
+            .chain(["pk", "sk"])
+            .collect();
+        read.sort_unstable();
+        let allowed: Vec<Vec<&str>> = template
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("dynamodb:Attributes: ["))
+            .map(|list| {
+                let mut list: Vec<&str> = list
+                    .trim_end_matches(']')
+                    .split(',')
+                    .map(str::trim)
+                    .collect();
+                list.sort_unstable();
+                list
+            })
+            .collect();
+        assert_eq!(allowed.len(), 2, "products-api and orders-api");
+        for list in allowed {
+            assert_eq!(list, read);
         }
     }
 }
