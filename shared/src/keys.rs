@@ -38,6 +38,7 @@
 //! | the tenant's account with the payment provider | `TENANT#<tenant>` | `BILLING` | `PAST_DUE` / `<failed at>#<tenant>`, while awaiting suspension |
 //! | the provider's customer → its tenant | `CUSTOMER#<customer>` | `CUSTOMER` | |
 //! | a webhook event already handled (expires by TTL) | `WEBHOOK#<event id>` | `EVENT` | |
+//! | an e-mail waiting for another attempt (expires by TTL) | `OUTBOX#<ulid>` | `MAIL` | `OUTBOX` / `<ulid>` |
 //!
 //! The control table is the platform's own: it is reached by the triggers and the control-plane
 //! functions under their own roles, never with tenant-scoped credentials. A profile is keyed by
@@ -252,6 +253,18 @@ pub fn webhook_event(event: &str) -> ItemKey {
         sk: "EVENT".to_owned(),
     }
 }
+
+/// An e-mail waiting for another attempt (see `crate::mail::Outbox`).
+pub fn outbox(id: &str) -> ItemKey {
+    ItemKey {
+        pk: format!("OUTBOX{DELIMITER}{id}"),
+        sk: "MAIL".to_owned(),
+    }
+}
+
+/// The control index's list of held e-mails (sparse: an e-mail leaves it when sent), oldest
+/// first by their ULID.
+pub const HELD_MAIL: &str = "OUTBOX";
 
 /// The attribute DynamoDB's time to live reads on the control table (unix seconds).
 pub const TTL: &str = "ttl";

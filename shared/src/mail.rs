@@ -9,6 +9,7 @@ use std::future::Future;
 use crate::context::Tier;
 use crate::domain::email::EmailAddress;
 use crate::plans::PlanLimits;
+use crate::store::StoreError;
 
 /// One message to one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +27,105 @@ pub struct MailError(pub String);
 /// Sends e-mails.
 pub trait Mailer: Send + Sync {
     fn send(&self, email: &Email) -> impl Future<Output = Result<(), MailError>> + Send;
+}
+
+impl<T: Mailer + ?Sized> Mailer for &T {
+    fn send(&self, email: &Email) -> impl Future<Output = Result<(), MailError>> + Send {
+        T::send(self, email)
+    }
+}
+
+/// An e-mail kept for a later attempt, under its outbox id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub id: String,
+    pub email: Email,
+}
+
+/// Where e-mails that could not be sent wait for another attempt (the control table: see
+/// `crate::keys::outbox`), for [`OUTBOX_RETENTION`].
+pub trait Outbox: Send + Sync {
+    /// Keeps `email` for a later attempt.
+    fn hold(&self, email: &Email) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The oldest e-mails waiting, at most `limit`.
+    fn held(&self, limit: usize) -> impl Future<Output = Result<Vec<Held>, StoreError>> + Send;
+
+    /// Forgets a held e-mail (it was sent).
+    fn release(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl<T: Outbox + ?Sized> Outbox for &T {
+    fn hold(&self, email: &Email) -> impl Future<Output = Result<(), StoreError>> + Send {
+        T::hold(self, email)
+    }
+
+    fn held(&self, limit: usize) -> impl Future<Output = Result<Vec<Held>, StoreError>> + Send {
+        T::held(self, limit)
+    }
+
+    fn release(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
+        T::release(self, id)
+    }
+}
+
+/// How long an e-mail that cannot be sent is retried before it is given up (and logged).
+pub const OUTBOX_RETENTION: std::time::Duration = std::time::Duration::from_secs(3 * 24 * 60 * 60);
+
+/// A mailer that loses nothing: an e-mail the mail service refuses (throttling, an outage) is
+/// held in the outbox, and `billing-sweep` sends it later ([`deliver_held`]). Only when it can be
+/// neither sent nor held is it an error.
+#[derive(Debug, Clone)]
+pub struct Deferring<M, O> {
+    pub mailer: M,
+    pub outbox: O,
+}
+
+impl<M: Mailer, O: Outbox> Mailer for Deferring<M, O> {
+    async fn send(&self, email: &Email) -> Result<(), MailError> {
+        let Err(err) = self.mailer.send(email).await else {
+            return Ok(());
+        };
+        match self.outbox.hold(email).await {
+            Ok(()) => {
+                tracing::warn!(error = %err, subject = %email.subject, "e-mail held for a later attempt");
+                Ok(())
+            }
+            Err(held) => Err(MailError(format!(
+                "{err}; and it could not be held: {held}"
+            ))),
+        }
+    }
+}
+
+/// What [`deliver_held`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Delivered {
+    pub sent: usize,
+    /// Still refused: held for the next attempt.
+    pub kept: usize,
+}
+
+/// Sends up to `limit` held e-mails; each one sent leaves the outbox.
+pub async fn deliver_held<M: Mailer, O: Outbox>(
+    mailer: &M,
+    outbox: &O,
+    limit: usize,
+) -> Result<Delivered, StoreError> {
+    let mut delivered = Delivered::default();
+    for held in outbox.held(limit).await? {
+        match mailer.send(&held.email).await {
+            Ok(()) => {
+                outbox.release(&held.id).await?;
+                delivered.sent += 1;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, outbox_id = %held.id, "a held e-mail is still refused");
+                delivered.kept += 1;
+            }
+        }
+    }
+    Ok(delivered)
 }
 
 /// Amazon SES (the v2 API's `SendEmail`), from one verified address.
@@ -330,9 +430,12 @@ pub mod memory {
 
     use super::*;
 
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     #[derive(Debug, Default)]
     pub struct MemoryMailer {
         sent: Mutex<Vec<Email>>,
+        refusing: AtomicBool,
     }
 
     impl MemoryMailer {
@@ -342,10 +445,20 @@ pub mod memory {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .clone()
         }
+
+        /// Refuses every e-mail (as SES does when throttling or down) until told otherwise.
+        pub fn refuse(&self, refusing: bool) {
+            self.refusing.store(refusing, Ordering::SeqCst);
+        }
     }
 
     impl Mailer for MemoryMailer {
         async fn send(&self, email: &Email) -> Result<(), MailError> {
+            if self.refusing.load(Ordering::SeqCst) {
+                return Err(MailError(
+                    "the mail service refuses (a test's outage)".into(),
+                ));
+            }
             self.sent
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -361,6 +474,39 @@ mod tests {
 
     fn admin() -> EmailAddress {
         EmailAddress::parse("alice@acme.example").unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_e_mail_refused_now_is_held_and_sent_later_once() {
+        use crate::store::memory_control::MemoryControl;
+        let outbox = MemoryControl::new();
+        let ses = memory::MemoryMailer::default();
+        let mailer = Deferring {
+            mailer: &ses,
+            outbox: &outbox,
+        };
+        let notice = suspended(
+            &admin(),
+            "Acme",
+            "https://console.example",
+            Language::English,
+        );
+        ses.refuse(true);
+        mailer.send(&notice).await.expect("held, not lost");
+        assert!(ses.sent().is_empty());
+        assert_eq!(outbox.held(10).await.unwrap().len(), 1);
+        // Still refused: kept.
+        let later = deliver_held(&ses, &outbox, 10).await.unwrap();
+        assert_eq!(later, Delivered { sent: 0, kept: 1 });
+        ses.refuse(false);
+        let later = deliver_held(&ses, &outbox, 10).await.unwrap();
+        assert_eq!(later, Delivered { sent: 1, kept: 0 });
+        assert_eq!(ses.sent(), vec![notice]);
+        assert!(outbox.held(10).await.unwrap().is_empty());
+        assert_eq!(
+            deliver_held(&ses, &outbox, 10).await.unwrap(),
+            Delivered::default()
+        );
     }
 
     #[test]

@@ -883,6 +883,18 @@ mod tests {
         assert_eq!(portal.status(), 200);
         let checkout = call(&deps, fixture("checkout", "a-admin")).await;
         assert_problem(&checkout, 403, "tenant-inactive");
+        // An e-mail refused earlier (held in the outbox) goes with the next run.
+        let held = mail::payment_failed(
+            &EmailAddress::parse("alice@acme.example").unwrap(),
+            "Acme",
+            "2026-12-09",
+            "https://console.example/billing",
+            Language::English,
+        );
+        mail::Outbox::hold(&deps.control, &held).await.unwrap();
+        let next = sweep(&swept).await.unwrap();
+        assert_eq!((next.mail.sent, next.mail.kept), (1, 0));
+        assert_eq!(swept.mailer.sent().last(), Some(&held));
         // Paying lifts the suspension the sweep made.
         deliver(
             &deps,

@@ -48,11 +48,16 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let sdk = shared::setup::aws_config().await;
     let (key, secrets) = secrets(&sdk).await?;
+    let control = shared::setup::control_store(&sdk)?;
     let deps = http_handler::Deps {
-        control: shared::setup::control_store(&sdk)?,
+        control: control.clone(),
         jobs: shared::setup::job_queue(&sdk)?,
         provider: provider::Stripe::new(required("STRIPE_API_URL")?, key)?,
-        mailer: shared::setup::mailer(&sdk)?,
+        // An e-mail the mail service refuses now is held, and sent by billing-sweep later.
+        mailer: shared::mail::Deferring {
+            mailer: shared::setup::mailer(&sdk)?,
+            outbox: control,
+        },
         secrets,
         config: http_handler::BillingConfig {
             console_url: required("CONSOLE_URL")?.trim_end_matches('/').to_owned(),

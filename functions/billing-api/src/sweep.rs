@@ -8,6 +8,9 @@
 //! each one records the suspension on the account, suspends the tenant (never one a platform
 //! operator reactivated or is migrating: see `http_handler::reconcile`) and tells the customer.
 //!
+//! Each run then sends the e-mails held in the outbox (any function's, see
+//! `shared::mail::Deferring`): those the mail service refused earlier.
+//!
 //! The account is saved first, conditioned on its version: a payment recorded meanwhile wins, and
 //! the sweep re-reads. Should the function stop between the save and the suspension, the
 //! provider's next event (it retries a failed payment for days) finds the account suspended and
@@ -24,7 +27,7 @@ use shared::domain::email::EmailAddress;
 use shared::domain::tenant::TenantStatus;
 use shared::ids::TenantId;
 use shared::jobs::JobQueue;
-use shared::mail::{self, Language, Mailer};
+use shared::mail::{self, Deferring, Delivered, Language, Mailer, Outbox, deliver_held};
 use shared::store::StoreError;
 use shared::store::billing::BillingStore;
 use shared::store::control::TenantStore;
@@ -53,6 +56,8 @@ pub struct Swept {
     pub suspended: usize,
     /// Accounts that could not be handled (logged; the next run tries again).
     pub failed: usize,
+    /// Held e-mails sent, and still refused.
+    pub mail: Delivered,
 }
 
 /// The scheduled event's handler: its content is not read (any invocation sweeps).
@@ -61,7 +66,7 @@ pub async fn function_handler<C, J, M>(
     _event: LambdaEvent<Value>,
 ) -> Result<Swept, Error>
 where
-    C: TenantStore + BillingStore,
+    C: TenantStore + BillingStore + Outbox,
     J: JobQueue,
     M: Mailer,
 {
@@ -77,7 +82,7 @@ where
 
 pub async fn sweep<C, J, M>(deps: &SweepDeps<C, J, M>) -> Result<Swept, StoreError>
 where
-    C: TenantStore + BillingStore,
+    C: TenantStore + BillingStore + Outbox,
     J: JobQueue,
     M: Mailer,
 {
@@ -98,6 +103,7 @@ where
             }
         }
     }
+    swept.mail = deliver_held(&deps.mailer, &deps.control, BATCH).await?;
     Ok(swept)
 }
 
@@ -108,7 +114,7 @@ async fn suspend<C, J, M>(
     now: i64,
 ) -> Result<bool, StoreError>
 where
-    C: TenantStore + BillingStore,
+    C: TenantStore + BillingStore + Outbox,
     J: JobQueue,
     M: Mailer,
 {
@@ -154,7 +160,11 @@ where
                 &format!("{}/billing", deps.config.console_url),
                 Language::of(record.settings.locale.as_deref()),
             );
-            send_all(&deps.mailer, tenant, &[notice]).await;
+            let mailer = Deferring {
+                mailer: &deps.mailer,
+                outbox: &deps.control,
+            };
+            send_all(&mailer, tenant, &[notice]).await;
         }
         return Ok(suspended);
     }

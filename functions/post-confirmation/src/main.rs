@@ -8,9 +8,14 @@ mod event_handler;
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let sdk = shared::setup::aws_config().await;
+    let store = shared::setup::warm_control_store(&sdk).await?;
     let deps = event_handler::Deps {
-        store: shared::setup::warm_control_store(&sdk).await?,
-        mailer: shared::setup::mailer(&sdk)?,
+        // A welcome the mail service refuses now is held, and sent by billing-sweep later.
+        mailer: shared::mail::Deferring {
+            mailer: shared::setup::mailer(&sdk)?,
+            outbox: store.clone(),
+        },
+        store,
         sign_in_url: shared::config::required("CONSOLE_URL")?,
     };
     run(service_fn(|event| {

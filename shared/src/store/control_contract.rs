@@ -23,6 +23,7 @@ pub trait ContractControl:
     + TenantStore
     + PersonStore
     + BillingStore
+    + crate::mail::Outbox
     + ControlAuthority
     + Clone
     + 'static
@@ -34,6 +35,7 @@ impl<S> ContractControl for S where
         + TenantStore
         + PersonStore
         + BillingStore
+        + crate::mail::Outbox
         + ControlAuthority
         + Clone
         + 'static
@@ -1492,6 +1494,28 @@ pub async fn a_webhook_event_changes_an_account_once<S: ContractControl>(store: 
     assert_eq!(store.account(&tenant.id).await.expect("account").version, 3);
 }
 
+pub async fn a_held_e_mail_is_listed_until_released<S: ContractControl>(store: &S) {
+    use crate::mail::Email;
+    let subject = format!("held {}", uuid::Uuid::new_v4().simple());
+    let email = Email {
+        to: EmailAddress::parse("held@outbox.example").expect("address"),
+        subject: subject.clone(),
+        text: "Plain <text>".into(),
+        html: "<p>Plain &lt;text&gt;</p>".into(),
+    };
+    store.hold(&email).await.expect("hold");
+    let mine = |held: Vec<crate::mail::Held>| {
+        held.into_iter()
+            .filter(|held| held.email.subject == subject)
+            .collect::<Vec<_>>()
+    };
+    let listed = mine(store.held(1000).await.expect("held"));
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].email, email);
+    store.release(&listed[0].id).await.expect("release");
+    assert!(mine(store.held(1000).await.expect("held")).is_empty());
+}
+
 #[macro_export]
 macro_rules! control_contract_tests {
     ($make:expr) => {
@@ -1525,6 +1549,7 @@ macro_rules! control_contract_tests {
             admins_leaving_at_once_leave_one_admin,
             a_tenant_has_one_customer_at_the_payment_provider,
             a_webhook_event_changes_an_account_once,
+            a_held_e_mail_is_listed_until_released,
         );
     };
     (@cases $make:expr; $($case:ident),+ $(,)?) => {

@@ -41,6 +41,8 @@ struct State {
     accounts: HashMap<TenantId, Account>,
     customers: HashMap<String, TenantId>,
     events: std::collections::HashSet<String>,
+    outbox: Vec<crate::mail::Held>,
+    outbox_released: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -756,6 +758,30 @@ impl PersonStore for MemoryControl {
         state.tenants.insert(tenant.id, tenant.clone());
         state.insert_member(&tenant.id, Member::of(&membership, tenant.created_at));
         state.add_membership(membership)
+    }
+}
+
+impl crate::mail::Outbox for MemoryControl {
+    async fn hold(&self, email: &crate::mail::Email) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let id = format!("{:08}", state.outbox.len() + state.outbox_released);
+        state.outbox.push(crate::mail::Held {
+            id,
+            email: email.clone(),
+        });
+        Ok(())
+    }
+
+    async fn held(&self, limit: usize) -> Result<Vec<crate::mail::Held>, StoreError> {
+        Ok(self.lock().outbox.iter().take(limit).cloned().collect())
+    }
+
+    async fn release(&self, id: &str) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let before = state.outbox.len();
+        state.outbox.retain(|held| held.id != id);
+        state.outbox_released += before - state.outbox.len();
+        Ok(())
     }
 }
 

@@ -64,6 +64,9 @@ export const CHECKS = [
   { id: '12.billing-sweep', title: "billing-sweep's role: its control-table actions on TENANT# and USER# keys, reading MIGRATION#, and the index's PAST_DUE partition only" }
 ]
 
+// The ULID of an e-mail held in the outbox.
+export const HELD = '01JEXAMPLEHELDMAIL00000000'
+
 // A Cognito sub (a UUID): the user part of a membership key.
 export const USER_SUB = '7d0c4b1e-3f6a-4c2e-9b8d-5a1e2f3c4d5e'
 
@@ -102,13 +105,13 @@ export const CONTROL_ROLES = {
       'dynamodb:GetItem': [`TENANT#${TENANT_A}`, 'CUSTOMER#cus_1', 'WEBHOOK#evt_1', `USER#${USER_SUB}`, `MIGRATION#${TENANT_A}`],
       // The members whose profiles get the tenant's new tier or status.
       'dynamodb:Query': [`TENANT#${TENANT_A}`],
-      // A handled event's record, a customer's mapping, a profile rewritten.
-      'dynamodb:PutItem': ['WEBHOOK#evt_1', 'CUSTOMER#cus_1', `USER#${USER_SUB}`],
+      // A handled event's record, a customer's mapping, a profile rewritten, a held e-mail.
+      'dynamodb:PutItem': ['WEBHOOK#evt_1', 'CUSTOMER#cus_1', `USER#${USER_SUB}`, `OUTBOX#${HELD}`],
       // The account and tenant record; the copies in profiles.
       'dynamodb:UpdateItem': [`TENANT#${TENANT_A}`, `USER#${USER_SUB}`]
     },
     // Its own reading of migration records, which the others may not touch.
-    ownForeign: { 'dynamodb:GetItem': ['MIGRATION#'] },
+    ownForeign: { 'dynamodb:GetItem': ['MIGRATION#'], 'dynamodb:PutItem': ['OUTBOX#'] },
     // Kinds the others use that this role may not.
     moreForeign: [['EMAIL#someone@example.com']]
   },
@@ -120,16 +123,18 @@ export const CONTROL_ROLES = {
       'dynamodb:GetItem': [`TENANT#${TENANT_A}`, `USER#${USER_SUB}`, `MIGRATION#${TENANT_A}`],
       // The members whose profiles get the tenant's new status.
       'dynamodb:Query': [`TENANT#${TENANT_A}`],
-      // A profile rewritten.
-      'dynamodb:PutItem': [`USER#${USER_SUB}`],
+      // A profile rewritten, a held e-mail kept.
+      'dynamodb:PutItem': [`USER#${USER_SUB}`, `OUTBOX#${HELD}`],
+      // A held e-mail, sent.
+      'dynamodb:DeleteItem': [`OUTBOX#${HELD}`],
       // The account and tenant record; the copies in profiles.
       'dynamodb:UpdateItem': [`TENANT#${TENANT_A}`, `USER#${USER_SUB}`]
     },
-    ownForeign: { 'dynamodb:GetItem': ['MIGRATION#'] },
+    ownForeign: { 'dynamodb:GetItem': ['MIGRATION#'], 'dynamodb:PutItem': ['OUTBOX#'], 'dynamodb:DeleteItem': ['OUTBOX#'] },
     moreForeign: [['EMAIL#someone@example.com'], ['CUSTOMER#cus_1'], ['WEBHOOK#evt_1']],
     // The index partitions it queries; every other one (the operators' list of all tenants)
     // is denied.
-    index: { 'dynamodb:Query': ['PAST_DUE'] }
+    index: { 'dynamodb:Query': ['PAST_DUE', 'OUTBOX'] }
   },
   PostConfirmationFunction: {
     check: '10.post-confirmation',
@@ -137,14 +142,18 @@ export const CONTROL_ROLES = {
       // Is the user onboarded already (Cognito retries the trigger)?
       'dynamodb:GetItem': [`USER#${USER_SUB}`],
       // One transaction of four conditional puts: tenant record and member entry, membership,
-      // e-mail claim.
-      'dynamodb:PutItem': [`TENANT#${TENANT_A}`, `USER#${USER_SUB}`, `EMAIL#someone@example.com`]
-    }
+      // e-mail claim; a held welcome.
+      'dynamodb:PutItem': [`TENANT#${TENANT_A}`, `USER#${USER_SUB}`, `EMAIL#someone@example.com`, `OUTBOX#${HELD}`]
+    },
+    ownForeign: { 'dynamodb:PutItem': ['OUTBOX#'] }
   }
 }
 
 /** Partition keys in the control table (or anywhere) that neither function may touch. */
 export const FOREIGN_CONTROL_KEYS = [
+  // A held e-mail (only the functions that send mail keep one, and only billing-sweep sends
+  // and forgets it).
+  [`OUTBOX#${HELD}`],
   [`MIGRATION#${TENANT_A}`],
   ['MIGRATION#'],
   [`${TENANT_A}#PRODUCT#0`],
