@@ -524,6 +524,8 @@ Try it (with the small client, in another terminal):
   scripts/tenantry accept "Bob Bakes" --as alice@acme.example
   scripts/tenantry checkout standard                       # bob pays for Bob Bakes: the payment page
   scripts/tenantry pay bob@acme.example                    # its "Pay" button; then: tenantry billing
+  scripts/tenantry fail-payment bob@acme.example           # refused: 30 s of grace here, then suspended
+  scripts/tenantry pay-again bob@acme.example              # paid: active again
 
 Or with the AWS CLI and curl:
 
