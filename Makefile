@@ -1,5 +1,5 @@
 # The logic lives in scripts/; these targets are the entry points the README documents.
-.PHONY: test dev bench fmt events
+.PHONY: test dev bench fuzz fmt events openapi
 
 ## Runs the whole system on 127.0.0.1 (local DynamoDB, Cognito with the real triggers, the
 ## functions, API Gateway) until Ctrl-C, and prints a walkthrough.
@@ -13,6 +13,14 @@ test:
 ## Formats the code.
 fmt:
 	cargo fmt --all
+
+## The API contract test with many examples per operation (Schemathesis against a fresh local stack).
+fuzz:
+	@scripts/fuzz.sh
+
+## Rebuilds docs/openapi.json from docs/openapi/.
+openapi:
+	python3 scripts/openapi.py
 
 ## Regenerates the sample events in events/.
 events:

@@ -58,3 +58,32 @@ start_bg() {
   PIDS+=("$!")
   LAST_PID=$!
 }
+
+# start_test_stack DIR RUN_DIR: starts the local stack on free ports in DIR (relative to the
+# repository), waits for it, and exports TENANTRY_STACK and the DynamoDB endpoint and tables the
+# tests read. Stopped by stop_all.
+start_test_stack() {
+  local STACK_DIR=$1 RUN_DIR=$2 stack_pid waited
+
+  step "Starting the local stack on free ports (moto, cognito-local with the triggers, cargo lambda watch, local gateway)"
+  start_bg "$RUN_DIR/stack.log" "$PY" "$ROOT/scripts/local_stack.py" up --dir "$STACK_DIR" --free-ports --quiet --delivery-code "$(python3 -c 'import secrets; print(secrets.randbelow(900000) + 100000)')"
+  stack_pid=$LAST_PID
+  waited=0
+  until [[ -f "$ROOT/$STACK_DIR/stack.json" ]]; do
+    if ! kill -0 "$stack_pid" 2>/dev/null; then
+      tail -n 60 "$RUN_DIR/stack.log" >&2
+      die "the local stack did not start (log: $RUN_DIR/stack.log, component logs: $STACK_DIR/)"
+    fi
+    (( waited % 300 == 299 )) && info "still starting ($((waited / 10))s; the first run builds every function)"
+    (( waited >= 12000 )) && die "the local stack did not start within 20 minutes (log: $RUN_DIR/stack.log)"
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  grep -E '^==>' "$RUN_DIR/stack.log" | sed 's/^/    /' >&2 || true
+  stack_value() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, d))' "$ROOT/$STACK_DIR/stack.json" "$1"; }
+  export TENANTRY_STACK="$ROOT/$STACK_DIR/stack.json"
+  export TENANTRY_DYNAMODB_ENDPOINT=$(stack_value dynamodb_endpoint)
+  export TENANTRY_DATA_TABLE=$(stack_value 'tables["DataTable"]')
+  export TENANTRY_CONTROL_TABLE=$(stack_value 'tables["ControlTable"]')
+  info "API $(stack_value api_url), Cognito $(stack_value cognito_endpoint), DynamoDB $TENANTRY_DYNAMODB_ENDPOINT"
+}

@@ -11,39 +11,18 @@ step "Formatting and lints (cargo fmt --check, cargo clippy -D warnings)"
 cargo fmt --all -- --check || die "code is not formatted: run cargo fmt --all"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-step "Template checks (cfn-lint, sam validate --lint)"
+step "Template and API document checks (cfn-lint, sam validate --lint, docs/openapi.json)"
 cfn-lint template.yaml
 sam validate --lint --template template.yaml 2>&1 | grep -v -i telemetry || true
 sam validate --lint --template template.yaml >/dev/null 2>&1 || die "sam validate --lint failed"
+"$PY" "$ROOT/scripts/openapi.py" --check
 
 "$ROOT/scripts/test-iam.sh"
 
 RUN_DIR="$ROOT/.local/test"
 rm -rf "$RUN_DIR" && mkdir -p "$RUN_DIR"
-STACK_DIR=".local/test-stack"
 trap stop_all EXIT
-
-step "Starting the local stack on free ports (moto, cognito-local with the triggers, cargo lambda watch, local gateway)"
-start_bg "$RUN_DIR/stack.log" "$PY" "$ROOT/scripts/local_stack.py" up --dir "$STACK_DIR" --free-ports --quiet --delivery-code "$(python3 -c 'import secrets; print(secrets.randbelow(900000) + 100000)')"
-stack_pid=$LAST_PID
-waited=0
-until [[ -f "$ROOT/$STACK_DIR/stack.json" ]]; do
-  if ! kill -0 "$stack_pid" 2>/dev/null; then
-    tail -n 60 "$RUN_DIR/stack.log" >&2
-    die "the local stack did not start (log: $RUN_DIR/stack.log, component logs: $STACK_DIR/)"
-  fi
-  (( waited % 300 == 299 )) && info "still starting ($((waited / 10))s; the first run builds every function)"
-  (( waited >= 12000 )) && die "the local stack did not start within 20 minutes (log: $RUN_DIR/stack.log)"
-  sleep 0.1
-  waited=$((waited + 1))
-done
-grep -E '^==>' "$RUN_DIR/stack.log" | sed 's/^/    /' >&2 || true
-stack_value() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, d))' "$ROOT/$STACK_DIR/stack.json" "$1"; }
-export TENANTRY_STACK="$ROOT/$STACK_DIR/stack.json"
-export TENANTRY_DYNAMODB_ENDPOINT=$(stack_value dynamodb_endpoint)
-export TENANTRY_DATA_TABLE=$(stack_value 'tables["DataTable"]')
-export TENANTRY_CONTROL_TABLE=$(stack_value 'tables["ControlTable"]')
-info "API $(stack_value api_url), Cognito $(stack_value cognito_endpoint), DynamoDB $TENANTRY_DYNAMODB_ENDPOINT"
+start_test_stack ".local/test-stack" "$RUN_DIR"
 
 step "Running the test suite (cargo test --workspace)"
 set +e
@@ -52,6 +31,11 @@ status=${PIPESTATUS[0]}
 set -e
 grep -E '^test result:' "$RUN_DIR/cargo-test.log" | awk '{p+=$4; f+=$6; i+=$8} END {printf "    %d passed, %d failed, %d ignored\n", p, f, i}' >&2
 (( status == 0 )) || exit "$status"
+
+step "API contract (Schemathesis against the local stack, 10 examples per operation; more: make fuzz)"
+"$PY" "$ROOT/scripts/contract_test.py" --stack "$TENANTRY_STACK" --max-examples 10 --report-dir "$RUN_DIR/contract" \
+  >"$RUN_DIR/contract.log" 2>&1 || { tail -n 80 "$RUN_DIR/contract.log" >&2; die "the API answered outside docs/openapi.json (log: $RUN_DIR/contract.log)"; }
+grep -E '^    schemathesis' "$RUN_DIR/contract.log" >&2 || true
 
 step "Benchmark harness smoke run (few iterations, no figures asserted)"
 "$ROOT/scripts/bench-smoke.sh"

@@ -332,3 +332,34 @@ impl<S: crate::store::control::MembershipLookup> SoleMembership for S {
         Ok(profile.memberships.into_values().next())
     }
 }
+
+/// Asserts that `function`'s route table is exactly the operations `docs/openapi.json` gives to
+/// it (`x-tenantry-function`). With the end-to-end check that the document's operations are the
+/// template's routes, this proves the document, the template and the handlers agree.
+pub fn assert_routes_documented(
+    function: &str,
+    routes: impl IntoIterator<Item = crate::http::Route>,
+) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("docs")
+        .join("openapi.json");
+    let text = std::fs::read_to_string(&path).expect("docs/openapi.json (scripts/openapi.py)");
+    let document: Value = serde_json::from_str(&text).expect("docs/openapi.json is JSON");
+    let mut documented = std::collections::BTreeSet::new();
+    for (template, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            if operation["x-tenantry-function"].as_str() == Some(function) {
+                documented.insert((method.to_uppercase(), template.clone()));
+            }
+        }
+    }
+    let table: std::collections::BTreeSet<(String, String)> = routes
+        .into_iter()
+        .map(|route| (route.method.to_owned(), route.template.to_owned()))
+        .collect();
+    assert_eq!(
+        table, documented,
+        "{function}'s route table (left) and the operations docs/openapi.json gives it (right)"
+    );
+}

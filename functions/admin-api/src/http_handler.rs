@@ -321,6 +321,14 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn the_route_table_is_the_documents() {
+        shared::testing::assert_routes_documented(
+            "admin-api",
+            ROUTES.iter().map(|(route, _)| *route),
+        );
+    }
+
     type TestDeps = Deps<MemoryControl, MemoryJobQueue, MemoryDirectory>;
 
     async fn deps() -> TestDeps {

@@ -563,6 +563,14 @@ mod tests {
     use crate::provider::fake::FakeProvider;
     use shared::ids::TenantId;
 
+    #[test]
+    fn the_route_table_is_the_documents() {
+        shared::testing::assert_routes_documented(
+            "billing-api",
+            ROUTES.iter().map(|(route, _)| *route),
+        );
+    }
+
     const SECRET: &str = "whsec_test_current";
     const START: u64 = 1_796_200_000;
 

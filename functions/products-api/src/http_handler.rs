@@ -188,6 +188,14 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn the_route_table_is_the_documents() {
+        shared::testing::assert_routes_documented(
+            "products-api",
+            ROUTES.iter().map(|(route, _)| *route),
+        );
+    }
+
     fn deps() -> Deps<MemoryStore> {
         Deps {
             store: MemoryStore::new(),

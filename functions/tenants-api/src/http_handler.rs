@@ -228,6 +228,14 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn the_route_table_is_the_documents() {
+        shared::testing::assert_routes_documented(
+            "tenants-api",
+            ROUTES.iter().map(|(route, _)| *route),
+        );
+    }
+
     type TestDeps = Deps<MemoryControl, MemoryStore, MemoryJobQueue>;
 
     async fn deps() -> TestDeps {

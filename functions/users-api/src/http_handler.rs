@@ -727,6 +727,14 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn the_route_table_is_the_documents() {
+        shared::testing::assert_routes_documented(
+            "users-api",
+            ROUTES.iter().map(|(route, _)| *route),
+        );
+    }
+
     type TestDeps = Deps<MemoryControl, MemoryDirectory>;
 
     /// The sample tenants, their people also in the user pool (as [`SAMPLE_ACCOUNTS`]).
