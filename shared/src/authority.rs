@@ -194,6 +194,16 @@ pub fn admitted(status: TenantStatus, admit: Admit) -> TenantStatus {
     }
 }
 
+/// [`check`] of a caller against its tenant's record, admitting the tenants `admit` names.
+pub fn check_in(caller: &TenantContext, tenant: &Tenant, admit: Admit) -> Result<(), StoreError> {
+    check(
+        caller,
+        admitted(tenant.status, admit),
+        &tenant.revoked,
+        tenant.require_mfa,
+    )
+}
+
 /// The control-plane functions' check: one strongly consistent read of the caller's member entry
 /// and tenant record. A caller who is no longer a member is [`StoreError::Revoked`].
 pub trait ControlAuthority: Send + Sync {

@@ -342,20 +342,9 @@ where
         tracing::warn!("event about no tenant of this service: acknowledged");
         return Ok(acknowledged("ignored"));
     };
-    let record = match deps.control.get_tenant(&tenant).await {
-        Ok(record)
-            if !matches!(
-                record.status,
-                TenantStatus::Deleting | TenantStatus::Deleted
-            ) =>
-        {
-            record
-        }
-        Ok(_) | Err(StoreError::NotFound) => {
-            tracing::warn!(tenant_id = %tenant, "event about a tenant that is gone: acknowledged");
-            return Ok(acknowledged("ignored"));
-        }
-        Err(err) => return Err(err.into()),
+    let Some(record) = live_tenant(&deps.control, &tenant).await? else {
+        tracing::warn!(tenant_id = %tenant, "event about a tenant that is gone: acknowledged");
+        return Ok(acknowledged("ignored"));
     };
     // Another event of the same tenant may be applied meanwhile: re-read and re-apply.
     for _ in 0..3 {
@@ -385,6 +374,25 @@ where
         }
     }
     Err(StoreError::VersionConflict.into())
+}
+
+/// The tenant's record, unless it is gone (offboarded, or being offboarded).
+pub(crate) async fn live_tenant<C: TenantStore>(
+    control: &C,
+    tenant: &TenantId,
+) -> Result<Option<Tenant>, StoreError> {
+    match control.get_tenant(tenant).await {
+        Ok(record)
+            if !matches!(
+                record.status,
+                TenantStatus::Deleting | TenantStatus::Deleted
+            ) =>
+        {
+            Ok(Some(record))
+        }
+        Ok(_) | Err(StoreError::NotFound) => Ok(None),
+        Err(err) => Err(err),
+    }
 }
 
 /// The account after `event`.
@@ -605,6 +613,20 @@ mod tests {
             clock: clock.clone(),
         };
         (deps, clock)
+    }
+
+    /// The sweep, on the same stores and clock as `deps`, with a mailer of its own.
+    fn sweeper(
+        deps: &TestDeps,
+        clock: &Arc<TestClock>,
+    ) -> crate::sweep::SweepDeps<MemoryControl, MemoryJobQueue, MemoryMailer> {
+        crate::sweep::SweepDeps {
+            control: deps.control.clone(),
+            jobs: deps.jobs.clone(),
+            mailer: MemoryMailer::default(),
+            config: deps.config.clone(),
+            clock: clock.clone(),
+        }
     }
 
     fn tenant_a() -> TenantId {
@@ -848,15 +870,9 @@ mod tests {
 
     #[tokio::test]
     async fn with_no_word_from_the_provider_the_sweep_suspends_once_the_grace_period_is_over() {
-        use crate::sweep::{SweepDeps, Swept, sweep};
+        use crate::sweep::{Swept, sweep};
         let (deps, clock) = deps().await;
-        let swept = SweepDeps {
-            control: deps.control.clone(),
-            jobs: deps.jobs.clone(),
-            mailer: MemoryMailer::default(),
-            config: deps.config.clone(),
-            clock: clock.clone(),
-        };
+        let swept = sweeper(&deps, &clock);
         deps.control
             .attach_customer(&tenant_a(), "cus_a")
             .await
@@ -917,15 +933,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_payment_before_the_deadline_leaves_nothing_for_the_sweep() {
-        use crate::sweep::{SweepDeps, Swept, sweep};
+        use crate::sweep::{Swept, sweep};
         let (deps, clock) = deps().await;
-        let swept = SweepDeps {
-            control: deps.control.clone(),
-            jobs: deps.jobs.clone(),
-            mailer: MemoryMailer::default(),
-            config: deps.config.clone(),
-            clock: clock.clone(),
-        };
+        let swept = sweeper(&deps, &clock);
         deliver(&deps, &completed("evt_1", START - 10, "standard")).await;
         deliver(&deps, &invoice("evt_2", "invoice.payment_failed", START)).await;
         deliver(&deps, &invoice("evt_3", "invoice.paid", START + 60)).await;

@@ -24,7 +24,6 @@ use serde_json::Value;
 
 use shared::billing::subscription;
 use shared::domain::email::EmailAddress;
-use shared::domain::tenant::TenantStatus;
 use shared::ids::TenantId;
 use shared::jobs::JobQueue;
 use shared::mail::{self, Deferring, Delivered, Language, Mailer, Outbox, deliver_held};
@@ -33,7 +32,7 @@ use shared::store::billing::BillingStore;
 use shared::store::control::TenantStore;
 use shared::tenancy::access::Clock;
 
-use crate::http_handler::{BillingConfig, reconcile, send_all, unix};
+use crate::http_handler::{BillingConfig, live_tenant, reconcile, send_all, unix};
 
 /// The most accounts one run handles (the next run takes the rest).
 pub const BATCH: usize = 500;
@@ -133,17 +132,8 @@ where
             Err(StoreError::VersionConflict) => continue,
             Err(err) => return Err(err),
         }
-        let record = match deps.control.get_tenant(tenant).await {
-            Ok(record)
-                if !matches!(
-                    record.status,
-                    TenantStatus::Deleting | TenantStatus::Deleted
-                ) =>
-            {
-                record
-            }
-            Ok(_) | Err(StoreError::NotFound) => return Ok(false),
-            Err(err) => return Err(err),
+        let Some(record) = live_tenant(&deps.control, tenant).await? else {
+            return Ok(false);
         };
         let suspended = reconcile(&deps.control, &deps.jobs, &record, &before, &after)
             .await

@@ -723,17 +723,15 @@ mod tests {
         deps.store.set_tier(b, shared::context::Tier::Basic);
         deps.store.set_plan_lowered(b, 2);
         let first = id_of(&products[0]).to_owned();
-        let replace = |version: u64| {
-            json!({"name": "Gyokuro", "sku": "R-0", "price": 99, "currency": "EUR", "version": version})
-                .to_string()
-        };
-        let put = call(
-            &deps,
+        let body =
+            json!({"name": "Gyokuro", "sku": "R-0", "price": 99, "currency": "EUR", "version": 1})
+                .to_string();
+        let replace = || {
             fixture("replace-product", "b-admin")
                 .path_param("productId", &first)
-                .body(&replace(1)),
-        )
-        .await;
+                .body(&body)
+        };
+        let put = call(&deps, replace()).await;
         let problem = assert_problem(&put, 409, "over-plan-limits");
         assert!(
             problem["detail"]
@@ -757,13 +755,7 @@ mod tests {
         )
         .await;
         assert_eq!(delete.status(), 204);
-        let put = call(
-            &deps,
-            fixture("replace-product", "b-admin")
-                .path_param("productId", &first)
-                .body(&replace(1)),
-        )
-        .await;
+        let put = call(&deps, replace()).await;
         assert_eq!(put.status(), 200, "{}", body_json(&put));
         // Another tenant is never affected.
         create(&deps, "a-admin", "R-A").await;

@@ -487,12 +487,7 @@ impl ControlAuthority for MemoryControl {
             .get(&caller.tenant_id)
             .cloned()
             .ok_or(StoreError::TenantInactive)?;
-        crate::authority::check(
-            caller,
-            crate::authority::admitted(tenant.status, admit),
-            &tenant.revoked,
-            tenant.require_mfa,
-        )?;
+        crate::authority::check_in(caller, &tenant, admit)?;
         let member = state
             .members
             .get(&caller.tenant_id)

@@ -81,6 +81,31 @@ impl DynamoControl {
     /// and revocations. A read projected to exactly those attributes, because that is all the
     /// data APIs' own role may read of the control table (the IAM condition
     /// `dynamodb:Attributes` in template.yaml).
+    /// A query of one partition of the control index, with the sort keys `sort` names if given.
+    fn index_query(
+        &self,
+        partition: &str,
+        sort: Option<SortKey>,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        let query = self
+            .scope
+            .client
+            .query()
+            .table_name(self.table())
+            .index_name(keys::GSI1)
+            .expression_attribute_names("#pk", keys::GSI1_PK)
+            .expression_attribute_values(":partition", AttributeValue::S(partition.to_owned()));
+        let (condition, bound) = match sort {
+            None => return query.key_condition_expression("#pk = :partition"),
+            Some(SortKey::Below(bound)) => ("#pk = :partition AND #sk < :bound", bound),
+            Some(SortKey::After(bound)) => ("#pk = :partition AND #sk > :bound", bound),
+        };
+        query
+            .key_condition_expression(condition)
+            .expression_attribute_names("#sk", keys::GSI1_SK)
+            .expression_attribute_values(":bound", AttributeValue::S(bound))
+    }
+
     /// What [`DynamoControl::tenant_location`] reads of a tenant record: the data APIs' IAM
     /// policies allow exactly these attributes (`dynamodb:Attributes` in `template.yaml`).
     pub async fn tenant_location(
@@ -673,6 +698,12 @@ pub(crate) const REQUIRE_MFA: &str = "require_mfa";
 
 fn require_mfa_of(item: &Item) -> bool {
     item.get_bool(REQUIRE_MFA).unwrap_or(false)
+}
+
+/// Which sort keys of an index partition a query reads.
+enum SortKey {
+    Below(String),
+    After(String),
 }
 
 /// The attributes of a tenant record the data APIs read (`#status` and `#revoked` are `status`
@@ -1485,12 +1516,7 @@ impl ControlAuthority for DynamoControl {
             .await?;
         // A token naming a tenant that does not exist: nothing to say about it.
         let tenant = parse_tenant(&record.ok_or(StoreError::TenantInactive)?)?;
-        crate::authority::check(
-            caller,
-            crate::authority::admitted(tenant.status, admit),
-            &tenant.revoked,
-            tenant.require_mfa,
-        )?;
+        crate::authority::check_in(caller, &tenant, admit)?;
         let member = parse_member(&member.ok_or(StoreError::Revoked)?)?;
         if member.status != MemberStatus::Active {
             return Err(StoreError::Revoked);
@@ -1712,23 +1738,15 @@ impl TenantStore for DynamoControl {
         cursor: Option<&str>,
     ) -> Result<ListPage<Tenant>, StoreError> {
         let after = cursor.map(control_cursor::decode).transpose()?;
-        let mut query = self
-            .scope
-            .client
-            .query()
-            .table_name(self.table())
-            .index_name(keys::GSI1)
-            .expression_attribute_names("#pk", keys::GSI1_PK)
-            .expression_attribute_values(":all", AttributeValue::S(keys::ALL_TENANTS.to_owned()))
-            .limit(limit as i32);
-        query = match after {
-            None => query.key_condition_expression("#pk = :all"),
-            Some(after) => query
-                .key_condition_expression("#pk = :all AND #sk > :after")
-                .expression_attribute_names("#sk", keys::GSI1_SK)
-                .expression_attribute_values(":after", AttributeValue::S(after.to_string())),
-        };
-        let output = query.send().await.map_err(backend)?;
+        let output = self
+            .index_query(
+                keys::ALL_TENANTS,
+                after.map(|after| SortKey::After(after.to_string())),
+            )
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(backend)?;
         let items = output
             .items
             .unwrap_or_default()
@@ -2104,14 +2122,7 @@ impl crate::mail::Outbox for DynamoControl {
     /// (which DynamoDB's TTL deletes within days) is left out.
     async fn held(&self, limit: usize) -> Result<Vec<crate::mail::Held>, StoreError> {
         let output = self
-            .scope
-            .client
-            .query()
-            .table_name(self.table())
-            .index_name(keys::GSI1)
-            .key_condition_expression("#pk = :held")
-            .expression_attribute_names("#pk", keys::GSI1_PK)
-            .expression_attribute_values(":held", AttributeValue::S(keys::HELD_MAIL.to_owned()))
+            .index_query(keys::HELD_MAIL, None)
             .limit(limit.clamp(1, 1000) as i32)
             .send()
             .await
@@ -2292,21 +2303,9 @@ impl BillingStore for DynamoControl {
         let mut start = None;
         loop {
             let output = self
-                .scope
-                .client
-                .query()
-                .table_name(self.table())
-                .index_name(keys::GSI1)
-                .key_condition_expression("#pk = :due AND #sk < :bound")
-                .expression_attribute_names("#pk", keys::GSI1_PK)
-                .expression_attribute_names("#sk", keys::GSI1_SK)
-                .expression_attribute_values(
-                    ":due",
-                    AttributeValue::S(keys::AWAITING_SUSPENSION.to_owned()),
-                )
-                .expression_attribute_values(
-                    ":bound",
-                    AttributeValue::S(keys::past_due_bound(failed_by)),
+                .index_query(
+                    keys::AWAITING_SUSPENSION,
+                    Some(SortKey::Below(keys::past_due_bound(failed_by))),
                 )
                 .projection_expression("tenant_id")
                 .limit(limit.saturating_sub(due.len()).clamp(1, 1000) as i32)
