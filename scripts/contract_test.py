@@ -58,7 +58,7 @@ def sign_in(stack, cognito, email):
 def schemathesis(stack, token, examples, report, *filters):
     command = [str(VENV_BIN / "schemathesis"), "run", str(ROOT / "docs" / "openapi.json"),
                "--url", stack["api_url"], "--header", f"Authorization:{token}",
-               "--checks", CHECKS, "--max-examples", str(examples), "--workers", "2",
+               "--checks", CHECKS, "--max-examples", str(examples), "--workers", "1",
                "--request-timeout", "30", "--suppress-health-check", "all",
                "--generation-database", "none", "--report", "junit", "--report-dir", str(report),
                *filters]

@@ -32,7 +32,7 @@ set -e
 grep -E '^test result:' "$RUN_DIR/cargo-test.log" | awk '{p+=$4; f+=$6; i+=$8} END {printf "    %d passed, %d failed, %d ignored\n", p, f, i}' >&2
 (( status == 0 )) || exit "$status"
 
-step "API contract (Schemathesis against the local stack, 10 examples per operation; more: make fuzz)"
+step "API contract (Schemathesis against the local stack, 10 examples per operation, about a minute; more: make fuzz)"
 "$PY" "$ROOT/scripts/contract_test.py" --stack "$TENANTRY_STACK" --max-examples 10 --report-dir "$RUN_DIR/contract" \
   >"$RUN_DIR/contract.log" 2>&1 || { tail -n 80 "$RUN_DIR/contract.log" >&2; die "the API answered outside docs/openapi.json (log: $RUN_DIR/contract.log)"; }
 grep -E '^    schemathesis' "$RUN_DIR/contract.log" >&2 || true
