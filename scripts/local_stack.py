@@ -499,6 +499,7 @@ def walkthrough(state, directory):
 Tenantry is running on 127.0.0.1 (state is kept in memory: each `make dev` starts empty).
 
   API (API Gateway + Cognito authorizer)  {api}
+  The API's contract (OpenAPI 3.1)         {api}/openapi.json
   Cognito (cognito-local)                 {cognito}   pool {state['user_pool_id']}, client {client}
   DynamoDB + STS (moto)                   {state['dynamodb_endpoint']}
   Functions (cargo lambda watch)          {state['lambda_endpoint']}
