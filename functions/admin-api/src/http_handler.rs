@@ -254,6 +254,15 @@ async fn update<C: TenantStore, J: JobQueue, D>(
         ));
     }
     let migration = tier.filter(|tier| is_silo(*tier) != is_silo(current.tier));
+    if migration.is_some() && status.unwrap_or(current.status) == TenantStatus::Suspended {
+        // The migration job moves an active tenant's data (it passes through `provisioning`,
+        // which a suspension must not be lifted into).
+        return Err(ApiError::conflict(
+            "tenant-suspended",
+            "A suspended tenant's storage cannot move: reactivate it first, or change its tier \
+             without moving to or from premium.",
+        ));
+    }
     let change = TenantStateChange {
         expected_version: Some(current.version),
         expected_status: Some(current.status),
@@ -601,6 +610,36 @@ mod tests {
                 to_tier: Tier::Premium
             }]
         );
+    }
+
+    #[tokio::test]
+    async fn a_suspended_tenants_storage_does_not_move() {
+        let deps = deps().await;
+        for body in [
+            r#"{"tier":"premium","status":"suspended"}"#,
+            r#"{"status":"suspended"}"#,
+            r#"{"tier":"premium"}"#,
+        ] {
+            let response = call(&deps, fixture("update-tenant", "platform").body(body)).await;
+            if body == r#"{"status":"suspended"}"# {
+                assert_eq!(response.status(), 200);
+                continue;
+            }
+            assert_problem(&response, 409, "tenant-suspended");
+        }
+        assert!(deps.jobs.dispatched().is_empty());
+        let tenant = deps.control.get_tenant(&tenant(TENANT_A)).await.unwrap();
+        assert_eq!(
+            (tenant.status, tenant.tier),
+            (TenantStatus::Suspended, Tier::Basic)
+        );
+        // Within pooled plans the tier still changes.
+        let standard = call(
+            &deps,
+            fixture("update-tenant", "platform").body(r#"{"tier":"standard"}"#),
+        )
+        .await;
+        assert_eq!(standard.status(), 200);
     }
 
     #[tokio::test]

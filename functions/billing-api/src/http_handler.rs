@@ -454,21 +454,6 @@ where
         expected_status: Some(tenant.status),
         ..TenantStateChange::default()
     };
-    if entitled != tenant.tier {
-        // A lower plan leaves data over its limits read-only; a higher one lifts that.
-        change.plan_lowered = Some(entitled < tenant.tier);
-        if is_silo(entitled) != is_silo(tenant.tier) {
-            jobs.dispatch(&TenantJob::Migrate {
-                tenant_id: id,
-                to_tier: entitled,
-            })
-            .await
-            .map_err(|err| ApiError::Internal(err.to_string()))?;
-            tracing::info!(tenant_id = %id, to_tier = %entitled, "plan changed: storage migration dispatched");
-        } else {
-            change.tier = Some(entitled);
-        }
-    }
     if after.suspended_for_payment && tenant.status == TenantStatus::Active {
         change.status = Some(TenantStatus::Suspended);
     }
@@ -478,9 +463,31 @@ where
     {
         change.status = Some(TenantStatus::Active);
     }
+    let moves = entitled != tenant.tier && is_silo(entitled) != is_silo(tenant.tier);
+    if entitled != tenant.tier {
+        // A lower plan leaves data over its limits read-only; a higher one lifts that.
+        change.plan_lowered = Some(entitled < tenant.tier);
+        if !moves {
+            change.tier = Some(entitled);
+        }
+    }
     if change.tier.is_some() || change.status.is_some() || change.plan_lowered.is_some() {
         control.set_tenant_state(&id, change.clone()).await?;
         tracing::info!(tenant_id = %id, tier = ?change.tier, status = ?change.status, "tenant brought in line with its billing");
+    }
+    // A move between pooled and own-table storage is the migration job's, which moves an active
+    // tenant's data (so it is dispatched once the status above is written). A suspended
+    // tenant's storage stays: the event that lifts the suspension moves it.
+    if moves && change.status.unwrap_or(tenant.status) == TenantStatus::Active {
+        jobs.dispatch(&TenantJob::Migrate {
+            tenant_id: id,
+            to_tier: entitled,
+        })
+        .await
+        .map_err(|err| ApiError::Internal(err.to_string()))?;
+        tracing::info!(tenant_id = %id, to_tier = %entitled, "plan changed: storage migration dispatched");
+    } else if moves {
+        tracing::info!(tenant_id = %id, to_tier = %entitled, "suspended: the storage moves once it is active");
     }
     Ok(change.status == Some(TenantStatus::Suspended))
 }
@@ -740,6 +747,58 @@ mod tests {
             tier_of_a(&deps).await.0,
             Tier::Basic,
             "the job changes the tier"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_suspended_tenants_storage_moves_only_once_it_is_active() {
+        // Suspended by an operator, it pays for premium: nothing moves.
+        let (operated, _) = deps().await;
+        let suspend = TenantStateChange {
+            status: Some(TenantStatus::Suspended),
+            ..TenantStateChange::default()
+        };
+        operated
+            .control
+            .set_tenant_state(&tenant_a(), suspend)
+            .await
+            .unwrap();
+        deliver(&operated, &completed("evt_1", START - 10, "premium")).await;
+        assert!(operated.jobs.dispatched().is_empty());
+        assert_eq!(
+            tier_of_a(&operated).await,
+            (Tier::Basic, TenantStatus::Suspended)
+        );
+
+        // Suspended for non-payment, it pays and moves to premium at once (the portal): active
+        // again first, then the storage moves.
+        let (deps, clock) = deps().await;
+        deliver(&deps, &completed("evt_1", START - 10, "standard")).await;
+        deliver(&deps, &invoice("evt_2", "invoice.payment_failed", START)).await;
+        let week = 7 * 24 * 3600;
+        clock.0.store(START + week, Ordering::SeqCst);
+        crate::sweep::sweep(&sweeper(&deps, &clock)).await.unwrap();
+        assert_eq!(tier_of_a(&deps).await.1, TenantStatus::Suspended);
+        let upgraded = stripe_event(
+            "evt_3",
+            "customer.subscription.updated",
+            START + week + 10,
+            json!({"id": "sub_1", "object": "subscription", "status": "active",
+                   "customer": "cus_1", "metadata": {"tenant_id": TENANT_A, "plan": "premium"},
+                   "current_period_end": START + 30 * 24 * 3600}),
+        );
+        deliver(&deps, &upgraded).await;
+        assert_eq!(
+            tier_of_a(&deps).await,
+            (Tier::Standard, TenantStatus::Active),
+            "the job changes the tier"
+        );
+        assert_eq!(
+            deps.jobs.dispatched(),
+            vec![TenantJob::Migrate {
+                tenant_id: tenant_a(),
+                to_tier: Tier::Premium
+            }]
         );
     }
 
