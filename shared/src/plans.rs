@@ -34,6 +34,13 @@ impl PlanLimits {
     }
 }
 
+/// Whether moving from `from` to `to` lowers the plan (`Some(true)`) or raises it
+/// (`Some(false)`); `None` when the plan stays. A lowered plan leaves data over its limits
+/// read-only (see `crate::authority::ensure_writable`); a raised one lifts that.
+pub fn lowering(from: Tier, to: Tier) -> Option<bool> {
+    (from != to).then_some(to < from)
+}
+
 /// The name of a limit, as it appears in a `quota-exceeded` problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {

@@ -270,10 +270,7 @@ async fn update<C: TenantStore, J: JobQueue, D>(
         // A migration changes the tier itself once the data has moved.
         tier: if migration.is_some() { None } else { tier },
         data_table: None,
-        // A lower plan leaves data over its limits read-only; a higher one lifts that.
-        plan_lowered: tier
-            .filter(|tier| *tier != current.tier)
-            .map(|tier| tier < current.tier),
+        plan_lowered: tier.and_then(|tier| shared::plans::lowering(current.tier, tier)),
     };
     let tenant =
         if change.status.is_some() || change.tier.is_some() || change.plan_lowered.is_some() {

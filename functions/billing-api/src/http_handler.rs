@@ -66,6 +66,14 @@ pub struct BillingConfig {
     pub grace: Duration,
 }
 
+impl BillingConfig {
+    /// The console's billing page: where the provider sends a customer back, and where notices
+    /// send one to pay.
+    pub fn billing_page(&self) -> String {
+        format!("{}/billing", self.console_url)
+    }
+}
+
 pub struct Deps<C, J, P, M> {
     pub control: C,
     pub jobs: J,
@@ -280,7 +288,7 @@ async fn portal<C: BillingStore, J, P: PaymentProvider, M>(
     })?;
     let url = deps
         .provider
-        .portal(&customer, &format!("{}/billing", deps.config.console_url))
+        .portal(&customer, &deps.config.billing_page())
         .await
         .map_err(provider_failure)?;
     Ok(json(StatusCode::OK, &json!({ "url": url })))
@@ -439,7 +447,7 @@ pub(crate) async fn reconcile<C, J>(
     tenant: &Tenant,
     before: &Account,
     after: &Account,
-) -> Result<bool, ApiError>
+) -> Result<bool, StoreError>
 where
     C: TenantStore,
     J: JobQueue,
@@ -464,12 +472,9 @@ where
         change.status = Some(TenantStatus::Active);
     }
     let moves = entitled != tenant.tier && is_silo(entitled) != is_silo(tenant.tier);
-    if entitled != tenant.tier {
-        // A lower plan leaves data over its limits read-only; a higher one lifts that.
-        change.plan_lowered = Some(entitled < tenant.tier);
-        if !moves {
-            change.tier = Some(entitled);
-        }
+    change.plan_lowered = shared::plans::lowering(tenant.tier, entitled);
+    if entitled != tenant.tier && !moves {
+        change.tier = Some(entitled);
     }
     if change.tier.is_some() || change.status.is_some() || change.plan_lowered.is_some() {
         control.set_tenant_state(&id, change.clone()).await?;
@@ -484,7 +489,7 @@ where
             to_tier: entitled,
         })
         .await
-        .map_err(|err| ApiError::Internal(err.to_string()))?;
+        .map_err(|err| StoreError::Backend(format!("dispatching the migration: {err}")))?;
         tracing::info!(tenant_id = %id, to_tier = %entitled, "plan changed: storage migration dispatched");
     } else if moves {
         tracing::info!(tenant_id = %id, to_tier = %entitled, "suspended: the storage moves once it is active");
@@ -512,7 +517,7 @@ async fn notify<C, J, P, M: Mailer>(
     };
     let language = Language::of(tenant.settings.locale.as_deref());
     let organization = tenant.name.as_str();
-    let portal = format!("{}/billing", deps.config.console_url);
+    let portal = deps.config.billing_page();
     let subscription = after.billing.subscription.as_ref();
     let mut emails = Vec::new();
     if after.welcomed.is_some() && after.welcomed != before.welcomed {

@@ -74,6 +74,8 @@ where
         due = swept.due,
         suspended = swept.suspended,
         failed = swept.failed,
+        mail_sent = swept.mail.sent,
+        mail_kept = swept.mail.kept,
         "billing sweep done"
     );
     Ok(swept)
@@ -135,9 +137,7 @@ where
         let Some(record) = live_tenant(&deps.control, tenant).await? else {
             return Ok(false);
         };
-        let suspended = reconcile(&deps.control, &deps.jobs, &record, &before, &after)
-            .await
-            .map_err(|err| StoreError::Backend(format!("{err:?}")))?;
+        let suspended = reconcile(&deps.control, &deps.jobs, &record, &before, &after).await?;
         if suspended
             && let Some(to) = after
                 .email
@@ -147,7 +147,7 @@ where
             let notice = mail::suspended(
                 &to,
                 record.name.as_str(),
-                &format!("{}/billing", deps.config.console_url),
+                &deps.config.billing_page(),
                 Language::of(record.settings.locale.as_deref()),
             );
             let mailer = Deferring {
