@@ -43,6 +43,7 @@ IDS = {
     "orderId": {"a": sample_id("01JB9B", "RA1"), "b": sample_id("01JB9B", "RB1")},
     "userId": {"a": USERS[("a", "member")][0], "b": USERS[("b", "member")][0]},
     "tenantId": {"a": TENANTS["a"]["id"], "b": TENANTS["b"]["id"]},
+    "webhookId": {"a": sample_id("01JB9C", "WA1"), "b": sample_id("01JB9C", "WB1")},
 }
 
 EPOCH = 1795681600  # 2026-11-26T08:26:40Z
@@ -181,6 +182,16 @@ TENANT_ROUTES = [
     ("billing-api", "get-billing", "GET", "/billing", None, None),
     ("billing-api", "checkout", "POST", "/billing/checkout", {"plan": "standard", "interval": "month"}, None),
     ("billing-api", "portal", "POST", "/billing/portal", None, None),
+    ("webhooks-api", "create-webhook", "POST", "/webhooks",
+     {"url": "https://erp.example.com/tenantry/events", "events": ["order.created", "order.status_changed"],
+      "description": "ERP order import"}, None),
+    ("webhooks-api", "list-webhooks", "GET", "/webhooks", None, None),
+    ("webhooks-api", "get-webhook", "GET", "/webhooks/{webhookId}", None, None),
+    ("webhooks-api", "update-webhook", "PATCH", "/webhooks/{webhookId}", {"enabled": True}, None),
+    ("webhooks-api", "delete-webhook", "DELETE", "/webhooks/{webhookId}", None, None),
+    ("webhooks-api", "rotate-webhook-secret", "POST", "/webhooks/{webhookId}/rotate-secret", None, None),
+    ("webhooks-api", "test-webhook", "POST", "/webhooks/{webhookId}/test", None, None),
+    ("webhooks-api", "webhook-deliveries", "GET", "/webhooks/{webhookId}/deliveries", None, {"limit": "20"}),
     ("admin-api", "list-tenants", "GET", "/admin/tenants", None, {"limit": "20"}),
     ("admin-api", "get-tenant", "GET", "/admin/tenants/{tenantId}", None, None),
     ("admin-api", "update-tenant", "PATCH", "/admin/tenants/{tenantId}", {"status": "suspended"}, None),
@@ -352,7 +363,45 @@ def document_event():
     write("api-docs/get-openapi.json", event)
 
 
+def stream_events():
+    """A batch of the pooled table's change stream (a product created, then its price changed),
+    as Lambda gives it to webhook-events; and webhook-deliver's two ways of being woken."""
+    tenant = TENANTS["a"]["id"]
+    product = IDS["productId"]["a"]
+
+    def image(price, version):
+        return {
+            "pk": {"S": f"{tenant}#PRODUCT#1"}, "sk": {"S": product}, "entity": {"S": "product"},
+            "tenant_id": {"S": tenant}, "id": {"S": product}, "name": {"S": "Sencha"},
+            "description": {"S": "Green tea, 100 g"}, "sku": {"S": "TEA-SEN-100"}, "price": {"N": str(price)},
+            "currency": {"S": "EUR"}, "active": {"BOOL": True}, "version": {"N": str(version)},
+            "created_at": {"S": "2026-12-05T10:00:00Z"}, "updated_at": {"S": "2026-12-05T10:0%d:00Z" % version},
+        }
+
+    arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/tenantry-data/stream/2026-12-05T00:00:00.000"
+    records = []
+    for n, (name, old, new) in enumerate([("INSERT", None, image(1250, 1)), ("MODIFY", image(1250, 1), image(1350, 2))]):
+        change = {"ApproximateCreationDateTime": EPOCH + 60 * n,
+                  "Keys": {"pk": new["pk"], "sk": new["sk"]}, "NewImage": new,
+                  "SequenceNumber": str(111000000000000000001 + n), "SizeBytes": 420,
+                  "StreamViewType": "NEW_AND_OLD_IMAGES"}
+        if old:
+            change["OldImage"] = old
+        records.append({"eventID": f"c4ca4238a0b923820dcc509a6f75849{n}", "eventName": name, "eventVersion": "1.1",
+                        "eventSource": "aws:dynamodb", "awsRegion": "eu-west-1", "dynamodb": change,
+                        "eventSourceARN": arn})
+    write("webhook-events/product-created-then-updated.json", {"Records": records})
+    write("webhook-deliver/kick.json", {"endpoints": [{"tenant_id": tenant, "webhook_id": IDS["webhookId"]["a"]}]})
+    write("webhook-deliver/scheduled.json", {
+        "version": "0", "id": "7f6e5d4c-3b2a-4190-8f7e-6d5c4b3a2910", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": "2026-12-05T10:00:00Z",
+        "region": "eu-west-1",
+        "resources": ["arn:aws:events:eu-west-1:123456789012:rule/tenantry-WebhookDeliverFunctionEveryMinute"],
+        "detail": {}})
+
+
 def main():
+    stream_events()
     trigger_events()
     job_events()
     webhook_event()

@@ -5,7 +5,9 @@
 - cognito-local, with the template's user pool, app client, groups and triggers;
 - `cargo lambda watch`, serving every function (the triggers and the Invoke API);
 - local-gateway, API Gateway with a Cognito authorizer, with the template's routes;
-- the template's schedules (EventBridge), run every few seconds by this script.
+- the template's schedules (EventBridge), run every few seconds by this script;
+- an EventBridge stand-in (PutEvents; the template's rules, to their functions);
+- a stream poller: the tables' DynamoDB Streams to the webhook-events function, as Lambda does.
 
     local_stack.py up [--dir DIR] [--free-ports] [--quiet]
 
@@ -39,7 +41,8 @@ POOL_ID = f"{REGION}_LocalTenantry"
 CLIENT_ID = "tenantrylocalwebclient0001"
 ACCOUNT = "123456789012"
 # Fixed ports of `make dev`, each overridable; `make test` takes free ones.
-DEFAULT_PORTS = {"api": 3000, "cognito": 9229, "lambda": 9000, "dynamodb": 5010, "stripe": 12111, "mail": 5011}
+DEFAULT_PORTS = {"api": 3000, "cognito": 9229, "lambda": 9000, "dynamodb": 5010, "stripe": 12111, "mail": 5011,
+                 "bus": 5012}
 # The payment provider's secrets the local stack puts in (moto's) SSM Parameter Store, and gives
 # the Stripe stand-in: what a deployment creates by hand (see README).
 LOCAL_STRIPE_KEY = "sk_test_local_tenantry"
@@ -49,6 +52,8 @@ PORT_VARIABLES = {name: f"TENANTRY_{name.upper()}_PORT" for name in DEFAULT_PORT
 # 5 seconds, not hourly: the walkthrough and the tests see a suspension for non-payment happen.
 LOCAL_GRACE = "30s"
 SCHEDULE_EVERY = 5.0
+# The function the tables' streams invoke (its binary); without it in the template, no poller.
+STREAM_FUNCTION = "webhook-events"
 
 
 def say(message):
@@ -147,7 +152,78 @@ def local_refs(doc, tables, ports):
     refs["StripeApiUrl"] = f"http://127.0.0.1:{ports['stripe']}"
     refs["ConsoleUrl"] = f"http://127.0.0.1:{ports['stripe']}/console"
     refs["BillingGracePeriod"] = LOCAL_GRACE
+    # Deployed, webhook endpoints are https URLs of public hosts; locally the receivers listen on
+    # 127.0.0.1, over http.
+    if "WebhookUrlPolicy" in (doc.get("Parameters") or {}):
+        refs["WebhookUrlPolicy"] = "loopback-http"
+    # The event buses: !Ref is a bus's name, and !GetAtt gives its name or ARN.
+    for logical_id, props in template.resources(doc, "AWS::Events::EventBus"):
+        name = template.resolve(props["Name"], STACK_NAME, refs)
+        refs.update({logical_id: name, f"{logical_id}.Name": name,
+                     f"{logical_id}.Arn": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"})
     return refs
+
+
+def event_rules(doc, refs):
+    """The event buses and rules for the EventBridge stand-in (see scripts/bus_standin.py): each
+    enabled rule with an event pattern, its bus, and the functions it targets (their binaries),
+    from the rules (AWS::Events::Rule) and the functions' EventBridgeRule events. A function
+    target that reshapes the event (Input, InputPath, InputTransformer) is an error: the function
+    would get another event locally. Targets that are not functions are listed in `undelivered`."""
+    fns = functions(doc)
+
+    def pattern(value):
+        return json.loads(value) if isinstance(value, str) else value
+
+    def reshaping(where, props):
+        found = sorted({"Input", "InputPath", "InputTransformer"} & set(props))
+        if found:
+            raise StackError(f"{where}: {', '.join(found)} is not supported by the local EventBridge stand-in")
+
+    buses = [refs[logical_id] for logical_id, _ in template.resources(doc, "AWS::Events::EventBus")]
+    rules, undelivered = [], []
+    for logical_id, props in template.resources(doc, "AWS::Events::Rule"):
+        if props.get("State", "ENABLED") == "DISABLED" or "EventPattern" not in props:
+            continue  # schedules are run_schedules'
+        targets = []
+        for target in props.get("Targets") or []:
+            arn = target.get("Arn")
+            function, attribute = (arn.get("Fn::GetAtt") or [None, None]) if isinstance(arn, dict) else (None, None)
+            if function in fns and attribute == "Arn":
+                reshaping(f"rule {logical_id}, target {target.get('Id')}", target)
+                targets.append(binary_of(fns[function]))
+            else:
+                undelivered.append(f"{logical_id}/{target.get('Id')}")
+        rules.append({"name": logical_id,
+                      "bus": template.resolve(props.get("EventBusName", "default"), STACK_NAME, refs),
+                      "pattern": pattern(props["EventPattern"]), "functions": targets})
+    for logical_id, props in fns.items():
+        for name, event in (props.get("Events") or {}).items():
+            p = event.get("Properties") or {}
+            if event.get("Type") not in ("EventBridgeRule", "CloudWatchEvent") or "Pattern" not in p:
+                continue
+            if p.get("State") == "DISABLED" or p.get("Enabled") is False:
+                continue
+            reshaping(f"{logical_id}, event {name}", p)
+            rules.append({"name": f"{logical_id}.{name}",
+                          "bus": template.resolve(p.get("EventBusName", "default"), STACK_NAME, refs),
+                          "pattern": pattern(p["Pattern"]), "functions": [binary_of(props)]})
+    return {"buses": buses, "rules": rules, "undelivered": undelivered}
+
+
+def stream_mapping(doc):
+    """How the template maps the tables' streams to STREAM_FUNCTION, for the stream poller: None
+    without that function; else the smallest batch size of its DynamoDB events, and whether they
+    all report batch item failures (FunctionResponseTypes: [ReportBatchItemFailures])."""
+    for props in functions(doc).values():
+        if binary_of(props) != STREAM_FUNCTION:
+            continue
+        events = [event.get("Properties") or {} for event in (props.get("Events") or {}).values()
+                  if event.get("Type") == "DynamoDB"]
+        return {"batch_size": min([int(event.get("BatchSize", 100)) for event in events] or [100]),
+                "report_failures": bool(events) and all(
+                    "ReportBatchItemFailures" in (event.get("FunctionResponseTypes") or []) for event in events)}
+    return None
 
 
 def function_environment(doc, tables, ports):
@@ -389,6 +465,21 @@ def up(args):
                                         "--api-key", LOCAL_STRIPE_KEY, "--webhook-secret", LOCAL_WEBHOOK_SECRET])
         stack.wait_http("stripe", stripe, f"{stripe_url}/health", 30)
 
+        say(f"Starting the EventBridge stand-in on 127.0.0.1:{ports['bus']} (events: bus.jsonl)")
+        bus_url = f"http://127.0.0.1:{ports['bus']}"
+        bus_log = directory / "bus.jsonl"
+        rules = event_rules(doc, local_refs(doc, tables, ports))
+        rules_file = directory / "rules.json"
+        rules_file.write_text(json.dumps(rules, indent=2))
+        for target in rules["undelivered"]:
+            say(f"  the target {target} is not a function: the stand-in does not deliver to it")
+        bus = stack.start("bus", [str(VENV_BIN / "python"), str(ROOT / "scripts" / "bus_standin.py"),
+                                  "--port", str(ports["bus"]), "--events-file", str(bus_log),
+                                  "--rules", str(rules_file),
+                                  "--lambda-endpoint", f"http://127.0.0.1:{ports['lambda']}",
+                                  "--account", ACCOUNT, "--region", REGION])
+        stack.wait_http("bus", bus, f"{bus_url}/health", 30)
+
         say(f"Starting the functions (cargo lambda watch) on 127.0.0.1:{ports['lambda']}")
         lambda_url = f"http://127.0.0.1:{ports['lambda']}"
         function_env = dict(os.environ)
@@ -401,6 +492,7 @@ def up(args):
             "AWS_ENDPOINT_URL_LAMBDA": lambda_url,
             "AWS_ENDPOINT_URL_SSM": dynamodb_url,
             "AWS_ENDPOINT_URL_SESV2": mail_url,
+            "AWS_ENDPOINT_URL_EVENTBRIDGE": bus_url,
         })
         function_env.pop("AWS_PROFILE", None)
         function_env.update(function_environment(doc, tables, ports))
@@ -408,6 +500,20 @@ def up(args):
         watch = stack.start("functions", [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "-A", "127.0.0.1",
                                           "-P", str(ports["lambda"]), "--ignore-changes"], env=function_env)
         stack.wait_http("functions", watch, f"{lambda_url}/", 120)
+
+        mapping = stream_mapping(doc)
+        polling = mapping is not None
+        if polling:
+            say(f"Starting the stream poller: the tables' streams to {STREAM_FUNCTION} (log: streams.log)")
+            if not mapping["report_failures"]:
+                say(f"  {STREAM_FUNCTION}'s DynamoDB events do not all have FunctionResponseTypes: "
+                    "[ReportBatchItemFailures]: as in AWS, the batchItemFailures it answers are ignored")
+            stack.start("streams", [str(VENV_BIN / "python"), str(ROOT / "scripts" / "stream_poller.py"),
+                                    "--dynamodb-endpoint", dynamodb_url, "--lambda-endpoint", lambda_url,
+                                    "--function", STREAM_FUNCTION, "--batch-size", str(mapping["batch_size"])]
+                        + (["--report-batch-item-failures"] if mapping["report_failures"] else []))
+        else:
+            say(f"No function {STREAM_FUNCTION} in template.yaml: the tables' streams are not polled")
 
         say(f"Starting the API gateway (local-gateway) on 127.0.0.1:{ports['api']}")
         routes_file = directory / "routes.json"
@@ -432,6 +538,9 @@ def up(args):
             "lambda_endpoint": lambda_url,
             "stripe_endpoint": stripe_url,
             "mail_endpoint": mail_url,
+            "bus_endpoint": bus_url,
+            # Every event put on a bus, one JSON line each, as EventBridge delivers it (plus its bus).
+            "bus_log": str(bus_log),
             # The local webhook endpoint's signing secret (tests sign their own events with it).
             "stripe_webhook_secret": LOCAL_WEBHOOK_SECRET,
             "tables": tables,
@@ -441,7 +550,7 @@ def up(args):
         }
         (directory / "stack.json").write_text(json.dumps(state, indent=2) + "\n")
         if not args.quiet:
-            walkthrough(state, directory)
+            walkthrough(state, directory, polling)
         say(f"Ready: {directory / 'stack.json'}")
         schedules = scheduled(doc)
         next_run = time.monotonic() + SCHEDULE_EVERY
@@ -492,9 +601,11 @@ def create_tables(endpoint):
     return names
 
 
-def walkthrough(state, directory):
+def walkthrough(state, directory, polling):
     api, cognito, client = state["api_url"], state["cognito_endpoint"], state["client_id"]
     aws = f"{VENV_BIN / 'aws'} --region {state['region']} --endpoint-url {cognito} cognito-idp"
+    streams = (f"to {STREAM_FUNCTION} (log: {directory / 'streams.log'})" if polling
+               else f"not polled: no {STREAM_FUNCTION} function in template.yaml")
     print(f"""
 Tenantry is running on 127.0.0.1 (state is kept in memory: each `make dev` starts empty).
 
@@ -505,6 +616,8 @@ Tenantry is running on 127.0.0.1 (state is kept in memory: each `make dev` start
   Functions (cargo lambda watch)          {state['lambda_endpoint']}
   Payments (a Stripe stand-in)            {state['stripe_endpoint']}
   E-mail (SES, moto)                      {state['mail_endpoint']}   scripts/tenantry mail EMAIL
+  Events (an EventBridge stand-in)        {state['bus_endpoint']}   what was put: {state['bus_log']}
+  Table streams (a poller)                {streams}
   Endpoints and ids                       {directory / 'stack.json'}
   Logs                                    {directory}/*.log
 
@@ -527,6 +640,9 @@ Try it (with the small client, in another terminal):
   scripts/tenantry pay bob@acme.example                    # its "Pay" button; then: tenantry billing
   scripts/tenantry fail-payment bob@acme.example           # refused: 30 s of grace here, then suspended
   scripts/tenantry pay-again bob@acme.example              # paid: active again
+  scripts/tenantry call POST /webhooks '{{"url":"http://127.0.0.1:8123/hook","events":["product.created","product.updated"]}}'
+  .venv/bin/python scripts/webhook_receiver.py --port 8123 --secret whsec_... --out hooks.jsonl &   # the secret it answered
+  scripts/tenantry call POST /products '{{"name":"Matcha","sku":"TEA-2","price":2400,"currency":"EUR"}}'   # then: cat hooks.jsonl
 
 Or with the AWS CLI and curl:
 

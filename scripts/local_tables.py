@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Creates the DynamoDB tables defined in template.yaml on a local DynamoDB endpoint (moto), with
-the same key schema, indexes, TTL and encryption. Prints {"<LogicalId>": "<table name>"} as JSON.
+the same key schema, indexes, TTL, encryption and streams. Prints {"<LogicalId>": "<table name>"}
+as JSON.
 
     local_tables.py --endpoint http://127.0.0.1:PORT --stack-name tenantry-local
 """
@@ -27,6 +28,10 @@ def table_requests(stack_name):
             request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
         if props.get("SSESpecification", {}).get("SSEEnabled"):
             request["SSESpecification"] = {"Enabled": True}
+        if props.get("StreamSpecification", {}).get("StreamViewType"):
+            # The template's form names only the view type; the API's also turns the stream on.
+            request["StreamSpecification"] = {"StreamEnabled": True,
+                                              "StreamViewType": props["StreamSpecification"]["StreamViewType"]}
         yield logical_id, request, props.get("TimeToLiveSpecification")
 
 

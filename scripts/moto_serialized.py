@@ -7,12 +7,19 @@ acknowledged. DynamoDB itself is linearizable per item, and the tests that check
 winner" rely on that, so this wrapper serializes requests. It takes moto_server's arguments:
 
     moto_serialized.py -H 127.0.0.1 -p PORT
+
+Its DynamoDB Streams shard iterators also expire after 15 minutes, as DynamoDB's do: moto keeps
+every one it hands out (one per GetRecords call), and the stream poller reading each stream
+twice a second would otherwise grow it by some 18 MB an hour per table.
 """
 
 import sys
 import threading
+import time
 
 from moto import server
+from moto.core.exceptions import JsonRESTError
+from moto.dynamodbstreams import models as streams
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
 _one_at_a_time = threading.Lock()
@@ -25,6 +32,34 @@ def _serialized(self, environ, start_response):
 
 
 DomainDispatcherApplication.__call__ = _serialized
+
+ITERATOR_LIFETIME = 15 * 60
+_new_iterator = streams.ShardIterator.__init__
+_get_records = streams.DynamoDBStreamsBackend.get_records
+_pruned_at = [0.0]
+
+
+def _dated_iterator(self, *args, **kwargs):
+    _new_iterator(self, *args, **kwargs)
+    self.created_at = time.monotonic()
+
+
+def _get_records_unexpired(self, iterator_arn, limit):
+    now = time.monotonic()
+    if now - _pruned_at[0] >= 60:
+        _pruned_at[0] = now
+        for arn in [arn for arn, it in self.shard_iterators.items()
+                    if now - getattr(it, "created_at", now) > ITERATOR_LIFETIME]:
+            del self.shard_iterators[arn]
+    iterator = self.shard_iterators.get(iterator_arn)
+    if iterator is None or now - getattr(iterator, "created_at", now) > ITERATOR_LIFETIME:
+        raise JsonRESTError("ExpiredIteratorException", "Iterator expired. The iterator was created more than "
+                                                        "15 minutes ago, or is not one this server gave")
+    return _get_records(self, iterator_arn, limit)
+
+
+streams.ShardIterator.__init__ = _dated_iterator
+streams.DynamoDBStreamsBackend.get_records = _get_records_unexpired
 
 if __name__ == "__main__":
     server.main(sys.argv[1:])

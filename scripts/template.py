@@ -49,7 +49,8 @@ def resources(template, type_name):
 
 def resolve(value, stack_name, refs=None):
     """Resolves the intrinsic forms the local stack needs: plain strings, !Sub with
-    ${AWS::StackName} (and names in `refs`), and !Ref of names in `refs`."""
+    ${AWS::StackName} (and names in `refs`), !Ref of names in `refs`, and !GetAtt of the
+    attributes `refs` holds as "LogicalId.Attribute"."""
     refs = dict(refs or {})
     refs.setdefault("AWS::StackName", stack_name)
     refs.setdefault("AWS::Region", "us-east-1")
@@ -72,4 +73,9 @@ def resolve(value, stack_name, refs=None):
         if value["Ref"] not in refs:
             raise ValueError(f"cannot resolve !Ref {value['Ref']} locally")
         return refs[value["Ref"]]
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        name = ".".join(value["Fn::GetAtt"])
+        if name not in refs:
+            raise ValueError(f"cannot resolve !GetAtt {name} locally")
+        return refs[name]
     raise ValueError(f"cannot resolve {value!r} locally")

@@ -97,6 +97,12 @@ ulid_id!(
     "order id"
 );
 
+ulid_id!(
+    /// A tenant's webhook endpoint.
+    WebhookId,
+    "webhook id"
+);
+
 /// A Cognito user's `sub`: a UUID, canonical lower-case hyphenated form.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UserId(String);

@@ -39,6 +39,9 @@
 //! | the provider's customer → its tenant | `CUSTOMER#<customer>` | `CUSTOMER` | |
 //! | a webhook event already handled (expires by TTL) | `WEBHOOK#<event id>` | `EVENT` | |
 //! | an e-mail waiting for another attempt (expires by TTL) | `OUTBOX#<ulid>` | `MAIL` | `OUTBOX` / `<ulid>` |
+//! | a tenant's webhook endpoint | `TENANT#<tenant>` | `WEBHOOK#<webhook>` | `WEBHOOKS_FAILING` / `<next attempt>#<tenant>#<webhook>`, while failing |
+//! | an event waiting for delivery to an endpoint | `ENDPOINT#<webhook>` | `PENDING#<order key>` | |
+//! | a delivery attempt (expires by TTL) | `ENDPOINT#<webhook>` | `ATTEMPT#<ulid>` | |
 //!
 //! The control table is the platform's own: it is reached by the triggers and the control-plane
 //! functions under their own roles, never with tenant-scoped credentials. A profile is keyed by
@@ -55,7 +58,7 @@
 
 use crate::domain::email::EmailAddress;
 use crate::domain::text::Sku;
-use crate::ids::{OrderId, ProductId, TenantId, UserId};
+use crate::ids::{OrderId, ProductId, TenantId, UserId, WebhookId};
 
 /// Separates the parts of a key. Cannot occur in any id or SKU.
 pub const DELIMITER: char = '#';
@@ -265,6 +268,58 @@ pub fn outbox(id: &str) -> ItemKey {
 /// The control index's list of held e-mails (sparse: an e-mail leaves it when sent), oldest
 /// first by their ULID.
 pub const HELD_MAIL: &str = "OUTBOX";
+
+/// A tenant's webhook endpoint, in the tenant's partition.
+pub fn webhook(tenant: &TenantId, webhook: &WebhookId) -> ItemKey {
+    ItemKey {
+        pk: tenant_partition(tenant),
+        sk: format!("{WEBHOOK_PREFIX}{webhook}"),
+    }
+}
+
+/// The sort-key prefix of a tenant's webhook endpoints.
+pub const WEBHOOK_PREFIX: &str = "WEBHOOK#";
+
+/// The partition of an endpoint's pending deliveries and recent attempts.
+pub fn endpoint_partition(webhook: &WebhookId) -> String {
+    format!("ENDPOINT{DELIMITER}{webhook}")
+}
+
+/// An event waiting for delivery to `webhook`. Pending deliveries are sent in the order of
+/// their `order` key: the change stream's sequence number, zero-padded so that text order is
+/// numeric order (a stream orders the changes of one item).
+pub fn pending_delivery(webhook: &WebhookId, order: &str) -> ItemKey {
+    ItemKey {
+        pk: endpoint_partition(webhook),
+        sk: format!("{PENDING_PREFIX}{order:0>40}"),
+    }
+}
+
+pub const PENDING_PREFIX: &str = "PENDING#";
+
+/// One delivery attempt, kept a few days for `GET /webhooks/{id}/deliveries`.
+pub fn delivery_attempt(webhook: &WebhookId, attempt: &str) -> ItemKey {
+    ItemKey {
+        pk: endpoint_partition(webhook),
+        sk: format!("{ATTEMPT_PREFIX}{attempt}"),
+    }
+}
+
+pub const ATTEMPT_PREFIX: &str = "ATTEMPT#";
+
+/// The control index's list of failing endpoints (sparse: an endpoint leaves it when a delivery
+/// succeeds or it is disabled), by when their next attempt is due.
+pub const FAILING_WEBHOOKS: &str = "WEBHOOKS_FAILING";
+
+/// The index sort key of an endpoint whose next attempt is due at `due_ms`.
+pub fn failing_webhook_sort_key(due_ms: u64, tenant: &TenantId, webhook: &WebhookId) -> String {
+    format!("{due_ms:013}{DELIMITER}{tenant}{DELIMITER}{webhook}")
+}
+
+/// Sorts after the keys of every endpoint due at or before `now_ms`.
+pub fn failing_webhook_bound(now_ms: u64) -> String {
+    format!("{:013}", now_ms.saturating_add(1))
+}
 
 /// The attribute DynamoDB's time to live reads on the control table (unix seconds).
 pub const TTL: &str = "ttl";

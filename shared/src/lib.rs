@@ -10,6 +10,7 @@ pub mod claims;
 pub mod config;
 pub mod context;
 pub mod domain;
+pub mod events;
 pub mod http;
 pub mod identity;
 pub mod ids;
@@ -23,6 +24,7 @@ pub mod setup;
 pub mod store;
 pub mod telemetry;
 pub mod tenancy;
+pub mod webhooks;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -423,6 +423,41 @@ pub fn suspended(
     }
 }
 
+/// An organization's webhook endpoint failed for a whole day and was disabled.
+pub fn webhook_disabled(
+    to: &EmailAddress,
+    organization: &str,
+    url: &str,
+    language: Language,
+) -> Email {
+    match language {
+        Language::English => compose(
+            to,
+            format!("{organization}: a webhook endpoint was disabled"),
+            &[
+                vec![format!(
+                    "The endpoint {url} failed every delivery for 24 hours, so {organization} no longer sends it events."
+                )],
+                vec![
+                    "Once it answers again, enable it (PATCH /webhooks/{id} with \"enabled\": true). Its recent attempts are at GET /webhooks/{id}/deliveries.".to_owned(),
+                ],
+            ],
+        ),
+        Language::French => compose(
+            to,
+            format!("{organization} : un point de réception de webhooks a été désactivé"),
+            &[
+                vec![format!(
+                    "Le point de réception {url} a refusé toutes les livraisons pendant 24 heures : {organization} ne lui envoie plus d'événements."
+                )],
+                vec![
+                    "Quand il répond de nouveau, réactivez-le (PATCH /webhooks/{id} avec \"enabled\": true). Ses tentatives récentes sont sous GET /webhooks/{id}/deliveries.".to_owned(),
+                ],
+            ],
+        ),
+    }
+}
+
 /// An in-memory mailer that keeps what it was asked to send (tests).
 #[cfg(any(test, feature = "testing"))]
 pub mod memory {

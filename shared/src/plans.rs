@@ -10,6 +10,8 @@ pub struct PlanLimits {
     pub max_users: u64,
     pub max_products: u64,
     pub max_orders_per_month: u64,
+    /// Webhook endpoints.
+    pub max_webhooks: u64,
 }
 
 impl PlanLimits {
@@ -19,16 +21,19 @@ impl PlanLimits {
                 max_users: 5,
                 max_products: 100,
                 max_orders_per_month: 1_000,
+                max_webhooks: 2,
             },
             Tier::Standard => Self {
                 max_users: 25,
                 max_products: 5_000,
                 max_orders_per_month: 50_000,
+                max_webhooks: 10,
             },
             Tier::Premium => Self {
                 max_users: 250,
                 max_products: 100_000,
                 max_orders_per_month: 1_000_000,
+                max_webhooks: 50,
             },
         }
     }
@@ -47,6 +52,7 @@ pub enum Limit {
     Users,
     Products,
     OrdersPerMonth,
+    Webhooks,
 }
 
 impl Limit {
@@ -55,6 +61,7 @@ impl Limit {
             Self::Users => "max_users",
             Self::Products => "max_products",
             Self::OrdersPerMonth => "max_orders_per_month",
+            Self::Webhooks => "max_webhooks",
         }
     }
 }

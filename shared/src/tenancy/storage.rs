@@ -145,6 +145,8 @@ impl TenantStorage {
                     .collect(),
             ))
             .billing_mode(BillingMode::PayPerRequest)
+            // The same change stream as the pooled table: the tenant's events come from it.
+            .set_stream_specification(pooled.stream_specification().cloned())
             .sse_specification(SseSpecification::builder().enabled(true).build())
             .tags(
                 aws_sdk_dynamodb::types::Tag::builder()

@@ -61,8 +61,14 @@ export const CHECKS = [
   { id: '9.users-api', title: "users-api's role: its control-table actions on TENANT#, USER# and EMAIL# keys only" },
   { id: '10.post-confirmation', title: "post-confirmation's role: GetItem and PutItem on TENANT#, USER# and EMAIL# keys only" },
   { id: '11.billing-api', title: "billing-api's role: its control-table actions on TENANT#, CUSTOMER#, WEBHOOK# and USER# keys, and reading MIGRATION#, only" },
-  { id: '12.billing-sweep', title: "billing-sweep's role: its control-table actions on TENANT# and USER# keys, reading MIGRATION#, and the index's PAST_DUE partition only" }
+  { id: '12.billing-sweep', title: "billing-sweep's role: its control-table actions on TENANT# and USER# keys, reading MIGRATION#, and the index's PAST_DUE partition only" },
+  { id: '13.webhooks-api', title: "webhooks-api's role: its control-table actions on TENANT# keys and endpoints' queues (ENDPOINT#) only" },
+  { id: '14.webhook-events', title: "webhook-events' role: reading TENANT# keys, queueing on ENDPOINT# keys, only" },
+  { id: '15.webhook-deliver', title: "webhook-deliver's role: TENANT# and ENDPOINT# keys, holding e-mails, and the index's WEBHOOKS_FAILING partition only" }
 ]
+
+// A webhook endpoint's id (a ULID): its queue and attempts are under ENDPOINT#<id>.
+export const ENDPOINT = '01JEXAMPLEWEBHOOK000000000'
 
 // The ULID of an e-mail held in the outbox.
 export const HELD = '01JEXAMPLEHELDMAIL00000000'
@@ -136,6 +142,53 @@ export const CONTROL_ROLES = {
     // is denied.
     index: { 'dynamodb:Query': ['PAST_DUE', 'OUTBOX'] }
   },
+  WebhooksApiFunction: {
+    check: '13.webhooks-api',
+    uses: {
+      // The caller's authority (tenant record, member entry), an endpoint.
+      'dynamodb:GetItem': [`TENANT#${TENANT_A}`],
+      // The tenant's endpoints; an endpoint's queue (to drop it) and attempts.
+      'dynamodb:Query': [`TENANT#${TENANT_A}`, `ENDPOINT#${ENDPOINT}`],
+      // An endpoint registered or saved.
+      'dynamodb:PutItem': [`TENANT#${TENANT_A}`],
+      'dynamodb:DeleteItem': [`TENANT#${TENANT_A}`],
+      // A test event queued, a deleted endpoint's queue dropped.
+      'dynamodb:BatchWriteItem': [`ENDPOINT#${ENDPOINT}`]
+    },
+    ownForeign: { 'dynamodb:Query': ['ENDPOINT#'], 'dynamodb:BatchWriteItem': ['ENDPOINT#'] },
+    moreForeign: [['EMAIL#someone@example.com'], [`USER#${USER_SUB}`], ['CUSTOMER#cus_1'], ['WEBHOOK#evt_1']]
+  },
+  WebhookEventsFunction: {
+    check: '14.webhook-events',
+    uses: {
+      // Where a tenant's data lives (its record).
+      'dynamodb:GetItem': [`TENANT#${TENANT_A}`],
+      // The tenant's endpoints.
+      'dynamodb:Query': [`TENANT#${TENANT_A}`],
+      // Deliveries queued.
+      'dynamodb:BatchWriteItem': [`ENDPOINT#${ENDPOINT}`]
+    },
+    ownForeign: { 'dynamodb:BatchWriteItem': ['ENDPOINT#'] },
+    moreForeign: [['EMAIL#someone@example.com'], [`USER#${USER_SUB}`], ['CUSTOMER#cus_1'], ['WEBHOOK#evt_1']]
+  },
+  WebhookDeliverFunction: {
+    check: '15.webhook-deliver',
+    uses: {
+      // An endpoint, the tenant record (its name and locale for a notice).
+      'dynamodb:GetItem': [`TENANT#${TENANT_A}`],
+      // The endpoint's failure state saved; a notice SES refused, held.
+      'dynamodb:PutItem': [`TENANT#${TENANT_A}`, `OUTBOX#${HELD}`],
+      // The endpoint's lease.
+      'dynamodb:UpdateItem': [`TENANT#${TENANT_A}`],
+      // The tenant's admins; the endpoint's queue.
+      'dynamodb:Query': [`TENANT#${TENANT_A}`, `ENDPOINT#${ENDPOINT}`],
+      // Attempts recorded, delivered events removed from the queue.
+      'dynamodb:BatchWriteItem': [`ENDPOINT#${ENDPOINT}`]
+    },
+    ownForeign: { 'dynamodb:PutItem': ['OUTBOX#'], 'dynamodb:Query': ['ENDPOINT#'], 'dynamodb:BatchWriteItem': ['ENDPOINT#'] },
+    moreForeign: [['EMAIL#someone@example.com'], [`USER#${USER_SUB}`], ['CUSTOMER#cus_1'], ['WEBHOOK#evt_1']],
+    index: { 'dynamodb:Query': ['WEBHOOKS_FAILING'] }
+  },
   PostConfirmationFunction: {
     check: '10.post-confirmation',
     uses: {
@@ -156,6 +209,8 @@ export const FOREIGN_CONTROL_KEYS = [
   [`OUTBOX#${HELD}`],
   [`MIGRATION#${TENANT_A}`],
   ['MIGRATION#'],
+  // An endpoint's queue (only the webhook functions reach it, and not with every action).
+  [`ENDPOINT#${ENDPOINT}`],
   [`${TENANT_A}#PRODUCT#0`],
   [`${TENANT_A}#COUNTER`],
   // The delimiter is part of each kind: a kind's name alone, or longer, is another kind.

@@ -244,6 +244,8 @@ export class Resolver {
           return `arn:${partition}:cognito-idp:${region}:${accountId}:userpool/${this.ref(name)}`
         case 'AWS::SQS::Queue':
           return `arn:${partition}:sqs:${region}:${accountId}:${this.#physicalName(name, 'QueueName')}`
+        case 'AWS::Events::EventBus':
+          return `arn:${partition}:events:${region}:${accountId}:event-bus/${this.#physicalName(name, 'Name')}`
       }
     }
     if (!resource && attribute === 'Arn' && this.#samRoleOf(name)) {

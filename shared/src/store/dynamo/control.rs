@@ -49,7 +49,7 @@ pub struct TenantLocation {
 /// The control table, reached with the function's own credentials.
 #[derive(Debug, Clone)]
 pub struct DynamoControl {
-    scope: TableScope,
+    pub(super) scope: TableScope,
 }
 
 impl DynamoControl {
@@ -59,11 +59,11 @@ impl DynamoControl {
         }
     }
 
-    fn table(&self) -> &str {
+    pub(super) fn table(&self) -> &str {
         &self.scope.table
     }
 
-    async fn get(&self, key: &ItemKey) -> Result<Option<Item>, StoreError> {
+    pub(super) async fn get(&self, key: &ItemKey) -> Result<Option<Item>, StoreError> {
         let output = self
             .scope
             .client
@@ -82,7 +82,7 @@ impl DynamoControl {
     /// data APIs' own role may read of the control table (the IAM condition
     /// `dynamodb:Attributes` in template.yaml).
     /// A query of one partition of the control index, with the sort keys `sort` names if given.
-    fn index_query(
+    pub(super) fn index_query(
         &self,
         partition: &str,
         sort: Option<SortKey>,
@@ -669,7 +669,7 @@ impl MemberState {
     }
 }
 
-fn tenant_item(tenant: &Tenant) -> Item {
+pub(super) fn tenant_item(tenant: &Tenant) -> Item {
     let settings = serde_json::to_string(&tenant.settings).unwrap_or_else(|_| "{}".to_owned());
     let mut item = Item::new(&keys::tenant(&tenant.id))
         .s("entity", "tenant")
@@ -701,7 +701,7 @@ fn require_mfa_of(item: &Item) -> bool {
 }
 
 /// Which sort keys of an index partition a query reads.
-enum SortKey {
+pub(super) enum SortKey {
     Below(String),
     After(String),
 }
@@ -892,7 +892,7 @@ fn parse_profile(item: &Item) -> Result<Profile, StoreError> {
     })
 }
 
-fn member_item(tenant: &TenantId, member: &Member) -> Item {
+pub(super) fn member_item(tenant: &TenantId, member: &Member) -> Item {
     let item = Item::new(&keys::member(tenant, &member.user_id))
         .s("entity", "member")
         .s("tenant_id", tenant.to_string())
@@ -915,7 +915,7 @@ fn member_status_str(status: MemberStatus) -> &'static str {
     }
 }
 
-fn parse_member(item: &Item) -> Result<Member, StoreError> {
+pub(super) fn parse_member(item: &Item) -> Result<Member, StoreError> {
     Ok(Member {
         user_id: item.parse_s("user_id", UserId::parse)?,
         email: item.parse_s("email", EmailAddress::parse)?,

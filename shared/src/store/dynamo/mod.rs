@@ -15,10 +15,12 @@ use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, SdkError};
 use super::StoreError;
 use crate::ids::TenantId;
 
+pub mod changes;
 mod control;
 mod item;
 mod orders;
 mod products;
+mod webhooks;
 
 pub use control::{DynamoControl, TenantLocation};
 pub use item::Item;

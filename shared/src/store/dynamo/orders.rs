@@ -19,7 +19,7 @@ use crate::keys::{self, Collection};
 use crate::plans::Limit;
 use crate::store::{ListPage, ORDERS, OrderStore, StoreError};
 
-fn order_item(tenant: &TenantId, order: &Order) -> Item {
+pub(super) fn order_item(tenant: &TenantId, order: &Order) -> Item {
     let lines = order
         .lines
         .iter()

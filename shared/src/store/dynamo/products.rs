@@ -18,7 +18,7 @@ use crate::keys::{self, Collection};
 use crate::plans::Limit;
 use crate::store::{ListPage, PRODUCTS, ProductLookup, ProductStore, StoreError};
 
-fn product_item(tenant: &TenantId, product: &Product) -> Item {
+pub(super) fn product_item(tenant: &TenantId, product: &Product) -> Item {
     Item::new(&keys::product(tenant, &product.id))
         .s("entity", "product")
         .s("tenant_id", tenant.to_string())

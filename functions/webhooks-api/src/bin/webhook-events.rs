@@ -1,0 +1,27 @@
+//! The change streams' consumer (see `webhooks_api::publish`).
+
+use lambda_runtime::{Error, run, service_fn};
+use shared::config::required;
+
+use webhooks_api::kick::Deliverer;
+use webhooks_api::publish::{Bus, PublishDeps, function_handler};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let sdk = shared::setup::aws_config().await;
+    let deps = PublishDeps {
+        control: shared::setup::control_store(&sdk)?,
+        bus: Bus {
+            client: aws_sdk_eventbridge::Client::new(&sdk),
+            name: required("EVENT_BUS_NAME")?,
+        },
+        deliverer: Deliverer::new(
+            aws_sdk_lambda::Client::new(&sdk),
+            required("WEBHOOK_DELIVER_FUNCTION")?,
+        ),
+        control_table: required("CONTROL_TABLE")?,
+        pooled_table: required("DATA_TABLE")?,
+    };
+    run(service_fn(|event| function_handler(&deps, event))).await
+}

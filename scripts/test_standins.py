@@ -1,0 +1,282 @@
+"""Unit tests of the local stand-ins' pure parts: the EventBridge stand-in's checks and pattern
+matching, how the stream poller reads a function's answer, the webhook receiver's verification,
+and what local_stack.py takes from the template for them. No server is started.
+
+    .venv/bin/python -m unittest discover -s scripts -p 'test_*.py'
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import pathlib
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+import bus_standin  # noqa: E402
+import local_stack  # noqa: E402
+import local_tables  # noqa: E402
+import stream_poller  # noqa: E402
+import template  # noqa: E402
+import webhook_receiver  # noqa: E402
+
+EVENT = {"version": "0", "id": "e1", "detail-type": "product.created", "source": "tenantry",
+         "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
+         "resources": ["arn:aws:dynamodb:us-east-1:123456789012:table/t"],
+         "detail": {"tenant": "t1", "tier": "premium", "count": 3, "active": True, "gone": None,
+                    "tags": ["tea", "green"], "items": [{"sku": "TEA-1"}, {"sku": "TEA-2"}]}}
+
+
+class Patterns(unittest.TestCase):
+    def test_literals_prefix_and_nesting(self):
+        self.assertTrue(bus_standin.matches({"source": ["tenantry"]}, EVENT))
+        self.assertTrue(bus_standin.matches({"source": ["other", "tenantry"], "detail-type": ["product.created"]}, EVENT))
+        self.assertTrue(bus_standin.matches({"detail-type": [{"prefix": "product."}]}, EVENT))
+        self.assertTrue(bus_standin.matches({"detail": {"tier": ["premium"], "count": [3.0]}}, EVENT))
+        self.assertFalse(bus_standin.matches({"detail-type": [{"prefix": "order."}]}, EVENT))
+        self.assertFalse(bus_standin.matches({"detail": {"tier": ["standard"]}}, EVENT))
+        self.assertFalse(bus_standin.matches({"source": ["tenantry"], "detail": {"tier": ["standard"]}}, EVENT))
+
+    def test_every_key_must_be_there(self):
+        self.assertFalse(bus_standin.matches({"detail": {"missing": ["x"]}}, EVENT))
+        self.assertFalse(bus_standin.matches({"detail": {"tier": {"nested": ["x"]}}}, EVENT))
+        self.assertTrue(bus_standin.matches({"detail": {"gone": [None]}}, EVENT))
+
+    def test_types_are_not_mixed(self):
+        self.assertFalse(bus_standin.matches({"detail": {"count": ["3"]}}, EVENT))
+        self.assertFalse(bus_standin.matches({"detail": {"active": [1]}}, EVENT))
+        self.assertTrue(bus_standin.matches({"detail": {"active": [True]}}, EVENT))
+
+    def test_arrays_in_the_event(self):
+        self.assertTrue(bus_standin.matches({"detail": {"tags": ["green"]}}, EVENT))
+        self.assertTrue(bus_standin.matches({"resources": [{"prefix": "arn:aws:dynamodb:"}]}, EVENT))
+        self.assertTrue(bus_standin.matches({"detail": {"items": {"sku": ["TEA-2"]}}}, EVENT))
+        self.assertFalse(bus_standin.matches({"detail": {"items": {"sku": ["TEA-3"]}}}, EVENT))
+
+    def test_unsupported_patterns_are_refused(self):
+        bus_standin.check_pattern({"source": ["a"], "detail": {"kind": [{"prefix": "x"}, "y", 1, None]}})
+        for pattern in ({}, [], {"source": "tenantry"}, {"source": []}, {"source": [["a"]]},
+                        {"detail": {"n": [{"numeric": [">", 1]}]}}, {"source": [{"anything-but": "a"}]},
+                        {"detail": {"x": [{"exists": True}]}}, {"source": [{"suffix": "a"}]},
+                        {"source": [{"prefix": {"equals-ignore-case": "a"}}]}, {"$or": [{"source": ["a"]}]}):
+            with self.subTest(pattern=pattern), self.assertRaises(bus_standin.UnsupportedPattern):
+                bus_standin.check_pattern(pattern)
+
+
+class PutEvents(unittest.TestCase):
+    def entry(self, **changes):
+        entry = {"Source": "tenantry", "DetailType": "product.created", "Detail": '{"a": 1}',
+                 "EventBusName": "tenantry-local-events"}
+        entry.update(changes)
+        return {key: value for key, value in entry.items() if value is not None}
+
+    def test_one_to_ten_entries_and_256_kb(self):
+        self.assertEqual(len(bus_standin.check_request({"Entries": [self.entry()] * 10})), 10)
+        for body in ({"Entries": []}, {"Entries": [self.entry()] * 11}, {}, {"Entries": "x"},
+                     {"Entries": [self.entry(Detail=json.dumps({"x": "y" * 262144}))]}):
+            with self.subTest(body=str(body)[:60]), self.assertRaises(bus_standin.Rejected) as caught:
+                bus_standin.check_request(body)
+            self.assertEqual(caught.exception.error_type, "ValidationException")
+
+    def test_entry_checks(self):
+        self.assertEqual(bus_standin.check_entry(self.entry()), (None, {"a": 1}))
+        for field in ("Source", "DetailType", "Detail"):
+            code, message = bus_standin.check_entry(self.entry(**{field: None}))
+            self.assertEqual(code, "InvalidArgument")
+            self.assertIn(field, message)
+        for detail in ("[1]", '"text"', "{not json", "3"):
+            self.assertEqual(bus_standin.check_entry(self.entry(Detail=detail))[0], "MalformedDetail")
+        self.assertEqual(bus_standin.check_entry(self.entry(Resources="arn"))[0], "InvalidArgument")
+
+    def test_bus_names(self):
+        self.assertEqual(bus_standin.bus_name(None), "default")
+        self.assertEqual(bus_standin.bus_name("b"), "b")
+        self.assertEqual(bus_standin.bus_name("arn:aws:events:us-east-1:123456789012:event-bus/b"), "b")
+
+    def test_delivered_event(self):
+        entry = self.entry(Time=1767225600.5, Resources=["r"])
+        event = bus_standin.delivered_event(entry, {"a": 1}, "id-1", "123456789012", "us-east-1")
+        self.assertEqual(event, {"version": "0", "id": "id-1", "detail-type": "product.created", "source": "tenantry",
+                                 "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
+                                 "resources": ["r"], "detail": {"a": 1}})
+
+    def test_put_events_records_and_routes(self):
+        config = {"buses": ["tenantry-local-events"], "rules": [
+            {"name": "Products", "bus": "arn:aws:events:us-east-1:123456789012:event-bus/tenantry-local-events",
+             "pattern": {"detail-type": [{"prefix": "product."}]}, "functions": ["webhook-deliver"]},
+            {"name": "Other", "bus": "default", "pattern": {"source": ["tenantry"]}, "functions": ["other"]}]}
+        with tempfile.TemporaryDirectory() as directory:
+            events_file = os.path.join(directory, "bus.jsonl")
+            bus = bus_standin.Bus(events_file, config, "http://127.0.0.1:9", "123456789012", "us-east-1")
+            answer = bus.put_events({"Entries": [self.entry(), self.entry(Detail="[]"), self.entry(DetailType="order.x")]})
+            self.assertEqual(answer["FailedEntryCount"], 1)
+            self.assertEqual([sorted(e) for e in answer["Entries"]],
+                             [["EventId"], ["ErrorCode", "ErrorMessage"], ["EventId"]])
+            with open(events_file) as recorded:
+                lines = [json.loads(line) for line in recorded]
+        self.assertEqual([line["detail-type"] for line in lines], ["product.created", "order.x"])
+        self.assertEqual(lines[0]["event-bus-name"], "tenantry-local-events")
+        self.assertEqual(lines[0]["id"], answer["Entries"][0]["EventId"])
+        rule, function, event = bus.deliveries.get_nowait()
+        self.assertEqual((rule, function, event["id"]), ("Products", "webhook-deliver", lines[0]["id"]))
+        self.assertNotIn("event-bus-name", event)
+        self.assertTrue(bus.deliveries.empty())
+
+    def test_an_unsupported_rule_stops_the_stand_in(self):
+        config = {"rules": [{"name": "R", "bus": "default", "pattern": {"source": [{"numeric": ["=", 1]}]},
+                             "functions": []}]}
+        with self.assertRaises(SystemExit):
+            bus_standin.Bus("/dev/null", config, "", "123456789012", "us-east-1")
+
+
+class StreamAnswers(unittest.TestCase):
+    SEQUENCE = ["101", "102", "103"]
+
+    def judge(self, body, status=200, function_error=None):
+        return stream_poller.judge(status, function_error, body, self.SEQUENCE)[0]
+
+    def test_success(self):
+        for body in (b"", b"null", b"{}", b'{"batchItemFailures": []}', b'{"batchItemFailures": null}'):
+            with self.subTest(body=body):
+                self.assertIsNone(self.judge(body))
+
+    def test_reported_failures_resend_from_the_earliest(self):
+        self.assertEqual(self.judge(b'{"batchItemFailures": [{"itemIdentifier": "102"}]}'), 1)
+        self.assertEqual(self.judge(b'{"batchItemFailures": [{"itemIdentifier": "103"}, {"itemIdentifier": "102"}]}'), 1)
+
+    def test_whole_batch_failures(self):
+        for body, status, function_error in ((b"oops", 500, None), (b'{"errorType": "E", "errorMessage": "m"}', 200, None),
+                                             (b'{"x": 1}', 200, "Unhandled"), (b'"ok"', 200, None), (b"{", 200, None),
+                                             (b'{"batchItemFailures": [{"itemIdentifier": ""}]}', 200, None),
+                                             (b'{"batchItemFailures": [{"itemIdentifier": null}]}', 200, None),
+                                             (b'{"batchItemFailures": [{"itemIdentifier": "999"}]}', 200, None),
+                                             (b'{"batchItemFailures": {"itemIdentifier": "102"}}', 200, None)):
+            with self.subTest(body=body):
+                self.assertEqual(self.judge(body, status, function_error), 0)
+
+    def test_without_report_batch_item_failures_only_errors_fail(self):
+        judge = stream_poller.judge
+        self.assertEqual(judge(200, None, b'{"batchItemFailures": [{"itemIdentifier": "102"}]}', self.SEQUENCE,
+                               report_failures=False)[0], None)
+        self.assertIn("ignored", judge(200, None, b'{"batchItemFailures": [{"itemIdentifier": "102"}]}',
+                                       self.SEQUENCE, report_failures=False)[1])
+        self.assertIsNone(judge(200, None, b"not json", self.SEQUENCE, report_failures=False)[0])
+        self.assertEqual(judge(200, None, b'{"errorType": "E", "errorMessage": "m"}', self.SEQUENCE,
+                               report_failures=False)[0], 0)
+        self.assertEqual(judge(502, None, b"", self.SEQUENCE, report_failures=False)[0], 0)
+
+    def test_lambda_record(self):
+        record = {"eventID": "1", "eventName": "INSERT", "eventVersion": "1.0", "eventSource": "aws:dynamodb",
+                  "awsRegion": "us-east-1", "dynamodb": {"SequenceNumber": "101", "Keys": {"pk": {"S": "a"}}}}
+        delivered = stream_poller.lambda_record(record, "arn:stream")
+        self.assertEqual(delivered["eventVersion"], "1.1")
+        self.assertEqual(delivered["eventSourceARN"], "arn:stream")
+        self.assertEqual(delivered["dynamodb"], record["dynamodb"])
+
+
+class Receiver(unittest.TestCase):
+    SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
+
+    def signed(self, body, secret=SECRET, stamp=None):
+        stamp = str(int(time.time()) if stamp is None else stamp)
+        key = base64.b64decode(secret[len("whsec_"):])
+        signature = base64.b64encode(hmac.new(key, f"msg_1.{stamp}.".encode() + body, hashlib.sha256).digest())
+        return {"Webhook-Id": "msg_1", "Webhook-Timestamp": stamp, "Webhook-Signature": f"v1,{signature.decode()}"}
+
+    def test_verifies_with_any_secret(self):
+        other = "whsec_" + base64.b64encode(b"o" * 32).decode()
+        receiver = webhook_receiver.Receiver([other, self.SECRET], "/dev/null")
+        body = b'{"type": "product.created"}'
+        self.assertEqual(receiver.verify(body, self.signed(body)), {"type": "product.created"})
+        for headers in (self.signed(body + b" "), self.signed(body, secret=other.replace("b", "c")),
+                        self.signed(body, stamp=int(time.time()) - 3600), {}):
+            with self.subTest(headers=headers), self.assertRaises(webhook_receiver.WebhookVerificationError):
+                receiver.verify(body, headers)
+
+
+class FromTheTemplate(unittest.TestCase):
+    def doc(self, **resources):
+        doc = {"Parameters": {"MigrationDrainSeconds": {"MinValue": 20}},
+               "Resources": {"EventBus": {"Type": "AWS::Events::EventBus",
+                                          "Properties": {"Name": {"Fn::Sub": "${AWS::StackName}-events"}}},
+                             "DeliverFunction": {"Type": "AWS::Serverless::Function",
+                                                 "Properties": {"CodeUri": "functions/webhook-deliver"}}}}
+        doc["Resources"].update(resources)
+        return doc
+
+    def refs(self, doc):
+        return local_stack.local_refs(doc, {}, {"stripe": 1})
+
+    def test_buses_resolve(self):
+        refs = self.refs(self.doc())
+        self.assertEqual(refs["EventBus"], "tenantry-local-events")
+        bus_arn = {"Fn::GetAtt": ["EventBus", "Arn"]}
+        self.assertEqual(template.resolve(bus_arn, local_stack.STACK_NAME, refs),
+                         "arn:aws:events:us-east-1:123456789012:event-bus/tenantry-local-events")
+        self.assertNotIn("WebhookUrlPolicy", refs)
+
+    def test_webhook_url_policy_is_loopback_http_when_the_template_has_it(self):
+        doc = self.doc()
+        doc["Parameters"]["WebhookUrlPolicy"] = {"Type": "String", "Default": "https-public"}
+        self.assertEqual(self.refs(doc)["WebhookUrlPolicy"], "loopback-http")
+
+    def test_rules_of_both_forms(self):
+        doc = self.doc(
+            Rule={"Type": "AWS::Events::Rule", "Properties": {
+                "EventBusName": {"Ref": "EventBus"}, "EventPattern": {"source": ["tenantry"]},
+                "Targets": [{"Id": "deliver", "Arn": {"Fn::GetAtt": ["DeliverFunction", "Arn"]}},
+                            {"Id": "queue", "Arn": {"Fn::GetAtt": ["Queue", "Arn"]}}]}},
+            Schedule={"Type": "AWS::Events::Rule", "Properties": {"ScheduleExpression": "rate(1 hour)"}},
+            Off={"Type": "AWS::Events::Rule", "Properties": {"State": "DISABLED", "EventPattern": {"source": ["x"]}}},
+            SamFunction={"Type": "AWS::Serverless::Function", "Properties": {
+                "CodeUri": "functions/other", "Events": {"Products": {"Type": "EventBridgeRule", "Properties": {
+                    "EventBusName": {"Fn::GetAtt": ["EventBus", "Arn"]},
+                    "Pattern": json.dumps({"detail-type": [{"prefix": "product."}]})}}}}})
+        config = local_stack.event_rules(doc, self.refs(doc))
+        self.assertEqual(config["buses"], ["tenantry-local-events"])
+        self.assertEqual(config["undelivered"], ["Rule/queue"])
+        self.assertEqual(config["rules"], [
+            {"name": "Rule", "bus": "tenantry-local-events", "pattern": {"source": ["tenantry"]},
+             "functions": ["webhook-deliver"]},
+            {"name": "SamFunction.Products", "bus": "arn:aws:events:us-east-1:123456789012:event-bus/tenantry-local-events",
+             "pattern": {"detail-type": [{"prefix": "product."}]}, "functions": ["other"]}])
+
+    def test_an_input_transformer_is_refused(self):
+        doc = self.doc(Rule={"Type": "AWS::Events::Rule", "Properties": {
+            "EventPattern": {"source": ["tenantry"]},
+            "Targets": [{"Id": "deliver", "Arn": {"Fn::GetAtt": ["DeliverFunction", "Arn"]},
+                         "InputTransformer": {"InputTemplate": "{}"}}]}})
+        with self.assertRaises(local_stack.StackError):
+            local_stack.event_rules(doc, self.refs(doc))
+
+    def test_stream_mapping(self):
+        self.assertIsNone(local_stack.stream_mapping(self.doc()))
+        stream = {"Stream": {"Fn::GetAtt": ["DataTable", "StreamArn"]}, "StartingPosition": "TRIM_HORIZON",
+                  "FunctionResponseTypes": ["ReportBatchItemFailures"]}
+        events = {"Data": {"Type": "DynamoDB", "Properties": dict(stream, BatchSize=50)},
+                  "Control": {"Type": "DynamoDB", "Properties": dict(stream)}}
+        doc = self.doc(EventsFunction={"Type": "AWS::Serverless::Function",
+                                       "Metadata": {"BuildProperties": {"Binary": local_stack.STREAM_FUNCTION}},
+                                       "Properties": {"CodeUri": "functions/webhooks-api", "Events": events}})
+        self.assertEqual(local_stack.stream_mapping(doc), {"batch_size": 50, "report_failures": True})
+        del events["Control"]["Properties"]["FunctionResponseTypes"]
+        self.assertEqual(local_stack.stream_mapping(doc), {"batch_size": 50, "report_failures": False})
+
+    def test_the_template_as_it_is(self):
+        doc = template.load()
+        config = local_stack.event_rules(doc, local_stack.local_refs(doc, {}, local_stack.DEFAULT_PORTS))
+        for rule in config["rules"]:
+            bus_standin.check_pattern(rule["pattern"])
+        requests = {logical_id: request for logical_id, request, _ in local_tables.table_requests("s")}
+        for table in ("DataTable", "ControlTable"):
+            self.assertEqual(requests[table]["StreamSpecification"],
+                             {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+
+
+if __name__ == "__main__":
+    unittest.main()

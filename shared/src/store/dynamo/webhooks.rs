@@ -1,0 +1,465 @@
+//! Webhook endpoints, their pending deliveries and recent attempts, in the control table (see
+//! [`crate::keys`] for the layout and [`crate::webhooks`] for the rules).
+
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, Select, WriteRequest};
+
+use super::control::SortKey;
+use super::item::key_map;
+use super::{DynamoControl, Item, backend};
+use crate::domain::time::Timestamp;
+use crate::events::{Event, EventType};
+use crate::ids::{TenantId, WebhookId};
+use crate::keys;
+use crate::store::StoreError;
+use crate::webhooks::{ATTEMPT_RETENTION, Attempt, Pending, SigningSecret, Webhook};
+
+/// How many writes one `BatchWriteItem` takes.
+const BATCH: usize = 25;
+
+fn webhook_item(webhook: &Webhook) -> Result<Item, StoreError> {
+    let secrets = serde_json::to_string(&webhook.secrets)
+        .map_err(|err| StoreError::Backend(format!("webhook secrets: {err}")))?;
+    let events = webhook
+        .events
+        .iter()
+        .map(|kind| AttributeValue::S(kind.as_str().to_owned()))
+        .collect();
+    let mut item = Item::new(&keys::webhook(&webhook.tenant_id, &webhook.id))
+        .s("entity", "webhook")
+        .s("tenant_id", webhook.tenant_id.to_string())
+        .s("webhook_id", webhook.id.to_string())
+        .s("url", webhook.url.clone())
+        .value("events", AttributeValue::L(events))
+        .bool("enabled", webhook.enabled)
+        .n("failures", webhook.failures)
+        .s("secrets", secrets)
+        .s("created_at", webhook.created_at.to_string());
+    if let Some(description) = &webhook.description {
+        item = item.s("description", description.clone());
+    }
+    if let Some(reason) = &webhook.status_reason {
+        item = item.s("status_reason", reason.clone());
+    }
+    if let Some(since) = webhook.failing_since {
+        item = item.n("failing_since", since);
+    }
+    if let Some(due) = webhook.next_attempt_ms.filter(|_| webhook.enabled) {
+        // Listed in the index while failing, so the retry sweep finds it without a scan.
+        item = item
+            .n("next_attempt", due)
+            .s(keys::GSI1_PK, keys::FAILING_WEBHOOKS)
+            .s(
+                keys::GSI1_SK,
+                keys::failing_webhook_sort_key(due, &webhook.tenant_id, &webhook.id),
+            );
+    }
+    Ok(item)
+}
+
+fn parse_webhook(item: &Item) -> Result<Webhook, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("webhook: {what}"));
+    let events = item
+        .get_list("events")?
+        .iter()
+        .map(|value| {
+            value
+                .as_s()
+                .ok()
+                .and_then(|raw| EventType::parse(raw))
+                .ok_or_else(|| corrupt("events"))
+        })
+        .collect::<Result<_, _>>()?;
+    let secrets: Vec<SigningSecret> =
+        serde_json::from_str(item.get_s("secrets")?).map_err(|_| corrupt("secrets"))?;
+    Ok(Webhook {
+        id: item.parse_s("webhook_id", WebhookId::parse)?,
+        tenant_id: item.parse_s("tenant_id", TenantId::parse)?,
+        url: item.get_s("url")?.to_owned(),
+        events,
+        description: item.get_s("description").ok().map(str::to_owned),
+        enabled: item.get_bool("enabled")?,
+        status_reason: item.get_s("status_reason").ok().map(str::to_owned),
+        failing_since: item.get_n("failing_since").ok(),
+        failures: item.get_n("failures").unwrap_or(0),
+        next_attempt_ms: item.get_n("next_attempt").ok(),
+        secrets,
+        created_at: item.parse_s("created_at", |raw| Timestamp::parse(raw).ok_or(()))?,
+    })
+}
+
+fn pending_item(pending: &Pending) -> Result<Item, StoreError> {
+    let event = serde_json::to_string(&pending.event)
+        .map_err(|err| StoreError::Backend(format!("event: {err}")))?;
+    Ok(
+        Item::new(&keys::pending_delivery(&pending.webhook, &pending.order))
+            .s("entity", "pending-delivery")
+            .s("order", pending.order.clone())
+            .s("event", event),
+    )
+}
+
+fn parse_pending(webhook: &WebhookId, item: &Item) -> Result<Pending, StoreError> {
+    let event: Event = serde_json::from_str(item.get_s("event")?)
+        .map_err(|err| StoreError::Corrupt(format!("pending delivery: {err}")))?;
+    Ok(Pending {
+        webhook: *webhook,
+        order: item.get_s("order")?.to_owned(),
+        event,
+    })
+}
+
+fn attempt_item(webhook: &WebhookId, attempt: &Attempt) -> Result<Item, StoreError> {
+    let json = serde_json::to_string(attempt)
+        .map_err(|err| StoreError::Backend(format!("attempt: {err}")))?;
+    let expires = Timestamp::now().unix_seconds() + ATTEMPT_RETENTION.as_secs() as i64;
+    Ok(Item::new(&keys::delivery_attempt(webhook, &attempt.id))
+        .s("entity", "delivery-attempt")
+        .s("attempt", json)
+        .n(keys::TTL, expires))
+}
+
+impl DynamoControl {
+    /// A query of one partition's items whose sort key starts with `prefix`.
+    fn prefix_query(
+        &self,
+        pk: String,
+        prefix: &str,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.scope
+            .client
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(pk))
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+            .consistent_read(true)
+    }
+
+    /// Writes `requests` in batches, sending again what DynamoDB left unprocessed.
+    async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for chunk in requests.chunks(BATCH) {
+            let mut todo = chunk.to_vec();
+            let mut round = 0_u32;
+            while !todo.is_empty() {
+                if round == 8 {
+                    return Err(StoreError::Backend(
+                        "BatchWriteItem left writes unprocessed".to_owned(),
+                    ));
+                }
+                if round > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << round)).await;
+                }
+                let output = self
+                    .scope
+                    .client
+                    .batch_write_item()
+                    .request_items(self.table(), todo)
+                    .send()
+                    .await
+                    .map_err(backend)?;
+                todo = output
+                    .unprocessed_items
+                    .and_then(|mut left| left.remove(self.table()))
+                    .unwrap_or_default();
+                round += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Registers `webhook` if the tenant has fewer than `max` endpoints (`false` otherwise).
+    /// One `Query` that counts, then one conditional `PutItem`.
+    pub async fn create_webhook(&self, webhook: &Webhook, max: u64) -> Result<bool, StoreError> {
+        let count = self
+            .prefix_query(
+                keys::webhook(&webhook.tenant_id, &webhook.id).pk,
+                keys::WEBHOOK_PREFIX,
+            )
+            .select(Select::Count)
+            .send()
+            .await
+            .map_err(backend)?
+            .count;
+        if u64::try_from(count).unwrap_or(0) >= max {
+            return Ok(false);
+        }
+        self.scope
+            .client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(webhook_item(webhook)?.0))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(true)
+    }
+
+    /// The tenant's endpoints, oldest first. One `Query` of the tenant's partition.
+    pub async fn webhooks(&self, tenant: &TenantId) -> Result<Vec<Webhook>, StoreError> {
+        let output = self
+            .prefix_query(
+                keys::webhook(tenant, &WebhookId::nil()).pk,
+                keys::WEBHOOK_PREFIX,
+            )
+            .send()
+            .await
+            .map_err(backend)?;
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|map| parse_webhook(&Item(map)))
+            .collect()
+    }
+
+    pub async fn webhook(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookId,
+    ) -> Result<Option<Webhook>, StoreError> {
+        self.get(&keys::webhook(tenant, id))
+            .await?
+            .map(|item| parse_webhook(&item))
+            .transpose()
+    }
+
+    /// Replaces a registered endpoint's record (`false` if it was deleted meanwhile).
+    pub async fn save_webhook(&self, webhook: &Webhook) -> Result<bool, StoreError> {
+        let result = self
+            .scope
+            .client
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(webhook_item(webhook)?.0))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(backend(err)),
+        }
+    }
+
+    /// Deletes an endpoint and drops its pending deliveries (`false` if there was none).
+    pub async fn delete_webhook(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookId,
+    ) -> Result<bool, StoreError> {
+        let output = self
+            .scope
+            .client
+            .delete_item()
+            .table_name(self.table())
+            .set_key(Some(key_map(&keys::webhook(tenant, id))))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(backend)?;
+        if output.attributes.is_none() {
+            return Ok(false);
+        }
+        self.drop_pending(id).await?;
+        Ok(true)
+    }
+
+    /// Deletes every pending delivery of an endpoint.
+    pub async fn drop_pending(&self, id: &WebhookId) -> Result<(), StoreError> {
+        loop {
+            let pending = self.pending(id, 100).await?;
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let deletes = pending
+                .iter()
+                .map(|p| delete_request(&keys::pending_delivery(id, &p.order)))
+                .collect::<Result<_, _>>()?;
+            self.batch_write(deletes).await?;
+        }
+    }
+
+    /// Queues deliveries. Writing one again is harmless: its key is its stream position.
+    pub async fn enqueue(&self, deliveries: &[Pending]) -> Result<(), StoreError> {
+        let puts = deliveries
+            .iter()
+            .map(|pending| {
+                let put = PutRequest::builder()
+                    .set_item(Some(pending_item(pending)?.0))
+                    .build()
+                    .map_err(|err| StoreError::Backend(err.to_string()))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<_, StoreError>>()?;
+        self.batch_write(puts).await
+    }
+
+    /// The oldest `limit` pending deliveries of an endpoint, in order.
+    pub async fn pending(&self, id: &WebhookId, limit: usize) -> Result<Vec<Pending>, StoreError> {
+        let output = self
+            .prefix_query(keys::endpoint_partition(id), keys::PENDING_PREFIX)
+            .limit(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(backend)?;
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|map| parse_pending(id, &Item(map)))
+            .collect()
+    }
+
+    /// Records an attempt; a delivered event leaves the queue in the same request.
+    pub async fn record_attempt(
+        &self,
+        id: &WebhookId,
+        attempt: &Attempt,
+        delivered: Option<&Pending>,
+    ) -> Result<(), StoreError> {
+        let put = PutRequest::builder()
+            .set_item(Some(attempt_item(id, attempt)?.0))
+            .build()
+            .map_err(|err| StoreError::Backend(err.to_string()))?;
+        let mut writes = vec![WriteRequest::builder().put_request(put).build()];
+        if let Some(pending) = delivered {
+            writes.push(delete_request(&keys::pending_delivery(id, &pending.order))?);
+        }
+        self.batch_write(writes).await
+    }
+
+    /// The endpoint's attempts of the last days, newest first.
+    pub async fn attempts(&self, id: &WebhookId, limit: usize) -> Result<Vec<Attempt>, StoreError> {
+        let output = self
+            .prefix_query(keys::endpoint_partition(id), keys::ATTEMPT_PREFIX)
+            .scan_index_forward(false)
+            .limit(limit.clamp(1, 100) as i32)
+            .send()
+            .await
+            .map_err(backend)?;
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|map| {
+                let item = Item(map);
+                serde_json::from_str(item.get_s("attempt")?)
+                    .map_err(|err| StoreError::Corrupt(format!("delivery attempt: {err}")))
+            })
+            .collect()
+    }
+
+    /// Failing endpoints whose next attempt is due at `now_ms`, earliest first.
+    pub async fn failing_webhooks_due(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<(TenantId, WebhookId)>, StoreError> {
+        let output = self
+            .index_query(
+                keys::FAILING_WEBHOOKS,
+                Some(SortKey::Below(keys::failing_webhook_bound(now_ms))),
+            )
+            .limit(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(backend)?;
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|map| {
+                let item = Item(map);
+                Ok((
+                    item.parse_s("tenant_id", TenantId::parse)?,
+                    item.parse_s("webhook_id", WebhookId::parse)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Takes the endpoint's delivery lease until `until_ms` for `holder`, if no one holds it:
+    /// one deliverer at a time per endpoint keeps deliveries in order. `false` if held, or if
+    /// the endpoint is gone.
+    pub async fn lease_webhook(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookId,
+        holder: &str,
+        now_ms: u64,
+        until_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .scope
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key_map(&keys::webhook(tenant, id))))
+            .update_expression("SET lease_until = :until, lease_holder = :holder")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(lease_until) OR lease_until < :now)",
+            )
+            .expression_attribute_values(":until", AttributeValue::N(until_ms.to_string()))
+            .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()))
+            .expression_attribute_values(":holder", AttributeValue::S(holder.to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(backend(err)),
+        }
+    }
+
+    /// Gives the lease back (if `holder` still has it).
+    pub async fn release_webhook(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookId,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .scope
+            .client
+            .update_item()
+            .table_name(self.table())
+            .set_key(Some(key_map(&keys::webhook(tenant, id))))
+            .update_expression("REMOVE lease_until, lease_holder")
+            .condition_expression("lease_holder = :holder")
+            .expression_attribute_values(":holder", AttributeValue::S(holder.to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(backend(err)),
+        }
+    }
+}
+
+fn delete_request(key: &keys::ItemKey) -> Result<WriteRequest, StoreError> {
+    let delete = DeleteRequest::builder()
+        .set_key(Some(key_map(key)))
+        .build()
+        .map_err(|err| StoreError::Backend(err.to_string()))?;
+    Ok(WriteRequest::builder().delete_request(delete).build())
+}

@@ -1,0 +1,548 @@
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+//! Webhooks end to end: changes made through the API reach a tenant's receiver from the
+//! tables' change stream, signed (checked by the `standardwebhooks` library in
+//! `scripts/webhook_receiver.py`), once each and in order, through an outage of the receiver;
+//! and never another tenant's receiver.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tenantry_tests::stack::{PASSWORD, Stack, Tokens, claims, unique_email};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A free port on 127.0.0.1 (free when asked; the receiver binds it soon after).
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// `scripts/webhook_receiver.py`: verifies each delivery's signature with the Standard Webhooks
+/// library, writes the accepted ones to `out` (one JSON line each), the refused ones to
+/// `out.rejected`. Killed when dropped.
+struct Receiver {
+    child: Child,
+    out: PathBuf,
+}
+
+impl Receiver {
+    fn start(port: u16, secrets: &[&str], out: &Path) -> Self {
+        let mut command = Command::new(repo().join(".venv/bin/python"));
+        command
+            .arg(repo().join("scripts/webhook_receiver.py"))
+            .args(["--port", &port.to_string(), "--out"])
+            .arg(out);
+        for secret in secrets {
+            command.args(["--secret", secret]);
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the receiver starts (is .venv bootstrapped?)");
+        // Ready once it says it listens.
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+        assert!(line.contains("listening"), "receiver said {line:?}");
+        Self {
+            child,
+            out: out.to_owned(),
+        }
+    }
+
+    /// The deliveries accepted so far.
+    fn received(&self) -> Vec<Value> {
+        read_lines(&self.out)
+    }
+
+    fn rejected(&self) -> Vec<Value> {
+        read_lines(&PathBuf::from(format!("{}.rejected", self.out.display())))
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn read_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+fn output_file(label: &str) -> PathBuf {
+    let dir = repo().join(".local/webhook-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{label}-{}.jsonl", ulid_like()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+fn ulid_like() -> String {
+    format!(
+        "{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+async fn organization(stack: &Stack, label: &str) -> (String, Tokens) {
+    let email = unique_email(label);
+    stack.sign_up(&email, &format!("{label} Org"), None).await;
+    let admin = stack.sign_in(&email, PASSWORD).await.unwrap();
+    let tenant = claims(&admin.id)["tenant_id"].as_str().unwrap().to_owned();
+    (tenant, admin)
+}
+
+async fn register(stack: &Stack, token: &str, url: &str, events: &[&str]) -> Value {
+    let reply = stack
+        .call(
+            Some(token),
+            "POST",
+            "/webhooks",
+            Some(&json!({"url": url, "events": events, "description": "ERP"})),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert!(reply.body["secret"].as_str().unwrap().starts_with("whsec_"));
+    reply.body
+}
+
+async fn create_product(stack: &Stack, token: &str, sku: &str) -> Value {
+    let body = json!({"name": "Sencha", "description": "Green tea", "sku": sku, "price": 1250, "currency": "EUR"});
+    let reply = stack
+        .call(Some(token), "POST", "/products", Some(&body))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply.body
+}
+
+async fn replace_product(stack: &Stack, token: &str, product: &Value, price: i64) -> Value {
+    let mut body = json!({"name": "Sencha", "description": "Green tea", "sku": product["sku"], "price": price, "currency": "EUR"});
+    body["version"] = product["version"].clone();
+    let path = format!("/products/{}", product["id"].as_str().unwrap());
+    let reply = stack.call(Some(token), "PUT", &path, Some(&body)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body
+}
+
+/// Waits until `receiver` accepted at least `count` deliveries.
+async fn wait_for(receiver: &Receiver, count: usize, seconds: u64) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let received = receiver.received();
+        if received.len() >= count {
+            return received;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {count} deliveries after {seconds} s: {received:#?}",
+            received.len()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_gets_each_change_once_signed_and_in_order_through_an_outage() {
+    let stack = Stack::from_env();
+    let ((tenant_a, a), (tenant_b, b)) = tokio::join!(
+        organization(&stack, "hooked"),
+        organization(&stack, "neighbour")
+    );
+    let events = [
+        "product.created",
+        "product.updated",
+        "product.deleted",
+        "order.created",
+        "order.status_changed",
+    ];
+    let (port_a, port_b) = (free_port(), free_port());
+    let hook_a = register(
+        &stack,
+        &a.id,
+        &format!("http://127.0.0.1:{port_a}/hook"),
+        &events,
+    )
+    .await;
+    let hook_b = register(
+        &stack,
+        &b.id,
+        &format!("http://127.0.0.1:{port_b}/hook"),
+        &events,
+    )
+    .await;
+    let out_a = output_file("a");
+    let mut receiver_a = Receiver::start(port_a, &[hook_a["secret"].as_str().unwrap()], &out_a);
+    let receiver_b = Receiver::start(
+        port_b,
+        &[hook_b["secret"].as_str().unwrap()],
+        &output_file("b"),
+    );
+
+    // Changes while the receiver is up.
+    let tea = create_product(&stack, &a.id, "TEA-1").await;
+    let tea = replace_product(&stack, &a.id, &tea, 1300).await;
+    let tea = replace_product(&stack, &a.id, &tea, 1400).await;
+    let order = stack
+        .call(
+            Some(&a.id),
+            "POST",
+            "/orders",
+            Some(&json!({"lines": [{"product_id": tea["id"], "quantity": 2}]})),
+        )
+        .await;
+    assert_eq!(order.status, 201, "{}", order.body);
+    let order_path = format!("/orders/{}", order.body["id"].as_str().unwrap());
+    let paid = stack
+        .call(
+            Some(&a.id),
+            "PATCH",
+            &order_path,
+            Some(&json!({"status": "paid", "version": 1})),
+        )
+        .await;
+    assert_eq!(paid.status, 200, "{}", paid.body);
+    wait_for(&receiver_a, 5, 60).await;
+
+    // The receiver goes down; changes go on.
+    receiver_a.kill();
+    let tea = replace_product(&stack, &a.id, &tea, 1500).await;
+    let cup = create_product(&stack, &a.id, "CUP-1").await;
+    let deleted = stack
+        .call(
+            Some(&a.id),
+            "DELETE",
+            &format!("/products/{}", cup["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    // The attempts fail, and the endpoint says so.
+    let hook_path = format!("/webhooks/{}", hook_a["id"].as_str().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let attempts = stack
+            .call(Some(&a.id), "GET", &format!("{hook_path}/deliveries"), None)
+            .await;
+        assert_eq!(attempts.status, 200, "{}", attempts.body);
+        let failed = attempts.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|attempt| attempt["outcome"] == "failed");
+        if let Some(failed) = failed {
+            assert_eq!(failed["error"], "connection refused", "{failed}");
+            assert!(failed["response_status"].is_null());
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no failed attempt: {}",
+            attempts.body
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let failing = stack.call(Some(&a.id), "GET", &hook_path, None).await;
+    assert!(
+        failing.body["failing_since"].is_string(),
+        "{}",
+        failing.body
+    );
+    assert_eq!(failing.body["status"], "enabled");
+
+    // Back up: the retries deliver the rest, in order.
+    let receiver_a = Receiver::start(port_a, &[hook_a["secret"].as_str().unwrap()], &out_a);
+    let received = wait_for(&receiver_a, 8, 90).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let received = receiver_a
+        .received()
+        .into_iter()
+        .chain(received)
+        .collect::<Vec<_>>();
+    let received: Vec<Value> = {
+        // The file was read twice above; keep each line once.
+        let mut seen = HashSet::new();
+        received
+            .into_iter()
+            .filter(|d| seen.insert(d.to_string()))
+            .collect()
+    };
+    assert!(
+        receiver_a.rejected().is_empty(),
+        "{:?}",
+        receiver_a.rejected()
+    );
+
+    // Each event once: the webhook-id is the event's id, the same at every attempt.
+    let ids: Vec<&str> = received
+        .iter()
+        .map(|d| d["webhook_id"].as_str().unwrap())
+        .collect();
+    let unique: HashSet<&&str> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "an event arrived twice: {ids:?}");
+    assert_eq!(ids.len(), 8, "{received:#?}");
+    for delivery in &received {
+        let payload = &delivery["payload"];
+        assert_eq!(payload["tenant_id"], tenant_a.as_str(), "{payload}");
+        assert_eq!(payload["id"], delivery["webhook_id"]);
+    }
+    // In order per object, by version.
+    let mut by_object: BTreeMap<String, Vec<(String, u64)>> = BTreeMap::new();
+    for delivery in &received {
+        let payload = &delivery["payload"];
+        by_object
+            .entry(payload["object"]["id"].as_str().unwrap().to_owned())
+            .or_default()
+            .push((
+                payload["type"].as_str().unwrap().to_owned(),
+                payload["object"]["version"].as_u64().unwrap(),
+            ));
+    }
+    let tea_id = tea["id"].as_str().unwrap();
+    let kinds = |id: &str| by_object[id].clone();
+    assert_eq!(
+        kinds(tea_id),
+        vec![
+            ("product.created".to_owned(), 1),
+            ("product.updated".to_owned(), 2),
+            ("product.updated".to_owned(), 3),
+            ("product.updated".to_owned(), 4),
+        ]
+    );
+    assert_eq!(
+        kinds(cup["id"].as_str().unwrap()),
+        vec![
+            ("product.created".to_owned(), 1),
+            ("product.deleted".to_owned(), 1)
+        ]
+    );
+    assert_eq!(
+        kinds(order.body["id"].as_str().unwrap()),
+        vec![
+            ("order.created".to_owned(), 1),
+            ("order.status_changed".to_owned(), 2)
+        ]
+    );
+    // The event shows the object as the API does.
+    let last = received
+        .iter()
+        .find(|d| d["payload"]["object"]["version"] == 4)
+        .unwrap();
+    assert_eq!(last["payload"]["data"]["price"], 1500);
+
+    // Recovered: the endpoint leaves the failing state.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let hook = stack.call(Some(&a.id), "GET", &hook_path, None).await;
+        if hook.body["failing_since"].is_null() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still failing: {}", hook.body);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // The neighbour's receiver saw nothing of it (and the neighbour changed nothing).
+    assert!(
+        receiver_b.received().is_empty(),
+        "{:?}",
+        receiver_b.received()
+    );
+    let _ = tenant_b;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_are_the_tenants_own_checked_and_bounded_by_the_plan() {
+    let stack = Stack::from_env();
+    let ((_, a), (_, b)) = tokio::join!(
+        organization(&stack, "owner"),
+        organization(&stack, "intruder")
+    );
+    let port = free_port();
+    let hook = register(
+        &stack,
+        &a.id,
+        &format!("http://127.0.0.1:{port}/in"),
+        &["tenant.updated"],
+    )
+    .await;
+    let path = format!("/webhooks/{}", hook["id"].as_str().unwrap());
+
+    // Another tenant's admin cannot see, change, test or delete it: the same 404 as none.
+    for (method, suffix, body) in [
+        ("GET", "", None),
+        ("PATCH", "", Some(json!({"enabled": false}))),
+        ("DELETE", "", None),
+        ("POST", "/rotate-secret", None),
+        ("POST", "/test", None),
+        ("GET", "/deliveries", None),
+    ] {
+        let reply = stack
+            .call(
+                Some(&b.id),
+                method,
+                &format!("{path}{suffix}"),
+                body.as_ref(),
+            )
+            .await;
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (404, Some("not-found")),
+            "{method} {suffix}: {}",
+            reply.body
+        );
+    }
+    // A member of the organization is no admin: refused.
+    let member_email = unique_email("hook-member");
+    let invited = stack
+        .call(
+            Some(&a.id),
+            "POST",
+            "/users",
+            Some(&json!({"email": member_email, "role": "member"})),
+        )
+        .await;
+    assert_eq!(invited.status, 201, "{}", invited.body);
+    let member = stack
+        .first_sign_in(&member_email, "Member-Chosen-Password-7")
+        .await;
+    for (method, target) in [("GET", "/webhooks".to_owned()), ("DELETE", path.clone())] {
+        let reply = stack.call(Some(&member.id), method, &target, None).await;
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (403, Some("forbidden")),
+            "{method} {target}: {}",
+            reply.body
+        );
+    }
+    let listed = stack.call(Some(&b.id), "GET", "/webhooks", None).await;
+    assert_eq!(listed.body["items"], json!([]));
+    let own = stack.call(Some(&a.id), "GET", "/webhooks", None).await;
+    assert_eq!(own.body["items"].as_array().unwrap().len(), 1);
+    assert!(
+        !own.body.to_string().contains("whsec_"),
+        "a secret is shown again"
+    );
+
+    // Addresses a server must not be made to call are refused, even on the local stack.
+    for url in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.8/hook",
+        "http://192.168.1.1/hook",
+        "http://[fd00:ec2::254]/",
+        "ftp://127.0.0.1/hook",
+        "http://user:pw@127.0.0.1/hook",
+    ] {
+        let reply = stack
+            .call(
+                Some(&a.id),
+                "POST",
+                "/webhooks",
+                Some(&json!({"url": url, "events": ["product.created"]})),
+            )
+            .await;
+        assert_eq!(
+            (reply.status, reply.body["code"].as_str()),
+            (400, Some("validation-failed")),
+            "{url}: {}",
+            reply.body
+        );
+    }
+    let unknown = stack
+        .call(
+            Some(&a.id),
+            "POST",
+            "/webhooks",
+            Some(&json!({"url": "http://127.0.0.1:9/x", "events": ["product.exploded"]})),
+        )
+        .await;
+    assert_eq!(unknown.status, 400, "{}", unknown.body);
+
+    // A rotated secret: deliveries are signed with the new one (and the old one, a day more).
+    let rotated = stack
+        .call(Some(&a.id), "POST", &format!("{path}/rotate-secret"), None)
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let new_secret = rotated.body["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new_secret, hook["secret"].as_str().unwrap());
+    let receiver = Receiver::start(port, &[&new_secret], &output_file("rotated"));
+    let tested = stack
+        .call(Some(&a.id), "POST", &format!("{path}/test"), None)
+        .await;
+    assert_eq!(tested.status, 202, "{}", tested.body);
+    // A change of the tenant's settings is an event too.
+    let version = stack.call(Some(&a.id), "GET", "/tenant", None).await.body["version"].clone();
+    let renamed = stack
+        .call(
+            Some(&a.id),
+            "PATCH",
+            "/tenant",
+            Some(&json!({"name": "Owner Renamed", "version": version})),
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    let received = wait_for(&receiver, 2, 60).await;
+    let types: HashSet<&str> = received
+        .iter()
+        .map(|d| d["payload"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, HashSet::from(["webhook.test", "tenant.updated"]));
+    let signatures = received[0]["signatures"].as_str().unwrap();
+    assert_eq!(
+        signatures.split(' ').count(),
+        2,
+        "both secrets sign: {signatures}"
+    );
+    assert!(receiver.rejected().is_empty());
+    let renamed_event = received
+        .iter()
+        .find(|d| d["payload"]["type"] == "tenant.updated")
+        .unwrap();
+    assert_eq!(renamed_event["payload"]["data"]["name"], "Owner Renamed");
+
+    // The basic plan has two endpoints; a third is refused.
+    register(
+        &stack,
+        &a.id,
+        "http://127.0.0.1:9/second",
+        &["order.created"],
+    )
+    .await;
+    let third = stack
+        .call(
+            Some(&a.id),
+            "POST",
+            "/webhooks",
+            Some(&json!({"url": "http://127.0.0.1:9/third", "events": ["order.created"]})),
+        )
+        .await;
+    assert_eq!(
+        (third.status, third.body["code"].as_str()),
+        (429, Some("quota-exceeded")),
+        "{}",
+        third.body
+    );
+
+    // Deleted: gone for its owner too.
+    let deleted = stack.call(Some(&a.id), "DELETE", &path, None).await;
+    assert_eq!(deleted.status, 204);
+    let gone = stack.call(Some(&a.id), "GET", &path, None).await;
+    assert_eq!(gone.status, 404);
+}
