@@ -161,6 +161,10 @@ def local_refs(doc, tables, ports):
         name = template.resolve(props["Name"], STACK_NAME, refs)
         refs.update({logical_id: name, f"{logical_id}.Name": name,
                      f"{logical_id}.Arn": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"})
+    # Queues are named in environment variables only (nothing sends to one locally).
+    for logical_id, props in template.resources(doc, "AWS::SQS::Queue"):
+        name = template.resolve(props["QueueName"], STACK_NAME, refs)
+        refs[f"{logical_id}.Arn"] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
     return refs
 
 
@@ -243,6 +247,9 @@ def function_environment(doc, tables, ports):
             resolved = str(template.resolve(value, STACK_NAME, refs))
             env[name] = by_deployed_name.get(resolved, resolved)
     env["RUST_LOG"] = os.environ.get("RUST_LOG", "info")
+    # No event source mappings here: the stream poller reads every table's stream, silo tables
+    # included, so tenant-jobs maps none.
+    env["SILO_STREAM_CONSUMER"] = ""
     return env
 
 

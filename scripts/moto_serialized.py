@@ -10,7 +10,9 @@ winner" rely on that, so this wrapper serializes requests. It takes moto_server'
 
 Its DynamoDB Streams shard iterators also expire after 15 minutes, as DynamoDB's do: moto keeps
 every one it hands out (one per GetRecords call), and the stream poller reading each stream
-twice a second would otherwise grow it by some 18 MB an hour per table.
+twice a second would otherwise grow it by some 18 MB an hour per table. And they keep reading a
+table's stream after a failed transaction (moto restores copies of the tables it touched, and an
+iterator would otherwise be left on the discarded copy's stream).
 """
 
 import sys
@@ -19,6 +21,7 @@ import time
 
 from moto import server
 from moto.core.exceptions import JsonRESTError
+from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodbstreams import models as streams
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
@@ -60,6 +63,25 @@ def _get_records_unexpired(self, iterator_arn, limit):
 
 streams.ShardIterator.__init__ = _dated_iterator
 streams.DynamoDBStreamsBackend.get_records = _get_records_unexpired
+
+# A failed transaction makes moto put back deep copies of the tables it touched: an iterator
+# still holding the old table's shard would read a stream that no longer grows, and the stream
+# poller would see no change again. An iterator reads the live table's shard instead (the copy
+# has every record the old one had, so the positions carry over), as long as it is the same
+# stream (a table deleted and created again has a new one).
+_shard_get = streams.ShardIterator.get
+
+
+def _live_shard_get(self, limit=1000):
+    table = self.stream_shard.table
+    live = dynamodb_backends[table.account_id][table.region_name].tables.get(table.name)
+    if (live is not None and live.stream_shard is not None
+            and live.latest_stream_label == table.latest_stream_label):
+        self.stream_shard = live.stream_shard
+    return _shard_get(self, limit)
+
+
+streams.ShardIterator.get = _live_shard_get
 
 if __name__ == "__main__":
     server.main(sys.argv[1:])

@@ -280,3 +280,36 @@ class FromTheTemplate(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class MotoStreams(unittest.TestCase):
+    """moto_serialized's repairs of moto's streams, in-process (no server)."""
+
+    def test_an_iterator_keeps_reading_after_a_failed_transaction(self):
+        import boto3
+        import moto
+        import moto_serialized  # noqa: F401 (its patches)
+
+        with moto.mock_aws():
+            dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+            streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+            dynamodb.create_table(
+                TableName="t", BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+            arn = dynamodb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+            shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+            position = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                                  ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            dynamodb.put_item(TableName="t", Item={"pk": {"S": "a"}})
+            read = streams.get_records(ShardIterator=position)
+            self.assertEqual([r["eventName"] for r in read["Records"]], ["INSERT"])
+            # A transaction whose condition fails: moto puts back a copy of the table.
+            with self.assertRaises(dynamodb.exceptions.TransactionCanceledException):
+                dynamodb.transact_write_items(TransactItems=[{"Put": {
+                    "TableName": "t", "Item": {"pk": {"S": "a"}},
+                    "ConditionExpression": "attribute_not_exists(pk)"}}])
+            dynamodb.put_item(TableName="t", Item={"pk": {"S": "b"}})
+            after = streams.get_records(ShardIterator=read["NextShardIterator"])
+            self.assertEqual([r["dynamodb"]["Keys"]["pk"]["S"] for r in after["Records"]], ["b"])

@@ -38,7 +38,7 @@ impl TenantJob {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("could not dispatch the job: {0}")]
+#[error("could not invoke the function: {0}")]
 pub struct DispatchError(pub String);
 
 pub trait JobQueue: Send + Sync {
@@ -58,17 +58,28 @@ impl LambdaJobQueue {
     }
 }
 
+/// Invokes `function` asynchronously (`Event`) with `payload` as JSON: Lambda queues it and
+/// retries a failed run.
+pub async fn invoke_async<T: Serialize>(
+    client: &aws_sdk_lambda::Client,
+    function: &str,
+    payload: &T,
+) -> Result<(), DispatchError> {
+    let payload = serde_json::to_vec(payload).map_err(|err| DispatchError(err.to_string()))?;
+    client
+        .invoke()
+        .function_name(function)
+        .invocation_type(InvocationType::Event)
+        .payload(Blob::new(payload))
+        .send()
+        .await
+        .map_err(|err| DispatchError(DisplayErrorContext(err).to_string()))?;
+    Ok(())
+}
+
 impl JobQueue for LambdaJobQueue {
     async fn dispatch(&self, job: &TenantJob) -> Result<(), DispatchError> {
-        let payload = serde_json::to_vec(job).map_err(|err| DispatchError(err.to_string()))?;
-        self.client
-            .invoke()
-            .function_name(&self.function)
-            .invocation_type(InvocationType::Event)
-            .payload(Blob::new(payload))
-            .send()
-            .await
-            .map_err(|err| DispatchError(DisplayErrorContext(err).to_string()))?;
+        invoke_async(&self.client, &self.function, job).await?;
         tracing::info!(job = ?job, "tenant job dispatched");
         Ok(())
     }

@@ -378,6 +378,8 @@ async fn isolation_attack_matrix_over_every_route() {
 struct Victim {
     product_id: String,
     order_id: String,
+    /// A webhook endpoint of the victim's (its URL names the victim's admin).
+    webhook_id: String,
     product_cursor: String,
     order_cursor: String,
     user_cursor: String,
@@ -402,9 +404,21 @@ async fn prepare_victim(stack: &Stack, a: &Org) -> Victim {
                 .to_owned()
         }
     };
+    let hook = stack
+        .call(
+            Some(&a.admin.id),
+            "POST",
+            "/webhooks",
+            // The path names the victim's admin: an attacker's answer holding it is a leak.
+            // Of events nothing here makes: the endpoint stays as it is for the snapshots.
+            Some(&json!({"url": format!("http://127.0.0.1:9/hooks/{}", a.admin_email), "events": ["billing.payment_failed"]})),
+        )
+        .await;
+    assert_eq!(hook.status, 201, "{}", hook.body);
     Victim {
         product_id,
         order_id,
+        webhook_id: hook.body["id"].as_str().unwrap().to_owned(),
         product_cursor: cursor("/products").await,
         order_cursor: cursor("/orders").await,
         user_cursor: cursor("/users").await,
@@ -423,7 +437,76 @@ fn tenant_route_attacks(a: &Org, v: &Victim) -> Vec<Attack<'static>> {
     let a_order_path = format!("/orders/{}", v.order_id);
     let a_user_path = format!("/users/{}", a.member_id);
     let a_admin_tenant_path = format!("/admin/tenants/{t}");
+    let a_webhook_path = format!("/webhooks/{}", v.webhook_id);
     vec![
+        // Webhooks: admins only (a member is refused before anything is read), and only their
+        // own organization's endpoints.
+        (
+            "/webhooks",
+            "POST",
+            "/webhooks".into(),
+            Some(
+                json!({"url": "http://127.0.0.1:9/x", "events": ["order.created"], "tenant_id": t}),
+            ),
+            &[400],
+            &[403],
+        ),
+        (
+            "/webhooks",
+            "GET",
+            format!("/webhooks?tenant_id={t}"),
+            None,
+            &[200],
+            &[403],
+        ),
+        (
+            "/webhooks/{webhookId}",
+            "GET",
+            a_webhook_path.clone(),
+            None,
+            &[404],
+            &[403],
+        ),
+        (
+            "/webhooks/{webhookId}",
+            "PATCH",
+            a_webhook_path.clone(),
+            Some(json!({"events": ["product.created"]})),
+            &[404],
+            &[403],
+        ),
+        (
+            "/webhooks/{webhookId}",
+            "DELETE",
+            a_webhook_path.clone(),
+            None,
+            &[404],
+            &[403],
+        ),
+        (
+            "/webhooks/{webhookId}/rotate-secret",
+            "POST",
+            format!("{a_webhook_path}/rotate-secret"),
+            None,
+            &[404],
+            &[403],
+        ),
+        (
+            "/webhooks/{webhookId}/test",
+            "POST",
+            format!("{a_webhook_path}/test"),
+            None,
+            &[404],
+            &[403],
+        ),
+        (
+            "/webhooks/{webhookId}/deliveries",
+            "GET",
+            format!("{a_webhook_path}/deliveries"),
+            None,
+            &[404],
+            &[403],
+        ),
         (
             "/products",
             "POST",
@@ -985,6 +1068,7 @@ async fn snapshot(stack: &Stack, a: &Org) -> Vec<Value> {
         "/products?limit=100",
         "/orders?limit=100",
         "/users?limit=100",
+        "/webhooks",
     ] {
         let reply = stack.call(Some(&a.admin.id), "GET", path, None).await;
         assert_eq!(reply.status, 200, "{path}: {}", reply.body);

@@ -546,3 +546,96 @@ async fn endpoints_are_the_tenants_own_checked_and_bounded_by_the_plan() {
     let gone = stack.call(Some(&a.id), "GET", &path, None).await;
     assert_eq!(gone.status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_failing_for_a_day_is_disabled_its_admins_told_and_can_be_enabled_again() {
+    let stack = Stack::from_env();
+    let email = unique_email("dayfail");
+    stack.sign_up(&email, "Dayfail Org", None).await;
+    let admin = stack.sign_in(&email, PASSWORD).await.unwrap();
+    let tenant = claims(&admin.id)["tenant_id"].as_str().unwrap().to_owned();
+    // Nothing listens on this port.
+    let port = free_port();
+    let hook = register(
+        &stack,
+        &admin.id,
+        &format!("http://127.0.0.1:{port}/gone"),
+        &["product.created"],
+    )
+    .await;
+    let path = format!("/webhooks/{}", hook["id"].as_str().unwrap());
+
+    // A day of failures, written as the deliverer would have left it: the next attempt is due.
+    let control = tenantry_tests::control_store();
+    let tenant_id = shared::ids::TenantId::parse(&tenant).unwrap();
+    let webhook_id = shared::ids::WebhookId::parse(hook["id"].as_str().unwrap()).unwrap();
+    let mut webhook = control
+        .webhook(&tenant_id, &webhook_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let now = shared::authority::now_millis();
+    webhook.failures = 8;
+    webhook.failing_since = Some(now - 25 * 60 * 60 * 1000);
+    webhook.next_attempt_ms = Some(now);
+    assert!(control.save_webhook(&webhook).await.unwrap());
+    // An event to send: the sweep's attempt fails once more, and that is the end of it.
+    create_product(&stack, &admin.id, "GONE-1").await;
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let disabled = loop {
+        let reply = stack.call(Some(&admin.id), "GET", &path, None).await;
+        if reply.body["status"] == "disabled" {
+            break reply.body;
+        }
+        assert!(Instant::now() < deadline, "still {}", reply.body);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(
+        disabled["status_reason"]
+            .as_str()
+            .unwrap()
+            .contains("24 hours"),
+        "{disabled}"
+    );
+    // The admins are told by e-mail.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mail = stack.sent_mail(&email).await;
+        if let Some((subject, body)) = mail
+            .iter()
+            .find(|(subject, _)| subject.contains("webhook endpoint was disabled"))
+        {
+            assert!(subject.starts_with("Dayfail Org"), "{subject}");
+            assert!(body.contains(&format!("127.0.0.1:{port}/gone")), "{body}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no notice: {mail:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // A disabled endpoint cannot be tested, and gets nothing more.
+    let tested = stack
+        .call(Some(&admin.id), "POST", &format!("{path}/test"), None)
+        .await;
+    assert_eq!(
+        (tested.status, tested.body["code"].as_str()),
+        (409, Some("webhook-disabled")),
+        "{}",
+        tested.body
+    );
+    assert!(control.pending(&webhook_id, 10).await.unwrap().is_empty());
+
+    // Enabled again: a fresh start.
+    let enabled = stack
+        .call(
+            Some(&admin.id),
+            "PATCH",
+            &path,
+            Some(&json!({"enabled": true})),
+        )
+        .await;
+    assert_eq!(enabled.status, 200, "{}", enabled.body);
+    assert_eq!(enabled.body["status"], "enabled");
+    assert!(enabled.body["failing_since"].is_null());
+    assert!(enabled.body["status_reason"].is_null());
+}

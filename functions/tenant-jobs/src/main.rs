@@ -4,7 +4,7 @@ use lambda_runtime::{Error, run, service_fn};
 use shared::config::{optional, required};
 use shared::tenancy::jobs::JobRunner;
 use shared::tenancy::migration::{MIN_DRAIN, Migrator};
-use shared::tenancy::storage::TenantStorage;
+use shared::tenancy::storage::{StreamConsumer, TenantStorage};
 
 mod event_handler;
 
@@ -15,11 +15,20 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let sdk = shared::setup::aws_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let storage = TenantStorage::new(
+    let mut storage = TenantStorage::new(
         dynamodb.clone(),
         required("DATA_TABLE")?,
         required("SILO_TABLE_PREFIX")?,
     );
+    // The function silo tables' streams are mapped to (empty in the local stack, whose poller
+    // reads every table's stream).
+    if let Some(function) = optional("SILO_STREAM_CONSUMER") {
+        storage = storage.with_stream_consumer(StreamConsumer {
+            lambda: aws_sdk_lambda::Client::new(&sdk),
+            function,
+            failures: required("SILO_STREAM_FAILURES")?,
+        });
+    }
     let drain = match optional("MIGRATION_DRAIN_SECONDS") {
         None => 30,
         Some(raw) => raw

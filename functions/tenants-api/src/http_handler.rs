@@ -73,17 +73,7 @@ async fn handle<C: TenantStore + ControlAuthority, U: UsageReader, J: JobQueue>(
 
 /// What a tenant sees of itself (its storage location stays internal).
 fn view(tenant: &Tenant, usage: Option<Usage>) -> Value {
-    let mut view = json!({
-        "id": tenant.id,
-        "name": tenant.name,
-        "tier": tenant.tier,
-        "status": tenant.status,
-        "settings": tenant.settings,
-        "require_mfa": tenant.require_mfa,
-        "version": tenant.version,
-        "created_at": tenant.created_at,
-        "updated_at": tenant.updated_at,
-    });
+    let mut view = tenant.public_view();
     if let Some(usage) = usage {
         view["limits"] = json!(PlanLimits::of(tenant.tier));
         view["usage"] = json!({

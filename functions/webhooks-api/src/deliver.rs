@@ -285,12 +285,7 @@ async fn drain<M: Mailer>(
     loop {
         let batch = deps.control.pending(&webhook.id, 25).await?;
         if batch.is_empty() {
-            if webhook.failures > 0 {
-                webhook.failures = 0;
-                webhook.failing_since = None;
-                webhook.next_attempt_ms = None;
-                deps.control.save_webhook(&webhook).await?;
-            }
+            recovered(deps, &mut webhook).await?;
             return Ok(Drained::Empty(delivered));
         }
         for pending in &batch {
@@ -304,14 +299,21 @@ async fn drain<M: Mailer>(
             failing(deps, &mut webhook).await?;
             return Ok(Drained::Stopped(delivered));
         }
-        if webhook.failures > 0 {
-            // Recovered: the rest goes out now, and the endpoint leaves the retry list.
-            webhook.failures = 0;
-            webhook.failing_since = None;
-            webhook.next_attempt_ms = None;
-            deps.control.save_webhook(&webhook).await?;
-        }
+        // Recovered, if it was failing: the rest goes out now.
+        recovered(deps, &mut webhook).await?;
     }
+}
+
+/// After a delivery: a failing endpoint leaves the retry list.
+async fn recovered<M>(deps: &DeliverDeps<M>, webhook: &mut Webhook) -> Result<(), StoreError> {
+    if webhook.failures == 0 {
+        return Ok(());
+    }
+    webhook.failures = 0;
+    webhook.failing_since = None;
+    webhook.next_attempt_ms = None;
+    deps.control.save_webhook(webhook).await?;
+    Ok(())
 }
 
 /// One attempt, recorded; whether it was delivered.

@@ -148,7 +148,15 @@ pub async fn function_handler(
         }
         for change in changes.iter().filter(|c| c.tenant == tenant) {
             for (n, event) in change.events.iter().enumerate() {
-                for webhook in webhooks.iter().filter(|w| w.wants(event.kind)) {
+                // An endpoint gets the changes made from the second it was registered on.
+                let registered = |w: &&shared::webhooks::Webhook| {
+                    w.created_at.unix_seconds() <= change.at.unix_seconds()
+                };
+                for webhook in webhooks
+                    .iter()
+                    .filter(|w| w.wants(event.kind))
+                    .filter(registered)
+                {
                     deliveries.push(Pending {
                         webhook: webhook.id,
                         order: format!("{:0>40}.{n}", change.sequence),

@@ -238,6 +238,22 @@ pub struct Tenant {
 }
 
 impl Tenant {
+    /// What a tenant's admins see of it (its storage location and revocations stay internal):
+    /// `GET /tenant` adds its limits and usage, and its events carry this.
+    pub fn public_view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "name": self.name,
+            "tier": self.tier,
+            "status": self.status,
+            "settings": self.settings,
+            "require_mfa": self.require_mfa,
+            "version": self.version,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+
     /// A tenant created by self-service sign-up: one user, its admin. A premium tenant waits in
     /// `provisioning` while its dedicated table is created.
     pub fn new(name: TenantName, tier: Tier) -> Self {

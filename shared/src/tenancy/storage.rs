@@ -30,6 +30,17 @@ pub struct TenantStorage {
     pooled_table: String,
     silo_prefix: String,
     page_items: i32,
+    stream_consumer: Option<StreamConsumer>,
+}
+
+/// The function a silo table's change stream is mapped to, as the pooled table's is in the
+/// template (`webhook-events`): a premium tenant's events come from its own table.
+#[derive(Debug, Clone)]
+pub struct StreamConsumer {
+    pub lambda: aws_sdk_lambda::Client,
+    pub function: String,
+    /// Where a batch that failed for a day goes (an SQS queue's ARN).
+    pub failures: String,
 }
 
 /// A DynamoDB key (`pk`, `sk`), as `ExclusiveStartKey` and `LastEvaluatedKey` carry it.
@@ -95,7 +106,16 @@ impl TenantStorage {
             pooled_table,
             silo_prefix,
             page_items: PAGE_ITEMS,
+            stream_consumer: None,
         }
+    }
+
+    /// Maps each silo table's stream to `consumer` when it is created, and removes the mapping
+    /// when the table is deleted. Without one, silo streams are read by whatever reads every
+    /// table's stream (the local stack's poller).
+    pub fn with_stream_consumer(mut self, consumer: StreamConsumer) -> Self {
+        self.stream_consumer = Some(consumer);
+        self
     }
 
     /// Reads (and copies, and purges) `items` per page instead of [`PAGE_ITEMS`].
@@ -170,7 +190,110 @@ impl TenantStorage {
             Err(err) => return Err(backend(err)),
         }
         self.wait_until_active(&table).await?;
+        self.map_stream(&table).await?;
         Ok(table)
+    }
+
+    /// The table's stream, mapped to the consumer with the pooled table's settings (see
+    /// `WebhookEventsFunction` in template.yaml). Idempotent: an existing mapping is kept.
+    async fn map_stream(&self, table: &str) -> Result<(), StoreError> {
+        let Some(consumer) = &self.stream_consumer else {
+            return Ok(());
+        };
+        let stream = self
+            .client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(backend)?
+            .table
+            .and_then(|t| t.latest_stream_arn)
+            .ok_or_else(|| StoreError::Backend(format!("{table} has no stream")))?;
+        let lambda_backend =
+            |err: String| StoreError::Backend(format!("mapping the stream of {table}: {err}"));
+        let existing = consumer
+            .lambda
+            .list_event_source_mappings()
+            .event_source_arn(&stream)
+            .function_name(&consumer.function)
+            .send()
+            .await
+            .map_err(|err| lambda_backend(DisplayErrorContext(err).to_string()))?;
+        if !existing.event_source_mappings().is_empty() {
+            return Ok(());
+        }
+        let on_failure = aws_sdk_lambda::types::DestinationConfig::builder()
+            .on_failure(
+                aws_sdk_lambda::types::OnFailure::builder()
+                    .destination(&consumer.failures)
+                    .build(),
+            )
+            .build();
+        consumer
+            .lambda
+            .create_event_source_mapping()
+            .function_name(&consumer.function)
+            .event_source_arn(&stream)
+            .starting_position(aws_sdk_lambda::types::EventSourcePosition::TrimHorizon)
+            .batch_size(100)
+            .maximum_batching_window_in_seconds(1)
+            .bisect_batch_on_function_error(true)
+            .maximum_record_age_in_seconds(86_400)
+            .maximum_retry_attempts(-1)
+            .destination_config(on_failure)
+            .function_response_types(
+                aws_sdk_lambda::types::FunctionResponseType::ReportBatchItemFailures,
+            )
+            .send()
+            .await
+            .map_err(|err| lambda_backend(DisplayErrorContext(err).to_string()))?;
+        tracing::info!(table, function = %consumer.function, "silo stream mapped");
+        Ok(())
+    }
+
+    /// Removes the mappings of a table's stream (before the table is deleted).
+    async fn unmap_stream(&self, table: &str) -> Result<(), StoreError> {
+        let Some(consumer) = &self.stream_consumer else {
+            return Ok(());
+        };
+        let stream = match self.client.describe_table().table_name(table).send().await {
+            Ok(output) => output.table.and_then(|t| t.latest_stream_arn),
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(DescribeTableError::ResourceNotFoundException(_))
+                ) =>
+            {
+                None
+            }
+            Err(err) => return Err(backend(err)),
+        };
+        let Some(stream) = stream else {
+            return Ok(());
+        };
+        let failed =
+            |err: String| StoreError::Backend(format!("unmapping the stream of {table}: {err}"));
+        let mappings = consumer
+            .lambda
+            .list_event_source_mappings()
+            .event_source_arn(&stream)
+            .function_name(&consumer.function)
+            .send()
+            .await
+            .map_err(|err| failed(DisplayErrorContext(err).to_string()))?;
+        for mapping in mappings.event_source_mappings() {
+            if let Some(uuid) = mapping.uuid() {
+                consumer
+                    .lambda
+                    .delete_event_source_mapping()
+                    .uuid(uuid)
+                    .send()
+                    .await
+                    .map_err(|err| failed(DisplayErrorContext(err).to_string()))?;
+            }
+        }
+        Ok(())
     }
 
     async fn wait_until_active(&self, table: &str) -> Result<(), StoreError> {
@@ -201,6 +324,7 @@ impl TenantStorage {
                 "refusing to delete {table}: not a silo table"
             )));
         }
+        self.unmap_stream(table).await?;
         match self.client.delete_table().table_name(table).send().await {
             Ok(_) => Ok(()),
             Err(err)

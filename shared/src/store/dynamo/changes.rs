@@ -21,7 +21,7 @@ use crate::billing::Account;
 use crate::billing::subscription::Standing;
 use crate::context::Tier;
 use crate::domain::member::Member;
-use crate::domain::tenant::{Tenant, TenantStatus};
+use crate::domain::tenant::TenantStatus;
 use crate::domain::time::Timestamp;
 use crate::events::{Event, EventType, ObjectKind, ObjectRef};
 use crate::ids::TenantId;
@@ -191,6 +191,8 @@ pub struct Changed {
     pub events: Vec<Event>,
     /// The stream position: deliveries of one object are sent in this order.
     pub sequence: String,
+    /// When the change was made (to the second, in AWS).
+    pub at: Timestamp,
 }
 
 /// The events a record means; `None` when it means nothing to a tenant. `control_table` names
@@ -257,6 +259,7 @@ pub fn interpret(
         origin,
         events,
         sequence: record.sequence.clone(),
+        at: record.at,
     }))
 }
 
@@ -315,18 +318,6 @@ fn order_events(record: &StreamRecord) -> Result<Vec<Meaning>, StoreError> {
     )])
 }
 
-/// A tenant as its events show it: what its admins see of it, nothing internal.
-fn tenant_view(tenant: &Tenant) -> Value {
-    json!({
-        "id": tenant.id,
-        "name": tenant.name,
-        "tier": tenant.tier,
-        "status": tenant.status,
-        "settings": tenant.settings,
-        "require_mfa": tenant.require_mfa,
-    })
-}
-
 fn tenant_events(record: &StreamRecord) -> Result<Vec<Meaning>, StoreError> {
     let (Some(old), Some(new)) = (&record.old, &record.new) else {
         // A tenant is created by its sign-up and removed by no one.
@@ -334,7 +325,7 @@ fn tenant_events(record: &StreamRecord) -> Result<Vec<Meaning>, StoreError> {
     };
     let (old, new) = (parse_tenant(old)?, parse_tenant(new)?);
     let reference = || object(ObjectKind::Tenant, new.id, new.version);
-    let data = tenant_view(&new);
+    let data = new.public_view();
     let mut events = Vec::new();
     if old.tier != new.tier {
         events.push(EventType::TenantTierChanged);
@@ -439,7 +430,7 @@ mod tests {
     use crate::domain::email::EmailAddress;
     use crate::domain::member::MemberStatus;
     use crate::domain::product::Product;
-    use crate::domain::tenant::TenantName;
+    use crate::domain::tenant::{Tenant, TenantName};
     use crate::ids::UserId;
     use crate::store::contract::draft;
     use crate::store::dynamo::control::{member_item, tenant_item};

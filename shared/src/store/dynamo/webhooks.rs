@@ -1,6 +1,9 @@
 //! Webhook endpoints, their pending deliveries and recent attempts, in the control table (see
 //! [`crate::keys`] for the layout and [`crate::webhooks`] for the rules).
 
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, Select, WriteRequest};
 
 use super::control::SortKey;
@@ -235,17 +238,7 @@ impl DynamoControl {
             .condition_expression("attribute_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(backend(err)),
-        }
+        held(result)
     }
 
     /// Deletes an endpoint and drops its pending deliveries (`false` if there was none).
@@ -411,17 +404,7 @@ impl DynamoControl {
             .expression_attribute_values(":holder", AttributeValue::S(holder.to_owned()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(backend(err)),
-        }
+        held(result)
     }
 
     /// Gives the lease back (if `holder` still has it).
@@ -442,17 +425,43 @@ impl DynamoControl {
             .expression_attribute_values(":holder", AttributeValue::S(holder.to_owned()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(backend(err)),
+        held(result).map(|_| ())
+    }
+}
+
+/// Whether a conditional write's condition held (`false` when it did not: not an error).
+fn held<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: std::error::Error + ConditionFailure + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(ConditionFailure::condition_failed) =>
+        {
+            Ok(false)
         }
+        Err(err) => Err(backend(err)),
+    }
+}
+
+/// The errors of the conditional writes used here.
+trait ConditionFailure {
+    fn condition_failed(&self) -> bool;
+}
+
+impl ConditionFailure for PutItemError {
+    fn condition_failed(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+}
+
+impl ConditionFailure for UpdateItemError {
+    fn condition_failed(&self) -> bool {
+        self.is_conditional_check_failed_exception()
     }
 }
 
