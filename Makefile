@@ -1,5 +1,5 @@
 # The logic lives in scripts/; these targets are the entry points the README documents.
-.PHONY: test dev bench fuzz fmt events openapi
+.PHONY: test dev bench fuzz fmt events openapi docs
 
 ## Runs the whole system on 127.0.0.1 (local DynamoDB, Cognito with the real triggers, the
 ## functions, API Gateway) until Ctrl-C, and prints a walkthrough.
@@ -21,6 +21,10 @@ fuzz:
 ## Rebuilds docs/openapi.json from docs/openapi/.
 openapi:
 	python3 scripts/openapi.py
+
+## Serves the API reference (docs/api.html: Redoc rendering docs/openapi.json) on 127.0.0.1:8088.
+docs:
+	@scripts/bootstrap.sh && .venv/bin/python scripts/serve_docs.py
 
 ## Regenerates the sample events in events/.
 events:

@@ -26,7 +26,22 @@ want=$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)
 if [[ -f "$lock_stamp" && "$(cat "$lock_stamp")" == "$want" ]]; then
   info "npm packages are up to date (node_modules)"
 else
-  step "Installing npm packages (cognito-local)"
+  step "Installing npm packages (cognito-local, Redoc, playwright-core)"
   (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
   echo "$want" > "$lock_stamp"
+fi
+
+# Pages are tested in a real browser: Debian's Chromium (Playwright's own download cannot be
+# used here). Installed with apt when missing and allowed; otherwise say how.
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+if [[ -x "$CHROMIUM" ]]; then
+  info "browser: $("$CHROMIUM" --version 2>/dev/null | head -1)"
+elif [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+  step "Installing Chromium (Debian's package) for the browser tests"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
+    || { DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
+    || die "could not install chromium with apt-get"
+  info "browser: $("$CHROMIUM" --version 2>/dev/null | head -1)"
+else
+  die "the browser tests need Chromium at $CHROMIUM: install it (sudo apt-get install chromium) or set CHROMIUM to another Chromium"
 fi
