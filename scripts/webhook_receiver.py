@@ -8,7 +8,10 @@ appended to FILE as one JSON line, {"webhook_id", "webhook_timestamp", "signatur
 and answered 204; else its reason and headers go to FILE.rejected, answered 400. Prints
 "listening on 127.0.0.1:PORT" once ready; SIGTERM stops it.
 
-    webhook_receiver.py --port P --secret whsec_... [--secret whsec_...] --out FILE
+With --redirect-to URL it plays an endpoint that moved: every verified delivery is recorded as
+above but answered 307 with that Location (a sender must not follow it).
+
+    webhook_receiver.py --port P --secret whsec_... [--secret whsec_...] --out FILE [--redirect-to URL]
 """
 
 import argparse
@@ -22,9 +25,10 @@ from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook, WebhookV
 
 
 class Receiver:
-    def __init__(self, secrets, out):
+    def __init__(self, secrets, out, redirect_to=None):
         self.webhooks = [Webhook(secret) for secret in secrets]
         self.out = out
+        self.redirect_to = redirect_to
         self.lock = threading.Lock()
 
     def verify(self, body, headers):
@@ -48,8 +52,10 @@ def handler_for(receiver):
         def log_message(self, fmt, *args):
             pass
 
-        def answer(self, status):
+        def answer(self, status, location=None):
             self.send_response(status)
+            if location:
+                self.send_header("Location", location)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -67,7 +73,10 @@ def handler_for(receiver):
             receiver.append(receiver.out, {"webhook_id": lower.get("webhook-id"),
                                            "webhook_timestamp": lower.get("webhook-timestamp"),
                                            "signatures": lower.get("webhook-signature"), "payload": payload})
-            self.answer(204)
+            if receiver.redirect_to:
+                self.answer(307, receiver.redirect_to)
+            else:
+                self.answer(204)
 
     return Handler
 
@@ -77,9 +86,10 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--secret", action="append", required=True, help="whsec_...; repeat for several")
     parser.add_argument("--out", required=True, help="verified deliveries, one JSON line each")
+    parser.add_argument("--redirect-to", help="answer every delivery 307 with this Location")
     args = parser.parse_args()
     try:
-        receiver = Receiver(args.secret, args.out)
+        receiver = Receiver(args.secret, args.out, args.redirect_to)
     except (ValueError, RuntimeError, EmptyWebhookSecretError) as err:
         parser.error(f"--secret: not a webhook secret (whsec_ and base64): {err}")
     server = ThreadingHTTPServer(("127.0.0.1", args.port), handler_for(receiver))

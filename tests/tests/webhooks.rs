@@ -32,11 +32,16 @@ struct Receiver {
 
 impl Receiver {
     fn start(port: u16, secrets: &[&str], out: &Path) -> Self {
+        Self::start_with(port, secrets, out, &[])
+    }
+
+    fn start_with(port: u16, secrets: &[&str], out: &Path, extra: &[&str]) -> Self {
         let mut command = Command::new(repo().join(".venv/bin/python"));
         command
             .arg(repo().join("scripts/webhook_receiver.py"))
             .args(["--port", &port.to_string(), "--out"])
-            .arg(out);
+            .arg(out)
+            .args(extra);
         for secret in secrets {
             command.args(["--secret", secret]);
         }
@@ -638,4 +643,66 @@ async fn an_endpoint_failing_for_a_day_is_disabled_its_admins_told_and_can_be_en
     assert_eq!(enabled.body["status"], "enabled");
     assert!(enabled.body["failing_since"].is_null());
     assert!(enabled.body["status_reason"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_is_a_failed_attempt_never_followed() {
+    let stack = Stack::from_env();
+    let email = unique_email("moved");
+    stack.sign_up(&email, "Moved Org", None).await;
+    let admin = stack.sign_in(&email, PASSWORD).await.unwrap();
+    let (moved, elsewhere) = (free_port(), free_port());
+    let hook = register(
+        &stack,
+        &admin.id,
+        &format!("http://127.0.0.1:{moved}/hook"),
+        &["product.created"],
+    )
+    .await;
+    let secret = hook["secret"].as_str().unwrap();
+    // The endpoint answers 307 to another receiver, which would accept the delivery.
+    let redirecting = Receiver::start_with(
+        moved,
+        &[secret],
+        &output_file("moved"),
+        &[
+            "--redirect-to",
+            &format!("http://127.0.0.1:{elsewhere}/hook"),
+        ],
+    );
+    let target = Receiver::start(elsewhere, &[secret], &output_file("elsewhere"));
+    let tested = stack
+        .call(
+            Some(&admin.id),
+            "POST",
+            &format!("/webhooks/{}/test", hook["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(tested.status, 202, "{}", tested.body);
+    wait_for(&redirecting, 1, 30).await;
+    let path = format!("/webhooks/{}/deliveries", hook["id"].as_str().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let attempt = loop {
+        let reply = stack.call(Some(&admin.id), "GET", &path, None).await;
+        if let Some(first) = reply.body["items"]
+            .as_array()
+            .and_then(|items| items.first())
+        {
+            break first.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no attempt recorded: {}",
+            reply.body
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(
+        (&attempt["outcome"], &attempt["response_status"]),
+        (&json!("failed"), &json!(307)),
+        "{attempt}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(target.received().is_empty(), "the redirect was followed");
 }

@@ -418,3 +418,41 @@ async fn tell_admins<M: Mailer>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    async fn resolved(policy: UrlPolicy, host: &str) -> Result<Vec<SocketAddr>, String> {
+        let name = Name::from_str(host).map_err(|_| "not a name".to_owned())?;
+        GuardedResolver { policy }
+            .resolve(name)
+            .await
+            .map(Iterator::collect)
+            .map_err(|err| err.to_string())
+    }
+
+    /// The connect-time check: whatever a name resolves to when a delivery is made, only
+    /// allowed addresses are connected to (a name rebound to a private address is refused).
+    #[tokio::test]
+    async fn names_resolving_to_refused_addresses_are_not_connected_to() {
+        assert_eq!(
+            resolved(UrlPolicy::PublicHttps, "localhost").await.err(),
+            Some("address not allowed".to_owned())
+        );
+        let local = resolved(UrlPolicy::LoopbackHttp, "localhost")
+            .await
+            .unwrap_or_default();
+        assert!(
+            !local.is_empty() && local.iter().all(|a| a.ip().is_loopback()),
+            "{local:?}"
+        );
+    }
+
+    #[test]
+    fn a_lease_outlives_the_work_done_under_it() {
+        assert!(LEASE > BUDGET + TIMEOUT);
+        assert!(LEASE_WAIT < BUDGET);
+    }
+}
