@@ -44,6 +44,7 @@ IDS = {
     "userId": {"a": USERS[("a", "member")][0], "b": USERS[("b", "member")][0]},
     "tenantId": {"a": TENANTS["a"]["id"], "b": TENANTS["b"]["id"]},
     "webhookId": {"a": sample_id("01JB9C", "WA1"), "b": sample_id("01JB9C", "WB1")},
+    "clientId": {"a": "4a0example0client0tenanta", "b": "4b0example0client0tenantb"},
 }
 
 EPOCH = 1795681600  # 2026-11-26T08:26:40Z
@@ -192,6 +193,11 @@ TENANT_ROUTES = [
     ("webhooks-api", "rotate-webhook-secret", "POST", "/webhooks/{webhookId}/rotate-secret", None, None),
     ("webhooks-api", "test-webhook", "POST", "/webhooks/{webhookId}/test", None, None),
     ("webhooks-api", "webhook-deliveries", "GET", "/webhooks/{webhookId}/deliveries", None, {"limit": "20"}),
+    ("api-clients", "create-api-client", "POST", "/api-clients",
+     {"name": "ERP order import", "scopes": ["orders.read", "products.read"]}, None),
+    ("api-clients", "list-api-clients", "GET", "/api-clients", None, None),
+    ("api-clients", "get-api-client", "GET", "/api-clients/{clientId}", None, None),
+    ("api-clients", "delete-api-client", "DELETE", "/api-clients/{clientId}", None, None),
     ("admin-api", "list-tenants", "GET", "/admin/tenants", None, {"limit": "20"}),
     ("admin-api", "get-tenant", "GET", "/admin/tenants/{tenantId}", None, None),
     ("admin-api", "update-tenant", "PATCH", "/admin/tenants/{tenantId}", {"status": "suspended"}, None),
@@ -315,7 +321,7 @@ def trigger_events():
             {"claimsAndScopeOverrideDetails": None}, version=version))
     write("pre-token-generation/v3-client-credentials.json", trigger(
         "TokenGeneration_ClientCredentials", CLIENT,
-        {"userAttributes": {}, "groupConfiguration": None, "scopes": ["tenantry/read"]},
+        {"userAttributes": {}, "groupConfiguration": None, "scopes": ["tenantry/products.read", "tenantry/orders.write"]},
         {"claimsAndScopeOverrideDetails": None}, version="3"))
     write("pre-token-generation/emulator.json", trigger(
         "TokenGeneration_Authentication", admin_sub,

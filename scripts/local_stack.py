@@ -42,7 +42,7 @@ CLIENT_ID = "tenantrylocalwebclient0001"
 ACCOUNT = "123456789012"
 # Fixed ports of `make dev`, each overridable; `make test` takes free ones.
 DEFAULT_PORTS = {"api": 3000, "cognito": 9229, "lambda": 9000, "dynamodb": 5010, "stripe": 12111, "mail": 5011,
-                 "bus": 5012}
+                 "bus": 5012, "machine_api": 3001}
 # The payment provider's secrets the local stack puts in (moto's) SSM Parameter Store, and gives
 # the Stripe stand-in: what a deployment creates by hand (see README).
 LOCAL_STRIPE_KEY = "sk_test_local_tenantry"
@@ -152,6 +152,7 @@ def local_refs(doc, tables, ports):
     refs["StripeApiUrl"] = f"http://127.0.0.1:{ports['stripe']}"
     refs["ConsoleUrl"] = f"http://127.0.0.1:{ports['stripe']}/console"
     refs["BillingGracePeriod"] = LOCAL_GRACE
+    refs["UserPoolDomain"] = "local"  # its token endpoint is the machine gateway's
     # Deployed, webhook endpoints are https URLs of public hosts; locally the receivers listen on
     # 127.0.0.1, over http.
     if "WebhookUrlPolicy" in (doc.get("Parameters") or {}):
@@ -250,19 +251,31 @@ def function_environment(doc, tables, ports):
     # No event source mappings here: the stream poller reads every table's stream, silo tables
     # included, so tenant-jobs maps none.
     env["SILO_STREAM_CONSUMER"] = ""
+    # Machine clients get their tokens from the machine gateway, which plays Cognito's token
+    # endpoint (cognito-local has no client-credentials grant).
+    env["TOKEN_ENDPOINT"] = f"http://127.0.0.1:{ports['machine_api']}/oauth2/token"
     return env
 
 
-def routes(doc):
+def routes(doc, api="Api"):
+    """The routes of one of the template's REST APIs (`Api`, the people's; `MachineApi`, the
+    API clients'), each with the OAuth scopes its authorizer requires (machine routes)."""
     out = []
     for props in functions(doc).values():
         for event in (props.get("Events") or {}).values():
             if event.get("Type") != "Api":
                 continue
             p = event["Properties"]
+            rest = p.get("RestApiId")
+            if (rest.get("Ref") if isinstance(rest, dict) else "Api") != api:
+                continue
             # A method exempt from the default (Cognito) authorizer says so by name.
             auth = (p.get("Auth") or {}).get("Authorizer") != "NONE"
-            out.append({"method": p["Method"].upper(), "path": p["Path"], "function": binary_of(props), "auth": auth})
+            route = {"method": p["Method"].upper(), "path": p["Path"], "function": binary_of(props), "auth": auth}
+            scopes = (p.get("Auth") or {}).get("AuthorizationScopes")
+            if scopes:
+                route["scopes"] = scopes
+            out.append(route)
     return out
 
 
@@ -535,8 +548,32 @@ def up(args):
         api_url = f"http://127.0.0.1:{ports['api']}"
         stack.wait_http("gateway", gateway, f"{api_url}/", 60)
 
+        # The machine API: the same functions, access tokens with the route's scope, and the
+        # token endpoint for API clients (client credentials), signing with cognito-local's key.
+        say(f"Starting the machine API gateway and token endpoint (local-gateway) on 127.0.0.1:{ports['machine_api']}")
+        machine_routes_file = directory / "machine-routes.json"
+        machine_routes_file.write_text(json.dumps(routes(doc, "MachineApi"), indent=2))
+        pre_token = next(binary_of(props) for logical_id, props in functions(doc).items()
+                         if logical_id == "PreTokenGenerationFunction")
+        machine = stack.start("machine-gateway", [str(ROOT / "target" / "debug" / "local-gateway"),
+                                                  "--listen", f"127.0.0.1:{ports['machine_api']}",
+                                                  "--routes", str(machine_routes_file),
+                                                  "--lambda-endpoint", lambda_url,
+                                                  "--jwks-url", f"{cognito_url}/{POOL_ID}/.well-known/jwks.json",
+                                                  "--issuer", f"{cognito_url}/{POOL_ID}",
+                                                  "--access-tokens", "--stage", "prod",
+                                                  "--signing-key", str(ROOT / "node_modules" / "cognito-local" / "lib"
+                                                                       / "keys" / "cognitoLocal.private.json"),
+                                                  "--cognito-endpoint", cognito_url,
+                                                  "--user-pool-id", POOL_ID,
+                                                  "--pre-token-function", pre_token])
+        machine_api_url = f"http://127.0.0.1:{ports['machine_api']}"
+        stack.wait_http("machine-gateway", machine, f"{machine_api_url}/", 60)
+
         state = {
             "api_url": api_url,
+            "machine_api_url": machine_api_url,
+            "token_endpoint": f"{machine_api_url}/oauth2/token",
             "cognito_endpoint": cognito_url,
             "user_pool_id": POOL_ID,
             "client_id": CLIENT_ID,
@@ -617,7 +654,8 @@ def walkthrough(state, directory, polling):
 Tenantry is running on 127.0.0.1 (state is kept in memory: each `make dev` starts empty).
 
   API (API Gateway + Cognito authorizer)  {api}
-  The API's contract (OpenAPI 3.1)         {api}/openapi.json
+  The API's contract (OpenAPI 3.1)         {api}/openapi.json   (rendered: make docs)
+  Machine API (API clients' tokens)       {state['machine_api_url']}   tokens: {state['token_endpoint']}
   Cognito (cognito-local)                 {cognito}   pool {state['user_pool_id']}, client {client}
   DynamoDB + STS (moto)                   {state['dynamodb_endpoint']}
   Functions (cargo lambda watch)          {state['lambda_endpoint']}
@@ -650,6 +688,9 @@ Try it (with the small client, in another terminal):
   scripts/tenantry call POST /webhooks '{{"url":"http://127.0.0.1:8123/hook","events":["product.created","product.updated"]}}'
   .venv/bin/python scripts/webhook_receiver.py --port 8123 --secret whsec_... --out hooks.jsonl &   # the secret it answered
   scripts/tenantry call POST /products '{{"name":"Matcha","sku":"TEA-2","price":2400,"currency":"EUR"}}'   # then: cat hooks.jsonl
+  scripts/tenantry call POST /api-clients '{{"name":"ERP","scopes":["products.read"]}}'   # client_id, client_secret (once)
+  curl -s -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials {state['token_endpoint']}
+  curl -s -H "Authorization: ACCESS_TOKEN" {state['machine_api_url']}/products   # the machine API, its scopes only
 
 Or with the AWS CLI and curl:
 

@@ -247,6 +247,7 @@ mod tests {
             tier: Tier::Basic,
             grant,
             mfa: false,
+            machine: None,
         }
     }
 

@@ -25,6 +25,16 @@ pub const TENANT_GRANT: &str = "tenant_grant";
 /// injected for tenants that require one (see [`crate::authority`]).
 pub const TENANT_MFA: &str = "tenant_mfa";
 
+/// Who a machine client's token acts as (a UUID of the client's own), injected by the
+/// pre-token-generation trigger into client-credentials access tokens.
+pub const TENANT_PRINCIPAL: &str = "tenant_principal";
+/// `id` or `access`: which kind of Cognito token.
+pub const TOKEN_USE: &str = "token_use";
+/// The app client a token was issued to (access tokens).
+pub const CLIENT_ID: &str = "client_id";
+/// The scopes of an access token, space-separated.
+pub const SCOPE: &str = "scope";
+
 /// The Cognito group whose members may call the platform administration routes.
 pub const PLATFORM_ADMIN_GROUP: &str = "platform-admin";
 

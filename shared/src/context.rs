@@ -147,9 +147,29 @@ impl Claims {
             .and_then(|raw| crate::domain::email::EmailAddress::parse(raw).ok())
     }
 
-    /// The authenticated user, whatever their tenancy.
+    /// A machine client's access token (client credentials): its `sub` is the app client, not
+    /// a user.
+    pub fn is_machine(&self) -> bool {
+        self.get(claims::TOKEN_USE) == Some("access")
+            && self.get(claims::CLIENT_ID).is_some()
+            && self.get(claims::CLIENT_ID) == self.get(claims::SUB)
+    }
+
+    /// The scopes of a machine client's token; `None` for a person's.
+    pub fn machine_scopes(&self) -> Option<Vec<crate::machine::Scope>> {
+        self.is_machine()
+            .then(|| crate::machine::Scope::from_claim(self.get(claims::SCOPE).unwrap_or("")))
+    }
+
+    /// The authenticated user, whatever their tenancy; for a machine client, the principal its
+    /// tokens act as.
     pub fn user_id(&self) -> Result<UserId, IdentityError> {
-        self.get(claims::SUB)
+        let claim = if self.is_machine() {
+            claims::TENANT_PRINCIPAL
+        } else {
+            claims::SUB
+        };
+        self.get(claim)
             .and_then(|sub| UserId::parse(sub).ok())
             .ok_or(IdentityError::Unauthenticated)
     }
@@ -180,6 +200,8 @@ pub struct TenantContext {
     pub grant: u64,
     /// The user had TOTP turned on when the token was issued (the claim `tenant_mfa`).
     pub mfa: bool,
+    /// A machine client's scopes; `None` for a person.
+    pub machine: Option<Vec<crate::machine::Scope>>,
 }
 
 impl TenantContext {
@@ -207,6 +229,7 @@ impl TenantContext {
                     Some(raw) => raw.parse().map_err(|_| IdentityError::Unauthenticated)?,
                 },
                 mfa: claims.get(claims::TENANT_MFA) == Some("true"),
+                machine: claims.machine_scopes(),
             }),
             _ => Err(IdentityError::Unauthenticated),
         }
@@ -214,6 +237,14 @@ impl TenantContext {
 
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+
+    /// Nothing for a person (their role decides); for a machine client, whether its token
+    /// carries `scope`.
+    pub fn has_scope(&self, scope: crate::machine::Scope) -> bool {
+        self.machine
+            .as_ref()
+            .is_none_or(|scopes| scopes.contains(&scope))
     }
 }
 

@@ -42,6 +42,8 @@
 //! | a tenant's webhook endpoint | `TENANT#<tenant>` | `WEBHOOK#<webhook>` | `WEBHOOKS_FAILING` / `<next attempt>#<tenant>#<webhook>`, while failing |
 //! | an event waiting for delivery to an endpoint | `ENDPOINT#<webhook>` | `PENDING#<order key>` | |
 //! | a delivery attempt (expires by TTL) | `ENDPOINT#<webhook>` | `ATTEMPT#<ulid>` | |
+//! | an API client (the pre-token trigger reads it) | `APICLIENT#<client id>` | `APICLIENT` | |
+//! | the tenant's list of its API clients | `TENANT#<tenant>` | `APICLIENT#<client id>` | |
 //!
 //! The control table is the platform's own: it is reached by the triggers and the control-plane
 //! functions under their own roles, never with tenant-scoped credentials. A profile is keyed by
@@ -320,6 +322,24 @@ pub fn failing_webhook_sort_key(due_ms: u64, tenant: &TenantId, webhook: &Webhoo
 pub fn failing_webhook_bound(now_ms: u64) -> String {
     format!("{:013}", now_ms.saturating_add(1))
 }
+
+/// An API client, by its id (what a client-credentials token names).
+pub fn api_client(client: &crate::machine::ClientId) -> ItemKey {
+    ItemKey {
+        pk: format!("{API_CLIENT_PREFIX}{client}"),
+        sk: "APICLIENT".to_owned(),
+    }
+}
+
+/// An API client in its tenant's partition (the tenant's list).
+pub fn tenant_api_client(tenant: &TenantId, client: &crate::machine::ClientId) -> ItemKey {
+    ItemKey {
+        pk: tenant_partition(tenant),
+        sk: format!("{API_CLIENT_PREFIX}{client}"),
+    }
+}
+
+pub const API_CLIENT_PREFIX: &str = "APICLIENT#";
 
 /// The attribute DynamoDB's time to live reads on the control table (unix seconds).
 pub const TTL: &str = "ttl";

@@ -16,6 +16,7 @@ pub mod identity;
 pub mod ids;
 pub mod jobs;
 pub mod keys;
+pub mod machine;
 pub mod mail;
 pub mod metrics;
 pub mod pagination;

@@ -12,6 +12,8 @@ pub struct PlanLimits {
     pub max_orders_per_month: u64,
     /// Webhook endpoints.
     pub max_webhooks: u64,
+    /// API clients (machine credentials).
+    pub max_api_clients: u64,
 }
 
 impl PlanLimits {
@@ -22,18 +24,21 @@ impl PlanLimits {
                 max_products: 100,
                 max_orders_per_month: 1_000,
                 max_webhooks: 2,
+                max_api_clients: 1,
             },
             Tier::Standard => Self {
                 max_users: 25,
                 max_products: 5_000,
                 max_orders_per_month: 50_000,
                 max_webhooks: 10,
+                max_api_clients: 5,
             },
             Tier::Premium => Self {
                 max_users: 250,
                 max_products: 100_000,
                 max_orders_per_month: 1_000_000,
                 max_webhooks: 50,
+                max_api_clients: 25,
             },
         }
     }
@@ -53,6 +58,7 @@ pub enum Limit {
     Products,
     OrdersPerMonth,
     Webhooks,
+    ApiClients,
 }
 
 impl Limit {
@@ -62,6 +68,7 @@ impl Limit {
             Self::Products => "max_products",
             Self::OrdersPerMonth => "max_orders_per_month",
             Self::Webhooks => "max_webhooks",
+            Self::ApiClients => "max_api_clients",
         }
     }
 }

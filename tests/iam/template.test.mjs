@@ -65,8 +65,8 @@ Resources:
     assert.equal(queues.getAtt('Unnamed', 'Arn'), 'arn:aws:sqs:us-east-1:123456789012:tenantry-Unnamed-ABC')
   })
 
-  test('conditions use parameter defaults', () => {
-    assert.equal(resolver.resolve(template.Resources.UserPool.Properties.UserPoolTier), 'LITE')
+  test('conditions use parameter defaults (V3_0 events: the Essentials plan)', () => {
+    assert.equal(resolver.resolve(template.Resources.UserPool.Properties.UserPoolTier), 'ESSENTIALS')
   })
 
   test('${!Literal} is literal and an unresolvable name is an error', () => {

@@ -18,6 +18,9 @@ use crate::env;
 #[derive(Debug, Clone)]
 pub struct Stack {
     pub api_url: String,
+    /// The machine API (API clients' access tokens) and its token endpoint.
+    pub machine_api_url: String,
+    pub token_endpoint: String,
     pub cognito_endpoint: String,
     pub user_pool_id: String,
     pub client_id: String,
@@ -64,6 +67,8 @@ impl Stack {
             .build();
         Self {
             api_url: field("api_url"),
+            machine_api_url: field("machine_api_url"),
+            token_endpoint: field("token_endpoint"),
             cognito_endpoint: field("cognito_endpoint"),
             user_pool_id: field("user_pool_id"),
             client_id: field("client_id"),

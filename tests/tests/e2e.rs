@@ -380,6 +380,8 @@ struct Victim {
     order_id: String,
     /// A webhook endpoint of the victim's (its URL names the victim's admin).
     webhook_id: String,
+    /// An API client of the victim's (its name holds the victim's tenant id).
+    api_client_id: String,
     product_cursor: String,
     order_cursor: String,
     user_cursor: String,
@@ -415,10 +417,21 @@ async fn prepare_victim(stack: &Stack, a: &Org) -> Victim {
         )
         .await;
     assert_eq!(hook.status, 201, "{}", hook.body);
+    let client = stack
+        .call(
+            Some(&a.admin.id),
+            "POST",
+            "/api-clients",
+            // The name holds the victim's id: an attacker's answer holding it is a leak.
+            Some(&json!({"name": format!("client of {}", a.tenant_id), "scopes": ["orders.read"]})),
+        )
+        .await;
+    assert_eq!(client.status, 201, "{}", client.body);
     Victim {
         product_id,
         order_id,
         webhook_id: hook.body["id"].as_str().unwrap().to_owned(),
+        api_client_id: client.body["client_id"].as_str().unwrap().to_owned(),
         product_cursor: cursor("/products").await,
         order_cursor: cursor("/orders").await,
         user_cursor: cursor("/users").await,
@@ -438,7 +451,41 @@ fn tenant_route_attacks(a: &Org, v: &Victim) -> Vec<Attack<'static>> {
     let a_user_path = format!("/users/{}", a.member_id);
     let a_admin_tenant_path = format!("/admin/tenants/{t}");
     let a_webhook_path = format!("/webhooks/{}", v.webhook_id);
+    let a_client_path = format!("/api-clients/{}", v.api_client_id);
     vec![
+        // API clients: admins only, and only their own organization's.
+        (
+            "/api-clients",
+            "POST",
+            "/api-clients".into(),
+            Some(json!({"name": "x", "scopes": ["orders.read"], "tenant_id": t})),
+            &[400],
+            &[403],
+        ),
+        (
+            "/api-clients",
+            "GET",
+            "/api-clients".into(),
+            None,
+            &[200],
+            &[403],
+        ),
+        (
+            "/api-clients/{clientId}",
+            "GET",
+            a_client_path.clone(),
+            None,
+            &[404],
+            &[403],
+        ),
+        (
+            "/api-clients/{clientId}",
+            "DELETE",
+            a_client_path.clone(),
+            None,
+            &[404],
+            &[403],
+        ),
         // Webhooks: admins only (a member is refused before anything is read), and only their
         // own organization's endpoints.
         (
@@ -1069,6 +1116,7 @@ async fn snapshot(stack: &Stack, a: &Org) -> Vec<Value> {
         "/orders?limit=100",
         "/users?limit=100",
         "/webhooks",
+        "/api-clients",
     ] {
         let reply = stack.call(Some(&a.admin.id), "GET", path, None).await;
         assert_eq!(reply.status, 200, "{path}: {}", reply.body);

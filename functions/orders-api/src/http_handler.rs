@@ -16,9 +16,10 @@ use shared::domain::ValidationError;
 use shared::domain::order::{ChangeStatusBody, CreateOrderBody, Order, OrderRequest, OrderStatus};
 use shared::http::{
     ApiError, MAX_BODY_BYTES, PathParams, Route, created, expected_version, json, json_body,
-    list_params, match_route, page, serve, with_etag,
+    list_params, match_route, page, serve_machines, with_etag,
 };
 use shared::ids::OrderId;
+use shared::machine::Scope;
 use shared::plans::PlanLimits;
 use shared::store::UsageReader;
 use shared::store::{OrderStore, ProductLookup, StoreError};
@@ -47,7 +48,7 @@ pub async fn function_handler<S: ProductLookup + OrderStore + CallerStanding + U
     deps: &Deps<S>,
     event: Request,
 ) -> Result<Response<Body>, Error> {
-    Ok(serve(event, |context, request| handle(deps, context, request)).await)
+    Ok(serve_machines(event, |context, request| handle(deps, context, request)).await)
 }
 
 async fn handle<S: ProductLookup + OrderStore + CallerStanding + UsageReader>(
@@ -56,6 +57,18 @@ async fn handle<S: ProductLookup + OrderStore + CallerStanding + UsageReader>(
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
     let (op, params) = match_route(&request, ROUTES)?;
+    // A machine client does what its token's scopes allow (the machine API's authorizer checks
+    // them too).
+    let scope = match op {
+        Op::List | Op::Get => Scope::OrdersRead,
+        Op::Create | Op::ChangeStatus => Scope::OrdersWrite,
+    };
+    if !context.has_scope(scope) {
+        return Err(ApiError::forbidden(format!(
+            "This API client lacks the scope {}.",
+            scope.as_str()
+        )));
+    }
     // The token against the tenant record (cached at most 10 s): status, revocations, tier.
     let standing = deps.store.standing(&context).await?;
     // Over a lowered plan's limits the data is read-only (reading and deleting still work).

@@ -30,15 +30,19 @@ use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Map, Value, json};
 
 use shared::claims::SIGN_UP_TENANT_NAME;
-use shared::claims::{TENANT_GRANT, TENANT_ID, TENANT_MFA, TENANT_ROLE, TENANT_TIER};
+use shared::claims::{
+    TENANT_GRANT, TENANT_ID, TENANT_MFA, TENANT_PRINCIPAL, TENANT_ROLE, TENANT_TIER,
+};
+use shared::context::Role;
 use shared::context::Tier;
 use shared::domain::email::EmailAddress;
 use shared::domain::member::{Membership, Profile};
 use shared::domain::tenant::{Tenant, TenantName};
 use shared::identity::{DirectoryError, SecondFactor};
 use shared::ids::UserId;
+use shared::machine::ClientId;
 use shared::store::StoreError;
-use shared::store::control::Onboarding;
+use shared::store::control::{MachineLookup, Onboarding};
 
 pub struct Deps<S, F> {
     pub store: S,
@@ -58,6 +62,10 @@ pub enum SignInRefused {
     Store(#[source] StoreError),
     #[error("Sign-in is temporarily unavailable; please try again.")]
     Directory(#[source] DirectoryError),
+    #[error("This client is not known.")]
+    UnknownClient,
+    #[error("This client's organization is not active.")]
+    TenantClosed,
 }
 
 /// Where the claims go.
@@ -165,7 +173,46 @@ async fn complete_onboarding<S: Onboarding, F>(
     deps.store.profile(user).await.map_err(SignInRefused::Store)
 }
 
-pub async fn function_handler<S: Onboarding, F: SecondFactor>(
+/// A machine client's token (event version 3, client credentials): the tenant claims from the
+/// client's record, into the access token (the only one). A client that is not recorded (or
+/// was deleted), or whose tenant is not open for work, gets no token.
+async fn machine_claims<S: MachineLookup, F>(
+    deps: &Deps<S, F>,
+    event: &mut Value,
+) -> Result<(), SignInRefused> {
+    let client = event["callerContext"]["clientId"]
+        .as_str()
+        .and_then(|raw| ClientId::parse(raw).ok())
+        .ok_or(SignInRefused::MalformedEvent)?;
+    let found = deps.store.machine_client(&client).await.map_err(|err| {
+        tracing::error!(client_id = %client, error = %err, "API client lookup failed");
+        SignInRefused::Store(err)
+    })?;
+    let Some((api_client, tenant)) = found else {
+        tracing::warn!(client_id = %client, "a token asked for by an unknown API client");
+        return Err(SignInRefused::UnknownClient);
+    };
+    if !tenant.status.allows_access() {
+        tracing::info!(client_id = %client, tenant_id = %tenant.id, status = %tenant.status, "no token: the tenant is not active");
+        return Err(SignInRefused::TenantClosed);
+    }
+    tracing::info!(client_id = %client, tenant_id = %tenant.id, "machine tenant claims issued");
+    set(
+        event,
+        &["claimsAndScopeOverrideDetails", "accessTokenGeneration"],
+        "claimsToAddOrOverride",
+        json!({
+            TENANT_ID: tenant.id.to_string(),
+            TENANT_ROLE: Role::Member.as_str(),
+            TENANT_TIER: tenant.tier.as_str(),
+            TENANT_GRANT: api_client.created_ms.to_string(),
+            TENANT_PRINCIPAL: api_client.principal.as_str(),
+        }),
+    );
+    Ok(())
+}
+
+pub async fn function_handler<S: Onboarding + MachineLookup, F: SecondFactor>(
     deps: &Deps<S, F>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
@@ -174,7 +221,7 @@ pub async fn function_handler<S: Onboarding, F: SecondFactor>(
         event["response"] = Value::Object(Map::new());
     }
     if event["triggerSource"].as_str() == Some("TokenGeneration_ClientCredentials") {
-        // A machine client, not a user: no membership to look up.
+        machine_claims(deps, &mut event).await?;
         return Ok(event);
     }
     let user = user_of(&event)?;
@@ -593,11 +640,61 @@ mod tests {
         }
     }
 
+    fn erp_client(tenant: TenantId) -> shared::machine::ApiClient {
+        shared::machine::ApiClient {
+            client_id: ClientId::parse("5example0client0id0tenantry").unwrap(),
+            tenant_id: tenant,
+            name: "ERP".to_owned(),
+            scopes: vec![shared::machine::Scope::ProductsRead],
+            principal: UserId::parse("7c9e6679-7425-40de-944b-e07fc1f90ae7").unwrap(),
+            created_ms: 1_700_000_000_123,
+        }
+    }
+
     #[tokio::test]
-    async fn machine_clients_pass_through() {
-        let (deps, _, _) = deps_with_alice().await;
-        let original = event("v3-client-credentials.json");
-        assert_eq!(invoke(&deps, original.clone()).await.unwrap(), original);
+    async fn a_machine_client_gets_its_tenant_in_the_access_token_only() {
+        let (deps, tenant, _) = deps_with_alice().await;
+        deps.store.add_api_client(erp_client(tenant));
+        let answered = invoke(&deps, event("v3-client-credentials.json"))
+            .await
+            .unwrap();
+        let details = &answered["response"]["claimsAndScopeOverrideDetails"];
+        assert_eq!(
+            details["accessTokenGeneration"]["claimsToAddOrOverride"],
+            json!({"tenant_id": tenant.to_string(), "tenant_role": "member", "tenant_tier": "standard",
+                   "tenant_grant": "1700000000123", "tenant_principal": "7c9e6679-7425-40de-944b-e07fc1f90ae7"})
+        );
+        assert!(details.get("idTokenGeneration").is_none(), "{details}");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_client_or_a_closed_tenant_gets_no_token() {
+        let (deps, tenant, _) = deps_with_alice().await;
+        assert_eq!(
+            invoke(&deps, event("v3-client-credentials.json"))
+                .await
+                .unwrap_err(),
+            "This client is not known."
+        );
+        deps.store.add_api_client(erp_client(tenant));
+        let record = deps.store.get_tenant(&tenant).await.unwrap();
+        deps.store
+            .set_tenant_state(
+                &tenant,
+                TenantStateChange {
+                    expected_version: Some(record.version),
+                    status: Some(TenantStatus::Suspended),
+                    ..TenantStateChange::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            invoke(&deps, event("v3-client-credentials.json"))
+                .await
+                .unwrap_err(),
+            "This client's organization is not active."
+        );
     }
 
     #[tokio::test]

@@ -16,9 +16,10 @@ use shared::context::TenantContext;
 use shared::domain::product::{CreateProductBody, Product, ProductDraft, ReplaceProductBody};
 use shared::http::{
     ApiError, MAX_BODY_BYTES, PathParams, Route, created, expected_version, if_match, json,
-    json_body, list_params, match_route, no_content, page, serve, with_etag,
+    json_body, list_params, match_route, no_content, page, serve_machines, with_etag,
 };
 use shared::ids::ProductId;
+use shared::machine::Scope;
 use shared::plans::PlanLimits;
 use shared::store::UsageReader;
 use shared::store::{ProductStore, StoreError};
@@ -49,7 +50,7 @@ pub async fn function_handler<S: ProductStore + CallerStanding + UsageReader>(
     deps: &Deps<S>,
     event: Request,
 ) -> Result<Response<Body>, Error> {
-    Ok(serve(event, |context, request| handle(deps, context, request)).await)
+    Ok(serve_machines(event, |context, request| handle(deps, context, request)).await)
 }
 
 async fn handle<S: ProductStore + CallerStanding + UsageReader>(
@@ -58,6 +59,18 @@ async fn handle<S: ProductStore + CallerStanding + UsageReader>(
     request: Request,
 ) -> Result<Response<Body>, ApiError> {
     let (op, params) = match_route(&request, ROUTES)?;
+    // A machine client does what its token's scopes allow (the machine API's authorizer checks
+    // them too).
+    let scope = match op {
+        Op::List | Op::Get => Scope::ProductsRead,
+        Op::Create | Op::Replace | Op::Delete => Scope::ProductsWrite,
+    };
+    if !context.has_scope(scope) {
+        return Err(ApiError::forbidden(format!(
+            "This API client lacks the scope {}.",
+            scope.as_str()
+        )));
+    }
     // The token against the tenant record (cached at most 10 s): status, revocations, tier.
     let standing = deps.store.standing(&context).await?;
     // Over a lowered plan's limits the data is read-only (reading and deleting still work).
@@ -161,7 +174,9 @@ async fn delete<S: ProductStore>(
     request: &Request,
     params: &PathParams,
 ) -> Result<Response<Body>, ApiError> {
-    if !context.is_admin() {
+    // An API client with products.write may delete (its scope was checked); a person must be
+    // an admin.
+    if !context.is_admin() && context.machine.is_none() {
         return Err(ApiError::forbidden("Only an admin can delete products."));
     }
     let id = product_id(params)?;

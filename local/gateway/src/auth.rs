@@ -32,7 +32,7 @@ pub enum AuthError {
     UnknownKey(String),
     #[error("the token is rejected: {0}")]
     Rejected(#[source] jsonwebtoken::errors::Error),
-    #[error("the token is not an ID token (token_use {0:?})")]
+    #[error("the token is not of the kind this API takes (token_use {0:?})")]
     NotAnIdToken(Option<String>),
 }
 
@@ -203,21 +203,55 @@ fn rsa_signing_keys(set: &JwkSet) -> HashMap<String, Arc<DecodingKey>> {
         .collect()
 }
 
-/// Verifies tokens the way API Gateway's `COGNITO_USER_POOLS` authorizer does for ID tokens.
+/// Verifies tokens the way API Gateway's `COGNITO_USER_POOLS` authorizer does: ID tokens for a
+/// method without OAuth scopes, access tokens carrying one of the method's scopes otherwise.
 #[derive(Debug)]
 pub struct Authorizer {
     jwks: Jwks,
     validation: Validation,
+    token_use: &'static str,
 }
 
 impl Authorizer {
+    /// ID tokens of the app client `audience`.
     pub fn new(jwks: Jwks, issuer: &str, audience: &str) -> Self {
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         validation.leeway = 0;
-        Self { jwks, validation }
+        Self {
+            jwks,
+            validation,
+            token_use: "id",
+        }
+    }
+
+    /// Access tokens (no `aud`: the scopes decide, see [`Authorizer::allows`]).
+    pub fn for_access_tokens(jwks: Jwks, issuer: &str) -> Self {
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[issuer]);
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["exp", "iss"]);
+        validation.leeway = 0;
+        Self {
+            jwks,
+            validation,
+            token_use: "access",
+        }
+    }
+
+    /// Whether verified `claims` may call a method that requires one of `scopes`: for ID tokens
+    /// always (their methods have none); for access tokens, one of the token's scopes must be
+    /// one of the method's, and a method with none takes no access token.
+    pub fn allows(&self, claims: &Claims, scopes: &[String]) -> bool {
+        if self.token_use == "id" {
+            return true;
+        }
+        let granted = claims.get("scope").map(String::as_str).unwrap_or("");
+        granted
+            .split_whitespace()
+            .any(|scope| scopes.iter().any(|needed| needed == scope))
     }
 
     /// Checks the `Authorization` header value (a raw JWT, or `Bearer <jwt>`) and returns the
@@ -241,7 +275,9 @@ impl Authorizer {
             .map_err(AuthError::Rejected)?
             .claims;
         match claims.get("token_use") {
-            Some(Value::String(token_use)) if token_use == "id" => Ok(claims_as_strings(claims)),
+            Some(Value::String(token_use)) if token_use == self.token_use => {
+                Ok(claims_as_strings(claims))
+            }
             other => Err(AuthError::NotAnIdToken(other.map(Value::to_string))),
         }
     }

@@ -35,9 +35,36 @@ pub struct Args {
     #[arg(long, env = "LOCAL_GATEWAY_ISSUER")]
     pub issuer: String,
 
-    /// The app client id an ID token must carry in `aud`.
-    #[arg(long, env = "LOCAL_GATEWAY_AUDIENCE")]
-    pub audience: String,
+    /// The app client id an ID token must carry in `aud` (the people's API).
+    #[arg(
+        long,
+        env = "LOCAL_GATEWAY_AUDIENCE",
+        required_unless_present = "access_tokens"
+    )]
+    pub audience: Option<String>,
+
+    /// Take access tokens instead of ID tokens, each route needing one of its `scopes` (the
+    /// machine API, whose authorizer has OAuth scopes).
+    #[arg(long, env = "LOCAL_GATEWAY_ACCESS_TOKENS")]
+    pub access_tokens: bool,
+
+    /// Also answer `POST /oauth2/token` (client credentials) as Cognito's token endpoint does,
+    /// with the app clients of this user pool (`--cognito-endpoint`, `--user-pool-id`), the
+    /// pre-token trigger (`--pre-token-function`), and tokens signed with this private key (a
+    /// JSON file with the key's `pem`, as cognito-local keeps it).
+    #[arg(long, env = "LOCAL_GATEWAY_SIGNING_KEY", requires_all = ["cognito_endpoint", "user_pool_id", "pre_token_function"])]
+    pub signing_key: Option<PathBuf>,
+
+    /// The identity server's API (cognito-local), for the token endpoint.
+    #[arg(long, env = "LOCAL_GATEWAY_COGNITO_ENDPOINT")]
+    pub cognito_endpoint: Option<Url>,
+
+    #[arg(long, env = "LOCAL_GATEWAY_USER_POOL_ID")]
+    pub user_pool_id: Option<String>,
+
+    /// The pre-token-generation function (its event version 3, client credentials).
+    #[arg(long, env = "LOCAL_GATEWAY_PRE_TOKEN_FUNCTION")]
+    pub pre_token_function: Option<String>,
 
     /// The stage name; requests may carry it as a path prefix or not.
     #[arg(long, env = "LOCAL_GATEWAY_STAGE", default_value = "prod")]

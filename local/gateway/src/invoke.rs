@@ -108,6 +108,40 @@ impl LambdaClient {
     }
 }
 
+impl LambdaClient {
+    /// Invokes `function` with any event and returns its answer (a trigger's, not a proxy
+    /// response); a function error is an error carrying its message.
+    pub async fn invoke_json(
+        &self,
+        function: &str,
+        event: &serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        let url = format!(
+            "{}/2015-03-31/functions/{function}/invocations",
+            self.endpoint
+        );
+        let response = self
+            .http
+            .post(url)
+            .timeout(INVOKE_TIMEOUT)
+            .json(event)
+            .send()
+            .await
+            .map_err(|error| error.to_string())?;
+        let failed = !response.status().is_success()
+            || response.headers().contains_key("x-amz-function-error");
+        let answer: serde_json::Value = response.json().await.map_err(|error| error.to_string())?;
+        match answer
+            .get("errorMessage")
+            .and_then(serde_json::Value::as_str)
+        {
+            Some(message) => Err(message.to_owned()),
+            None if failed => Err(answer.to_string()),
+            None => Ok(answer),
+        }
+    }
+}
+
 /// Maps a proxy response to HTTP. Like API Gateway, anything that is not a well-formed proxy
 /// response (an `{"errorMessage": ...}`, a missing `statusCode`, a non-string body) is an error.
 fn reply(payload: &[u8]) -> Result<Reply, InvokeError> {

@@ -8,6 +8,7 @@ mod event;
 mod invoke;
 mod routes;
 mod server;
+mod token;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -39,6 +40,8 @@ enum StartError {
     Jwks(#[from] JwksError),
     #[error("the server stopped: {0}")]
     Serve(#[source] std::io::Error),
+    #[error("{0}")]
+    Config(String),
 }
 
 #[tokio::main]
@@ -80,10 +83,36 @@ async fn run(args: Args) -> Result<(), StartError> {
         Duration::from_secs(args.jwks_wait),
     )
     .await?;
+    let authorizer = match (&args.audience, args.access_tokens) {
+        (_, true) => Authorizer::for_access_tokens(jwks, &args.issuer),
+        (Some(audience), false) => Authorizer::new(jwks, &args.issuer, audience),
+        (None, false) => {
+            return Err(StartError::Config(
+                "--audience is needed for ID tokens".into(),
+            ));
+        }
+    };
+    let token_endpoint = match (
+        &args.signing_key,
+        &args.cognito_endpoint,
+        &args.user_pool_id,
+        &args.pre_token_function,
+    ) {
+        (Some(key), Some(cognito), Some(pool), Some(function)) => Some(token::TokenEndpoint {
+            http: http.clone(),
+            cognito: cognito.clone(),
+            user_pool: pool.clone(),
+            issuer: args.issuer.clone(),
+            pre_token_function: function.clone(),
+            key: token::load_key(key).map_err(StartError::Config)?,
+        }),
+        _ => None,
+    };
     let gateway = Gateway {
         routes,
-        authorizer: Authorizer::new(jwks, &args.issuer, &args.audience),
+        authorizer,
         lambda: LambdaClient::new(args.lambda_endpoint.as_str(), http),
+        token_endpoint,
     };
     tracing::info!(
         stage = %args.stage,

@@ -17,6 +17,9 @@ struct RouteSpec {
     path: String,
     function: String,
     auth: bool,
+    /// The OAuth scopes the method's authorizer requires (access tokens); none for ID tokens.
+    #[serde(default)]
+    scopes: Vec<String>,
 }
 
 /// One method of one resource: what API Gateway calls an integration.
@@ -30,6 +33,8 @@ pub struct Route {
     pub function: String,
     /// Whether the Cognito authorizer guards this method.
     pub auth: bool,
+    /// The scopes an access token needs (one of them), when the authorizer has any.
+    pub scopes: Vec<String>,
     /// A stable stand-in for API Gateway's resource id.
     pub resource_id: String,
     segments: Vec<Segment>,
@@ -135,6 +140,7 @@ impl RouteTable {
                 resource: spec.path,
                 function: spec.function,
                 auth: spec.auth,
+                scopes: spec.scopes,
                 resource_id,
                 segments,
             });

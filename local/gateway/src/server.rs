@@ -27,6 +27,8 @@ pub struct Gateway {
     pub routes: RouteTable,
     pub authorizer: Authorizer,
     pub lambda: LambdaClient,
+    /// Cognito's token endpoint (client credentials), when this gateway plays it too.
+    pub token_endpoint: Option<crate::token::TokenEndpoint>,
 }
 
 pub async fn serve(listener: TcpListener, gateway: Gateway) -> std::io::Result<()> {
@@ -74,6 +76,11 @@ impl Gateway {
         request_id: Uuid,
     ) -> (Response, Option<&str>) {
         let received = OffsetDateTime::now_utc();
+        if let Some(endpoint) = &self.token_endpoint
+            && request.uri().path() == crate::token::PATH
+        {
+            return (endpoint.answer(request, &self.lambda).await, None);
+        }
         let (parts, body) = request.into_parts();
         let Some(matched) = self.routes.resolve(parts.method.as_str(), parts.uri.path()) else {
             return (missing_authentication_token(), None);
@@ -86,7 +93,13 @@ impl Gateway {
                 .get(header::AUTHORIZATION)
                 .and_then(|value| value.to_str().ok());
             match self.authorizer.verify(authorization).await {
-                Ok(claims) => Some(claims),
+                Ok(claims) if self.authorizer.allows(&claims, &matched.route.scopes) => {
+                    Some(claims)
+                }
+                Ok(_) => {
+                    tracing::info!(%request_id, needed = ?matched.route.scopes, "unauthorized: the token has none of the method's scopes");
+                    return (unauthorized(), function);
+                }
                 Err(error) => {
                     tracing::info!(%request_id, reason = %error, "unauthorized");
                     return (unauthorized(), function);

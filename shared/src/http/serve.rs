@@ -81,7 +81,33 @@ fn respond(result: Result<Response<Body>, ApiError>, request_id: &str) -> Respon
 /// 403 `no-tenant` without one), runs `handler` inside a span carrying `tenant_id`, `user_id` and
 /// `request_id`, and maps its error to problem+json. Expected failures are responses, never a
 /// Lambda error.
+///
+/// A machine client's token is refused (403): only the routes served with [`serve_machines`]
+/// take one.
 pub async fn serve<F, Fut>(request: Request, handler: F) -> Response<Body>
+where
+    F: FnOnce(TenantContext, Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    serve_tenant(request, false, handler).await
+}
+
+/// [`serve`] for the routes machine clients may call too (products and orders): the handler
+/// checks the scope each operation needs ([`TenantContext::has_scope`]).
+pub async fn serve_machines<F, Fut>(request: Request, handler: F) -> Response<Body>
+where
+    F: FnOnce(TenantContext, Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    serve_tenant(request, true, handler).await
+}
+
+/// The answer to a machine client's token on a route that takes none.
+fn machine_refused() -> ApiError {
+    ApiError::forbidden("API clients reach the products and orders routes only.")
+}
+
+async fn serve_tenant<F, Fut>(request: Request, machines: bool, handler: F) -> Response<Body>
 where
     F: FnOnce(TenantContext, Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>, ApiError>>,
@@ -105,17 +131,17 @@ where
         tenant_id = %context.tenant_id,
         user_id = %context.user_id,
         role = %context.role,
+        machine = context.machine.is_some(),
         %method,
         %path,
     );
     async move {
-        finish(
-            handler(context, request).await,
-            &request_id,
-            tenant,
-            &route,
-            started,
-        )
+        let outcome = if context.machine.is_some() && !machines {
+            Err(machine_refused())
+        } else {
+            handler(context, request).await
+        };
+        finish(outcome, &request_id, tenant, &route, started)
     }
     .instrument(span)
     .await
@@ -135,6 +161,11 @@ where
     let method = request.method().as_str().to_owned();
     let path = request.raw_http_path().to_owned();
     let claims = Claims::from_request(&request);
+    if claims.is_machine() {
+        let span = tracing::info_span!("request", %request_id, %method, %path);
+        return span
+            .in_scope(|| finish(Err(machine_refused()), &request_id, None, &route, started));
+    }
     let user_id = match claims.user_id() {
         Ok(user_id) => user_id,
         Err(err) => {

@@ -31,6 +31,16 @@ pub trait MembershipLookup: Send + Sync {
     ) -> impl Future<Output = Result<Option<Profile>, StoreError>> + Send;
 }
 
+/// Reading a machine client for its token: the pre-token trigger's requests for a
+/// client-credentials token.
+pub trait MachineLookup: Send + Sync {
+    /// The API client and its tenant's record (tier and status), if both exist.
+    fn machine_client(
+        &self,
+        client: &crate::machine::ClientId,
+    ) -> impl Future<Output = Result<Option<(crate::machine::ApiClient, Tenant)>, StoreError>> + Send;
+}
+
 /// Self-service sign-up.
 pub trait Onboarding: MembershipLookup {
     /// Creates `tenant` with `admin` as its first admin, atomically, unless `admin` already has

@@ -540,6 +540,7 @@ pub async fn an_mfa_requirement_reaches_memberships_and_the_authority_check<S: C
         tier: Tier::Basic,
         grant: crate::authority::now_millis(),
         mfa: false,
+        machine: None,
     };
     assert!(matches!(
         store.authority(&caller).await,
@@ -944,6 +945,7 @@ pub async fn authority_is_the_stored_role_and_status<S: ContractControl>(store: 
         tier: Tier::Premium,
         grant,
         mfa: false,
+        machine: None,
     };
     let now = crate::authority::now_millis();
     let authority = store
@@ -1073,6 +1075,7 @@ fn caller_in(tenant: &TenantId, user: &UserId, role: Role, grant: u64) -> Tenant
         tier: Tier::Basic,
         grant,
         mfa: false,
+        machine: None,
     }
 }
 

@@ -43,6 +43,7 @@ struct State {
     events: std::collections::HashSet<String>,
     outbox: Vec<crate::mail::Held>,
     outbox_released: usize,
+    api_clients: HashMap<crate::machine::ClientId, crate::machine::ApiClient>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -97,6 +98,28 @@ impl MemoryControl {
 impl MembershipLookup for MemoryControl {
     async fn profile(&self, user: &UserId) -> Result<Option<Profile>, StoreError> {
         Ok(self.lock().profiles.get(user).cloned())
+    }
+}
+
+impl MemoryControl {
+    /// Records an API client, as the api-clients function would (test set-up).
+    pub fn add_api_client(&self, client: crate::machine::ApiClient) {
+        self.lock()
+            .api_clients
+            .insert(client.client_id.clone(), client);
+    }
+}
+
+impl crate::store::control::MachineLookup for MemoryControl {
+    async fn machine_client(
+        &self,
+        client: &crate::machine::ClientId,
+    ) -> Result<Option<(crate::machine::ApiClient, Tenant)>, StoreError> {
+        let state = self.lock();
+        Ok(state.api_clients.get(client).and_then(|client| {
+            let tenant = state.tenants.get(&client.tenant_id)?;
+            Some((client.clone(), tenant.clone()))
+        }))
     }
 }
 

@@ -64,7 +64,8 @@ export const CHECKS = [
   { id: '12.billing-sweep', title: "billing-sweep's role: its control-table actions on TENANT# and USER# keys, reading MIGRATION#, and the index's PAST_DUE partition only" },
   { id: '13.webhooks-api', title: "webhooks-api's role: its control-table actions on TENANT# keys and endpoints' queues (ENDPOINT#) only" },
   { id: '14.webhook-events', title: "webhook-events' role: reading TENANT# keys, queueing on ENDPOINT# keys, only" },
-  { id: '15.webhook-deliver', title: "webhook-deliver's role: TENANT# and ENDPOINT# keys, holding e-mails, and the index's WEBHOOKS_FAILING partition only" }
+  { id: '15.webhook-deliver', title: "webhook-deliver's role: TENANT# and ENDPOINT# keys, holding e-mails, and the index's WEBHOOKS_FAILING partition only" },
+  { id: '16.api-clients', title: "api-clients' role: TENANT# keys, and writing and deleting API clients' records (APICLIENT#), only" }
 ]
 
 // A webhook endpoint's id (a ULID): its queue and attempts are under ENDPOINT#<id>.
@@ -188,6 +189,22 @@ export const CONTROL_ROLES = {
     ownForeign: { 'dynamodb:PutItem': ['OUTBOX#'], 'dynamodb:Query': ['ENDPOINT#'], 'dynamodb:BatchWriteItem': ['ENDPOINT#'] },
     moreForeign: [['EMAIL#someone@example.com'], [`USER#${USER_SUB}`], ['CUSTOMER#cus_1'], ['WEBHOOK#evt_1']],
     index: { 'dynamodb:Query': ['WEBHOOKS_FAILING'] }
+  },
+  ApiClientsFunction: {
+    check: '16.api-clients',
+    uses: {
+      // The caller's authority, one of the tenant's clients.
+      'dynamodb:GetItem': [`TENANT#${TENANT_A}`],
+      // The tenant's clients.
+      'dynamodb:Query': [`TENANT#${TENANT_A}`],
+      // A deleted client's tokens revoked in the tenant record.
+      'dynamodb:UpdateItem': [`TENANT#${TENANT_A}`],
+      // A client recorded (in the tenant's list and by its id), and deleted.
+      'dynamodb:PutItem': [`TENANT#${TENANT_A}`, 'APICLIENT#client1'],
+      'dynamodb:DeleteItem': [`TENANT#${TENANT_A}`, 'APICLIENT#client1']
+    },
+    moreForeign: [['EMAIL#someone@example.com'], [`USER#${USER_SUB}`], ['CUSTOMER#cus_1'], ['WEBHOOK#evt_1'], ['APICLIENT#client1']],
+    ownForeign: { 'dynamodb:PutItem': ['APICLIENT#'], 'dynamodb:DeleteItem': ['APICLIENT#'] }
   },
   PostConfirmationFunction: {
     check: '10.post-confirmation',

@@ -436,7 +436,7 @@ impl DynamoControl {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    async fn add_revocations_map(&self, tenant: &TenantId) -> Result<(), StoreError> {
+    pub(super) async fn add_revocations_map(&self, tenant: &TenantId) -> Result<(), StoreError> {
         let result = self
             .scope
             .client

@@ -15,6 +15,7 @@ use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, SdkError};
 use super::StoreError;
 use crate::ids::TenantId;
 
+mod api_clients;
 pub mod changes;
 mod control;
 mod item;
