@@ -209,6 +209,36 @@ impl Stack {
             .expect("sign-in with the new password")
     }
 
+    /// A new organization, signed up through Cognito: its id, its admin's tokens and address.
+    pub async fn new_organization(&self, label: &str) -> (String, Tokens, String) {
+        let email = unique_email(label);
+        self.sign_up(&email, &format!("{label} Org"), None).await;
+        let admin = self
+            .sign_in(&email, PASSWORD)
+            .await
+            .expect("the admin signs in");
+        let tenant = claims(&admin.id)["tenant_id"]
+            .as_str()
+            .expect("the ID token names the tenant")
+            .to_owned();
+        (tenant, admin, email)
+    }
+
+    /// A member invited by `admin` (a new address), signed in with a password of their own.
+    pub async fn new_member(&self, admin: &Tokens, label: &str) -> Tokens {
+        let email = unique_email(label);
+        let invited = self
+            .call(
+                Some(&admin.id),
+                "POST",
+                "/users",
+                Some(&serde_json::json!({"email": email, "role": "member"})),
+            )
+            .await;
+        assert_eq!(invited.status, 201, "{}", invited.body);
+        self.first_sign_in(&email, "Member-Chosen-Password-7").await
+    }
+
     /// Calls the API through the gateway; returns status, JSON body (Null when empty) and the
     /// gateway's request id.
     pub async fn call(

@@ -9,13 +9,10 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use tenantry_tests::stack::{PASSWORD, Reply, Stack, Tokens, claims, unique_email};
+use tenantry_tests::stack::{Reply, Stack, Tokens, claims};
 
 async fn organization(stack: &Stack, label: &str) -> (String, Tokens) {
-    let email = unique_email(label);
-    stack.sign_up(&email, &format!("{label} Org"), None).await;
-    let admin = stack.sign_in(&email, PASSWORD).await.unwrap();
-    let tenant = claims(&admin.id)["tenant_id"].as_str().unwrap().to_owned();
+    let (tenant, admin, _) = stack.new_organization(label).await;
     (tenant, admin)
 }
 
@@ -295,19 +292,7 @@ async fn api_clients_are_the_admins_of_their_own_organization_only() {
         json!([])
     );
     // A member is no admin.
-    let member_email = unique_email("clients-member");
-    let invited = stack
-        .call(
-            Some(&a.id),
-            "POST",
-            "/users",
-            Some(&json!({"email": member_email, "role": "member"})),
-        )
-        .await;
-    assert_eq!(invited.status, 201, "{}", invited.body);
-    let member = stack
-        .first_sign_in(&member_email, "Member-Chosen-Password-7")
-        .await;
+    let member = stack.new_member(&a, "clients-member").await;
     for (method, target) in [("GET", "/api-clients".to_owned()), ("DELETE", path.clone())] {
         let reply = stack.call(Some(&member.id), method, &target, None).await;
         assert_eq!(

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tenantry_tests::stack::{PASSWORD, Stack, Tokens, claims, unique_email};
+use tenantry_tests::stack::{Stack, Tokens};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -110,10 +110,7 @@ fn ulid_like() -> String {
 }
 
 async fn organization(stack: &Stack, label: &str) -> (String, Tokens) {
-    let email = unique_email(label);
-    stack.sign_up(&email, &format!("{label} Org"), None).await;
-    let admin = stack.sign_in(&email, PASSWORD).await.unwrap();
-    let tenant = claims(&admin.id)["tenant_id"].as_str().unwrap().to_owned();
+    let (tenant, admin, _) = stack.new_organization(label).await;
     (tenant, admin)
 }
 
@@ -415,19 +412,7 @@ async fn endpoints_are_the_tenants_own_checked_and_bounded_by_the_plan() {
         );
     }
     // A member of the organization is no admin: refused.
-    let member_email = unique_email("hook-member");
-    let invited = stack
-        .call(
-            Some(&a.id),
-            "POST",
-            "/users",
-            Some(&json!({"email": member_email, "role": "member"})),
-        )
-        .await;
-    assert_eq!(invited.status, 201, "{}", invited.body);
-    let member = stack
-        .first_sign_in(&member_email, "Member-Chosen-Password-7")
-        .await;
+    let member = stack.new_member(&a, "hook-member").await;
     for (method, target) in [("GET", "/webhooks".to_owned()), ("DELETE", path.clone())] {
         let reply = stack.call(Some(&member.id), method, &target, None).await;
         assert_eq!(
@@ -555,10 +540,7 @@ async fn endpoints_are_the_tenants_own_checked_and_bounded_by_the_plan() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endpoint_failing_for_a_day_is_disabled_its_admins_told_and_can_be_enabled_again() {
     let stack = Stack::from_env();
-    let email = unique_email("dayfail");
-    stack.sign_up(&email, "Dayfail Org", None).await;
-    let admin = stack.sign_in(&email, PASSWORD).await.unwrap();
-    let tenant = claims(&admin.id)["tenant_id"].as_str().unwrap().to_owned();
+    let (tenant, admin, email) = stack.new_organization("Dayfail").await;
     // Nothing listens on this port.
     let port = free_port();
     let hook = register(
@@ -648,9 +630,7 @@ async fn an_endpoint_failing_for_a_day_is_disabled_its_admins_told_and_can_be_en
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redirect_is_a_failed_attempt_never_followed() {
     let stack = Stack::from_env();
-    let email = unique_email("moved");
-    stack.sign_up(&email, "Moved Org", None).await;
-    let admin = stack.sign_in(&email, PASSWORD).await.unwrap();
+    let (_, admin, _) = stack.new_organization("moved").await;
     let (moved, elsewhere) = (free_port(), free_port());
     let hook = register(
         &stack,

@@ -24,8 +24,8 @@ use serde_json::json;
 use shared::authority::{ControlAuthority, now_millis};
 use shared::context::TenantContext;
 use shared::http::{
-    ApiError, MAX_BODY_BYTES, PathParams, Route, created, json, json_body, match_route, no_content,
-    serve_caller, tenant_of,
+    ApiError, MAX_BODY_BYTES, PathParams, Route, created, items, json, json_body, match_route,
+    no_content, serve_caller, tenant_of,
 };
 use shared::ids::UserId;
 use shared::machine::{ApiClient, ClientId};
@@ -186,14 +186,8 @@ async fn forget(deps: &Deps, client: &ClientId) {
 }
 
 async fn list(deps: &Deps, context: &TenantContext) -> Result<Response<Body>, ApiError> {
-    let items: Vec<_> = deps
-        .control
-        .api_clients(&context.tenant_id)
-        .await?
-        .iter()
-        .map(ApiClient::view)
-        .collect();
-    Ok(json(StatusCode::OK, &json!({ "items": items })))
+    let found = deps.control.api_clients(&context.tenant_id).await?;
+    Ok(items(found.iter().map(ApiClient::view).collect()))
 }
 
 async fn get(

@@ -25,7 +25,7 @@ use shared::domain::ValidationError;
 use shared::domain::time::Timestamp;
 use shared::events::{Event, EventType, ObjectKind, ObjectRef};
 use shared::http::{
-    ApiError, MAX_BODY_BYTES, PathParams, Route, created, json, json_body, list_params,
+    ApiError, MAX_BODY_BYTES, PathParams, Route, created, items, json, json_body, list_params,
     match_route, no_content, serve_caller, tenant_of,
 };
 use shared::ids::WebhookId;
@@ -189,14 +189,8 @@ async fn create(
 }
 
 async fn list(deps: &Deps, context: &TenantContext) -> Result<Response<Body>, ApiError> {
-    let items: Vec<_> = deps
-        .control
-        .webhooks(&context.tenant_id)
-        .await?
-        .iter()
-        .map(Webhook::view)
-        .collect();
-    Ok(json(StatusCode::OK, &json!({ "items": items })))
+    let found = deps.control.webhooks(&context.tenant_id).await?;
+    Ok(items(found.iter().map(Webhook::view).collect()))
 }
 
 async fn get(

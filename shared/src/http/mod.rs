@@ -12,7 +12,7 @@ pub use problem::ApiError;
 pub use request::{
     ExpectedVersion, QueryParams, body_bytes, expected_version, if_match, json_body, list_params,
 };
-pub use response::{created, json, no_content, page, with_etag};
+pub use response::{created, items, json, no_content, page, with_etag};
 pub use route::{PathParams, Route, match_route};
 pub use serve::{request_id, serve, serve_caller, serve_machines, serve_public, tenant_of};
 

@@ -58,3 +58,8 @@ pub fn page<T: Serialize>(page: &crate::store::ListPage<T>) -> Response<Body> {
         &serde_json::json!({ "items": page.items, "next_cursor": page.next_cursor }),
     )
 }
+
+/// A bounded list (no pagination): `{"items": [...]}`, 200.
+pub fn items(items: Vec<serde_json::Value>) -> Response<Body> {
+    json(StatusCode::OK, &serde_json::json!({ "items": items }))
+}

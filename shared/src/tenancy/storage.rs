@@ -194,33 +194,61 @@ impl TenantStorage {
         Ok(table)
     }
 
-    /// The table's stream, mapped to the consumer with the pooled table's settings (see
-    /// `WebhookEventsFunction` in template.yaml). Idempotent: an existing mapping is kept.
-    async fn map_stream(&self, table: &str) -> Result<(), StoreError> {
-        let Some(consumer) = &self.stream_consumer else {
-            return Ok(());
+    /// The table's stream (`None` if the table or its stream is gone) and the consumer's
+    /// mappings of it.
+    async fn stream_mappings(
+        &self,
+        consumer: &StreamConsumer,
+        table: &str,
+    ) -> Result<
+        Option<(
+            String,
+            Vec<aws_sdk_lambda::types::EventSourceMappingConfiguration>,
+        )>,
+        StoreError,
+    > {
+        let stream = match self.client.describe_table().table_name(table).send().await {
+            Ok(output) => output.table.and_then(|t| t.latest_stream_arn),
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(DescribeTableError::ResourceNotFoundException(_))
+                ) =>
+            {
+                None
+            }
+            Err(err) => return Err(backend(err)),
         };
-        let stream = self
-            .client
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .map_err(backend)?
-            .table
-            .and_then(|t| t.latest_stream_arn)
-            .ok_or_else(|| StoreError::Backend(format!("{table} has no stream")))?;
-        let lambda_backend =
-            |err: String| StoreError::Backend(format!("mapping the stream of {table}: {err}"));
-        let existing = consumer
+        let Some(stream) = stream else {
+            return Ok(None);
+        };
+        let mappings = consumer
             .lambda
             .list_event_source_mappings()
             .event_source_arn(&stream)
             .function_name(&consumer.function)
             .send()
             .await
-            .map_err(|err| lambda_backend(DisplayErrorContext(err).to_string()))?;
-        if !existing.event_source_mappings().is_empty() {
+            .map_err(|err| {
+                StoreError::Backend(format!(
+                    "the stream mappings of {table}: {}",
+                    DisplayErrorContext(err)
+                ))
+            })?;
+        Ok(Some((stream, mappings.event_source_mappings().to_vec())))
+    }
+
+    /// The table's stream, mapped to the consumer with the pooled table's settings (see
+    /// `WebhookEventsFunction` in template.yaml). Idempotent: an existing mapping is kept.
+    async fn map_stream(&self, table: &str) -> Result<(), StoreError> {
+        let Some(consumer) = &self.stream_consumer else {
+            return Ok(());
+        };
+        let (stream, existing) = self
+            .stream_mappings(consumer, table)
+            .await?
+            .ok_or_else(|| StoreError::Backend(format!("{table} has no stream")))?;
+        if !existing.is_empty() {
             return Ok(());
         }
         let on_failure = aws_sdk_lambda::types::DestinationConfig::builder()
@@ -247,7 +275,12 @@ impl TenantStorage {
             )
             .send()
             .await
-            .map_err(|err| lambda_backend(DisplayErrorContext(err).to_string()))?;
+            .map_err(|err| {
+                StoreError::Backend(format!(
+                    "mapping the stream of {table}: {}",
+                    DisplayErrorContext(err)
+                ))
+            })?;
         tracing::info!(table, function = %consumer.function, "silo stream mapped");
         Ok(())
     }
@@ -257,41 +290,22 @@ impl TenantStorage {
         let Some(consumer) = &self.stream_consumer else {
             return Ok(());
         };
-        let stream = match self.client.describe_table().table_name(table).send().await {
-            Ok(output) => output.table.and_then(|t| t.latest_stream_arn),
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(DescribeTableError::ResourceNotFoundException(_))
-                ) =>
-            {
-                None
-            }
-            Err(err) => return Err(backend(err)),
-        };
-        let Some(stream) = stream else {
+        let Some((_, mappings)) = self.stream_mappings(consumer, table).await? else {
             return Ok(());
         };
-        let failed =
-            |err: String| StoreError::Backend(format!("unmapping the stream of {table}: {err}"));
-        let mappings = consumer
-            .lambda
-            .list_event_source_mappings()
-            .event_source_arn(&stream)
-            .function_name(&consumer.function)
-            .send()
-            .await
-            .map_err(|err| failed(DisplayErrorContext(err).to_string()))?;
-        for mapping in mappings.event_source_mappings() {
-            if let Some(uuid) = mapping.uuid() {
-                consumer
-                    .lambda
-                    .delete_event_source_mapping()
-                    .uuid(uuid)
-                    .send()
-                    .await
-                    .map_err(|err| failed(DisplayErrorContext(err).to_string()))?;
-            }
+        for uuid in mappings.iter().filter_map(|mapping| mapping.uuid()) {
+            consumer
+                .lambda
+                .delete_event_source_mapping()
+                .uuid(uuid)
+                .send()
+                .await
+                .map_err(|err| {
+                    StoreError::Backend(format!(
+                        "unmapping the stream of {table}: {}",
+                        DisplayErrorContext(err)
+                    ))
+                })?;
         }
         Ok(())
     }

@@ -88,21 +88,11 @@ impl DynamoControl {
         max: u64,
     ) -> Result<bool, StoreError> {
         let count = self
-            .scope
-            .client
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(
-                ":pk",
-                AttributeValue::S(keys::tenant_api_client(&client.tenant_id, &client.client_id).pk),
-            )
-            .expression_attribute_values(
-                ":prefix",
-                AttributeValue::S(keys::API_CLIENT_PREFIX.to_owned()),
+            .prefix_query(
+                keys::tenant_api_client(&client.tenant_id, &client.client_id).pk,
+                keys::API_CLIENT_PREFIX,
             )
             .select(Select::Count)
-            .consistent_read(true)
             .send()
             .await
             .map_err(backend)?
@@ -129,17 +119,7 @@ impl DynamoControl {
     /// The tenant's API clients, oldest first by id.
     pub async fn api_clients(&self, tenant: &TenantId) -> Result<Vec<ApiClient>, StoreError> {
         let output = self
-            .scope
-            .client
-            .query()
-            .table_name(self.table())
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", AttributeValue::S(keys::tenant(tenant).pk))
-            .expression_attribute_values(
-                ":prefix",
-                AttributeValue::S(keys::API_CLIENT_PREFIX.to_owned()),
-            )
-            .consistent_read(true)
+            .prefix_query(keys::tenant(tenant).pk, keys::API_CLIENT_PREFIX)
             .send()
             .await
             .map_err(backend)?;

@@ -123,7 +123,7 @@ fn attempt_item(webhook: &WebhookId, attempt: &Attempt) -> Result<Item, StoreErr
 
 impl DynamoControl {
     /// A query of one partition's items whose sort key starts with `prefix`.
-    fn prefix_query(
+    pub(super) fn prefix_query(
         &self,
         pk: String,
         prefix: &str,
