@@ -21,11 +21,11 @@ use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use shared::authority::{ControlAuthority, now_millis};
+use shared::authority::now_millis;
 use shared::context::TenantContext;
 use shared::http::{
-    ApiError, MAX_BODY_BYTES, PathParams, Route, created, items, json, json_body, match_route,
-    no_content, serve_caller, tenant_of,
+    ApiError, MAX_BODY_BYTES, PathParams, Route, admin_of, created, items, json, json_body,
+    match_route, no_content, serve_caller,
 };
 use shared::ids::UserId;
 use shared::machine::{ApiClient, ClientId};
@@ -64,10 +64,12 @@ const TOKEN_MINUTES: i32 = 15;
 pub async fn function_handler(deps: &Deps, event: Request) -> Result<Response<Body>, Error> {
     Ok(serve_caller(event, |claims, request| async move {
         let (op, params) = match_route(&request, ROUTES)?;
-        let context = tenant_of(&claims)?;
-        // The caller's stored role and the tenant's status, read strongly consistently.
-        let authority = deps.control.authority(&context).await?;
-        authority.require_admin("manage the organization's API clients")?;
+        let (context, authority) = admin_of(
+            &deps.control,
+            &claims,
+            "manage the organization's API clients",
+        )
+        .await?;
         match op {
             Op::Create => create(deps, &context, authority.tenant.tier, &request).await,
             Op::List => list(deps, &context).await,

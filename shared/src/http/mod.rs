@@ -14,7 +14,9 @@ pub use request::{
 };
 pub use response::{created, items, json, no_content, page, with_etag};
 pub use route::{PathParams, Route, match_route};
-pub use serve::{request_id, serve, serve_caller, serve_machines, serve_public, tenant_of};
+pub use serve::{
+    admin_of, request_id, serve, serve_caller, serve_machines, serve_public, tenant_of,
+};
 
 /// The largest request body accepted by default.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;

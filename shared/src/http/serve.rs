@@ -219,6 +219,20 @@ where
 }
 
 /// The tenant context of a request served by [`serve_caller`], recorded in the current span.
+/// The caller's tenant and stored authority, for a route only the tenant's admins may use:
+/// the role is read from the control table (strongly consistent), so a removed or demoted admin
+/// is refused at once; 403 naming `action` for anyone else.
+pub async fn admin_of<S: crate::authority::ControlAuthority>(
+    store: &S,
+    claims: &Claims,
+    action: &str,
+) -> Result<(TenantContext, crate::authority::Authority), ApiError> {
+    let context = tenant_of(claims)?;
+    let authority = store.authority(&context).await?;
+    authority.require_admin(action)?;
+    Ok((context, authority))
+}
+
 pub fn tenant_of(claims: &Claims) -> Result<TenantContext, ApiError> {
     let context = TenantContext::from_claims(claims)?;
     let span = tracing::Span::current();

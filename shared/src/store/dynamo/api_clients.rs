@@ -2,7 +2,7 @@
 //! trigger reads for a client-credentials token) and one in the tenant's partition (its list),
 //! written and deleted together (see [`crate::machine`]).
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Select, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
 use super::control::{REVOKED, parse_tenant};
 use super::item::key_map;
@@ -87,17 +87,8 @@ impl DynamoControl {
         client: &ApiClient,
         max: u64,
     ) -> Result<bool, StoreError> {
-        let count = self
-            .prefix_query(
-                keys::tenant_api_client(&client.tenant_id, &client.client_id).pk,
-                keys::API_CLIENT_PREFIX,
-            )
-            .select(Select::Count)
-            .send()
-            .await
-            .map_err(backend)?
-            .count;
-        if u64::try_from(count).unwrap_or(0) >= max {
+        let pk = keys::tenant_api_client(&client.tenant_id, &client.client_id).pk;
+        if self.count_prefix(pk, keys::API_CLIENT_PREFIX).await? >= max {
             return Ok(false);
         }
         let actions = vec![

@@ -138,6 +138,19 @@ impl DynamoControl {
             .consistent_read(true)
     }
 
+    /// How many items of partition `pk` have a sort key starting with `prefix` (one `Query`
+    /// that counts; the tenant-scoped lists it serves are a few dozen items at most).
+    pub(super) async fn count_prefix(&self, pk: String, prefix: &str) -> Result<u64, StoreError> {
+        let count = self
+            .prefix_query(pk, prefix)
+            .select(Select::Count)
+            .send()
+            .await
+            .map_err(backend)?
+            .count;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     /// Writes `requests` in batches, sending again what DynamoDB left unprocessed.
     async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         for chunk in requests.chunks(BATCH) {
@@ -173,17 +186,8 @@ impl DynamoControl {
     /// Registers `webhook` if the tenant has fewer than `max` endpoints (`false` otherwise).
     /// One `Query` that counts, then one conditional `PutItem`.
     pub async fn create_webhook(&self, webhook: &Webhook, max: u64) -> Result<bool, StoreError> {
-        let count = self
-            .prefix_query(
-                keys::webhook(&webhook.tenant_id, &webhook.id).pk,
-                keys::WEBHOOK_PREFIX,
-            )
-            .select(Select::Count)
-            .send()
-            .await
-            .map_err(backend)?
-            .count;
-        if u64::try_from(count).unwrap_or(0) >= max {
+        let pk = keys::webhook(&webhook.tenant_id, &webhook.id).pk;
+        if self.count_prefix(pk, keys::WEBHOOK_PREFIX).await? >= max {
             return Ok(false);
         }
         self.scope
