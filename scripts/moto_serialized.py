@@ -12,7 +12,8 @@ Its DynamoDB Streams shard iterators also expire after 15 minutes, as DynamoDB's
 every one it hands out (one per GetRecords call), and the stream poller reading each stream
 twice a second would otherwise grow it by some 18 MB an hour per table. And they keep reading a
 table's stream after a failed transaction (moto restores copies of the tables it touched, and an
-iterator would otherwise be left on the discarded copy's stream).
+iterator would otherwise be left on the discarded copy's stream), and a transaction's copy of a
+table shares its stream's records instead of copying each (see below).
 """
 
 import sys
@@ -22,6 +23,7 @@ import time
 from moto import server
 from moto.core.exceptions import JsonRESTError
 from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.table import StreamShard
 from moto.dynamodbstreams import models as streams
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
@@ -82,6 +84,25 @@ def _live_shard_get(self, limit=1000):
 
 
 streams.ShardIterator.get = _live_shard_get
+
+# Every transaction deep-copies the tables it touches (to put them back if it fails), and a
+# table's stream holds every record since the table was made: with streams on, each
+# transaction grew slower as the test run went on (seconds, and then the SDK's retries). A
+# stream's copy is a new list of the same records (which nothing changes once written), so a
+# failed transaction still leaves no record of its own writes, and a copy costs what the list
+# costs.
+
+
+def _shard_copy(self, memo):
+    twin = StreamShard.__new__(StreamShard)
+    memo[id(self)] = twin
+    twin.__dict__.update(self.__dict__)
+    twin.items = list(self.items)
+    twin.table = memo.get(id(self.table), self.table)
+    return twin
+
+
+StreamShard.__deepcopy__ = _shard_copy
 
 if __name__ == "__main__":
     server.main(sys.argv[1:])

@@ -310,6 +310,14 @@ class MotoStreams(unittest.TestCase):
                 dynamodb.transact_write_items(TransactItems=[{"Put": {
                     "TableName": "t", "Item": {"pk": {"S": "a"}},
                     "ConditionExpression": "attribute_not_exists(pk)"}}])
+            # A transaction whose first write is applied before its second fails: rolled back,
+            # it leaves no record in the stream.
+            with self.assertRaises(dynamodb.exceptions.TransactionCanceledException):
+                dynamodb.transact_write_items(TransactItems=[
+                    {"Put": {"TableName": "t", "Item": {"pk": {"S": "phantom"}}}},
+                    {"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}},
+                             "ConditionExpression": "attribute_not_exists(pk)"}}])
             dynamodb.put_item(TableName="t", Item={"pk": {"S": "b"}})
             after = streams.get_records(ShardIterator=read["NextShardIterator"])
             self.assertEqual([r["dynamodb"]["Keys"]["pk"]["S"] for r in after["Records"]], ["b"])
+            self.assertNotIn("Item", dynamodb.get_item(TableName="t", Key={"pk": {"S": "phantom"}}))
