@@ -1849,6 +1849,18 @@ async fn a_removed_admin_loses_every_route_within_ten_seconds() {
                 "/orders".into(),
                 Some(json!({"lines": [{"product_id": product_id, "quantity": 1}]})),
             ),
+            ("GET", "/webhooks".into(), None),
+            (
+                "POST",
+                "/webhooks".into(),
+                Some(json!({"url": "http://127.0.0.1:9/takeover", "events": ["order.created"]})),
+            ),
+            ("GET", "/api-clients".into(), None),
+            (
+                "POST",
+                "/api-clients".into(),
+                Some(json!({"name": "takeover", "scopes": ["orders.read"]})),
+            ),
         ],
         (401, "token-revoked"),
     )
@@ -1919,6 +1931,17 @@ async fn a_demoted_admin_keeps_only_a_members_powers_within_ten_seconds() {
             ),
             ("DELETE", product_path.clone(), None),
             ("GET", "/orders".into(), None),
+            // The admin-only routes of webhooks and API clients read the stored role too.
+            (
+                "POST",
+                "/webhooks".into(),
+                Some(json!({"url": "http://127.0.0.1:9/takeover", "events": ["order.created"]})),
+            ),
+            (
+                "POST",
+                "/api-clients".into(),
+                Some(json!({"name": "takeover", "scopes": ["orders.read"]})),
+            ),
         ],
         (401, "token-revoked"),
     )
