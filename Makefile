@@ -1,5 +1,5 @@
 # The logic lives in scripts/; these targets are the entry points the README documents.
-.PHONY: test dev bench fuzz fmt events openapi docs
+.PHONY: test dev bench bench-console fuzz fmt events openapi docs
 
 ## Runs the whole system on 127.0.0.1 (local DynamoDB, Cognito with the real triggers, the
 ## functions, API Gateway) until Ctrl-C, and prints a walkthrough.
@@ -34,3 +34,8 @@ events:
 ## floor and a Python/boto3 baseline; rewrites docs/PERFORMANCE.md.
 bench:
 	@scripts/bench.sh
+
+## Measures the web console against its budgets (sizes, and the home page's first meaningful
+## paint on a fresh local stack) and rewrites its section of docs/PERFORMANCE.md.
+bench-console:
+	@scripts/bench-console.sh

@@ -26,7 +26,7 @@ want=$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)
 if [[ -f "$lock_stamp" && "$(cat "$lock_stamp")" == "$want" ]]; then
   info "npm packages are up to date (node_modules)"
 else
-  step "Installing npm packages (cognito-local, Redoc, playwright-core)"
+  step "Installing npm packages (cognito-local, Redoc, playwright-core, axe-core; the console's Preact, Vite, TypeScript)"
   (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
   echo "$want" > "$lock_stamp"
 fi

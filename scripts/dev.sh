@@ -3,4 +3,4 @@
 # Ctrl-C (see scripts/local_stack.py).
 source "$(dirname "$0")/lib.sh"
 "$ROOT/scripts/bootstrap.sh"
-exec "$PY" "$ROOT/scripts/local_stack.py" up --dir .local/dev "$@"
+exec "$PY" "$ROOT/scripts/local_stack.py" up --dir .local/dev --watch-console "$@"

@@ -42,7 +42,7 @@ CLIENT_ID = "tenantrylocalwebclient0001"
 ACCOUNT = "123456789012"
 # Fixed ports of `make dev`, each overridable; `make test` takes free ones.
 DEFAULT_PORTS = {"api": 3000, "cognito": 9229, "lambda": 9000, "dynamodb": 5010, "stripe": 12111, "mail": 5011,
-                 "bus": 5012, "machine_api": 3001}
+                 "bus": 5012, "machine_api": 3001, "console": 5173}
 # The payment provider's secrets the local stack puts in (moto's) SSM Parameter Store, and gives
 # the Stripe stand-in: what a deployment creates by hand (see README).
 LOCAL_STRIPE_KEY = "sk_test_local_tenantry"
@@ -150,7 +150,7 @@ def local_refs(doc, tables, ports):
     refs["MigrationDrainSeconds"] = str(doc["Parameters"]["MigrationDrainSeconds"]["MinValue"])
     # Payments go to the Stripe stand-in, which also plays the console customers come back to.
     refs["StripeApiUrl"] = f"http://127.0.0.1:{ports['stripe']}"
-    refs["ConsoleUrl"] = f"http://127.0.0.1:{ports['stripe']}/console"
+    refs["ConsoleUrl"] = f"http://127.0.0.1:{ports['console']}"
     refs["BillingGracePeriod"] = LOCAL_GRACE
     refs["UserPoolDomain"] = "local"  # its token endpoint is the machine gateway's
     # Deployed, webhook endpoints are https URLs of public hosts; locally the receivers listen on
@@ -570,8 +570,18 @@ def up(args):
         machine_api_url = f"http://127.0.0.1:{ports['machine_api']}"
         stack.wait_http("machine-gateway", machine, f"{machine_api_url}/", 60)
 
+        console_url = f"http://127.0.0.1:{ports['console']}"
+        build_console(stack, args.watch_console)
+        say(f"Serving the web console on {console_url}" + (" (rebuilt as its sources change)" if args.watch_console else ""))
+        console = stack.start("console", [sys.executable, str(ROOT / "scripts" / "serve_console.py"),
+                                          "--port", str(ports["console"]), "--api-url", api_url,
+                                          "--cognito-url", cognito_url, "--region", REGION,
+                                          "--user-pool-id", POOL_ID, "--client-id", CLIENT_ID])
+        stack.wait_http("console", console, f"{console_url}/config.json", 30)
+
         state = {
             "api_url": api_url,
+            "console_url": console_url,
             "machine_api_url": machine_api_url,
             "token_endpoint": f"{machine_api_url}/oauth2/token",
             "cognito_endpoint": cognito_url,
@@ -617,6 +627,20 @@ def up(args):
         (directory / "stack.json").unlink(missing_ok=True)
 
 
+def build_console(stack, watch):
+    """Builds the web console (types from docs/openapi.json, a type check, Vite); with `watch`,
+    Vite then rebuilds it whenever its sources change, for as long as the stack runs."""
+    say("Building the web console (types from docs/openapi.json, tsc, vite build)")
+    log = stack.dir / "console-build.log"
+    with open(log, "w") as out:
+        built = subprocess.run(["npm", "run", "--silent", "console:build"], cwd=ROOT, stdout=out,
+                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    if built.returncode != 0:
+        raise StackError(f"the web console did not build; its log: {log}\n" + tail(log))
+    if watch:
+        stack.start("console-watch", ["npm", "run", "--silent", "console:watch"])
+
+
 def put_payment_secrets(endpoint, doc):
     """The Stripe API key and webhook secret, as SecureStrings under the template's names."""
     client = boto3.client("ssm", endpoint_url=endpoint, region_name=REGION,
@@ -653,6 +677,8 @@ def walkthrough(state, directory, polling):
     print(f"""
 Tenantry is running on 127.0.0.1 (state is kept in memory: each `make dev` starts empty).
 
+  The web console                         {state['console_url']}   open it: "Create an organization", the code
+                                          is in {directory / 'cognito.log'} (or: scripts/tenantry code)
   API (API Gateway + Cognito authorizer)  {api}
   The API's contract (OpenAPI 3.1)         {api}/openapi.json   (rendered: make docs)
   Machine API (API clients' tokens)       {state['machine_api_url']}   tokens: {state['token_endpoint']}
@@ -717,6 +743,8 @@ def main():
     start.add_argument("--dir", default=".local/dev", help="where state, logs and stack.json go")
     start.add_argument("--free-ports", action="store_true", help="use free ports (tests) instead of the fixed ones")
     start.add_argument("--quiet", action="store_true", help="no walkthrough")
+    start.add_argument("--watch-console", action="store_true",
+                       help="rebuild the web console whenever its sources change (make dev)")
     start.add_argument("--delivery-code", help="make cognito-local send this code (and temporary password) every time: "
                                                 "tests use it, because its log and database are written asynchronously")
     args = parser.parse_args()

@@ -43,5 +43,11 @@ step "API contract (Schemathesis against the local stack, 10 examples per operat
   >"$RUN_DIR/contract.log" 2>&1 || { tail -n 80 "$RUN_DIR/contract.log" >&2; die "the API answered outside docs/openapi.json (log: $RUN_DIR/contract.log)"; }
 grep -E '^    schemathesis' "$RUN_DIR/contract.log" >&2 || true
 
+step "The web console in a real browser (console/tests: Chromium, every journey, axe-core, screenshots in .local/console/)"
+node --test --test-reporter=spec console/tests/ 2>&1 | tee "$RUN_DIR/console-test.log" | grep -E '^\s*(✔|✖|ℹ (tests|pass|fail))' >&2 \
+  || true
+grep -qE '^ℹ fail 0$' "$RUN_DIR/console-test.log" || { tail -n 80 "$RUN_DIR/console-test.log" >&2; die "a console journey failed (log: $RUN_DIR/console-test.log; screenshots: .local/console/)"; }
+node "$ROOT/scripts/console_budget.mjs" --check --paint 3
+
 step "Benchmark harness smoke run (few iterations, no figures asserted)"
 "$ROOT/scripts/bench-smoke.sh"

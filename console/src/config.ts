@@ -1,0 +1,33 @@
+// The console's runtime configuration: written next to the built files at deploy time
+// (scripts/publish_console.sh) or served by the local stack (scripts/serve_console.py), never
+// baked into the build, so one build serves every deployment.
+
+export interface Config {
+  /** Where the API is: "/api" (the same origin, through CloudFront or the local server). */
+  apiUrl: string;
+  /** Cognito's JSON API: https://cognito-idp.<region>.amazonaws.com/, or the local proxy. */
+  cognitoEndpoint: string;
+  region: string;
+  userPoolId: string;
+  clientId: string;
+  /** The API reference page, if published. */
+  docsUrl?: string;
+}
+
+let loaded: Config | undefined;
+
+export async function loadConfig(): Promise<Config> {
+  const response = await fetch("/config.json", { cache: "no-store" });
+  if (!response.ok) throw new Error(`config.json: HTTP ${response.status}`);
+  const config = (await response.json()) as Config;
+  for (const key of ["apiUrl", "cognitoEndpoint", "clientId"] as const) {
+    if (typeof config[key] !== "string" || !config[key]) throw new Error(`config.json has no ${key}`);
+  }
+  loaded = config;
+  return config;
+}
+
+export function config(): Config {
+  if (!loaded) throw new Error("the configuration is not loaded yet");
+  return loaded;
+}

@@ -1,0 +1,524 @@
+// Products: the organization's catalogue. Anyone in the organization adds and edits products;
+// only admins delete them. An edit is made from the version read when the form opened, so a
+// change someone else saved meanwhile is never overwritten silently.
+import { useEffect, useId, useRef, useState } from "preact/hooks";
+import { ApiError, api, type Schemas } from "../api";
+import { session } from "../auth";
+import { formatDate, formatMoney } from "../format";
+import { organization } from "../org";
+import { useStore } from "../store";
+import { Alert, Field, LoadState, PageTitle, Select, fieldOf, messageOf, useLoad } from "../ui/kit";
+
+type Product = Schemas["Product"];
+type Page = Schemas["ProductPage"];
+
+const CURRENCIES = ["EUR", "USD", "GBP", "CHF", "JPY", "CAD", "AUD"];
+const MAX_AMOUNT = 1_000_000_000_000;
+const STALE = "This was changed by someone else.";
+
+/** A 412, or the 409 the API gives when the version a change was made from is not the latest. */
+function isStale(error: unknown): boolean {
+  return error instanceof ApiError && (error.status === 412 || error.code === "version-conflict");
+}
+
+/** How many decimals the currency has (0 for JPY, 2 for EUR, 3 for BHD). */
+function fractionDigits(currency: string): number {
+  try {
+    return new Intl.NumberFormat(undefined, { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  } catch {
+    return 2;
+  }
+}
+
+/**
+ * The person's decimal amount ("12.50", "12,5", "1 250.00") in integer minor units, without
+ * going through floating point; or the reason it is not one.
+ */
+function toMinor(text: string, currency: string): number | string {
+  const digits = fractionDigits(currency);
+  let raw = text.replace(/[\s\u00a0\u202f']/g, "");
+  if (!raw) return "Enter a price.";
+  const dots = raw.split(".").length - 1;
+  const commas = raw.split(",").length - 1;
+  // With both separators the last one is the decimal point; a separator repeated alone groups thousands.
+  if (dots && commas) {
+    const decimal = raw.lastIndexOf(".") > raw.lastIndexOf(",") ? "." : ",";
+    raw = raw.split(decimal === "." ? "," : ".").join("").replace(",", ".");
+  } else if (dots > 1 || commas > 1) {
+    raw = raw.replace(/[.,]/g, "");
+  } else {
+    raw = raw.replace(",", ".");
+  }
+  const match = /^(\d*)(?:\.(\d*))?$/.exec(raw);
+  if (!match || (!match[1] && !match[2])) return "Enter the price as a number, such as 12.50.";
+  const fraction = match[2] ?? "";
+  if (fraction.replace(/0+$/, "").length > digits) {
+    return digits === 0 ? `${currency} amounts have no decimals.` : `Use at most ${digits} decimals for ${currency}.`;
+  }
+  const minor = Number((match[1] || "0") + fraction.padEnd(digits, "0").slice(0, digits));
+  if (minor > MAX_AMOUNT) return "This price is too large.";
+  return minor;
+}
+
+/** Minor units as the plain decimal the form shows ("12.50"). */
+function toDecimal(minor: number, currency: string): string {
+  const digits = fractionDigits(currency);
+  if (digits === 0) return String(minor);
+  const text = String(minor).padStart(digits + 1, "0");
+  return `${text.slice(0, -digits)}.${text.slice(-digits)}`;
+}
+
+/** The first page from useLoad, then the pages "Load more" adds and the changes made here. */
+function usePages(read: (cursor?: string) => Promise<Page>) {
+  const first = useLoad(() => read(), []);
+  const base = first.data;
+  const baseRef = useRef(base);
+  baseRef.current = base;
+  const [local, setLocal] = useState<{ base: Page; items: Product[]; next: string | null } | null>(null);
+  const current = local && local.base === base ? local : base ? { base, items: base.items, next: base.next_cursor } : null;
+  const [more, setMore] = useState<{ busy: boolean; error: unknown }>({ busy: false, error: null });
+
+  const change = (edit: (items: Product[], next: string | null) => { items: Product[]; next: string | null }) =>
+    setLocal((prev) => {
+      const from = baseRef.current;
+      if (!from) return prev;
+      const now = prev && prev.base === from ? prev : { base: from, items: from.items, next: from.next_cursor };
+      return { base: from, ...edit(now.items, now.next) };
+    });
+
+  const loadMore = async () => {
+    if (!current?.next) return;
+    setMore({ busy: true, error: null });
+    try {
+      const page = await read(current.next);
+      change((items) => {
+        const known = new Set(items.map((item) => item.id));
+        return { items: [...items, ...page.items.filter((item) => !known.has(item.id))], next: page.next_cursor };
+      });
+      setMore({ busy: false, error: null });
+    } catch (error) {
+      setMore({ busy: false, error });
+    }
+  };
+
+  return {
+    state: first,
+    items: current?.items ?? null,
+    next: current?.next ?? null,
+    more,
+    loadMore,
+    put: (product: Product) =>
+      change((items, next) => ({
+        items: items.some((item) => item.id === product.id)
+          ? items.map((item) => (item.id === product.id ? product : item))
+          : [product, ...items],
+        next,
+      })),
+    remove: (id: string) => change((items, next) => ({ items: items.filter((item) => item.id !== id), next })),
+  };
+}
+
+export default function ProductsPage() {
+  const me = useStore(session);
+  const org = useStore(organization);
+  const admin = me?.claims.tenant_role === "admin";
+  const readOnly = org.tenant?.read_only === true;
+  const list = usePages(async (cursor) => (await api.get("/products", { query: { limit: 20, cursor } })).data);
+  // The form: closed, a new product, or the product being edited (by id).
+  const [form, setForm] = useState<{ mode: "new" } | { mode: "edit"; id: string } | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  return (
+    <>
+      <PageTitle>Products</PageTitle>
+      {readOnly && (
+        <Alert kind="warning">
+          This organization uses more than its plan allows, so its products cannot be added or changed until it is
+          within the plan again. <a href="/billing">See the plan</a>.
+        </Alert>
+      )}
+      {notice && <Alert kind="success">{notice}</Alert>}
+      {!form && (
+        <div class="actions">
+          <button
+            type="button"
+            disabled={readOnly}
+            onClick={() => {
+              setNotice(null);
+              setForm({ mode: "new" });
+            }}
+          >
+            New product
+          </button>
+        </div>
+      )}
+      {form && (
+        <ProductForm
+          key={form.mode === "edit" ? form.id : "new"}
+          editId={form.mode === "edit" ? form.id : null}
+          readOnly={readOnly}
+          onCancel={() => setForm(null)}
+          onSaved={(product, created) => {
+            list.put(product);
+            setForm(null);
+            setNotice(created ? `${product.name} was added.` : `Your changes to ${product.name} were saved.`);
+          }}
+        />
+      )}
+      <h2 class="visually-hidden">Catalogue</h2>
+      {list.items === null ? (
+        <LoadState state={list.state} />
+      ) : list.items.length === 0 ? (
+        <p class="muted">No products yet. Add your first one with New product.</p>
+      ) : (
+        <>
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">SKU</th>
+                  <th scope="col" class="num">
+                    Price
+                  </th>
+                  <th scope="col">Updated</th>
+                  <th scope="col">
+                    <span class="visually-hidden">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.items.map((product) => (
+                  <ProductRow
+                    key={product.id}
+                    product={product}
+                    admin={admin}
+                    readOnly={readOnly}
+                    onEdit={() => {
+                      setNotice(null);
+                      setForm({ mode: "edit", id: product.id });
+                    }}
+                    onDeleted={() => {
+                      list.remove(product.id);
+                      if (form?.mode === "edit" && form.id === product.id) setForm(null);
+                      setNotice(`${product.name} was deleted.`);
+                    }}
+                    onReloaded={list.put}
+                  />
+                ))}
+              </tbody>
+            </table>
+          </div>
+          {list.more.error !== null && <Alert>{messageOf(list.more.error)}</Alert>}
+          {list.next !== null && (
+            <div class="actions">
+              <button type="button" class="secondary" disabled={list.more.busy} onClick={list.loadMore}>
+                {list.more.busy ? "Loading…" : "Load more"}
+              </button>
+            </div>
+          )}
+        </>
+      )}
+    </>
+  );
+}
+
+function ProductRow({
+  product,
+  admin,
+  readOnly,
+  onEdit,
+  onDeleted,
+  onReloaded,
+}: {
+  product: Product;
+  admin: boolean;
+  readOnly: boolean;
+  onEdit: () => void;
+  onDeleted: () => void;
+  onReloaded: (product: Product) => void;
+}) {
+  const [confirming, setConfirming] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  const remove = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      // Only the version this row shows: a product changed since is shown again first.
+      await api.delete("/products/{productId}", { path: { productId: product.id }, ifMatch: `"${product.version}"` });
+      onDeleted();
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) onDeleted();
+      else setError(err);
+      setBusy(false);
+    }
+  };
+
+  const reload = async () => {
+    setBusy(true);
+    try {
+      const { data } = await api.get("/products/{productId}", { path: { productId: product.id } });
+      onReloaded(data);
+      setError(null);
+      setConfirming(false);
+    } catch (err) {
+      setError(err);
+    }
+    setBusy(false);
+  };
+
+  return (
+    <>
+      <tr>
+        <td>
+          {product.name}
+          {!product.active && (
+            <>
+              {" "}
+              <span class="badge">inactive</span>
+            </>
+          )}
+        </td>
+        <td>{product.sku}</td>
+        <td class="num">{formatMoney(product.price, product.currency)}</td>
+        <td>{formatDate(product.updated_at)}</td>
+        <td>
+          <div class="row-actions">
+            {!confirming && (
+              <button type="button" class="secondary" aria-label={`Edit ${product.name}`} disabled={readOnly || busy} onClick={onEdit}>
+                Edit
+              </button>
+            )}
+            {admin && !confirming && (
+              <button type="button" class="secondary" aria-label={`Delete ${product.name}`} disabled={busy} onClick={() => setConfirming(true)}>
+                Delete
+              </button>
+            )}
+            {admin && confirming && (
+              <>
+                <button type="button" class="danger" aria-label={`Confirm delete ${product.name}`} disabled={busy} onClick={remove}>
+                  Confirm delete
+                </button>
+                <button type="button" class="secondary" disabled={busy} onClick={() => setConfirming(false)}>
+                  Cancel
+                </button>
+              </>
+            )}
+          </div>
+        </td>
+      </tr>
+      {error !== null && (
+        <tr>
+          <td colSpan={5} class="row-note">
+            {isStale(error) ? (
+              <Alert kind="warning">
+                {STALE}{" "}
+                <button type="button" class="link" disabled={busy} onClick={reload}>
+                  Reload
+                </button>
+              </Alert>
+            ) : (
+              <Alert>{messageOf(error)}</Alert>
+            )}
+          </td>
+        </tr>
+      )}
+    </>
+  );
+}
+
+interface Values {
+  name: string;
+  sku: string;
+  price: string;
+  currency: string;
+  description: string;
+}
+
+const EMPTY: Values = { name: "", sku: "", price: "", currency: "EUR", description: "" };
+
+type FieldName = keyof Values;
+
+/** The form's field for a field the API names. */
+function formField(apiField: string | null): FieldName | null {
+  const name = (apiField ?? "").replace(/^\/+/, "").split(/[./]/)[0];
+  return name === "name" || name === "sku" || name === "price" || name === "currency" || name === "description" ? name : null;
+}
+
+function ProductForm({
+  editId,
+  readOnly,
+  onCancel,
+  onSaved,
+}: {
+  editId: string | null;
+  readOnly: boolean;
+  onCancel: () => void;
+  onSaved: (product: Product, created: boolean) => void;
+}) {
+  const [values, setValues] = useState<Values>(EMPTY);
+  // The product as read (its `active` flag is kept) and the version the change is made from.
+  const [base, setBase] = useState<{ product: Product; etag: string } | null>(null);
+  const [loading, setLoading] = useState(editId !== null);
+  const [busy, setBusy] = useState(false);
+  const [errors, setErrors] = useState<Partial<Record<FieldName, string>>>({});
+  const [problem, setProblem] = useState<unknown>(null);
+  const heading = useRef<HTMLHeadingElement>(null);
+  const descriptionId = useId();
+
+  const read = async (id: string) => {
+    setLoading(true);
+    try {
+      const { data, etag } = await api.get("/products/{productId}", { path: { productId: id } });
+      setBase({ product: data, etag: etag ?? `"${data.version}"` });
+      setValues({
+        name: data.name,
+        sku: data.sku,
+        price: toDecimal(data.price, data.currency),
+        currency: data.currency,
+        description: data.description,
+      });
+      setErrors({});
+      setProblem(null);
+    } catch (err) {
+      setProblem(err);
+    }
+    setLoading(false);
+  };
+
+  useEffect(() => {
+    if (editId) void read(editId);
+    heading.current?.focus();
+  }, [editId]);
+
+  const set = (name: FieldName) => (value: string) => {
+    setValues((v) => ({ ...v, [name]: value }));
+    if (errors[name]) setErrors((e) => ({ ...e, [name]: undefined }));
+  };
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    const found: Partial<Record<FieldName, string>> = {};
+    if (!values.name.trim()) found.name = "Enter a name.";
+    if (!values.sku.trim()) found.sku = "Enter a SKU.";
+    const price = toMinor(values.price, values.currency);
+    if (typeof price === "string") found.price = price;
+    setErrors(found);
+    setProblem(null);
+    if (Object.keys(found).length > 0 || typeof price === "string") return;
+    const body = {
+      name: values.name.trim(),
+      sku: values.sku.trim(),
+      price,
+      currency: values.currency,
+      description: values.description.trim(),
+    };
+    setBusy(true);
+    try {
+      if (editId && base) {
+        const { data } = await api.put("/products/{productId}", {
+          path: { productId: editId },
+          body: { ...body, active: base.product.active },
+          ifMatch: base.etag,
+        });
+        onSaved(data, false);
+      } else {
+        const { data } = await api.post("/products", { body: { ...body, active: true } });
+        onSaved(data, true);
+      }
+    } catch (err) {
+      const field = err instanceof ApiError && err.code === "sku-taken" ? "sku" : formField(fieldOf(err));
+      if (field && !isStale(err)) setErrors({ [field]: messageOf(err) });
+      else setProblem(err);
+      setBusy(false);
+    }
+  };
+
+  const currencies = CURRENCIES.includes(values.currency) ? CURRENCIES : [values.currency, ...CURRENCIES];
+  // An edit needs the version it is made from: nothing is saved until the product was read.
+  const disabled = readOnly || busy || loading || (editId !== null && base === null);
+
+  return (
+    <form class="card page-form" onSubmit={submit} noValidate aria-busy={loading || busy}>
+      <h2 tabIndex={-1} ref={heading}>
+        {editId ? `Edit ${base?.product.name ?? "product"}` : "New product"}
+      </h2>
+      {problem !== null &&
+        (isStale(problem) && editId ? (
+          <Alert kind="warning">
+            {STALE}{" "}
+            <button type="button" class="link" disabled={loading} onClick={() => read(editId)}>
+              Reload
+            </button>
+          </Alert>
+        ) : (
+          <Alert>{messageOf(problem)}</Alert>
+        ))}
+      {loading && <p class="muted">Loading…</p>}
+      <div class="form-grid">
+        <Field label="Name" value={values.name} onValue={set("name")} error={errors.name} required maxLength={200} disabled={disabled} />
+        <Field
+          label="SKU"
+          value={values.sku}
+          onValue={set("sku")}
+          error={errors.sku}
+          required
+          maxLength={64}
+          autoComplete="off"
+          hint="Letters, digits, dots, dashes and underscores; unique in the organization."
+          disabled={disabled}
+        />
+        <Field
+          label="Price"
+          value={values.price}
+          onValue={set("price")}
+          error={errors.price}
+          required
+          inputMode="decimal"
+          autoComplete="off"
+          hint={fractionDigits(values.currency) === 0 ? "A whole amount, such as 1250." : "An amount such as 12.50."}
+          disabled={disabled}
+        />
+        <Select
+          label="Currency"
+          value={values.currency}
+          onValue={set("currency")}
+          options={currencies.map((code) => ({ value: code, label: code }))}
+          error={errors.currency}
+          disabled={disabled}
+        />
+      </div>
+      <div class={`field${errors.description ? " invalid" : ""}`}>
+        <label for={descriptionId}>Description</label>
+        <textarea
+          id={descriptionId}
+          rows={3}
+          maxLength={2000}
+          value={values.description}
+          disabled={disabled}
+          onInput={(event) => set("description")((event.target as HTMLTextAreaElement).value)}
+          aria-invalid={errors.description ? "true" : undefined}
+          aria-describedby={`${descriptionId}-hint${errors.description ? ` ${descriptionId}-error` : ""}`}
+        />
+        <div class="hint" id={`${descriptionId}-hint`}>
+          Optional.
+        </div>
+        {errors.description && (
+          <div class="error" id={`${descriptionId}-error`} role="alert">
+            {errors.description}
+          </div>
+        )}
+      </div>
+      <div class="actions">
+        <button type="submit" disabled={disabled}>
+          {editId ? "Save changes" : "Create product"}
+        </button>
+        <button type="button" class="secondary" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,504 @@
+// Signing in (/sign-in), with the challenges Cognito may ask for (a new password in place of a
+// temporary one, a TOTP code), resetting a forgotten password (/forgot-password), and the dialog
+// that asks for the password again when a session ends while a page is open.
+import type { JSX } from "preact";
+import { useEffect, useId, useRef, useState } from "preact/hooks";
+import {
+  CognitoError,
+  PASSWORD_RULES,
+  answerChallenge,
+  confirmForgotPassword,
+  forgotPassword,
+  lastEmail,
+  session,
+  sessionEnded,
+  signIn,
+  signOut,
+  type Challenge,
+  type Session,
+} from "../auth";
+import { navigate, useLocation } from "../router";
+import { useStore } from "../store";
+import { Alert, Field, PageTitle, messageOf } from "../ui/kit";
+
+/** The pool's password rules under a password field, each ticked once the password meets it. */
+export function PasswordRules({ password }: { password: string }) {
+  return (
+    <ul class="rules">
+      {PASSWORD_RULES.map((rule) => (
+        <li key={rule.label} class={rule.test(password) ? "met" : undefined}>
+          {rule.label}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** Whether a password meets every rule (Cognito checks again). */
+export function meetsRules(password: string): boolean {
+  return PASSWORD_RULES.every((rule) => rule.test(password));
+}
+
+export const RULES_NOT_MET = "The password does not meet every rule below.";
+
+/** Why the last session ended, in the person's words. */
+export function endedText(reason: string | null): string | null {
+  switch (reason) {
+    case null:
+    case "":
+      return null;
+    case "signed-out":
+      return "You are signed out.";
+    case "revoked":
+      return "Your access to this organization has changed or was withdrawn. Sign in again.";
+    default:
+      return "Your session has ended. Sign in again.";
+  }
+}
+
+export function normalEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/** Where to go after signing in: a path of this console only, never another origin. */
+function nextPath(query: URLSearchParams): string {
+  const next = query.get("next") ?? "/";
+  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+}
+
+/**
+ * Runs a sign-in step, moving to `next` the moment a session starts. The address changes inside
+ * the session store's update, before the shell replaces this page: a shell that mounted on
+ * /sign-in would send the person to "/" and lose `next`.
+ */
+async function goingTo(next: string, step: () => Promise<Session | Challenge>): Promise<Session | Challenge> {
+  const stop = session.subscribe((current) => {
+    if (current) navigate(next, true);
+  });
+  try {
+    return await step();
+  } finally {
+    stop();
+  }
+}
+
+function isChallenge(result: Session | Challenge): result is Challenge {
+  return "name" in result;
+}
+
+type Submit = JSX.TargetedEvent<HTMLFormElement, Event>;
+
+/** The field a challenge asks for: a new password, or the authenticator app's code. */
+function ChallengeField({
+  challenge,
+  value,
+  onValue,
+  error,
+}: {
+  challenge: Challenge;
+  value: string;
+  onValue: (value: string) => void;
+  error: string | null;
+}) {
+  if (challenge.name === "NEW_PASSWORD_REQUIRED") {
+    return (
+      <Field
+        label="New password"
+        type="password"
+        name="new-password"
+        autoComplete="new-password"
+        required
+        value={value}
+        onValue={onValue}
+        error={error}
+        hint={<PasswordRules password={value} />}
+      />
+    );
+  }
+  return (
+    <Field
+      label="Authentication code"
+      name="code"
+      inputMode="numeric"
+      autoComplete="one-time-code"
+      pattern="[0-9]{6}"
+      maxLength={6}
+      required
+      value={value}
+      onValue={(v) => onValue(v.replace(/\s/g, ""))}
+      error={error}
+      hint="The 6-digit code your authenticator app shows now."
+    />
+  );
+}
+
+/** A challenge's answer checked before it is sent: the field's error, or null. */
+function checkAnswer(challenge: Challenge, answer: string): string | null {
+  return challenge.name === "NEW_PASSWORD_REQUIRED" && !meetsRules(answer) ? RULES_NOT_MET : null;
+}
+
+const CHALLENGE_TEXT = {
+  NEW_PASSWORD_REQUIRED: {
+    title: "Choose a new password",
+    lead: "Your account has a temporary password. Choose your own to continue.",
+    submit: "Set password",
+    busy: "Setting password…",
+  },
+  SOFTWARE_TOKEN_MFA: {
+    title: "Two-step verification",
+    lead: "Enter the code from your authenticator app.",
+    submit: "Verify",
+    busy: "Verifying…",
+  },
+} as const;
+
+/** A sign-in failure: its message, and for an unconfirmed account the way to confirm it. */
+function SignInError({ error, email }: { error: unknown; email: string }) {
+  return (
+    <Alert>
+      {messageOf(error)}
+      {error instanceof CognitoError && error.code === "UserNotConfirmedException" && (
+        <>
+          {" "}
+          <a href={`/confirm?email=${encodeURIComponent(normalEmail(email))}`}>Confirm your e-mail address</a>
+        </>
+      )}
+    </Alert>
+  );
+}
+
+export default function Page() {
+  const { path } = useLocation();
+  return path === "/forgot-password" ? <ForgotPassword /> : <SignIn />;
+}
+
+function SignIn() {
+  const { query } = useLocation();
+  const ended = useStore(sessionEnded);
+  const [email, setEmail] = useState(() => query.get("email") ?? lastEmail());
+  const [password, setPassword] = useState("");
+  const [challenge, setChallenge] = useState<Challenge | null>(null);
+  const [answer, setAnswer] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [answerError, setAnswerError] = useState<string | null>(null);
+
+  async function submit(event: Submit) {
+    event.preventDefault();
+    if (busy) return;
+    setError(null);
+    setAnswerError(null);
+    if (challenge) {
+      const problem = checkAnswer(challenge, answer);
+      if (problem) {
+        setAnswerError(problem);
+        return;
+      }
+    }
+    setBusy(true);
+    try {
+      const result = await goingTo(nextPath(query), () =>
+        challenge ? answerChallenge(challenge, answer) : signIn(normalEmail(email), password),
+      );
+      if (isChallenge(result)) {
+        setChallenge(result);
+        setAnswer("");
+      } else {
+        navigate(nextPath(query), true);
+      }
+    } catch (failure) {
+      setError(failure);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  function startOver() {
+    setChallenge(null);
+    setAnswer("");
+    setPassword("");
+    setError(null);
+    setAnswerError(null);
+  }
+
+  if (challenge) {
+    const text = CHALLENGE_TEXT[challenge.name];
+    return (
+      <>
+        <PageTitle key={challenge.name}>{text.title}</PageTitle>
+        <p class="muted">{text.lead}</p>
+        {error ? <SignInError error={error} email={email} /> : null}
+        <form onSubmit={submit}>
+          <ChallengeField challenge={challenge} value={answer} onValue={setAnswer} error={answerError} />
+          <button type="submit" disabled={busy}>
+            {busy ? text.busy : text.submit}
+          </button>
+        </form>
+        <div class="auth-links">
+          <button type="button" class="link" onClick={startOver}>
+            Start over
+          </button>
+        </div>
+      </>
+    );
+  }
+
+  const endedMessage = endedText(ended);
+  return (
+    <>
+      <PageTitle key="sign-in">Sign in</PageTitle>
+      {query.get("confirmed") === "1" && <Alert kind="success">Your e-mail address is confirmed. Sign in to continue.</Alert>}
+      {query.get("reset") === "1" && <Alert kind="success">Your password is changed. Sign in with it.</Alert>}
+      {endedMessage && <Alert kind={ended === "signed-out" ? "info" : "warning"}>{endedMessage}</Alert>}
+      {error ? <SignInError error={error} email={email} /> : null}
+      <form onSubmit={submit}>
+        <Field label="E-mail address" type="email" name="email" autoComplete="username" required value={email} onValue={setEmail} />
+        <Field
+          label="Password"
+          type="password"
+          name="password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onValue={setPassword}
+        />
+        <button type="submit" disabled={busy}>
+          {busy ? "Signing in…" : "Sign in"}
+        </button>
+      </form>
+      <div class="auth-links">
+        <a href="/sign-up">Create an organization</a>
+        <a href="/forgot-password">Forgot your password?</a>
+      </div>
+    </>
+  );
+}
+
+function ForgotPassword() {
+  const { query } = useLocation();
+  const [email, setEmail] = useState(() => query.get("email") ?? lastEmail());
+  const [sentTo, setSentTo] = useState<string | null>(null);
+  const [code, setCode] = useState("");
+  const [password, setPassword] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [passwordError, setPasswordError] = useState<string | null>(null);
+
+  async function send(event: Submit) {
+    event.preventDefault();
+    if (busy) return;
+    const address = normalEmail(email);
+    setError(null);
+    setBusy(true);
+    try {
+      await forgotPassword(address);
+      setSentTo(address);
+    } catch (failure) {
+      // Whether an account exists is not told here, so an unknown address reads like a known one.
+      if (failure instanceof CognitoError && failure.code === "UserNotFoundException") setSentTo(address);
+      else setError(failure);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function reset(event: Submit) {
+    event.preventDefault();
+    if (busy || !sentTo) return;
+    setError(null);
+    setPasswordError(null);
+    if (!meetsRules(password)) {
+      setPasswordError(RULES_NOT_MET);
+      return;
+    }
+    setBusy(true);
+    try {
+      await confirmForgotPassword(sentTo, code.trim(), password);
+      navigate(`/sign-in?email=${encodeURIComponent(sentTo)}&reset=1`);
+    } catch (failure) {
+      setError(failure);
+      setBusy(false);
+    }
+  }
+
+  if (!sentTo) {
+    return (
+      <>
+        <PageTitle key="request">Reset your password</PageTitle>
+        <p class="muted">Enter your e-mail address: we will send you a code to choose a new password.</p>
+        {error ? <Alert>{messageOf(error)}</Alert> : null}
+        <form onSubmit={send}>
+          <Field label="E-mail address" type="email" name="email" autoComplete="username" required value={email} onValue={setEmail} />
+          <button type="submit" disabled={busy}>
+            {busy ? "Sending code…" : "Send code"}
+          </button>
+        </form>
+        <div class="auth-links">
+          <a href="/sign-in">Back to sign in</a>
+        </div>
+      </>
+    );
+  }
+
+  return (
+    <>
+      <PageTitle key="reset">Reset your password</PageTitle>
+      <Alert kind="info">If an account exists for {sentTo}, we sent it a code.</Alert>
+      {error ? <Alert>{messageOf(error)}</Alert> : null}
+      <form onSubmit={reset}>
+        {/* The account's name, for password managers that save the new password. */}
+        <input type="email" name="email" autoComplete="username" value={sentTo} readOnly hidden />
+        <Field
+          label="Code"
+          name="code"
+          inputMode="numeric"
+          autoComplete="one-time-code"
+          required
+          value={code}
+          onValue={setCode}
+        />
+        <Field
+          label="New password"
+          type="password"
+          name="new-password"
+          autoComplete="new-password"
+          required
+          value={password}
+          onValue={setPassword}
+          error={passwordError}
+          hint={<PasswordRules password={password} />}
+        />
+        <button type="submit" disabled={busy}>
+          {busy ? "Resetting password…" : "Reset password"}
+        </button>
+      </form>
+      <div class="auth-links">
+        <button
+          type="button"
+          class="link"
+          onClick={() => {
+            setSentTo(null);
+            setCode("");
+            setPassword("");
+            setError(null);
+            setPasswordError(null);
+          }}
+        >
+          Use another e-mail address
+        </button>
+        <a href="/sign-in">Back to sign in</a>
+      </div>
+    </>
+  );
+}
+
+/**
+ * Asks for the password again when the session ended while a page was open, over that page, so
+ * nothing typed there is lost. Modal: focus stays inside and Escape does not close it. Once
+ * signed in, the shell takes the dialog away.
+ */
+export function ReauthDialog({ reason }: { reason: string }) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const form = useRef<HTMLFormElement>(null);
+  const titleId = useId();
+  const textId = useId();
+  const [email, setEmail] = useState(lastEmail);
+  const [password, setPassword] = useState("");
+  const [challenge, setChallenge] = useState<Challenge | null>(null);
+  const [answer, setAnswer] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [answerError, setAnswerError] = useState<string | null>(null);
+
+  useEffect(() => {
+    const element = dialog.current;
+    if (!element) return;
+    const hold = (event: Event) => event.preventDefault();
+    // Browsers close a modal dialog on a repeated Escape even when `cancel` is refused: open it again.
+    const reopen = () => {
+      if (element.isConnected && !element.open) element.showModal();
+    };
+    element.addEventListener("cancel", hold);
+    element.addEventListener("close", reopen);
+    if (!element.open) element.showModal();
+    return () => {
+      element.removeEventListener("cancel", hold);
+      element.removeEventListener("close", reopen);
+    };
+  }, []);
+
+  // A new step: its field takes the focus (autofocus only applies when the dialog opens).
+  useEffect(() => {
+    if (challenge) form.current?.querySelector("input")?.focus();
+  }, [challenge]);
+
+  async function submit(event: Submit) {
+    event.preventDefault();
+    if (busy) return;
+    setError(null);
+    setAnswerError(null);
+    if (challenge) {
+      const problem = checkAnswer(challenge, answer);
+      if (problem) {
+        setAnswerError(problem);
+        return;
+      }
+    }
+    setBusy(true);
+    try {
+      const result = challenge ? await answerChallenge(challenge, answer) : await signIn(normalEmail(email), password);
+      if (isChallenge(result)) {
+        setChallenge(result);
+        setAnswer("");
+      }
+    } catch (failure) {
+      setError(failure);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const text = challenge ? CHALLENGE_TEXT[challenge.name] : null;
+  return (
+    <dialog ref={dialog} class="reauth" aria-labelledby={titleId} aria-describedby={textId}>
+      <h2 id={titleId}>Sign in again</h2>
+      {text && <h3>{text.title}</h3>}
+      <p id={textId}>{text ? text.lead : endedText(reason)}</p>
+      {error ? <SignInError error={error} email={email} /> : null}
+      <form ref={form} onSubmit={submit}>
+        {challenge ? (
+          <ChallengeField challenge={challenge} value={answer} onValue={setAnswer} error={answerError} />
+        ) : (
+          <>
+            <Field label="E-mail address" type="email" name="email" autoComplete="username" required value={email} onValue={setEmail} />
+            <Field
+              label="Password"
+              type="password"
+              name="password"
+              autoComplete="current-password"
+              required
+              autoFocus={Boolean(email)}
+              value={password}
+              onValue={setPassword}
+            />
+          </>
+        )}
+        <div class="actions">
+          <button type="submit" disabled={busy}>
+            {busy ? (text?.busy ?? "Signing in…") : (text?.submit ?? "Sign in")}
+          </button>
+          <button
+            type="button"
+            class="secondary"
+            onClick={async () => {
+              await signOut();
+              navigate("/sign-in", true);
+            }}
+          >
+            Sign out
+          </button>
+        </div>
+      </form>
+    </dialog>
+  );
+}
