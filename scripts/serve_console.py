@@ -101,7 +101,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         file = (DIST / path.lstrip("/")).resolve()
         if path.startswith("/assets/"):
-            if DIST in file.parents and file.is_file():
+            if DIST / "assets" in file.parents and file.is_file():
                 # Hashed names: a file under /assets/ never changes.
                 self.send_body(200, file.read_bytes(), TYPES.get(file.suffix, "application/octet-stream"),
                                "public, max-age=31536000, immutable")

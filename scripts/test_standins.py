@@ -210,7 +210,7 @@ class FromTheTemplate(unittest.TestCase):
         return doc
 
     def refs(self, doc):
-        return local_stack.local_refs(doc, {}, {"stripe": 1})
+        return local_stack.local_refs(doc, {}, {"stripe": 1, "console": 2})
 
     def test_buses_resolve(self):
         refs = self.refs(self.doc())

@@ -166,7 +166,7 @@ describe("a new customer in the console", () => {
     const { page } = alice;
     await go(page, "Users");
     await page.getByLabel("E-mail address").fill(colleague.email);
-    await page.getByLabel("Role").selectOption({ label: "Member" });
+    await page.getByLabel("Role", { exact: true }).selectOption({ label: "Member" });
     await page.getByRole("button", { name: "Invite" }).click();
     await page.getByText(`Invitation sent to ${colleague.email}`).waitFor();
     await page.getByRole("cell", { name: colleague.email, exact: true }).waitFor();
@@ -249,7 +249,7 @@ describe("a new customer in the console", () => {
     alice.assertClean();
   });
 
-  test("a platform operator suspends the second organization, whose users see why", async () => {
+  test("a platform operator moves the second organization to premium, then suspends it: its users see the progress, then why", async () => {
     const email = uniqueEmail("operator");
     await createOperator(email);
     const ops = await newPerson();
@@ -264,13 +264,28 @@ describe("a new customer in the console", () => {
     await ops.page.getByRole("button", { name: `Manage ${name}` }).click();
     await ops.page.getByRole("heading", { name, level: 2 }).waitFor();
     await look(ops.page, "operator");
+
+    // A move to premium copies the organization's data to a table of its own; meanwhile its
+    // console shows the progress, and loads the page by itself once the copy is done.
+    const carol = admin.other.person;
+    await ops.page.getByLabel("Tier").selectOption("premium");
+    const moved = ops.page.getByRole("button", { name: "Change tier" }).click();
+    await carol.page.waitForTimeout(10_500); // past the data APIs' 10 s cache of the tenant record
+    await go(carol.page, "Products");
+    await carol.page.getByText("Your organization's storage is being prepared").waitFor();
+    await look(carol.page, "provisioning");
+    await carol.page.getByText("No products yet").waitFor({ timeout: 60_000 });
+    await moved;
+    // "now on the premium tier", or (the answer written before the copy ended) "a storage
+    // migration to the premium tier was dispatched".
+    await ops.page.getByText(/the premium tier/).first().waitFor({ timeout: 60_000 });
+
     await ops.page.getByRole("button", { name: "Suspend", exact: true }).click();
     await ops.page.getByRole("button", { name: "Confirm suspend" }).click();
     await ops.page.getByRole("button", { name: "Reactivate", exact: true }).waitFor();
     ops.assertClean();
 
     // The suspended organization's admin: refused at once on the control routes, and told why.
-    const carol = admin.other.person;
     await go(carol.page, "Orders");
     await go(carol.page, "Users");
     await carol.page.getByText(/suspended/i).first().waitFor({ timeout: 15_000 });

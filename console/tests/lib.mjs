@@ -53,7 +53,7 @@ export async function person(browser, { width = 1280, height = 860 } = {}) {
     if (message.type() !== "error") return;
     const text = message.text();
     // A refused API call is logged by the browser as a failed resource: the journeys expect some.
-    if (/Failed to load resource: the server responded with a status of (4\d\d)/.test(text)) return;
+    if (/Failed to load resource: the server responded with a status of (4\d\d|503)/.test(text)) return;
     problems.push(`console error: ${text}`);
   });
   const allowed = [new URL(stack.console_url).origin, new URL(stack.stripe_endpoint).origin, LOGO_ORIGIN];

@@ -9,6 +9,7 @@ import { loadOrganization } from "../org";
 import { useLocation } from "../router";
 import { useStore } from "../store";
 import { Alert, LoadState, PageTitle, Select, messageOf, useLoad } from "../ui/kit";
+import { Cell } from "../ui/table";
 
 type Overview = Schemas["BillingOverview"];
 type Tier = Overview["plan"];
@@ -222,17 +223,17 @@ function Summary({ billing, admin }: { billing: Overview; admin: boolean }) {
             <tbody>
               {billing.invoices.map((invoice) => (
                 <tr key={invoice.id}>
-                  <td>
+                  <Cell label="Number">
                     <code>{invoice.id}</code>
-                  </td>
-                  <td>{formatDate(invoice.at)}</td>
-                  <td class="num">
+                  </Cell>
+                  <Cell label="Date">{formatDate(invoice.at)}</Cell>
+                  <Cell label="Amount" class="num">
                     {invoice.currency ? formatMoney(invoice.amount, invoice.currency.toUpperCase()) : formatNumber(invoice.amount / 100)}
-                  </td>
-                  <td>
+                  </Cell>
+                  <Cell label="Status">
                     <span class={`badge${invoice.status === "paid" ? " ok" : " warn"}`}>{invoice.status === "paid" ? "Paid" : "Failed"}</span>
-                  </td>
-                  <td>
+                  </Cell>
+                  <Cell label="Invoice">
                     {invoice.url ? (
                       <a href={invoice.url} target="_blank" rel="noopener noreferrer" aria-label={`View invoice ${invoice.id} (opens a new tab)`}>
                         View
@@ -240,7 +241,7 @@ function Summary({ billing, admin }: { billing: Overview; admin: boolean }) {
                     ) : (
                       "–"
                     )}
-                  </td>
+                  </Cell>
                 </tr>
               ))}
             </tbody>

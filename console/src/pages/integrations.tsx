@@ -9,6 +9,7 @@ import { config } from "../config";
 import { formatDate } from "../format";
 import { useStore } from "../store";
 import { Alert, Field, LoadState, PageTitle, fieldOf, messageOf, useLoad } from "../ui/kit";
+import { Cell } from "../ui/table";
 
 type EventType = Schemas["EventType"];
 type Webhook = Schemas["Webhook"];
@@ -365,11 +366,11 @@ function Webhooks({ confirm }: { confirm: Confirming }) {
                 const status = webhookStatus(webhook);
                 return (
                   <tr key={webhook.id}>
-                    <td class="long-text">
+                    <Cell label="URL" class="long-text">
                       {webhook.url}
                       {webhook.description && <div class="muted cell-note">{webhook.description}</div>}
-                    </td>
-                    <td>
+                    </Cell>
+                    <Cell label="Events">
                       <details>
                         <summary>
                           {webhook.events.length} {webhook.events.length === 1 ? "event" : "events"}
@@ -382,12 +383,12 @@ function Webhooks({ confirm }: { confirm: Confirming }) {
                           ))}
                         </ul>
                       </details>
-                    </td>
-                    <td>
+                    </Cell>
+                    <Cell label="Status">
                       <span class={status.badge}>{status.label}</span>
                       {status.note && <div class="muted cell-note">{status.note}</div>}
-                    </td>
-                    <td>
+                    </Cell>
+                    <Cell>
                       <div class="row-actions">
                         {webhook.status === "disabled" && (
                           <button type="button" class="secondary" aria-label={`Enable ${webhook.url}`} disabled={busy === webhook.id} onClick={() => void enable(webhook)}>
@@ -418,7 +419,7 @@ function Webhooks({ confirm }: { confirm: Confirming }) {
                           onConfirm={() => void remove(webhook)}
                         />
                       </div>
-                    </td>
+                    </Cell>
                   </tr>
                 );
               })}
@@ -474,18 +475,20 @@ function Deliveries({ webhook, onClose }: { webhook: Webhook; onClose: () => voi
             <tbody>
               {attempts.data.map((attempt) => (
                 <tr key={attempt.id}>
-                  <td>{formatDate(attempt.attempted_at)}</td>
-                  <td>
+                  <Cell label="Time">{formatDate(attempt.attempted_at)}</Cell>
+                  <Cell label="Event">
                     <code>{attempt.event_type}</code>
-                  </td>
-                  <td class="num">{attempt.response_status ?? "–"}</td>
-                  <td>
+                  </Cell>
+                  <Cell label="Status code" class="num">
+                    {attempt.response_status ?? "–"}
+                  </Cell>
+                  <Cell label="Result">
                     <span class={attempt.outcome === "delivered" ? "badge ok" : "badge warn"}>{attempt.outcome}</span>
                     <div class="muted cell-note">
                       {attempt.error ? `${attempt.error}, ` : ""}
                       {attempt.duration_ms} ms
                     </div>
-                  </td>
+                  </Cell>
                 </tr>
               ))}
             </tbody>
@@ -624,11 +627,11 @@ function ApiClients({ confirm }: { confirm: Confirming }) {
             <tbody>
               {clients.map((client) => (
                 <tr key={client.client_id}>
-                  <td>{client.name}</td>
-                  <td class="long-text">
+                  <Cell label="Name">{client.name}</Cell>
+                  <Cell label="Client ID" class="long-text">
                     <code>{client.client_id}</code>
-                  </td>
-                  <td>
+                  </Cell>
+                  <Cell label="Scopes">
                     <ul class="code-list">
                       {client.scopes.map((s) => (
                         <li key={s}>
@@ -636,9 +639,9 @@ function ApiClients({ confirm }: { confirm: Confirming }) {
                         </li>
                       ))}
                     </ul>
-                  </td>
-                  <td>{formatDate(client.created_at)}</td>
-                  <td>
+                  </Cell>
+                  <Cell label="Created">{formatDate(client.created_at)}</Cell>
+                  <Cell>
                     <div class="row-actions">
                       <ConfirmDelete
                         id={`client:${client.client_id}`}
@@ -648,7 +651,7 @@ function ApiClients({ confirm }: { confirm: Confirming }) {
                         onConfirm={() => void remove(client)}
                       />
                     </div>
-                  </td>
+                  </Cell>
                 </tr>
               ))}
             </tbody>

@@ -6,6 +6,7 @@ import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { ApiError, api, type Schemas } from "../api";
 import { formatDate, formatNumber } from "../format";
 import { Alert, Field, LoadState, PageTitle, Select, messageOf, useLoad } from "../ui/kit";
+import { Cell } from "../ui/table";
 
 type Tenant = Schemas["AdminTenant"];
 type Details = Schemas["AdminTenantDetails"];
@@ -149,20 +150,20 @@ export default function OperatorPage() {
                 <tbody>
                   {shown.map((t) => (
                     <tr key={t.id} aria-current={t.id === managed ? "true" : undefined}>
-                      <td>
+                      <Cell label="Name">
                         {t.name}
                         <div class="muted cell-note">{t.id}</div>
-                      </td>
-                      <td>{t.tier}</td>
-                      <td>
+                      </Cell>
+                      <Cell label="Tier">{t.tier}</Cell>
+                      <Cell label="Status">
                         <span class={statusClass(t.status)}>{t.status}</span>
-                      </td>
-                      <td>{formatDate(t.created_at)}</td>
-                      <td>
+                      </Cell>
+                      <Cell label="Created">{formatDate(t.created_at)}</Cell>
+                      <Cell>
                         <button type="button" class="secondary" aria-label={`Manage ${t.name}`} onClick={() => setManaged(t.id)}>
                           Manage
                         </button>
-                      </td>
+                      </Cell>
                     </tr>
                   ))}
                   {shown.length === 0 && (

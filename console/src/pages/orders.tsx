@@ -7,6 +7,7 @@ import { formatDate, formatMoney } from "../format";
 import { organization } from "../org";
 import { useStore } from "../store";
 import { Alert, Field, LoadState, PageTitle, Select, messageOf, useLoad } from "../ui/kit";
+import { Cell } from "../ui/table";
 
 type Order = Schemas["Order"];
 type OrderStatus = Schemas["OrderStatus"];
@@ -227,18 +228,20 @@ function OrderRow({ order, readOnly, onChanged }: { order: Order; readOnly: bool
   return (
     <>
       <tr>
-        <td>
+        <Cell label="Order">
           <span class="mono" title={order.id}>
             {short}
           </span>
           <div class="muted small">{lines}</div>
-        </td>
-        <td>
+        </Cell>
+        <Cell label="Status">
           <span class={BADGE[order.status]}>{order.status}</span>
-        </td>
-        <td class="num">{formatMoney(order.total, order.currency)}</td>
-        <td>{formatDate(order.created_at)}</td>
-        <td>
+        </Cell>
+        <Cell label="Total" class="num">
+          {formatMoney(order.total, order.currency)}
+        </Cell>
+        <Cell label="Created">{formatDate(order.created_at)}</Cell>
+        <Cell>
           <div class="row-actions">
             {MOVES[order.status].map((next) => (
               <button
@@ -253,7 +256,7 @@ function OrderRow({ order, readOnly, onChanged }: { order: Order; readOnly: bool
               </button>
             ))}
           </div>
-        </td>
+        </Cell>
       </tr>
       {error !== null && (
         <tr>

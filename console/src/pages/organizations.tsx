@@ -9,6 +9,7 @@ import { navigate } from "../router";
 import { useStore } from "../store";
 import { Alert, Field, LoadState, PageTitle, fieldOf, messageOf, useLoad } from "../ui/kit";
 import { announceOrganizationsChanged, organizationsChanged, switchTo } from "../ui/switcher";
+import { Cell, RowHeader } from "../ui/table";
 
 type Membership = Schemas["MeOrganization"];
 type Invitation = Schemas["MeInvitation"];
@@ -130,13 +131,13 @@ function Memberships({
               const isCurrent = org.id === current;
               return (
                 <tr key={org.id}>
-                  <th scope="row">{name}</th>
-                  <td>{ROLE_NAMES[org.role] ?? org.role}</td>
-                  <td>{PLAN_NAMES[org.tier] ?? org.tier}</td>
-                  <td>
+                  <RowHeader label="Name">{name}</RowHeader>
+                  <Cell label="Role">{ROLE_NAMES[org.role] ?? org.role}</Cell>
+                  <Cell label="Plan">{PLAN_NAMES[org.tier] ?? org.tier}</Cell>
+                  <Cell label="Status">
                     <span class={statusBadge(org.status)}>{org.status}</span>
-                  </td>
-                  <td>
+                  </Cell>
+                  <Cell>
                     <div class="org-actions">
                       {isCurrent ? (
                         <span class="badge ok">Current</span>
@@ -181,7 +182,7 @@ function Memberships({
                         </button>
                       )}
                     </div>
-                  </td>
+                  </Cell>
                 </tr>
               );
             })}
@@ -255,9 +256,9 @@ function Invitations({ items, onSwitch }: { items: Invitation[]; onSwitch: (id: 
                 const name = invitation.name ?? invitation.tenant_id;
                 return (
                   <tr key={invitation.tenant_id}>
-                    <th scope="row">{name}</th>
-                    <td>{ROLE_NAMES[invitation.role] ?? invitation.role}</td>
-                    <td>
+                    <RowHeader label="Organization">{name}</RowHeader>
+                    <Cell label="Role">{ROLE_NAMES[invitation.role] ?? invitation.role}</Cell>
+                    <Cell label="Expires">
                       {formatDate(invitation.expires_at)}
                       {invitation.expired && (
                         <>
@@ -265,8 +266,8 @@ function Invitations({ items, onSwitch }: { items: Invitation[]; onSwitch: (id: 
                           <span class="badge warn">Expired</span>
                         </>
                       )}
-                    </td>
-                    <td>
+                    </Cell>
+                    <Cell>
                       <div class="org-actions">
                         <button
                           type="button"
@@ -286,7 +287,7 @@ function Invitations({ items, onSwitch }: { items: Invitation[]; onSwitch: (id: 
                           Decline
                         </button>
                       </div>
-                    </td>
+                    </Cell>
                   </tr>
                 );
               })}

@@ -8,6 +8,7 @@ import { formatDate, formatMoney } from "../format";
 import { organization } from "../org";
 import { useStore } from "../store";
 import { Alert, Field, LoadState, PageTitle, Select, fieldOf, messageOf, useLoad } from "../ui/kit";
+import { Cell } from "../ui/table";
 
 type Product = Schemas["Product"];
 type Page = Schemas["ProductPage"];
@@ -272,7 +273,7 @@ function ProductRow({
   return (
     <>
       <tr>
-        <td>
+        <Cell label="Name">
           {product.name}
           {!product.active && (
             <>
@@ -280,11 +281,13 @@ function ProductRow({
               <span class="badge">inactive</span>
             </>
           )}
-        </td>
-        <td>{product.sku}</td>
-        <td class="num">{formatMoney(product.price, product.currency)}</td>
-        <td>{formatDate(product.updated_at)}</td>
-        <td>
+        </Cell>
+        <Cell label="SKU">{product.sku}</Cell>
+        <Cell label="Price" class="num">
+          {formatMoney(product.price, product.currency)}
+        </Cell>
+        <Cell label="Updated">{formatDate(product.updated_at)}</Cell>
+        <Cell>
           <div class="row-actions">
             {!confirming && (
               <button type="button" class="secondary" aria-label={`Edit ${product.name}`} disabled={readOnly || busy} onClick={onEdit}>
@@ -307,7 +310,7 @@ function ProductRow({
               </>
             )}
           </div>
-        </td>
+        </Cell>
       </tr>
       {error !== null && (
         <tr>

@@ -8,6 +8,7 @@ import { formatDate, formatNumber } from "../format";
 import { loadOrganization, organization } from "../org";
 import { useStore } from "../store";
 import { Alert, Field, LoadState, PageTitle, Select, fieldOf, messageOf, useLoad } from "../ui/kit";
+import { Cell } from "../ui/table";
 
 type Member = Schemas["Member"];
 type Role = Schemas["Role"];
@@ -247,7 +248,7 @@ function MemberRow({
 
   return (
     <tr>
-      <td class="wrap-anywhere">
+      <Cell label="E-mail" class="wrap-anywhere">
         {member.email}
         {mine && (
           <>
@@ -255,8 +256,8 @@ function MemberRow({
             <span class="badge">you</span>
           </>
         )}
-      </td>
-      <td>
+      </Cell>
+      <Cell label="Role">
         {admin ? (
           <select
             class="row-select"
@@ -275,8 +276,8 @@ function MemberRow({
         ) : (
           roleLabel
         )}
-      </td>
-      <td>
+      </Cell>
+      <Cell label="Status">
         {invited ? (
           <>
             <span class="badge warn">invited</span>
@@ -285,9 +286,9 @@ function MemberRow({
         ) : (
           <span class={member.status === "active" ? "badge ok" : "badge"}>{member.status}</span>
         )}
-      </td>
+      </Cell>
       {admin && (
-        <td>
+        <Cell>
           <div class="row-actions">
             {!confirming ? (
               <button
@@ -316,7 +317,7 @@ function MemberRow({
               </>
             )}
           </div>
-        </td>
+        </Cell>
       )}
     </tr>
   );
