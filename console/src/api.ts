@@ -55,6 +55,14 @@ function problem(status: number, code: string, detail: string): Problem {
   return { type: `urn:tenantry:problem:${code}`, title: code, status, detail, code, request_id: "" };
 }
 
+/**
+ * Listeners told of the problems that concern the whole organization rather than one request
+ * (`tenant-inactive`: suspended or being deleted; `mfa-required`), so that the shell says so
+ * above whatever page is open.
+ */
+export const organizationProblems = new Set<(error: ApiError) => void>();
+const ORGANIZATION_CODES = new Set(["tenant-inactive", "mfa-required"]);
+
 /** Someone or something ended the session (expired, revoked): the shell sends the person to sign in. */
 export const SESSION_ENDED = "session-ended";
 
@@ -111,7 +119,9 @@ export async function request<P extends keyof paths, M extends Method>(
       body && typeof body.code === "string" && typeof body.detail === "string"
         ? (body as Problem)
         : problem(response.status, response.status >= 500 ? "server-error" : "error", (json as { message?: string })?.message ?? `The service answered ${response.status}.`);
-    throw new ApiError(found, Number.isFinite(retry) && retry > 0 ? retry : null);
+    const error = new ApiError(found, Number.isFinite(retry) && retry > 0 ? retry : null);
+    if (ORGANIZATION_CODES.has(found.code)) for (const listener of organizationProblems) listener(error);
+    throw error;
   }
   return { data: json as Success<Operation<P, M>>, etag: response.headers.get("etag") };
 }

@@ -4,13 +4,13 @@
 // a sign-in dialog, so nothing typed is lost.
 import type { ComponentType } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { session, sessionEnded, signOut } from "./auth";
+import { session, sessionEnded } from "./auth";
 import { loadOrganization, organization } from "./org";
 import { navigate, onLinkClick, useLocation } from "./router";
 import { useStore } from "./store";
 import { Alert } from "./ui/kit";
 import { OrgSwitcher } from "./ui/switcher";
-import SignIn, { ReauthDialog } from "./pages/signin";
+import SignIn, { ReauthDialog, SignOutButton } from "./pages/signin";
 
 type PageModule = { default: ComponentType };
 type Loader = () => Promise<PageModule>;
@@ -174,16 +174,7 @@ function Shell() {
           <a href="/profile" class="who">
             {claims?.email}
           </a>
-          <button
-            type="button"
-            class="secondary"
-            onClick={async () => {
-              await signOut();
-              navigate("/sign-in", true);
-            }}
-          >
-            Sign out
-          </button>
+          <SignOutButton />
         </div>
       </header>
       <div class="body">

@@ -1,7 +1,7 @@
 // The organization the session's tokens carry: its record (GET /tenant), applied to the console
 // at once (the colour as the theme, dates and numbers in its locale and time zone), or why it
 // cannot be used (suspended, MFA required).
-import { ApiError, api, type Schemas } from "./api";
+import { ApiError, api, organizationProblems, type Schemas } from "./api";
 import { formats } from "./format";
 import { store } from "./store";
 
@@ -15,6 +15,9 @@ export interface OrgState {
 }
 
 export const organization = store<OrgState>({ tenant: null, blocked: null, loading: false });
+
+// Suspended (or an MFA requirement) while a page is open: the shell's banner says so at once.
+organizationProblems.add((error) => organization.set({ ...organization.get(), blocked: error }));
 
 /** Applies an organization's personalization to the console. */
 export function applySettings(tenant: Organization | null): void {

@@ -9,7 +9,7 @@ import { loadOrganization } from "../org";
 import { useLocation } from "../router";
 import { useStore } from "../store";
 import { Alert, LoadState, PageTitle, Select, messageOf, useLoad } from "../ui/kit";
-import { Cell } from "../ui/table";
+import { Cell, Table } from "../ui/table";
 
 type Overview = Schemas["BillingOverview"];
 type Tier = Overview["plan"];
@@ -207,46 +207,31 @@ function Summary({ billing, admin }: { billing: Overview; admin: boolean }) {
       {billing.invoices.length === 0 ? (
         <p class="muted">No invoices yet.</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Number</th>
-                <th scope="col">Date</th>
-                <th scope="col" class="num">
-                  Amount
-                </th>
-                <th scope="col">Status</th>
-                <th scope="col">Invoice</th>
-              </tr>
-            </thead>
-            <tbody>
-              {billing.invoices.map((invoice) => (
-                <tr key={invoice.id}>
-                  <Cell label="Number">
-                    <code>{invoice.id}</code>
-                  </Cell>
-                  <Cell label="Date">{formatDate(invoice.at)}</Cell>
-                  <Cell label="Amount" class="num">
-                    {invoice.currency ? formatMoney(invoice.amount, invoice.currency.toUpperCase()) : formatNumber(invoice.amount / 100)}
-                  </Cell>
-                  <Cell label="Status">
-                    <span class={`badge${invoice.status === "paid" ? " ok" : " warn"}`}>{invoice.status === "paid" ? "Paid" : "Failed"}</span>
-                  </Cell>
-                  <Cell label="Invoice">
-                    {invoice.url ? (
-                      <a href={invoice.url} target="_blank" rel="noopener noreferrer" aria-label={`View invoice ${invoice.id} (opens a new tab)`}>
-                        View
-                      </a>
-                    ) : (
-                      "–"
-                    )}
-                  </Cell>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table columns={["Number", "Date", { name: "Amount", num: true }, "Status", "Invoice"]}>
+          {billing.invoices.map((invoice) => (
+            <tr key={invoice.id}>
+              <Cell label="Number">
+                <code>{invoice.id}</code>
+              </Cell>
+              <Cell label="Date">{formatDate(invoice.at)}</Cell>
+              <Cell label="Amount" class="num">
+                {invoice.currency ? formatMoney(invoice.amount, invoice.currency.toUpperCase()) : formatNumber(invoice.amount / 100)}
+              </Cell>
+              <Cell label="Status">
+                <span class={`badge${invoice.status === "paid" ? " ok" : " warn"}`}>{invoice.status === "paid" ? "Paid" : "Failed"}</span>
+              </Cell>
+              <Cell label="Invoice">
+                {invoice.url ? (
+                  <a href={invoice.url} target="_blank" rel="noopener noreferrer" aria-label={`View invoice ${invoice.id} (opens a new tab)`}>
+                    View
+                  </a>
+                ) : (
+                  "–"
+                )}
+              </Cell>
+            </tr>
+          ))}
+        </Table>
       )}
     </>
   );

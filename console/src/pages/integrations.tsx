@@ -2,14 +2,15 @@
 // clients that reach its products and orders from other systems. Secrets (an endpoint's signing
 // secret, a client's secret) are shown once, when the API gives them, and never again.
 import type { ComponentChildren } from "preact";
-import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import { useLayoutEffect, useRef, useState } from "preact/hooks";
 import { api, type Schemas } from "../api";
 import { session } from "../auth";
 import { config } from "../config";
 import { formatDate } from "../format";
 import { useStore } from "../store";
+import { ConfirmButton } from "../ui/confirm";
 import { Alert, Field, LoadState, PageTitle, fieldOf, messageOf, useLoad } from "../ui/kit";
-import { Cell } from "../ui/table";
+import { ACTIONS, Cell, Table } from "../ui/table";
 
 type EventType = Schemas["EventType"];
 type Webhook = Schemas["Webhook"];
@@ -149,40 +150,133 @@ function ConfirmDelete({
   busy: boolean;
   onConfirm: () => void;
 }) {
-  const open = confirm.key === id;
-  const trigger = useRef<HTMLButtonElement>(null);
-  const confirmButton = useRef<HTMLButtonElement>(null);
-  // Back to the delete button after "Cancel" (after a deletion, the caller moves the focus).
-  const cancelled = useRef(false);
-  useEffect(() => {
-    if (open) confirmButton.current?.focus();
-    else if (cancelled.current) trigger.current?.focus();
-    cancelled.current = false;
-  }, [open]);
-  if (!open) {
-    return (
-      <button type="button" class="secondary" aria-label={label} ref={trigger} onClick={() => confirm.set(id)}>
-        Delete
-      </button>
-    );
-  }
   return (
-    <>
-      <button type="button" class="danger" ref={confirmButton} disabled={busy} onClick={onConfirm}>
-        Confirm delete
-      </button>
-      <button
-        type="button"
-        class="secondary"
-        onClick={() => {
-          cancelled.current = true;
-          confirm.set(null);
-        }}
-      >
-        Cancel
-      </button>
-    </>
+    <ConfirmButton
+      open={confirm.key === id}
+      onOpen={() => confirm.set(id)}
+      onCancel={() => confirm.set(null)}
+      onConfirm={onConfirm}
+      label="Delete"
+      ariaLabel={label}
+      confirmLabel="Confirm delete"
+      busy={busy}
+      moveFocus
+    />
   );
+}
+
+/**
+ * The form that adds what is named by one field and a few choices (an endpoint and its events, a
+ * client and its scopes). Without a choice it is not sent; the API's errors show by the field they name.
+ */
+function useCreateForm<T extends string, R>({
+  field,
+  choices,
+  noChoice,
+  create,
+  onCreated,
+}: {
+  /** The API's names of the text field and of the choices. */
+  field: string;
+  choices: string;
+  noChoice: string;
+  create: (text: string, chosen: T[]) => Promise<R>;
+  onCreated: () => void;
+}) {
+  const [text, setText] = useState("");
+  const [chosen, setChosen] = useState<T[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const [choicesError, setChoicesError] = useState<string | null>(null);
+  const [created, setCreated] = useState<R | null>(null);
+  const [saving, setSaving] = useState(false);
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setError(null);
+    setChoicesError(null);
+    setCreated(null);
+    if (chosen.length === 0) {
+      setChoicesError(noChoice);
+      return;
+    }
+    setSaving(true);
+    try {
+      setCreated(await create(text.trim(), chosen));
+      setText("");
+      setChosen([]);
+      onCreated();
+    } catch (failure) {
+      setError(failure);
+      if (fieldOf(failure) === choices) setChoicesError(messageOf(failure));
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  const named = fieldOf(error);
+  return {
+    text,
+    setText,
+    chosen,
+    choose: (next: T[]) => {
+      setChosen(next);
+      if (next.length) setChoicesError(null);
+    },
+    created,
+    saving,
+    submit,
+    textError: named === field ? messageOf(error) : null,
+    choicesError,
+    formError: error && named !== field && named !== choices ? messageOf(error) : null,
+  };
+}
+
+/** The form of `useCreateForm`: its text field, its checkboxes and its submit button. */
+function CreateForm<T extends string>({
+  form,
+  field,
+  legend,
+  values,
+  selectAll,
+  submit,
+}: {
+  form: ReturnType<typeof useCreateForm<T, unknown>>;
+  field: Omit<Parameters<typeof Field>[0], "value" | "onValue" | "error">;
+  legend: string;
+  values: T[];
+  selectAll?: boolean;
+  submit: string;
+}) {
+  return (
+    <form class="card" onSubmit={form.submit} noValidate>
+      {form.formError && <Alert>{form.formError}</Alert>}
+      <Field {...field} value={form.text} onValue={form.setText} error={form.textError} />
+      <Checkboxes legend={legend} values={values} chosen={form.chosen} onChosen={form.choose} error={form.choicesError} selectAll={selectAll} />
+      <button type="submit" disabled={form.saving}>
+        {form.saving && <span class="spinner" aria-hidden="true" />}
+        {submit}
+      </button>
+    </form>
+  );
+}
+
+/** One action on one row at a time: its outcome in the notice above the list, which is read again. */
+function useRowActions(reload: () => void) {
+  const [notice, setNotice] = useState<Notice>(null);
+  const [busy, setBusy] = useState<string | null>(null);
+  const act = async (id: string, action: () => Promise<Notice>) => {
+    setBusy(id);
+    setNotice(null);
+    try {
+      setNotice(await action());
+    } catch (failure) {
+      setNotice({ kind: "error", content: messageOf(failure) });
+    } finally {
+      setBusy(null);
+      reload();
+    }
+  };
+  return { notice, busy, act };
 }
 
 /** "Shown once": the words every secret comes with. */
@@ -204,60 +298,18 @@ function webhookStatus(webhook: Webhook): { label: "enabled" | "disabled" | "fai
 function Webhooks({ confirm }: { confirm: Confirming }) {
   const list = useLoad(async () => (await api.get("/webhooks")).data.items, []);
   const heading = useRef<HTMLHeadingElement>(null);
-  const [url, setUrl] = useState("");
-  const [events, setEvents] = useState<EventType[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  const [eventsError, setEventsError] = useState<string | null>(null);
-  const [secret, setSecret] = useState<string | null>(null);
-  const [saving, setSaving] = useState(false);
-  const [notice, setNotice] = useState<Notice>(null);
-  const [busy, setBusy] = useState<string | null>(null);
+  const form = useCreateForm<EventType, string>({
+    field: "url",
+    choices: "events",
+    noChoice: "Choose at least one event.",
+    create: async (url, events) => (await api.post("/webhooks", { body: { url, events } })).data.secret,
+    onCreated: list.reload,
+  });
+  const { notice, busy, act } = useRowActions(list.reload);
   const [deliveriesOf, setDeliveriesOf] = useState<string | null>(null);
 
-  const field = fieldOf(error);
-  const urlError = field === "url" ? messageOf(error) : null;
-  const formError = error && field !== "url" && field !== "events" ? messageOf(error) : null;
-
-  const add = async (event: Event) => {
-    event.preventDefault();
-    setError(null);
-    setEventsError(null);
-    setSecret(null);
-    if (events.length === 0) {
-      setEventsError("Choose at least one event.");
-      return;
-    }
-    setSaving(true);
-    try {
-      const { data } = await api.post("/webhooks", { body: { url: url.trim(), events } });
-      setSecret(data.secret);
-      setUrl("");
-      setEvents([]);
-      list.reload();
-    } catch (failure) {
-      setError(failure);
-      if (fieldOf(failure) === "events") setEventsError(messageOf(failure));
-    } finally {
-      setSaving(false);
-    }
-  };
-
-  /** One action on one endpoint: its outcome in the notice above the list, which is read again. */
-  const act = async (webhook: Webhook, action: () => Promise<Notice>) => {
-    setBusy(webhook.id);
-    setNotice(null);
-    try {
-      setNotice(await action());
-    } catch (failure) {
-      setNotice({ kind: "error", content: messageOf(failure) });
-    } finally {
-      setBusy(null);
-      list.reload();
-    }
-  };
-
   const sendTest = (webhook: Webhook) =>
-    act(webhook, async () => {
+    act(webhook.id, async () => {
       const { data } = await api.post("/webhooks/{webhookId}/test", { path: { webhookId: webhook.id } });
       return {
         kind: "success",
@@ -270,7 +322,7 @@ function Webhooks({ confirm }: { confirm: Confirming }) {
     });
 
   const rotate = (webhook: Webhook) =>
-    act(webhook, async () => {
+    act(webhook.id, async () => {
       const { data } = await api.post("/webhooks/{webhookId}/rotate-secret", { path: { webhookId: webhook.id } });
       return {
         kind: "success",
@@ -284,13 +336,13 @@ function Webhooks({ confirm }: { confirm: Confirming }) {
     });
 
   const enable = (webhook: Webhook) =>
-    act(webhook, async () => {
+    act(webhook.id, async () => {
       await api.patch("/webhooks/{webhookId}", { path: { webhookId: webhook.id }, body: { enabled: true } });
       return { kind: "success", content: `${webhook.url} is enabled again.` };
     });
 
   const remove = (webhook: Webhook) =>
-    act(webhook, async () => {
+    act(webhook.id, async () => {
       await api.delete("/webhooks/{webhookId}", { path: { webhookId: webhook.id } });
       confirm.set(null);
       if (deliveriesOf === webhook.id) setDeliveriesOf(null);
@@ -308,40 +360,26 @@ function Webhooks({ confirm }: { confirm: Confirming }) {
         Webhooks
       </h2>
       <p class="muted">Each event you choose is sent, signed, to the endpoint as it happens.</p>
-      {secret && (
+      {form.created && (
         <Alert kind="success">
-          <Secret label="Signing secret" value={secret} />
+          <Secret label="Signing secret" value={form.created} />
         </Alert>
       )}
-      <form class="card" onSubmit={add} noValidate>
-        {formError && <Alert>{formError}</Alert>}
-        <Field
-          label="Endpoint URL"
-          value={url}
-          onValue={setUrl}
-          error={urlError}
-          hint="An https address that answers 2xx within 5 seconds."
-          type="url"
-          required
-          autoComplete="url"
-          maxLength={2048}
-        />
-        <Checkboxes
-          legend="Events"
-          values={EVENT_TYPES}
-          chosen={events}
-          onChosen={(chosen) => {
-            setEvents(chosen);
-            if (chosen.length) setEventsError(null);
-          }}
-          error={eventsError}
-          selectAll
-        />
-        <button type="submit" disabled={saving}>
-          {saving && <span class="spinner" aria-hidden="true" />}
-          Add endpoint
-        </button>
-      </form>
+      <CreateForm
+        form={form}
+        field={{
+          label: "Endpoint URL",
+          hint: "An https address that answers 2xx within 5 seconds.",
+          type: "url",
+          required: true,
+          autoComplete: "url",
+          maxLength: 2048,
+        }}
+        legend="Events"
+        values={EVENT_TYPES}
+        selectAll
+        submit="Add endpoint"
+      />
 
       {notice && <Alert kind={notice.kind}>{notice.content}</Alert>}
       {!list.data ? (
@@ -349,83 +387,69 @@ function Webhooks({ confirm }: { confirm: Confirming }) {
       ) : webhooks.length === 0 ? (
         <p class="muted">No endpoint yet.</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">URL</th>
-                <th scope="col">Events</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
+        <Table columns={["URL", "Events", "Status", ACTIONS]}>
+          {webhooks.map((webhook) => {
+            const status = webhookStatus(webhook);
+            return (
+              <tr key={webhook.id}>
+                <Cell label="URL" class="long-text">
+                  {webhook.url}
+                  {webhook.description && <div class="muted cell-note">{webhook.description}</div>}
+                </Cell>
+                <Cell label="Events">
+                  <details>
+                    <summary>
+                      {webhook.events.length} {webhook.events.length === 1 ? "event" : "events"}
+                    </summary>
+                    <ul class="code-list">
+                      {webhook.events.map((e) => (
+                        <li key={e}>
+                          <code>{e}</code>
+                        </li>
+                      ))}
+                    </ul>
+                  </details>
+                </Cell>
+                <Cell label="Status">
+                  <span class={status.badge}>{status.label}</span>
+                  {status.note && <div class="muted cell-note">{status.note}</div>}
+                </Cell>
+                <Cell>
+                  <div class="row-actions">
+                    {webhook.status === "disabled" && (
+                      <button type="button" class="secondary" aria-label={`Enable ${webhook.url}`} disabled={busy === webhook.id} onClick={() => void enable(webhook)}>
+                        Enable
+                      </button>
+                    )}
+                    <button type="button" class="secondary" aria-label={`Send test to ${webhook.url}`} disabled={busy === webhook.id} onClick={() => void sendTest(webhook)}>
+                      Send test
+                    </button>
+                    <button
+                      type="button"
+                      class="secondary"
+                      aria-label={`Deliveries of ${webhook.url}`}
+                      aria-expanded={deliveriesOf === webhook.id}
+                      aria-controls="webhook-deliveries"
+                      onClick={() => setDeliveriesOf(deliveriesOf === webhook.id ? null : webhook.id)}
+                    >
+                      Deliveries
+                    </button>
+                    <button type="button" class="secondary" aria-label={`Rotate secret of ${webhook.url}`} disabled={busy === webhook.id} onClick={() => void rotate(webhook)}>
+                      Rotate secret
+                    </button>
+                    <ConfirmDelete
+                      id={`webhook:${webhook.id}`}
+                      label={`Delete ${webhook.url}`}
+                      confirm={confirm}
+                      busy={busy === webhook.id}
+                      onConfirm={() => void remove(webhook)}
+                    />
+                  </div>
+                </Cell>
               </tr>
-            </thead>
-            <tbody>
-              {webhooks.map((webhook) => {
-                const status = webhookStatus(webhook);
-                return (
-                  <tr key={webhook.id}>
-                    <Cell label="URL" class="long-text">
-                      {webhook.url}
-                      {webhook.description && <div class="muted cell-note">{webhook.description}</div>}
-                    </Cell>
-                    <Cell label="Events">
-                      <details>
-                        <summary>
-                          {webhook.events.length} {webhook.events.length === 1 ? "event" : "events"}
-                        </summary>
-                        <ul class="code-list">
-                          {webhook.events.map((e) => (
-                            <li key={e}>
-                              <code>{e}</code>
-                            </li>
-                          ))}
-                        </ul>
-                      </details>
-                    </Cell>
-                    <Cell label="Status">
-                      <span class={status.badge}>{status.label}</span>
-                      {status.note && <div class="muted cell-note">{status.note}</div>}
-                    </Cell>
-                    <Cell>
-                      <div class="row-actions">
-                        {webhook.status === "disabled" && (
-                          <button type="button" class="secondary" aria-label={`Enable ${webhook.url}`} disabled={busy === webhook.id} onClick={() => void enable(webhook)}>
-                            Enable
-                          </button>
-                        )}
-                        <button type="button" class="secondary" aria-label={`Send test to ${webhook.url}`} disabled={busy === webhook.id} onClick={() => void sendTest(webhook)}>
-                          Send test
-                        </button>
-                        <button
-                          type="button"
-                          class="secondary"
-                          aria-label={`Deliveries of ${webhook.url}`}
-                          aria-expanded={deliveriesOf === webhook.id}
-                          aria-controls="webhook-deliveries"
-                          onClick={() => setDeliveriesOf(deliveriesOf === webhook.id ? null : webhook.id)}
-                        >
-                          Deliveries
-                        </button>
-                        <button type="button" class="secondary" aria-label={`Rotate secret of ${webhook.url}`} disabled={busy === webhook.id} onClick={() => void rotate(webhook)}>
-                          Rotate secret
-                        </button>
-                        <ConfirmDelete
-                          id={`webhook:${webhook.id}`}
-                          label={`Delete ${webhook.url}`}
-                          confirm={confirm}
-                          busy={busy === webhook.id}
-                          onConfirm={() => void remove(webhook)}
-                        />
-                      </div>
-                    </Cell>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </Table>
       )}
       {shownDeliveries && <Deliveries key={shownDeliveries.id} webhook={shownDeliveries} onClose={() => setDeliveriesOf(null)} />}
     </section>
@@ -460,40 +484,26 @@ function Deliveries({ webhook, onClose }: { webhook: Webhook; onClose: () => voi
       ) : attempts.data.length === 0 ? (
         <p class="muted">No delivery attempt in the last 3 days.</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Event</th>
-                <th scope="col" class="num">
-                  Status code
-                </th>
-                <th scope="col">Result</th>
-              </tr>
-            </thead>
-            <tbody>
-              {attempts.data.map((attempt) => (
-                <tr key={attempt.id}>
-                  <Cell label="Time">{formatDate(attempt.attempted_at)}</Cell>
-                  <Cell label="Event">
-                    <code>{attempt.event_type}</code>
-                  </Cell>
-                  <Cell label="Status code" class="num">
-                    {attempt.response_status ?? "–"}
-                  </Cell>
-                  <Cell label="Result">
-                    <span class={attempt.outcome === "delivered" ? "badge ok" : "badge warn"}>{attempt.outcome}</span>
-                    <div class="muted cell-note">
-                      {attempt.error ? `${attempt.error}, ` : ""}
-                      {attempt.duration_ms} ms
-                    </div>
-                  </Cell>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table columns={["Time", "Event", { name: "Status code", num: true }, "Result"]}>
+          {attempts.data.map((attempt) => (
+            <tr key={attempt.id}>
+              <Cell label="Time">{formatDate(attempt.attempted_at)}</Cell>
+              <Cell label="Event">
+                <code>{attempt.event_type}</code>
+              </Cell>
+              <Cell label="Status code" class="num">
+                {attempt.response_status ?? "–"}
+              </Cell>
+              <Cell label="Result">
+                <span class={attempt.outcome === "delivered" ? "badge ok" : "badge warn"}>{attempt.outcome}</span>
+                <div class="muted cell-note">
+                  {attempt.error ? `${attempt.error}, ` : ""}
+                  {attempt.duration_ms} ms
+                </div>
+              </Cell>
+            </tr>
+          ))}
+        </Table>
       )}
     </div>
   );
@@ -502,58 +512,22 @@ function Deliveries({ webhook, onClose }: { webhook: Webhook; onClose: () => voi
 function ApiClients({ confirm }: { confirm: Confirming }) {
   const list = useLoad(async () => (await api.get("/api-clients")).data.items, []);
   const heading = useRef<HTMLHeadingElement>(null);
-  const [name, setName] = useState("");
-  const [scopes, setScopes] = useState<Scope[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  const [scopesError, setScopesError] = useState<string | null>(null);
-  const [created, setCreated] = useState<Schemas["ApiClientCreated"] | null>(null);
-  const [saving, setSaving] = useState(false);
-  const [notice, setNotice] = useState<Notice>(null);
-  const [busy, setBusy] = useState<string | null>(null);
+  const form = useCreateForm<Scope, Schemas["ApiClientCreated"]>({
+    field: "name",
+    choices: "scopes",
+    noChoice: "Choose at least one scope.",
+    create: async (name, scopes) => (await api.post("/api-clients", { body: { name, scopes } })).data,
+    onCreated: list.reload,
+  });
+  const { notice, busy, act } = useRowActions(list.reload);
 
-  const field = fieldOf(error);
-  const nameError = field === "name" ? messageOf(error) : null;
-  const formError = error && field !== "name" && field !== "scopes" ? messageOf(error) : null;
-
-  const create = async (event: Event) => {
-    event.preventDefault();
-    setError(null);
-    setScopesError(null);
-    setCreated(null);
-    if (scopes.length === 0) {
-      setScopesError("Choose at least one scope.");
-      return;
-    }
-    setSaving(true);
-    try {
-      const { data } = await api.post("/api-clients", { body: { name: name.trim(), scopes } });
-      setCreated(data);
-      setName("");
-      setScopes([]);
-      list.reload();
-    } catch (failure) {
-      setError(failure);
-      if (fieldOf(failure) === "scopes") setScopesError(messageOf(failure));
-    } finally {
-      setSaving(false);
-    }
-  };
-
-  const remove = async (client: Schemas["ApiClient"]) => {
-    setBusy(client.client_id);
-    setNotice(null);
-    try {
+  const remove = (client: Schemas["ApiClient"]) =>
+    act(client.client_id, async () => {
       await api.delete("/api-clients/{clientId}", { path: { clientId: client.client_id } });
       confirm.set(null);
       heading.current?.focus();
-      setNotice({ kind: "success", content: `${client.name} was deleted; its tokens stop working within seconds.` });
-    } catch (failure) {
-      setNotice({ kind: "error", content: messageOf(failure) });
-    } finally {
-      setBusy(null);
-      list.reload();
-    }
-  };
+      return { kind: "success", content: `${client.name} was deleted; its tokens stop working within seconds.` };
+    });
 
   const clients = list.data ?? [];
 
@@ -563,47 +537,28 @@ function ApiClients({ confirm }: { confirm: Confirming }) {
         API clients
       </h2>
       <p class="muted">Another system reads or changes your products and orders with a client's ID and secret.</p>
-      {created && (
+      {form.created && (
         <Alert kind="success">
           <p>
-            API client {created.name} created. Client ID: <code>{created.client_id}</code>
+            API client {form.created.name} created. Client ID: <code>{form.created.client_id}</code>
           </p>
           <p>
-            <Secret label="Client secret" value={created.client_secret} />
+            <Secret label="Client secret" value={form.created.client_secret} />
           </p>
-          {created.token_endpoint && (
+          {form.created.token_endpoint && (
             <p class="long-text">
-              Token endpoint: <code>{created.token_endpoint}</code>
+              Token endpoint: <code>{form.created.token_endpoint}</code>
             </p>
           )}
         </Alert>
       )}
-      <form class="card" onSubmit={create} noValidate>
-        {formError && <Alert>{formError}</Alert>}
-        <Field
-          label="Client name"
-          value={name}
-          onValue={setName}
-          error={nameError}
-          required
-          maxLength={64}
-          autoComplete="off"
-        />
-        <Checkboxes
-          legend="Scopes"
-          values={SCOPES}
-          chosen={scopes}
-          onChosen={(chosen) => {
-            setScopes(chosen);
-            if (chosen.length) setScopesError(null);
-          }}
-          error={scopesError}
-        />
-        <button type="submit" disabled={saving}>
-          {saving && <span class="spinner" aria-hidden="true" />}
-          Create client
-        </button>
-      </form>
+      <CreateForm
+        form={form}
+        field={{ label: "Client name", required: true, maxLength: 64, autoComplete: "off" }}
+        legend="Scopes"
+        values={SCOPES}
+        submit="Create client"
+      />
 
       {notice && <Alert kind={notice.kind}>{notice.content}</Alert>}
       {!list.data ? (
@@ -611,52 +566,37 @@ function ApiClients({ confirm }: { confirm: Confirming }) {
       ) : clients.length === 0 ? (
         <p class="muted">No API client yet.</p>
       ) : (
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Client ID</th>
-                <th scope="col">Scopes</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {clients.map((client) => (
-                <tr key={client.client_id}>
-                  <Cell label="Name">{client.name}</Cell>
-                  <Cell label="Client ID" class="long-text">
-                    <code>{client.client_id}</code>
-                  </Cell>
-                  <Cell label="Scopes">
-                    <ul class="code-list">
-                      {client.scopes.map((s) => (
-                        <li key={s}>
-                          <code>{s}</code>
-                        </li>
-                      ))}
-                    </ul>
-                  </Cell>
-                  <Cell label="Created">{formatDate(client.created_at)}</Cell>
-                  <Cell>
-                    <div class="row-actions">
-                      <ConfirmDelete
-                        id={`client:${client.client_id}`}
-                        label={`Delete client ${client.name}`}
-                        confirm={confirm}
-                        busy={busy === client.client_id}
-                        onConfirm={() => void remove(client)}
-                      />
-                    </div>
-                  </Cell>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table columns={["Name", "Client ID", "Scopes", "Created", ACTIONS]}>
+          {clients.map((client) => (
+            <tr key={client.client_id}>
+              <Cell label="Name">{client.name}</Cell>
+              <Cell label="Client ID" class="long-text">
+                <code>{client.client_id}</code>
+              </Cell>
+              <Cell label="Scopes">
+                <ul class="code-list">
+                  {client.scopes.map((s) => (
+                    <li key={s}>
+                      <code>{s}</code>
+                    </li>
+                  ))}
+                </ul>
+              </Cell>
+              <Cell label="Created">{formatDate(client.created_at)}</Cell>
+              <Cell>
+                <div class="row-actions">
+                  <ConfirmDelete
+                    id={`client:${client.client_id}`}
+                    label={`Delete client ${client.name}`}
+                    confirm={confirm}
+                    busy={busy === client.client_id}
+                    onConfirm={() => void remove(client)}
+                  />
+                </div>
+              </Cell>
+            </tr>
+          ))}
+        </Table>
       )}
     </section>
   );

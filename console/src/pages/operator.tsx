@@ -5,8 +5,11 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { ApiError, api, type Schemas } from "../api";
 import { formatDate, formatNumber } from "../format";
+import { ConfirmButton } from "../ui/confirm";
 import { Alert, Field, LoadState, PageTitle, Select, messageOf, useLoad } from "../ui/kit";
-import { Cell } from "../ui/table";
+import { usePagedList, type ListPage } from "../ui/list";
+import { StaleAlert, isStale } from "../ui/stale";
+import { ACTIONS, Cell, Table } from "../ui/table";
 
 type Tenant = Schemas["AdminTenant"];
 type Details = Schemas["AdminTenantDetails"];
@@ -37,22 +40,17 @@ const PHASES: { phase: Phase; text: string }[] = [
   { phase: "switched", text: "Switched: the organization uses the new storage; the old copy is being removed." },
 ];
 
-interface Loaded {
-  items: Tenant[];
-  next: string | null;
-}
-
-/** Up to `PAGES_AT_ONCE` pages from `cursor` on (the first page without one). */
-async function loadPages(cursor: string | null): Promise<Loaded> {
+/** Up to `PAGES_AT_ONCE` pages from `cursor` on (the first page without one), as one. */
+async function loadPages(cursor?: string): Promise<ListPage<Tenant>> {
   const items: Tenant[] = [];
-  let next = cursor;
+  let next = cursor ?? null;
   for (let page = 0; page < PAGES_AT_ONCE; page++) {
     const { data } = await api.get("/admin/tenants", { query: { limit: PAGE_SIZE, cursor: next ?? undefined } });
     items.push(...data.items);
     next = data.next_cursor;
     if (!next) break;
   }
-  return { items, next };
+  return { items, next_cursor: next };
 }
 
 function statusClass(status: Tenant["status"]): string {
@@ -76,50 +74,26 @@ function Refusal({ state }: { state: Parameters<typeof LoadState>[0]["state"] })
 }
 
 export default function OperatorPage() {
-  const first = useLoad(() => loadPages(null), []);
-  const [list, setList] = useState<Loaded | null>(null);
+  // A row read twice (an organization created meanwhile) is kept once.
+  const list = usePagedList(loadPages, { key: (t) => t.id });
   const [query, setQuery] = useState("");
-  const [more, setMore] = useState<{ loading: boolean; error: unknown }>({ loading: false, error: null });
   const [managed, setManaged] = useState<string | null>(null);
-
-  useEffect(() => {
-    if (first.data) setList(first.data);
-  }, [first.data]);
-
-  const loadMore = async () => {
-    if (!list?.next) return;
-    setMore({ loading: true, error: null });
-    try {
-      const next = await loadPages(list.next);
-      // A row read twice (an organization created meanwhile) is kept once.
-      setList((current) => {
-        const known = new Set((current?.items ?? []).map((t) => t.id));
-        return { items: [...(current?.items ?? []), ...next.items.filter((t) => !known.has(t.id))], next: next.next };
-      });
-      setMore({ loading: false, error: null });
-    } catch (error) {
-      setMore({ loading: false, error });
-    }
-  };
+  const items = list.items;
 
   /** The panel read the organization again: its row shows the same. */
   const updateRow = (tenant: Details) => {
-    setList((current) =>
-      current ? { ...current, items: current.items.map((t) => (t.id === tenant.id ? { ...t, ...rowOf(tenant) } : t)) } : current,
-    );
+    list.change((current, next) => ({ items: current.map((t) => (t.id === tenant.id ? { ...t, ...rowOf(tenant) } : t)), next }));
   };
 
   const needle = query.trim().toLowerCase();
-  const shown = (list?.items ?? []).filter(
-    (t) => !needle || t.name.toLowerCase().includes(needle) || t.id.toLowerCase().includes(needle),
-  );
-  const row = list?.items.find((t) => t.id === managed) ?? null;
+  const shown = (items ?? []).filter((t) => !needle || t.name.toLowerCase().includes(needle) || t.id.toLowerCase().includes(needle));
+  const row = items?.find((t) => t.id === managed) ?? null;
 
   return (
     <>
       <PageTitle>Operator</PageTitle>
-      {!list ? (
-        <Refusal state={first} />
+      {!items ? (
+        <Refusal state={list.state} />
       ) : (
         <div class="operator">
           <section class="operator-list" aria-label="Organizations">
@@ -129,58 +103,43 @@ export default function OperatorPage() {
               autoComplete="off"
               value={query}
               onValue={setQuery}
-              hint={`Matches the name or id of the ${formatNumber(list.items.length)} organizations loaded.`}
+              hint={`Matches the name or id of the ${formatNumber(items.length)} organizations loaded.`}
             />
             <p class="muted" aria-live="polite">
-              {needle ? `${formatNumber(shown.length)} of ${formatNumber(list.items.length)} organizations` : `${formatNumber(list.items.length)} organizations`}
+              {needle ? `${formatNumber(shown.length)} of ${formatNumber(items.length)} organizations` : `${formatNumber(items.length)} organizations`}
             </p>
-            <div class="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Tier</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Created</th>
-                    <th scope="col">
-                      <span class="visually-hidden">Actions</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {shown.map((t) => (
-                    <tr key={t.id} aria-current={t.id === managed ? "true" : undefined}>
-                      <Cell label="Name">
-                        {t.name}
-                        <div class="muted cell-note">{t.id}</div>
-                      </Cell>
-                      <Cell label="Tier">{t.tier}</Cell>
-                      <Cell label="Status">
-                        <span class={statusClass(t.status)}>{t.status}</span>
-                      </Cell>
-                      <Cell label="Created">{formatDate(t.created_at)}</Cell>
-                      <Cell>
-                        <button type="button" class="secondary" aria-label={`Manage ${t.name}`} onClick={() => setManaged(t.id)}>
-                          Manage
-                        </button>
-                      </Cell>
-                    </tr>
-                  ))}
-                  {shown.length === 0 && (
-                    <tr>
-                      <td colSpan={5} class="muted">
-                        {needle ? "No organization loaded matches this search." : "There is no organization yet."}
-                      </td>
-                    </tr>
-                  )}
-                </tbody>
-              </table>
-            </div>
-            {more.error ? <Alert>{messageOf(more.error)}</Alert> : null}
+            <Table columns={["Name", "Tier", "Status", "Created", ACTIONS]}>
+              {shown.map((t) => (
+                <tr key={t.id} aria-current={t.id === managed ? "true" : undefined}>
+                  <Cell label="Name">
+                    {t.name}
+                    <div class="muted cell-note">{t.id}</div>
+                  </Cell>
+                  <Cell label="Tier">{t.tier}</Cell>
+                  <Cell label="Status">
+                    <span class={statusClass(t.status)}>{t.status}</span>
+                  </Cell>
+                  <Cell label="Created">{formatDate(t.created_at)}</Cell>
+                  <Cell>
+                    <button type="button" class="secondary" aria-label={`Manage ${t.name}`} onClick={() => setManaged(t.id)}>
+                      Manage
+                    </button>
+                  </Cell>
+                </tr>
+              ))}
+              {shown.length === 0 && (
+                <tr>
+                  <td colSpan={5} class="muted">
+                    {needle ? "No organization loaded matches this search." : "There is no organization yet."}
+                  </td>
+                </tr>
+              )}
+            </Table>
+            {list.more.error ? <Alert>{messageOf(list.more.error)}</Alert> : null}
             {list.next && (
               <div class="actions">
-                <button type="button" class="secondary" onClick={loadMore} disabled={more.loading}>
-                  {more.loading && <span class="spinner" aria-hidden="true" />}
+                <button type="button" class="secondary" onClick={list.loadMore} disabled={list.more.busy}>
+                  {list.more.busy && <span class="spinner" aria-hidden="true" />}
                   Load more
                 </button>
                 <span class="muted">More organizations exist than are loaded; the search sees only those loaded.</span>
@@ -206,7 +165,6 @@ function TenantPanel({ row, onLoaded, onClose }: { row: Tenant; onLoaded: (t: De
   const details = useLoad(async () => (await api.get("/admin/tenants/{tenantId}", { path: { tenantId: row.id } })).data, [row.id]);
   const tenant = details.data;
   const heading = useRef<HTMLHeadingElement>(null);
-  const confirmButton = useRef<HTMLButtonElement>(null);
   const [tier, setTier] = useState<Tier>(row.tier);
   const [job, setJob] = useState<JobKind>("provision");
   const [confirming, setConfirming] = useState(false);
@@ -219,11 +177,6 @@ function TenantPanel({ row, onLoaded, onClose }: { row: Tenant; onLoaded: (t: De
     heading.current?.focus();
   }, []);
 
-  // The button pressed gave way to its confirmation: the focus goes there.
-  useEffect(() => {
-    if (confirming) confirmButton.current?.focus();
-  }, [confirming]);
-
   // Each read of the organization: the form starts from it, and its row shows it too.
   useEffect(() => {
     if (!tenant) return;
@@ -234,7 +187,7 @@ function TenantPanel({ row, onLoaded, onClose }: { row: Tenant; onLoaded: (t: De
 
   const fail = (error: unknown) => {
     // The version the change was made from is not the current one any more.
-    if (error instanceof ApiError && (error.status === 412 || error.code === "version-conflict")) {
+    if (isStale(error)) {
       setConflict(true);
       setMessage(null);
     } else {
@@ -289,6 +242,22 @@ function TenantPanel({ row, onLoaded, onClose }: { row: Tenant; onLoaded: (t: De
 
   const wanted = tenant ? jobFor(tenant) : null;
   const phaseIndex = tenant?.migration ? PHASES.findIndex((p) => p.phase === tenant.migration?.phase) : -1;
+  const suspend = tenant?.status === "active";
+  // The button pressed gives way to its confirmation, which takes the focus.
+  const statusButton = (
+    <ConfirmButton
+      open={confirming}
+      onOpen={() => setConfirming(true)}
+      onCancel={() => setConfirming(false)}
+      onConfirm={() => void changeStatus(suspend ? "suspended" : "active")}
+      label={suspend ? "Suspend" : "Reactivate"}
+      disabled={busy}
+      confirmLabel={suspend ? "Confirm suspend" : "Confirm reactivate"}
+      confirmClass={suspend ? "danger" : ""}
+      busy={busy}
+      moveFocus
+    />
+  );
 
   return (
     <section class="card operator-panel" aria-labelledby="managed-tenant">
@@ -311,19 +280,12 @@ function TenantPanel({ row, onLoaded, onClose }: { row: Tenant; onLoaded: (t: De
       ) : (
         <>
           {conflict && (
-            <Alert kind="warning">
-              This was changed by someone else.{" "}
-              <button
-                type="button"
-                class="link"
-                onClick={() => {
-                  setConflict(false);
-                  details.reload();
-                }}
-              >
-                Reload
-              </button>
-            </Alert>
+            <StaleAlert
+              onReload={() => {
+                setConflict(false);
+                details.reload();
+              }}
+            />
           )}
           {message && <Alert kind={message.kind}>{message.text}</Alert>}
           <dl class="facts">
@@ -394,31 +356,14 @@ function TenantPanel({ row, onLoaded, onClose }: { row: Tenant; onLoaded: (t: De
             confirming ? (
               <div>
                 <p>
-                  {tenant.status === "active"
+                  {suspend
                     ? `Suspend ${tenant.name}? Its people can no longer sign in to it nor use its API.`
                     : `Reactivate ${tenant.name}? Its people can use it again.`}
                 </p>
-                <div class="actions">
-                  <button
-                    type="button"
-                    class={tenant.status === "active" ? "danger" : ""}
-                    ref={confirmButton}
-                    disabled={busy}
-                    onClick={() => void changeStatus(tenant.status === "active" ? "suspended" : "active")}
-                  >
-                    {tenant.status === "active" ? "Confirm suspend" : "Confirm reactivate"}
-                  </button>
-                  <button type="button" class="secondary" onClick={() => setConfirming(false)}>
-                    Cancel
-                  </button>
-                </div>
+                <div class="actions">{statusButton}</div>
               </div>
             ) : (
-              <div class="actions">
-                <button type="button" class="secondary" disabled={busy} onClick={() => setConfirming(true)}>
-                  {tenant.status === "active" ? "Suspend" : "Reactivate"}
-                </button>
-              </div>
+              <div class="actions">{statusButton}</div>
             )
           ) : (
             <p class="muted">An organization that is {tenant.status} can be neither suspended nor reactivated.</p>

@@ -2,19 +2,20 @@
 // prices and computes the totals), then moved along their statuses. Each move is made from
 // the version the row shows, so a move someone else made meanwhile is never overridden.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, api, type Schemas } from "../api";
+import { api, type Schemas } from "../api";
 import { formatDate, formatMoney } from "../format";
 import { organization } from "../org";
 import { useStore } from "../store";
 import { Alert, Field, LoadState, PageTitle, Select, messageOf, useLoad } from "../ui/kit";
-import { Cell } from "../ui/table";
+import { LoadMore, usePagedList } from "../ui/list";
+import { NewButton, ReadOnlyAlert } from "../ui/read-only";
+import { ProblemRow, isStale, useRowChange } from "../ui/stale";
+import { ACTIONS, Cell, Table } from "../ui/table";
 
 type Order = Schemas["Order"];
 type OrderStatus = Schemas["OrderStatus"];
 type Product = Schemas["Product"];
-type Page = Schemas["OrderPage"];
 
-const STALE = "This was changed by someone else.";
 const MAX_LINES = 50;
 /** How many pages of 100 products the order form reads for its product lists. */
 const PRODUCT_PAGES = 5;
@@ -42,88 +43,24 @@ const BADGE: Record<OrderStatus, string> = {
   cancelled: "badge",
 };
 
-/**
- * A 412, or the 409 the API gives when the version a change was made from is not the latest.
- * The rows offer only the moves allowed from the status they show, so a refused move
- * (`invalid-transition`, which the API checks before the version) also means the order moved.
- */
-function isStale(error: unknown): boolean {
-  return (
-    error instanceof ApiError &&
-    (error.status === 412 || error.code === "version-conflict" || error.code === "invalid-transition")
-  );
-}
-
 /** The end of the id: ULIDs begin with the time, so their last characters tell orders apart. */
 function shortId(id: string): string {
   return id.slice(-6);
 }
 
-/** The first page from useLoad, then the pages "Load more" adds and the changes made here. */
-function usePages(read: (cursor?: string) => Promise<Page>) {
-  const first = useLoad(() => read(), []);
-  const base = first.data;
-  const baseRef = useRef(base);
-  baseRef.current = base;
-  const [local, setLocal] = useState<{ base: Page; items: Order[]; next: string | null } | null>(null);
-  const current = local && local.base === base ? local : base ? { base, items: base.items, next: base.next_cursor } : null;
-  const [more, setMore] = useState<{ busy: boolean; error: unknown }>({ busy: false, error: null });
-
-  const change = (edit: (items: Order[], next: string | null) => { items: Order[]; next: string | null }) =>
-    setLocal((prev) => {
-      const from = baseRef.current;
-      if (!from) return prev;
-      const now = prev && prev.base === from ? prev : { base: from, items: from.items, next: from.next_cursor };
-      return { base: from, ...edit(now.items, now.next) };
-    });
-
-  const loadMore = async () => {
-    if (!current?.next) return;
-    setMore({ busy: true, error: null });
-    try {
-      const page = await read(current.next);
-      change((items) => {
-        const known = new Set(items.map((item) => item.id));
-        return { items: [...items, ...page.items.filter((item) => !known.has(item.id))], next: page.next_cursor };
-      });
-      setMore({ busy: false, error: null });
-    } catch (error) {
-      setMore({ busy: false, error });
-    }
-  };
-
-  return {
-    state: first,
-    items: current?.items ?? null,
-    next: current?.next ?? null,
-    more,
-    loadMore,
-    put: (order: Order) =>
-      change((items, next) => ({
-        items: items.some((item) => item.id === order.id)
-          ? items.map((item) => (item.id === order.id ? order : item))
-          : [order, ...items],
-        next,
-      })),
-  };
-}
-
 export default function OrdersPage() {
   const org = useStore(organization);
   const readOnly = org.tenant?.read_only === true;
-  const list = usePages(async (cursor) => (await api.get("/orders", { query: { limit: 20, cursor } })).data);
+  const list = usePagedList(async (cursor) => (await api.get("/orders", { query: { limit: 20, cursor } })).data, {
+    key: (order) => order.id,
+  });
   const [creating, setCreating] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
 
   return (
     <>
       <PageTitle>Orders</PageTitle>
-      {readOnly && (
-        <Alert kind="warning">
-          This organization uses more than its plan allows, so orders cannot be placed or moved until it is within the
-          plan again. <a href="/billing">See the plan</a>.
-        </Alert>
-      )}
+      {readOnly && <ReadOnlyAlert what="orders cannot be placed or moved" />}
       {notice && <Alert kind="success">{notice}</Alert>}
       {creating ? (
         <OrderForm
@@ -136,18 +73,15 @@ export default function OrdersPage() {
           }}
         />
       ) : (
-        <div class="actions">
-          <button
-            type="button"
-            disabled={readOnly}
-            onClick={() => {
-              setNotice(null);
-              setCreating(true);
-            }}
-          >
-            New order
-          </button>
-        </div>
+        <NewButton
+          readOnly={readOnly}
+          onClick={() => {
+            setNotice(null);
+            setCreating(true);
+          }}
+        >
+          New order
+        </NewButton>
       )}
       {list.items === null ? (
         <LoadState state={list.state} />
@@ -155,36 +89,12 @@ export default function OrdersPage() {
         <p class="muted">No orders yet.</p>
       ) : (
         <>
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Order</th>
-                  <th scope="col">Status</th>
-                  <th scope="col" class="num">
-                    Total
-                  </th>
-                  <th scope="col">Created</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.items.map((order) => (
-                  <OrderRow key={order.id} order={order} readOnly={readOnly} onChanged={list.put} />
-                ))}
-              </tbody>
-            </table>
-          </div>
-          {list.more.error !== null && <Alert>{messageOf(list.more.error)}</Alert>}
-          {list.next !== null && (
-            <div class="actions">
-              <button type="button" class="secondary" disabled={list.more.busy} onClick={list.loadMore}>
-                {list.more.busy ? "Loading…" : "Load more"}
-              </button>
-            </div>
-          )}
+          <Table columns={["Order", "Status", { name: "Total", num: true }, "Created", ACTIONS]}>
+            {list.items.map((order) => (
+              <OrderRow key={order.id} order={order} readOnly={readOnly} onChanged={list.put} />
+            ))}
+          </Table>
+          <LoadMore list={list} />
         </>
       )}
     </>
@@ -192,8 +102,10 @@ export default function OrdersPage() {
 }
 
 function OrderRow({ order, readOnly, onChanged }: { order: Order; readOnly: boolean; onChanged: (order: Order) => void }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, setBusy, error, setError, reload } = useRowChange(
+    async () => (await api.get("/orders/{orderId}", { path: { orderId: order.id } })).data,
+    onChanged,
+  );
   const short = shortId(order.id);
   const lines = order.lines.map((line) => `${line.quantity} × ${line.name}`).join(", ");
 
@@ -207,18 +119,6 @@ function OrderRow({ order, readOnly, onChanged }: { order: Order; readOnly: bool
         body: { status: to, version: order.version },
       });
       onChanged(data);
-    } catch (err) {
-      setError(err);
-    }
-    setBusy(false);
-  };
-
-  const reload = async () => {
-    setBusy(true);
-    try {
-      const { data } = await api.get("/orders/{orderId}", { path: { orderId: order.id } });
-      onChanged(data);
-      setError(null);
     } catch (err) {
       setError(err);
     }
@@ -258,21 +158,10 @@ function OrderRow({ order, readOnly, onChanged }: { order: Order; readOnly: bool
           </div>
         </Cell>
       </tr>
+      {/* The row offers only the moves allowed from the status it shows, so a refused move
+          (`invalid-transition`, which the API checks before the version) also means the order moved. */}
       {error !== null && (
-        <tr>
-          <td colSpan={5} class="row-note">
-            {isStale(error) ? (
-              <Alert kind="warning">
-                {STALE}{" "}
-                <button type="button" class="link" disabled={busy} onClick={reload}>
-                  Reload
-                </button>
-              </Alert>
-            ) : (
-              <Alert>{messageOf(error)}</Alert>
-            )}
-          </td>
-        </tr>
+        <ProblemRow columns={5} error={error} stale={isStale(error, "invalid-transition")} onReload={reload} disabled={busy} />
       )}
     </>
   );

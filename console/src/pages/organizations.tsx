@@ -7,9 +7,10 @@ import { refresh, session } from "../auth";
 import { formatDate } from "../format";
 import { navigate } from "../router";
 import { useStore } from "../store";
+import { ConfirmButton } from "../ui/confirm";
 import { Alert, Field, LoadState, PageTitle, fieldOf, messageOf, useLoad } from "../ui/kit";
 import { announceOrganizationsChanged, organizationsChanged, switchTo } from "../ui/switcher";
-import { Cell, RowHeader } from "../ui/table";
+import { Cell, RowHeader, Table } from "../ui/table";
 
 type Membership = Schemas["MeOrganization"];
 type Invitation = Schemas["MeInvitation"];
@@ -114,81 +115,54 @@ function Memberships({
     <>
       {error && <Alert>{error}</Alert>}
       {left && <Alert kind="success">You left {left}.</Alert>}
-      <div class="table-wrap">
-        <table class="named-rows">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Role</th>
-              <th scope="col">Plan</th>
-              <th scope="col">Status</th>
-              <th scope="col">Actions</th>
+      <Table class="named-rows" columns={["Name", "Role", "Plan", "Status", "Actions"]}>
+        {items.map((org) => {
+          const name = org.name ?? org.id;
+          const isCurrent = org.id === current;
+          return (
+            <tr key={org.id}>
+              <RowHeader label="Name">{name}</RowHeader>
+              <Cell label="Role">{ROLE_NAMES[org.role] ?? org.role}</Cell>
+              <Cell label="Plan">{PLAN_NAMES[org.tier] ?? org.tier}</Cell>
+              <Cell label="Status">
+                <span class={statusBadge(org.status)}>{org.status}</span>
+              </Cell>
+              <Cell>
+                <div class="org-actions">
+                  {isCurrent ? (
+                    <span class="badge ok">Current</span>
+                  ) : (
+                    <button
+                      type="button"
+                      class="secondary"
+                      aria-label={`Switch to ${name}`}
+                      disabled={!USABLE.has(org.status)}
+                      onClick={() => onSwitch(org.id)}
+                    >
+                      Switch
+                    </button>
+                  )}
+                  <ConfirmButton
+                    open={confirming === org.id}
+                    onOpen={() => {
+                      setError(null);
+                      setConfirming(org.id);
+                    }}
+                    onCancel={() => setConfirming(null)}
+                    onConfirm={() => leave(org)}
+                    label="Leave"
+                    ariaLabel={`Leave ${name}`}
+                    confirmLabel="Confirm leave"
+                    confirmAriaLabel={`Confirm leave ${name}`}
+                    busy={busy === org.id}
+                    spinner
+                  />
+                </div>
+              </Cell>
             </tr>
-          </thead>
-          <tbody>
-            {items.map((org) => {
-              const name = org.name ?? org.id;
-              const isCurrent = org.id === current;
-              return (
-                <tr key={org.id}>
-                  <RowHeader label="Name">{name}</RowHeader>
-                  <Cell label="Role">{ROLE_NAMES[org.role] ?? org.role}</Cell>
-                  <Cell label="Plan">{PLAN_NAMES[org.tier] ?? org.tier}</Cell>
-                  <Cell label="Status">
-                    <span class={statusBadge(org.status)}>{org.status}</span>
-                  </Cell>
-                  <Cell>
-                    <div class="org-actions">
-                      {isCurrent ? (
-                        <span class="badge ok">Current</span>
-                      ) : (
-                        <button
-                          type="button"
-                          class="secondary"
-                          aria-label={`Switch to ${name}`}
-                          disabled={!USABLE.has(org.status)}
-                          onClick={() => onSwitch(org.id)}
-                        >
-                          Switch
-                        </button>
-                      )}
-                      {confirming === org.id ? (
-                        <>
-                          <button
-                            type="button"
-                            class="danger"
-                            aria-label={`Confirm leave ${name}`}
-                            disabled={busy === org.id}
-                            onClick={() => leave(org)}
-                          >
-                            {busy === org.id && <span class="spinner" aria-hidden="true" />}
-                            Confirm leave
-                          </button>
-                          <button type="button" class="secondary" onClick={() => setConfirming(null)}>
-                            Cancel
-                          </button>
-                        </>
-                      ) : (
-                        <button
-                          type="button"
-                          class="secondary"
-                          aria-label={`Leave ${name}`}
-                          onClick={() => {
-                            setError(null);
-                            setConfirming(org.id);
-                          }}
-                        >
-                          Leave
-                        </button>
-                      )}
-                    </div>
-                  </Cell>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+          );
+        })}
+      </Table>
       {suspended.length > 0 && (
         <div class="after-table">
           {suspended.map((org) => (
@@ -241,59 +215,47 @@ function Invitations({ items, onSwitch }: { items: Invitation[]; onSwitch: (id: 
       {items.length === 0 ? (
         <p class="muted">No invitations waiting.</p>
       ) : (
-        <div class="table-wrap">
-          <table class="named-rows">
-            <thead>
-              <tr>
-                <th scope="col">Organization</th>
-                <th scope="col">Role</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Answer</th>
+        <Table class="named-rows" columns={["Organization", "Role", "Expires", "Answer"]}>
+          {items.map((invitation) => {
+            const name = invitation.name ?? invitation.tenant_id;
+            return (
+              <tr key={invitation.tenant_id}>
+                <RowHeader label="Organization">{name}</RowHeader>
+                <Cell label="Role">{ROLE_NAMES[invitation.role] ?? invitation.role}</Cell>
+                <Cell label="Expires">
+                  {formatDate(invitation.expires_at)}
+                  {invitation.expired && (
+                    <>
+                      {" "}
+                      <span class="badge warn">Expired</span>
+                    </>
+                  )}
+                </Cell>
+                <Cell>
+                  <div class="org-actions">
+                    <button
+                      type="button"
+                      aria-label={`Accept invitation to ${name}`}
+                      disabled={busy !== null || invitation.expired}
+                      onClick={() => answer(invitation, true)}
+                    >
+                      Accept
+                    </button>
+                    <button
+                      type="button"
+                      class="secondary"
+                      aria-label={`Decline invitation to ${name}`}
+                      disabled={busy !== null}
+                      onClick={() => answer(invitation, false)}
+                    >
+                      Decline
+                    </button>
+                  </div>
+                </Cell>
               </tr>
-            </thead>
-            <tbody>
-              {items.map((invitation) => {
-                const name = invitation.name ?? invitation.tenant_id;
-                return (
-                  <tr key={invitation.tenant_id}>
-                    <RowHeader label="Organization">{name}</RowHeader>
-                    <Cell label="Role">{ROLE_NAMES[invitation.role] ?? invitation.role}</Cell>
-                    <Cell label="Expires">
-                      {formatDate(invitation.expires_at)}
-                      {invitation.expired && (
-                        <>
-                          {" "}
-                          <span class="badge warn">Expired</span>
-                        </>
-                      )}
-                    </Cell>
-                    <Cell>
-                      <div class="org-actions">
-                        <button
-                          type="button"
-                          aria-label={`Accept invitation to ${name}`}
-                          disabled={busy !== null || invitation.expired}
-                          onClick={() => answer(invitation, true)}
-                        >
-                          Accept
-                        </button>
-                        <button
-                          type="button"
-                          class="secondary"
-                          aria-label={`Decline invitation to ${name}`}
-                          disabled={busy !== null}
-                          onClick={() => answer(invitation, false)}
-                        >
-                          Decline
-                        </button>
-                      </div>
-                    </Cell>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </Table>
       )}
     </>
   );

@@ -1,26 +1,23 @@
 // Products: the organization's catalogue. Anyone in the organization adds and edits products;
 // only admins delete them. An edit is made from the version read when the form opened, so a
 // change someone else saved meanwhile is never overwritten silently.
-import { useEffect, useId, useRef, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, api, type Schemas } from "../api";
 import { session } from "../auth";
 import { formatDate, formatMoney } from "../format";
 import { organization } from "../org";
 import { useStore } from "../store";
-import { Alert, Field, LoadState, PageTitle, Select, fieldOf, messageOf, useLoad } from "../ui/kit";
-import { Cell } from "../ui/table";
+import { ConfirmButton } from "../ui/confirm";
+import { Alert, Field, FieldFrame, LoadState, PageTitle, Select, fieldOf, messageOf } from "../ui/kit";
+import { LoadMore, usePagedList } from "../ui/list";
+import { NewButton, ReadOnlyAlert } from "../ui/read-only";
+import { ProblemAlert, ProblemRow, isStale, useRowChange } from "../ui/stale";
+import { ACTIONS, Cell, Table } from "../ui/table";
 
 type Product = Schemas["Product"];
-type Page = Schemas["ProductPage"];
 
 const CURRENCIES = ["EUR", "USD", "GBP", "CHF", "JPY", "CAD", "AUD"];
 const MAX_AMOUNT = 1_000_000_000_000;
-const STALE = "This was changed by someone else.";
-
-/** A 412, or the 409 the API gives when the version a change was made from is not the latest. */
-function isStale(error: unknown): boolean {
-  return error instanceof ApiError && (error.status === 412 || error.code === "version-conflict");
-}
 
 /** How many decimals the currency has (0 for JPY, 2 for EUR, 3 for BHD). */
 function fractionDigits(currency: string): number {
@@ -69,62 +66,14 @@ function toDecimal(minor: number, currency: string): string {
   return `${text.slice(0, -digits)}.${text.slice(-digits)}`;
 }
 
-/** The first page from useLoad, then the pages "Load more" adds and the changes made here. */
-function usePages(read: (cursor?: string) => Promise<Page>) {
-  const first = useLoad(() => read(), []);
-  const base = first.data;
-  const baseRef = useRef(base);
-  baseRef.current = base;
-  const [local, setLocal] = useState<{ base: Page; items: Product[]; next: string | null } | null>(null);
-  const current = local && local.base === base ? local : base ? { base, items: base.items, next: base.next_cursor } : null;
-  const [more, setMore] = useState<{ busy: boolean; error: unknown }>({ busy: false, error: null });
-
-  const change = (edit: (items: Product[], next: string | null) => { items: Product[]; next: string | null }) =>
-    setLocal((prev) => {
-      const from = baseRef.current;
-      if (!from) return prev;
-      const now = prev && prev.base === from ? prev : { base: from, items: from.items, next: from.next_cursor };
-      return { base: from, ...edit(now.items, now.next) };
-    });
-
-  const loadMore = async () => {
-    if (!current?.next) return;
-    setMore({ busy: true, error: null });
-    try {
-      const page = await read(current.next);
-      change((items) => {
-        const known = new Set(items.map((item) => item.id));
-        return { items: [...items, ...page.items.filter((item) => !known.has(item.id))], next: page.next_cursor };
-      });
-      setMore({ busy: false, error: null });
-    } catch (error) {
-      setMore({ busy: false, error });
-    }
-  };
-
-  return {
-    state: first,
-    items: current?.items ?? null,
-    next: current?.next ?? null,
-    more,
-    loadMore,
-    put: (product: Product) =>
-      change((items, next) => ({
-        items: items.some((item) => item.id === product.id)
-          ? items.map((item) => (item.id === product.id ? product : item))
-          : [product, ...items],
-        next,
-      })),
-    remove: (id: string) => change((items, next) => ({ items: items.filter((item) => item.id !== id), next })),
-  };
-}
-
 export default function ProductsPage() {
   const me = useStore(session);
   const org = useStore(organization);
   const admin = me?.claims.tenant_role === "admin";
   const readOnly = org.tenant?.read_only === true;
-  const list = usePages(async (cursor) => (await api.get("/products", { query: { limit: 20, cursor } })).data);
+  const list = usePagedList(async (cursor) => (await api.get("/products", { query: { limit: 20, cursor } })).data, {
+    key: (product) => product.id,
+  });
   // The form: closed, a new product, or the product being edited (by id).
   const [form, setForm] = useState<{ mode: "new" } | { mode: "edit"; id: string } | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
@@ -132,26 +81,18 @@ export default function ProductsPage() {
   return (
     <>
       <PageTitle>Products</PageTitle>
-      {readOnly && (
-        <Alert kind="warning">
-          This organization uses more than its plan allows, so its products cannot be added or changed until it is
-          within the plan again. <a href="/billing">See the plan</a>.
-        </Alert>
-      )}
+      {readOnly && <ReadOnlyAlert what="its products cannot be added or changed" />}
       {notice && <Alert kind="success">{notice}</Alert>}
       {!form && (
-        <div class="actions">
-          <button
-            type="button"
-            disabled={readOnly}
-            onClick={() => {
-              setNotice(null);
-              setForm({ mode: "new" });
-            }}
-          >
-            New product
-          </button>
-        </div>
+        <NewButton
+          readOnly={readOnly}
+          onClick={() => {
+            setNotice(null);
+            setForm({ mode: "new" });
+          }}
+        >
+          New product
+        </NewButton>
       )}
       {form && (
         <ProductForm
@@ -173,51 +114,27 @@ export default function ProductsPage() {
         <p class="muted">No products yet. Add your first one with New product.</p>
       ) : (
         <>
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">SKU</th>
-                  <th scope="col" class="num">
-                    Price
-                  </th>
-                  <th scope="col">Updated</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.items.map((product) => (
-                  <ProductRow
-                    key={product.id}
-                    product={product}
-                    admin={admin}
-                    readOnly={readOnly}
-                    onEdit={() => {
-                      setNotice(null);
-                      setForm({ mode: "edit", id: product.id });
-                    }}
-                    onDeleted={() => {
-                      list.remove(product.id);
-                      if (form?.mode === "edit" && form.id === product.id) setForm(null);
-                      setNotice(`${product.name} was deleted.`);
-                    }}
-                    onReloaded={list.put}
-                  />
-                ))}
-              </tbody>
-            </table>
-          </div>
-          {list.more.error !== null && <Alert>{messageOf(list.more.error)}</Alert>}
-          {list.next !== null && (
-            <div class="actions">
-              <button type="button" class="secondary" disabled={list.more.busy} onClick={list.loadMore}>
-                {list.more.busy ? "Loading…" : "Load more"}
-              </button>
-            </div>
-          )}
+          <Table columns={["Name", "SKU", { name: "Price", num: true }, "Updated", ACTIONS]}>
+            {list.items.map((product) => (
+              <ProductRow
+                key={product.id}
+                product={product}
+                admin={admin}
+                readOnly={readOnly}
+                onEdit={() => {
+                  setNotice(null);
+                  setForm({ mode: "edit", id: product.id });
+                }}
+                onDeleted={() => {
+                  list.remove(product.id);
+                  if (form?.mode === "edit" && form.id === product.id) setForm(null);
+                  setNotice(`${product.name} was deleted.`);
+                }}
+                onReloaded={list.put}
+              />
+            ))}
+          </Table>
+          <LoadMore list={list} />
         </>
       )}
     </>
@@ -240,8 +157,13 @@ function ProductRow({
   onReloaded: (product: Product) => void;
 }) {
   const [confirming, setConfirming] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, setBusy, error, setError, reload } = useRowChange(
+    async () => (await api.get("/products/{productId}", { path: { productId: product.id } })).data,
+    (latest) => {
+      onReloaded(latest);
+      setConfirming(false);
+    },
+  );
 
   const remove = async () => {
     setBusy(true);
@@ -255,19 +177,6 @@ function ProductRow({
       else setError(err);
       setBusy(false);
     }
-  };
-
-  const reload = async () => {
-    setBusy(true);
-    try {
-      const { data } = await api.get("/products/{productId}", { path: { productId: product.id } });
-      onReloaded(data);
-      setError(null);
-      setConfirming(false);
-    } catch (err) {
-      setError(err);
-    }
-    setBusy(false);
   };
 
   return (
@@ -294,40 +203,25 @@ function ProductRow({
                 Edit
               </button>
             )}
-            {admin && !confirming && (
-              <button type="button" class="secondary" aria-label={`Delete ${product.name}`} disabled={busy} onClick={() => setConfirming(true)}>
-                Delete
-              </button>
-            )}
-            {admin && confirming && (
-              <>
-                <button type="button" class="danger" aria-label={`Confirm delete ${product.name}`} disabled={busy} onClick={remove}>
-                  Confirm delete
-                </button>
-                <button type="button" class="secondary" disabled={busy} onClick={() => setConfirming(false)}>
-                  Cancel
-                </button>
-              </>
+            {admin && (
+              <ConfirmButton
+                open={confirming}
+                onOpen={() => setConfirming(true)}
+                onCancel={() => setConfirming(false)}
+                onConfirm={remove}
+                label="Delete"
+                ariaLabel={`Delete ${product.name}`}
+                disabled={busy}
+                confirmLabel="Confirm delete"
+                confirmAriaLabel={`Confirm delete ${product.name}`}
+                busy={busy}
+                cancelDisabled={busy}
+              />
             )}
           </div>
         </Cell>
       </tr>
-      {error !== null && (
-        <tr>
-          <td colSpan={5} class="row-note">
-            {isStale(error) ? (
-              <Alert kind="warning">
-                {STALE}{" "}
-                <button type="button" class="link" disabled={busy} onClick={reload}>
-                  Reload
-                </button>
-              </Alert>
-            ) : (
-              <Alert>{messageOf(error)}</Alert>
-            )}
-          </td>
-        </tr>
-      )}
+      {error !== null && <ProblemRow columns={5} error={error} stale={isStale(error)} onReload={reload} disabled={busy} />}
     </>
   );
 }
@@ -369,7 +263,6 @@ function ProductForm({
   const [errors, setErrors] = useState<Partial<Record<FieldName, string>>>({});
   const [problem, setProblem] = useState<unknown>(null);
   const heading = useRef<HTMLHeadingElement>(null);
-  const descriptionId = useId();
 
   const read = async (id: string) => {
     setLoading(true);
@@ -448,17 +341,9 @@ function ProductForm({
       <h2 tabIndex={-1} ref={heading}>
         {editId ? `Edit ${base?.product.name ?? "product"}` : "New product"}
       </h2>
-      {problem !== null &&
-        (isStale(problem) && editId ? (
-          <Alert kind="warning">
-            {STALE}{" "}
-            <button type="button" class="link" disabled={loading} onClick={() => read(editId)}>
-              Reload
-            </button>
-          </Alert>
-        ) : (
-          <Alert>{messageOf(problem)}</Alert>
-        ))}
+      {problem !== null && (
+        <ProblemAlert error={problem} stale={isStale(problem) && editId !== null} onReload={() => editId && read(editId)} disabled={loading} />
+      )}
       {loading && <p class="muted">Loading…</p>}
       <div class="form-grid">
         <Field label="Name" value={values.name} onValue={set("name")} error={errors.name} required maxLength={200} disabled={disabled} />
@@ -493,27 +378,20 @@ function ProductForm({
           disabled={disabled}
         />
       </div>
-      <div class={`field${errors.description ? " invalid" : ""}`}>
-        <label for={descriptionId}>Description</label>
-        <textarea
-          id={descriptionId}
-          rows={3}
-          maxLength={2000}
-          value={values.description}
-          disabled={disabled}
-          onInput={(event) => set("description")((event.target as HTMLTextAreaElement).value)}
-          aria-invalid={errors.description ? "true" : undefined}
-          aria-describedby={`${descriptionId}-hint${errors.description ? ` ${descriptionId}-error` : ""}`}
-        />
-        <div class="hint" id={`${descriptionId}-hint`}>
-          Optional.
-        </div>
-        {errors.description && (
-          <div class="error" id={`${descriptionId}-error`} role="alert">
-            {errors.description}
-          </div>
+      <FieldFrame label="Description" error={errors.description} hint="Optional.">
+        {(id, describedBy) => (
+          <textarea
+            id={id}
+            rows={3}
+            maxLength={2000}
+            value={values.description}
+            disabled={disabled}
+            onInput={(event) => set("description")((event.target as HTMLTextAreaElement).value)}
+            aria-invalid={errors.description ? "true" : undefined}
+            aria-describedby={describedBy}
+          />
         )}
-      </div>
+      </FieldFrame>
       <div class="actions">
         <button type="submit" disabled={disabled}>
           {editId ? "Save changes" : "Create product"}

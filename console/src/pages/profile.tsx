@@ -6,7 +6,8 @@ import { useMemo, useState } from "preact/hooks";
 import { associateTotp, enableTotp, mfaEnabled, refresh, session } from "../auth";
 import { loadOrganization, organization } from "../org";
 import { useStore } from "../store";
-import { Alert, Field, LoadState, PageTitle, messageOf, useLoad } from "../ui/kit";
+import { CodeField } from "../ui/auth-fields";
+import { Alert, LoadState, PageTitle, messageOf, useLoad } from "../ui/kit";
 
 const ISSUER = "Tenantry";
 
@@ -160,15 +161,7 @@ function TwoStep({
                 </p>
               </div>
               <form onSubmit={verify}>
-                <Field
-                  label="Code from the app"
-                  name="code"
-                  inputMode="numeric"
-                  autoComplete="one-time-code"
-                  required
-                  value={code}
-                  onValue={setCode}
-                />
+                <CodeField label="Code from the app" value={code} onValue={setCode} />
                 <div class="actions">
                   <button type="submit" disabled={busy !== null}>
                     {busy === "verify" ? "Turning on…" : "Turn on"}

@@ -2,13 +2,14 @@
 // zone), feature flags and the two-step verification requirement; and, for admins, deleting the
 // organization. PATCH /tenant replaces the whole settings document, so the page sends the whole
 // document whenever any part of it changed, and only the other fields that changed.
-import { useEffect, useId, useState } from "preact/hooks";
-import { ApiError, api, type Schemas } from "../api";
+import { useEffect, useState } from "preact/hooks";
+import { api, type Schemas } from "../api";
 import { mfaEnabled, refresh, session } from "../auth";
 import { loadOrganization, organization, replaceOrganization, type Organization } from "../org";
 import { navigate } from "../router";
 import { useStore } from "../store";
-import { Alert, Field, PageTitle, Select, fieldOf, messageOf } from "../ui/kit";
+import { Alert, Field, FieldFrame, PageTitle, Select, fieldOf, messageOf } from "../ui/kit";
+import { StaleAlert, isStale } from "../ui/stale";
 import { announceOrganizationsChanged } from "../ui/switcher";
 
 type SettingsInput = Schemas["TenantSettingsInput"];
@@ -189,7 +190,7 @@ export default function Settings() {
       reset(next);
       setNotice("saved");
     } catch (error) {
-      if (error instanceof ApiError && (error.status === 412 || error.code === "version-conflict")) {
+      if (isStale(error)) {
         setConflict(true);
       } else {
         const field = API_FIELDS[fieldOf(error) ?? ""];
@@ -218,14 +219,7 @@ export default function Settings() {
     <>
       <PageTitle>Settings</PageTitle>
       {!admin && <Alert kind="info">Only admins can change the settings.</Alert>}
-      {conflict && (
-        <Alert kind="warning">
-          This was changed by someone else.{" "}
-          <button type="button" class="secondary" onClick={reload}>
-            Reload
-          </button>
-        </Alert>
-      )}
+      {conflict && <StaleAlert onReload={reload} button="secondary" />}
       {formError && <Alert>{formError}</Alert>}
       {notice === "saved" && <Alert kind="success">Settings saved.</Alert>}
       {notice === "unchanged" && <Alert kind="info">Nothing has changed.</Alert>}
@@ -386,35 +380,30 @@ function ColourField({
   error?: string;
   editable: boolean;
 }) {
-  const id = useId();
   return (
-    <div class={`field${error ? " invalid" : ""}`}>
-      <label for={id}>Brand colour</label>
-      <div class="colour-row">
-        <input
-          id={id}
-          type="color"
-          class="colour"
-          value={value || DEFAULT_COLOR}
-          onInput={(event) => onValue((event.target as HTMLInputElement).value)}
-          aria-describedby={`${id}-hex${error ? ` ${id}-error` : ""}`}
-          aria-invalid={error ? "true" : undefined}
-        />
-        <span id={`${id}-hex`}>
-          {value ? <code>{value.toUpperCase()}</code> : <span class="muted">Not set: the console's colour</span>}
-        </span>
-        {editable && value && (
-          <button type="button" class="link" onClick={() => onValue("")}>
-            Use the console's colour
-          </button>
-        )}
-      </div>
-      {error && (
-        <div class="error" id={`${id}-error`} role="alert">
-          {error}
+    <FieldFrame label="Brand colour" error={error}>
+      {(id, describedBy) => (
+        <div class="colour-row">
+          <input
+            id={id}
+            type="color"
+            class="colour"
+            value={value || DEFAULT_COLOR}
+            onInput={(event) => onValue((event.target as HTMLInputElement).value)}
+            aria-describedby={`${id}-hex${describedBy ? ` ${describedBy}` : ""}`}
+            aria-invalid={error ? "true" : undefined}
+          />
+          <span id={`${id}-hex`}>
+            {value ? <code>{value.toUpperCase()}</code> : <span class="muted">Not set: the console's colour</span>}
+          </span>
+          {editable && value && (
+            <button type="button" class="link" onClick={() => onValue("")}>
+              Use the console's colour
+            </button>
+          )}
         </div>
       )}
-    </div>
+    </FieldFrame>
   );
 }
 

@@ -5,7 +5,6 @@ import type { JSX } from "preact";
 import { useEffect, useId, useRef, useState } from "preact/hooks";
 import {
   CognitoError,
-  PASSWORD_RULES,
   answerChallenge,
   confirmForgotPassword,
   forgotPassword,
@@ -19,27 +18,8 @@ import {
 } from "../auth";
 import { navigate, useLocation } from "../router";
 import { useStore } from "../store";
+import { CodeField, EmailField, NewPasswordField, passwordProblem } from "../ui/auth-fields";
 import { Alert, Field, PageTitle, messageOf } from "../ui/kit";
-
-/** The pool's password rules under a password field, each ticked once the password meets it. */
-export function PasswordRules({ password }: { password: string }) {
-  return (
-    <ul class="rules">
-      {PASSWORD_RULES.map((rule) => (
-        <li key={rule.label} class={rule.test(password) ? "met" : undefined}>
-          {rule.label}
-        </li>
-      ))}
-    </ul>
-  );
-}
-
-/** Whether a password meets every rule (Cognito checks again). */
-export function meetsRules(password: string): boolean {
-  return PASSWORD_RULES.every((rule) => rule.test(password));
-}
-
-export const RULES_NOT_MET = "The password does not meet every rule below.";
 
 /** Why the last session ended, in the person's words. */
 export function endedText(reason: string | null): string | null {
@@ -101,29 +81,13 @@ function ChallengeField({
   error: string | null;
 }) {
   if (challenge.name === "NEW_PASSWORD_REQUIRED") {
-    return (
-      <Field
-        label="New password"
-        type="password"
-        name="new-password"
-        autoComplete="new-password"
-        required
-        value={value}
-        onValue={onValue}
-        error={error}
-        hint={<PasswordRules password={value} />}
-      />
-    );
+    return <NewPasswordField value={value} onValue={onValue} error={error} />;
   }
   return (
-    <Field
+    <CodeField
       label="Authentication code"
-      name="code"
-      inputMode="numeric"
-      autoComplete="one-time-code"
       pattern="[0-9]{6}"
       maxLength={6}
-      required
       value={value}
       onValue={(v) => onValue(v.replace(/\s/g, ""))}
       error={error}
@@ -134,7 +98,7 @@ function ChallengeField({
 
 /** A challenge's answer checked before it is sent: the field's error, or null. */
 function checkAnswer(challenge: Challenge, answer: string): string | null {
-  return challenge.name === "NEW_PASSWORD_REQUIRED" && !meetsRules(answer) ? RULES_NOT_MET : null;
+  return challenge.name === "NEW_PASSWORD_REQUIRED" ? passwordProblem(answer) : null;
 }
 
 const CHALLENGE_TEXT = {
@@ -167,15 +131,21 @@ function SignInError({ error, email }: { error: unknown; email: string }) {
   );
 }
 
-export default function Page() {
-  const { path } = useLocation();
-  return path === "/forgot-password" ? <ForgotPassword /> : <SignIn />;
-}
-
-function SignIn() {
-  const { query } = useLocation();
-  const ended = useStore(sessionEnded);
-  const [email, setEmail] = useState(() => query.get("email") ?? lastEmail());
+/**
+ * Signing in: the e-mail address and password, then each challenge Cognito asks for and its
+ * answer. `run` runs each step (the sign-in page keeps its `next` address through it);
+ * `onSignedIn` follows once a session started.
+ */
+function useSignIn({
+  initialEmail,
+  run = (step) => step(),
+  onSignedIn,
+}: {
+  initialEmail: () => string;
+  run?: (step: () => Promise<Session | Challenge>) => Promise<Session | Challenge>;
+  onSignedIn?: () => void;
+}) {
+  const [email, setEmail] = useState(initialEmail);
   const [password, setPassword] = useState("");
   const [challenge, setChallenge] = useState<Challenge | null>(null);
   const [answer, setAnswer] = useState("");
@@ -197,14 +167,12 @@ function SignIn() {
     }
     setBusy(true);
     try {
-      const result = await goingTo(nextPath(query), () =>
-        challenge ? answerChallenge(challenge, answer) : signIn(normalEmail(email), password),
-      );
+      const result = await run(() => (challenge ? answerChallenge(challenge, answer) : signIn(normalEmail(email), password)));
       if (isChallenge(result)) {
         setChallenge(result);
         setAnswer("");
       } else {
-        navigate(nextPath(query), true);
+        onSignedIn?.();
       }
     } catch (failure) {
       setError(failure);
@@ -221,6 +189,59 @@ function SignIn() {
     setAnswerError(null);
   }
 
+  return { email, setEmail, password, setPassword, challenge, answer, setAnswer, busy, error, answerError, submit, startOver };
+}
+
+/** The first step's fields: the account's e-mail address and its password. */
+function Credentials({ state, autoFocus }: { state: ReturnType<typeof useSignIn>; autoFocus?: boolean }) {
+  return (
+    <>
+      <EmailField value={state.email} onValue={state.setEmail} />
+      <Field
+        label="Password"
+        type="password"
+        name="password"
+        autoComplete="current-password"
+        required
+        autoFocus={autoFocus}
+        value={state.password}
+        onValue={state.setPassword}
+      />
+    </>
+  );
+}
+
+/** Signing out, then the sign-in page. */
+export function SignOutButton() {
+  return (
+    <button
+      type="button"
+      class="secondary"
+      onClick={async () => {
+        await signOut();
+        navigate("/sign-in", true);
+      }}
+    >
+      Sign out
+    </button>
+  );
+}
+
+export default function Page() {
+  const { path } = useLocation();
+  return path === "/forgot-password" ? <ForgotPassword /> : <SignIn />;
+}
+
+function SignIn() {
+  const { query } = useLocation();
+  const ended = useStore(sessionEnded);
+  const state = useSignIn({
+    initialEmail: () => query.get("email") ?? lastEmail(),
+    run: (step) => goingTo(nextPath(query), step),
+    onSignedIn: () => navigate(nextPath(query), true),
+  });
+  const { challenge, busy, error, email } = state;
+
   if (challenge) {
     const text = CHALLENGE_TEXT[challenge.name];
     return (
@@ -228,14 +249,14 @@ function SignIn() {
         <PageTitle key={challenge.name}>{text.title}</PageTitle>
         <p class="muted">{text.lead}</p>
         {error ? <SignInError error={error} email={email} /> : null}
-        <form onSubmit={submit}>
-          <ChallengeField challenge={challenge} value={answer} onValue={setAnswer} error={answerError} />
+        <form onSubmit={state.submit}>
+          <ChallengeField challenge={challenge} value={state.answer} onValue={state.setAnswer} error={state.answerError} />
           <button type="submit" disabled={busy}>
             {busy ? text.busy : text.submit}
           </button>
         </form>
         <div class="auth-links">
-          <button type="button" class="link" onClick={startOver}>
+          <button type="button" class="link" onClick={state.startOver}>
             Start over
           </button>
         </div>
@@ -251,17 +272,8 @@ function SignIn() {
       {query.get("reset") === "1" && <Alert kind="success">Your password is changed. Sign in with it.</Alert>}
       {endedMessage && <Alert kind={ended === "signed-out" ? "info" : "warning"}>{endedMessage}</Alert>}
       {error ? <SignInError error={error} email={email} /> : null}
-      <form onSubmit={submit}>
-        <Field label="E-mail address" type="email" name="email" autoComplete="username" required value={email} onValue={setEmail} />
-        <Field
-          label="Password"
-          type="password"
-          name="password"
-          autoComplete="current-password"
-          required
-          value={password}
-          onValue={setPassword}
-        />
+      <form onSubmit={state.submit}>
+        <Credentials state={state} />
         <button type="submit" disabled={busy}>
           {busy ? "Signing in…" : "Sign in"}
         </button>
@@ -306,11 +318,9 @@ function ForgotPassword() {
     event.preventDefault();
     if (busy || !sentTo) return;
     setError(null);
-    setPasswordError(null);
-    if (!meetsRules(password)) {
-      setPasswordError(RULES_NOT_MET);
-      return;
-    }
+    const problem = passwordProblem(password);
+    setPasswordError(problem);
+    if (problem) return;
     setBusy(true);
     try {
       await confirmForgotPassword(sentTo, code.trim(), password);
@@ -328,7 +338,7 @@ function ForgotPassword() {
         <p class="muted">Enter your e-mail address: we will send you a code to choose a new password.</p>
         {error ? <Alert>{messageOf(error)}</Alert> : null}
         <form onSubmit={send}>
-          <Field label="E-mail address" type="email" name="email" autoComplete="username" required value={email} onValue={setEmail} />
+          <EmailField value={email} onValue={setEmail} />
           <button type="submit" disabled={busy}>
             {busy ? "Sending code…" : "Send code"}
           </button>
@@ -348,26 +358,8 @@ function ForgotPassword() {
       <form onSubmit={reset}>
         {/* The account's name, for password managers that save the new password. */}
         <input type="email" name="email" autoComplete="username" value={sentTo} readOnly hidden />
-        <Field
-          label="Code"
-          name="code"
-          inputMode="numeric"
-          autoComplete="one-time-code"
-          required
-          value={code}
-          onValue={setCode}
-        />
-        <Field
-          label="New password"
-          type="password"
-          name="new-password"
-          autoComplete="new-password"
-          required
-          value={password}
-          onValue={setPassword}
-          error={passwordError}
-          hint={<PasswordRules password={password} />}
-        />
+        <CodeField label="Code" value={code} onValue={setCode} />
+        <NewPasswordField value={password} onValue={setPassword} error={passwordError} />
         <button type="submit" disabled={busy}>
           {busy ? "Resetting password…" : "Reset password"}
         </button>
@@ -402,13 +394,8 @@ export function ReauthDialog({ reason }: { reason: string }) {
   const form = useRef<HTMLFormElement>(null);
   const titleId = useId();
   const textId = useId();
-  const [email, setEmail] = useState(lastEmail);
-  const [password, setPassword] = useState("");
-  const [challenge, setChallenge] = useState<Challenge | null>(null);
-  const [answer, setAnswer] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [answerError, setAnswerError] = useState<string | null>(null);
+  const state = useSignIn({ initialEmail: lastEmail });
+  const { challenge, busy, error, email } = state;
 
   useEffect(() => {
     const element = dialog.current;
@@ -432,32 +419,6 @@ export function ReauthDialog({ reason }: { reason: string }) {
     if (challenge) form.current?.querySelector("input")?.focus();
   }, [challenge]);
 
-  async function submit(event: Submit) {
-    event.preventDefault();
-    if (busy) return;
-    setError(null);
-    setAnswerError(null);
-    if (challenge) {
-      const problem = checkAnswer(challenge, answer);
-      if (problem) {
-        setAnswerError(problem);
-        return;
-      }
-    }
-    setBusy(true);
-    try {
-      const result = challenge ? await answerChallenge(challenge, answer) : await signIn(normalEmail(email), password);
-      if (isChallenge(result)) {
-        setChallenge(result);
-        setAnswer("");
-      }
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
-  }
-
   const text = challenge ? CHALLENGE_TEXT[challenge.name] : null;
   return (
     <dialog ref={dialog} class="reauth" aria-labelledby={titleId} aria-describedby={textId}>
@@ -465,38 +426,17 @@ export function ReauthDialog({ reason }: { reason: string }) {
       {text && <h3>{text.title}</h3>}
       <p id={textId}>{text ? text.lead : endedText(reason)}</p>
       {error ? <SignInError error={error} email={email} /> : null}
-      <form ref={form} onSubmit={submit}>
+      <form ref={form} onSubmit={state.submit}>
         {challenge ? (
-          <ChallengeField challenge={challenge} value={answer} onValue={setAnswer} error={answerError} />
+          <ChallengeField challenge={challenge} value={state.answer} onValue={state.setAnswer} error={state.answerError} />
         ) : (
-          <>
-            <Field label="E-mail address" type="email" name="email" autoComplete="username" required value={email} onValue={setEmail} />
-            <Field
-              label="Password"
-              type="password"
-              name="password"
-              autoComplete="current-password"
-              required
-              autoFocus={Boolean(email)}
-              value={password}
-              onValue={setPassword}
-            />
-          </>
+          <Credentials state={state} autoFocus={Boolean(email)} />
         )}
         <div class="actions">
           <button type="submit" disabled={busy}>
             {busy ? (text?.busy ?? "Signing in…") : (text?.submit ?? "Sign in")}
           </button>
-          <button
-            type="button"
-            class="secondary"
-            onClick={async () => {
-              await signOut();
-              navigate("/sign-in", true);
-            }}
-          >
-            Sign out
-          </button>
+          <SignOutButton />
         </div>
       </form>
     </dialog>

@@ -5,8 +5,9 @@ import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import { CognitoError, confirmSignUp, resendCode, signUp } from "../auth";
 import { navigate, useLocation } from "../router";
+import { CodeField, EmailField, NewPasswordField, passwordProblem } from "../ui/auth-fields";
 import { Alert, Field, PageTitle, messageOf } from "../ui/kit";
-import { PasswordRules, RULES_NOT_MET, meetsRules, normalEmail } from "./signin";
+import { normalEmail } from "./signin";
 
 type Submit = JSX.TargetedEvent<HTMLFormElement, Event>;
 
@@ -27,11 +28,9 @@ function SignUp() {
     event.preventDefault();
     if (busy) return;
     setError(null);
-    setPasswordError(null);
-    if (!meetsRules(password)) {
-      setPasswordError(RULES_NOT_MET);
-      return;
-    }
+    const problem = passwordProblem(password);
+    setPasswordError(problem);
+    if (problem) return;
     const address = normalEmail(email);
     setBusy(true);
     try {
@@ -69,18 +68,8 @@ function SignUp() {
           onValue={setName}
           hint="2 to 100 characters: letters, digits, spaces and & ' . , - ( )"
         />
-        <Field label="E-mail address" type="email" name="email" autoComplete="email" required value={email} onValue={setEmail} />
-        <Field
-          label="Password"
-          type="password"
-          name="password"
-          autoComplete="new-password"
-          required
-          value={password}
-          onValue={setPassword}
-          error={passwordError}
-          hint={<PasswordRules password={password} />}
-        />
+        <EmailField value={email} onValue={setEmail} autoComplete="email" />
+        <NewPasswordField label="Password" name="password" value={password} onValue={setPassword} error={passwordError} />
         <button type="submit" disabled={busy}>
           {busy ? "Creating organization…" : "Create organization"}
         </button>
@@ -158,25 +147,8 @@ function Confirm() {
         )
       ) : null}
       <form onSubmit={confirm}>
-        <Field
-          label="E-mail address"
-          type="email"
-          name="email"
-          autoComplete="username"
-          required
-          value={email}
-          onValue={setEmail}
-          error={emailError}
-        />
-        <Field
-          label="Confirmation code"
-          name="code"
-          inputMode="numeric"
-          autoComplete="one-time-code"
-          required
-          value={code}
-          onValue={setCode}
-        />
+        <EmailField value={email} onValue={setEmail} error={emailError} />
+        <CodeField label="Confirmation code" value={code} onValue={setCode} />
         <button type="submit" disabled={busy !== null}>
           {busy === "confirm" ? "Confirming…" : "Confirm"}
         </button>

@@ -1,89 +1,41 @@
 // Users: the organization's members and pending invitations. Admins invite people, change
 // roles and remove members; the organization always keeps one admin, and the API says so
 // (409 last-admin) when a change would leave it without one. Members only see the list.
-import { useRef, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { ApiError, api, type Schemas } from "../api";
 import { refresh, session } from "../auth";
 import { formatDate, formatNumber } from "../format";
 import { loadOrganization, organization } from "../org";
 import { useStore } from "../store";
-import { Alert, Field, LoadState, PageTitle, Select, fieldOf, messageOf, useLoad } from "../ui/kit";
-import { Cell } from "../ui/table";
+import { ConfirmButton } from "../ui/confirm";
+import { Alert, Field, LoadState, PageTitle, Select, fieldOf, messageOf } from "../ui/kit";
+import { LoadMore, usePagedList } from "../ui/list";
+import { ProblemAlert, isStale } from "../ui/stale";
+import { ACTIONS, Cell, Table } from "../ui/table";
 
 type Member = Schemas["Member"];
 type Role = Schemas["Role"];
-type Page = Schemas["MemberPage"];
 
-const STALE = "This was changed by someone else.";
 const ROLES: { value: Role; label: string }[] = [
   { value: "member", label: "Member" },
   { value: "admin", label: "Admin" },
 ];
 
-/** A 412, or the 409 the API gives when something changed the member at the same time. */
-function isStale(error: unknown): boolean {
-  return error instanceof ApiError && (error.status === 412 || error.code === "version-conflict");
-}
-
-/** The first page from useLoad, then the pages "Load more" adds and the changes made here. */
-function usePages(read: (cursor?: string) => Promise<Page>) {
-  const first = useLoad(() => read(), []);
-  const base = first.data;
-  const baseRef = useRef(base);
-  baseRef.current = base;
-  const [local, setLocal] = useState<{ base: Page; items: Member[]; next: string | null } | null>(null);
-  const current = local && local.base === base ? local : base ? { base, items: base.items, next: base.next_cursor } : null;
-  const [more, setMore] = useState<{ busy: boolean; error: unknown }>({ busy: false, error: null });
-
-  const change = (edit: (items: Member[], next: string | null) => { items: Member[]; next: string | null }) =>
-    setLocal((prev) => {
-      const from = baseRef.current;
-      if (!from) return prev;
-      const now = prev && prev.base === from ? prev : { base: from, items: from.items, next: from.next_cursor };
-      return { base: from, ...edit(now.items, now.next) };
-    });
-
-  const loadMore = async () => {
-    if (!current?.next) return;
-    setMore({ busy: true, error: null });
-    try {
-      const page = await read(current.next);
-      change((items) => {
-        const known = new Set(items.map((item) => item.user_id));
-        return { items: [...items, ...page.items.filter((item) => !known.has(item.user_id))], next: page.next_cursor };
-      });
-      setMore({ busy: false, error: null });
-    } catch (error) {
-      setMore({ busy: false, error });
-    }
-  };
-
-  return {
-    state: first,
-    items: current?.items ?? null,
-    next: current?.next ?? null,
-    more,
-    loadMore,
-    reload: first.reload,
-    /** A changed member in place; a new one where the list's user-id order puts it (a later page brings it otherwise). */
-    put: (member: Member) =>
-      change((items, next) => {
-        if (items.some((item) => item.user_id === member.user_id)) {
-          return { items: items.map((item) => (item.user_id === member.user_id ? member : item)), next };
-        }
-        const last = items[items.length - 1];
-        if (next !== null && last && member.user_id > last.user_id) return { items, next };
-        return { items: [...items, member].sort((a, b) => (a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : 0)), next };
-      }),
-    remove: (userId: string) => change((items, next) => ({ items: items.filter((item) => item.user_id !== userId), next })),
-  };
+/** A new member where the list's user-id order puts it (a later page brings it otherwise). */
+function insertMember(items: Member[], member: Member, next: string | null): Member[] {
+  const last = items[items.length - 1];
+  if (next !== null && last && member.user_id > last.user_id) return items;
+  return [...items, member].sort((a, b) => (a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : 0));
 }
 
 export default function UsersPage() {
   const me = useStore(session);
   const org = useStore(organization);
   const admin = me?.claims.tenant_role === "admin";
-  const list = usePages(async (cursor) => (await api.get("/users", { query: { limit: 20, cursor } })).data);
+  const list = usePagedList(async (cursor) => (await api.get("/users", { query: { limit: 20, cursor } })).data, {
+    key: (member) => member.user_id,
+    insert: insertMember,
+  });
   const [problem, setProblem] = useState<unknown>(null);
 
   const tenant = org.tenant;
@@ -117,74 +69,43 @@ export default function UsersPage() {
         />
       )}
       <h2>Members</h2>
-      {problem !== null &&
-        (isStale(problem) ? (
-          <Alert kind="warning">
-            {STALE}{" "}
-            <button
-              type="button"
-              class="link"
-              onClick={() => {
-                setProblem(null);
-                list.reload();
-              }}
-            >
-              Reload
-            </button>
-          </Alert>
-        ) : (
-          <Alert>{messageOf(problem)}</Alert>
-        ))}
+      {problem !== null && (
+        <ProblemAlert
+          error={problem}
+          stale={isStale(problem)}
+          onReload={() => {
+            setProblem(null);
+            list.state.reload();
+          }}
+        />
+      )}
       {list.items === null ? (
         <LoadState state={list.state} />
       ) : list.items.length === 0 ? (
         <p class="muted">No members yet.</p>
       ) : (
         <>
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">E-mail</th>
-                  <th scope="col">Role</th>
-                  <th scope="col">Status</th>
-                  {admin && (
-                    <th scope="col">
-                      <span class="visually-hidden">Actions</span>
-                    </th>
-                  )}
-                </tr>
-              </thead>
-              <tbody>
-                {list.items.map((member) => (
-                  <MemberRow
-                    key={member.user_id}
-                    member={member}
-                    admin={admin}
-                    mine={member.user_id === me?.claims.sub}
-                    onProblem={setProblem}
-                    onChanged={async (changed) => {
-                      list.put(changed);
-                      if (changed.user_id === me?.claims.sub) await changedMyself();
-                    }}
-                    onRemoved={async () => {
-                      list.remove(member.user_id);
-                      void loadOrganization();
-                      if (member.user_id === me?.claims.sub) await changedMyself();
-                    }}
-                  />
-                ))}
-              </tbody>
-            </table>
-          </div>
-          {list.more.error !== null && <Alert>{messageOf(list.more.error)}</Alert>}
-          {list.next !== null && (
-            <div class="actions">
-              <button type="button" class="secondary" disabled={list.more.busy} onClick={list.loadMore}>
-                {list.more.busy ? "Loading…" : "Load more"}
-              </button>
-            </div>
-          )}
+          <Table columns={["E-mail", "Role", "Status", admin && ACTIONS]}>
+            {list.items.map((member) => (
+              <MemberRow
+                key={member.user_id}
+                member={member}
+                admin={admin}
+                mine={member.user_id === me?.claims.sub}
+                onProblem={setProblem}
+                onChanged={async (changed) => {
+                  list.put(changed);
+                  if (changed.user_id === me?.claims.sub) await changedMyself();
+                }}
+                onRemoved={async () => {
+                  list.remove(member.user_id);
+                  void loadOrganization();
+                  if (member.user_id === me?.claims.sub) await changedMyself();
+                }}
+              />
+            ))}
+          </Table>
+          <LoadMore list={list} />
         </>
       )}
     </>
@@ -290,32 +211,19 @@ function MemberRow({
       {admin && (
         <Cell>
           <div class="row-actions">
-            {!confirming ? (
-              <button
-                type="button"
-                class="secondary"
-                aria-label={invited ? `Withdraw invitation for ${member.email}` : `Remove ${member.email}`}
-                disabled={busy}
-                onClick={() => setConfirming(true)}
-              >
-                {invited ? "Withdraw" : "Remove"}
-              </button>
-            ) : (
-              <>
-                <button
-                  type="button"
-                  class="danger"
-                  aria-label={invited ? `Confirm withdraw invitation for ${member.email}` : `Confirm remove ${member.email}`}
-                  disabled={busy}
-                  onClick={remove}
-                >
-                  {invited ? "Confirm withdraw" : "Confirm remove"}
-                </button>
-                <button type="button" class="secondary" disabled={busy} onClick={() => setConfirming(false)}>
-                  Cancel
-                </button>
-              </>
-            )}
+            <ConfirmButton
+              open={confirming}
+              onOpen={() => setConfirming(true)}
+              onCancel={() => setConfirming(false)}
+              onConfirm={remove}
+              label={invited ? "Withdraw" : "Remove"}
+              ariaLabel={invited ? `Withdraw invitation for ${member.email}` : `Remove ${member.email}`}
+              disabled={busy}
+              confirmLabel={invited ? "Confirm withdraw" : "Confirm remove"}
+              confirmAriaLabel={invited ? `Confirm withdraw invitation for ${member.email}` : `Confirm remove ${member.email}`}
+              busy={busy}
+              cancelDisabled={busy}
+            />
           </div>
         </Cell>
       )}

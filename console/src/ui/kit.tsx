@@ -18,28 +18,27 @@ export function PageTitle({ children }: { children: ComponentChildren }) {
   );
 }
 
-type InputProps = Omit<JSX.InputHTMLAttributes<HTMLInputElement>, "label" | "onInput" | "value"> & {
+/**
+ * A field's frame: its label, the control, then its hint and its error. The control is drawn by
+ * `children`, given the id it takes and the ids of the hint and error that describe it.
+ */
+export function FieldFrame({
+  label,
+  error,
+  hint,
+  children,
+}: {
   label: string;
-  value: string;
-  onValue: (value: string) => void;
   error?: string | null;
   hint?: ComponentChildren;
-};
-
-export function Field({ label, value, onValue, error, hint, ...rest }: InputProps) {
+  children: (id: string, describedBy: string | undefined) => ComponentChildren;
+}) {
   const id = useId();
   const describedBy = [hint ? `${id}-hint` : "", error ? `${id}-error` : ""].filter(Boolean).join(" ") || undefined;
   return (
     <div class={`field${error ? " invalid" : ""}`}>
       <label for={id}>{label}</label>
-      <input
-        id={id}
-        value={value}
-        onInput={(event) => onValue((event.target as HTMLInputElement).value)}
-        aria-invalid={error ? "true" : undefined}
-        aria-describedby={describedBy}
-        {...rest}
-      />
+      {children(id, describedBy)}
       {hint && (
         <div class="hint" id={`${id}-hint`}>
           {hint}
@@ -54,6 +53,31 @@ export function Field({ label, value, onValue, error, hint, ...rest }: InputProp
   );
 }
 
+type InputProps = Omit<JSX.InputHTMLAttributes<HTMLInputElement>, "label" | "onInput" | "value"> & {
+  label: string;
+  value: string;
+  onValue: (value: string) => void;
+  error?: string | null;
+  hint?: ComponentChildren;
+};
+
+export function Field({ label, value, onValue, error, hint, ...rest }: InputProps) {
+  return (
+    <FieldFrame label={label} error={error} hint={hint}>
+      {(id, describedBy) => (
+        <input
+          id={id}
+          value={value}
+          onInput={(event) => onValue((event.target as HTMLInputElement).value)}
+          aria-invalid={error ? "true" : undefined}
+          aria-describedby={describedBy}
+          {...rest}
+        />
+      )}
+    </FieldFrame>
+  );
+}
+
 type SelectProps = {
   label: string;
   value: string;
@@ -65,31 +89,26 @@ type SelectProps = {
 };
 
 export function Select({ label, value, onValue, options, error, disabled, name }: SelectProps) {
-  const id = useId();
   return (
-    <div class={`field${error ? " invalid" : ""}`}>
-      <label for={id}>{label}</label>
-      <select
-        id={id}
-        name={name}
-        value={value}
-        disabled={disabled}
-        onChange={(event) => onValue((event.target as HTMLSelectElement).value)}
-        aria-invalid={error ? "true" : undefined}
-        aria-describedby={error ? `${id}-error` : undefined}
-      >
-        {options.map((option) => (
-          <option key={option.value} value={option.value}>
-            {option.label}
-          </option>
-        ))}
-      </select>
-      {error && (
-        <div class="error" id={`${id}-error`} role="alert">
-          {error}
-        </div>
+    <FieldFrame label={label} error={error}>
+      {(id, describedBy) => (
+        <select
+          id={id}
+          name={name}
+          value={value}
+          disabled={disabled}
+          onChange={(event) => onValue((event.target as HTMLSelectElement).value)}
+          aria-invalid={error ? "true" : undefined}
+          aria-describedby={describedBy}
+        >
+          {options.map((option) => (
+            <option key={option.value} value={option.value}>
+              {option.label}
+            </option>
+          ))}
+        </select>
       )}
-    </div>
+    </FieldFrame>
   );
 }
 

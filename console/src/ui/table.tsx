@@ -42,3 +42,33 @@ export function RowHeader({ label, children, ...rest }: RowHeaderProps) {
     </th>
   );
 }
+
+/** A column: its header's text, and whether it holds amounts (aligned right) or is named for screen readers only. */
+export type Column = string | { name: string; num?: boolean; hidden?: boolean };
+
+/** The column of a row's buttons: named, but only for screen readers. */
+export const ACTIONS: Column = { name: "Actions", hidden: true };
+
+/** A table in its scrolling wrapper, with its header row; `false` leaves a column out. */
+export function Table({ columns, class: className, children }: { columns: (Column | false)[]; class?: string; children?: ComponentChildren }) {
+  return (
+    <div class="table-wrap">
+      <table class={className}>
+        <thead>
+          <tr>
+            {columns.map((column) => {
+              if (column === false) return null;
+              const { name, num, hidden } = typeof column === "string" ? { name: column } : column;
+              return (
+                <th key={name} scope="col" class={num ? "num" : undefined}>
+                  {hidden ? <span class="visually-hidden">{name}</span> : name}
+                </th>
+              );
+            })}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}
