@@ -244,6 +244,8 @@ describe("a new customer in the console", () => {
     await page.getByRole("button", { name: /^Pay/ }).click();
     await page.waitForURL(/\/billing\?checkout=done/);
     await page.getByText("Your plan is now Standard.").waitFor({ timeout: 60_000 });
+    await page.getByRole("heading", { name: "Invoices" }).waitFor();
+    await look(page, "billing-paid");
     await go(page, "Home");
     await page.getByText("Standard").first().waitFor();
     alice.assertClean();
@@ -288,9 +290,61 @@ describe("a new customer in the console", () => {
     // The suspended organization's admin: refused at once on the control routes, and told why.
     await go(carol.page, "Orders");
     await go(carol.page, "Users");
-    await carol.page.getByText(/suspended/i).first().waitFor({ timeout: 15_000 });
+    await carol.page.getByText("This organization cannot be used now.").waitFor({ timeout: 15_000 });
+    await carol.page.getByRole("alert").filter({ hasText: "suspended" }).first().waitFor();
     await look(carol.page, "suspended");
     carol.assertClean();
+  });
+
+  test("registers a webhook endpoint and an API client, and sees its organizations", async () => {
+    const { page } = alice;
+    await go(page, "Integrations");
+    await page.getByLabel("Endpoint URL").fill("http://127.0.0.1:9/hook");
+    await page.getByLabel("product.created").check();
+    await page.getByLabel("order.created").check();
+    await page.getByRole("button", { name: "Add endpoint" }).click();
+    await page.getByText("Signing secret (shown once)").waitFor();
+    assert.match(await page.locator("code.secret").first().innerText(), /^whsec_/);
+    await page.getByLabel("Client name").fill("ERP");
+    await page.getByLabel("products.read").check();
+    await page.getByRole("button", { name: "Create client" }).click();
+    await page.getByText("Client secret (shown once)").waitFor();
+    await page.getByRole("cell", { name: "ERP", exact: true }).waitFor();
+    await look(page, "integrations");
+    await go(page, "Organizations");
+    await page.getByRole("rowheader", { name: admin.organization, exact: true }).waitFor();
+    await look(page, "organizations");
+    alice.assertClean();
+  });
+
+  test("signs in and moves around with the keyboard alone", async () => {
+    const dana = await newPerson();
+    const email = uniqueEmail("dana");
+    await signUp(dana.page, email, `Keyboard ${Math.random().toString(36).slice(2, 7)}`);
+    const { page } = dana;
+    await page.getByRole("button", { name: "Sign out" }).press("Enter");
+    await page.getByText("You are signed out.").waitFor();
+    const focused = () => page.evaluate(() => {
+      const element = document.activeElement;
+      return element?.labels?.[0]?.textContent?.trim() || element?.textContent?.trim() || element?.tagName;
+    });
+    const tabTo = async (name) => {
+      for (let i = 0; i < 40 && (await focused()) !== name; i += 1) await page.keyboard.press("Tab");
+      assert.equal(await focused(), name, `Tab reaches ${name}`);
+    };
+    await tabTo("E-mail address");
+    await page.keyboard.type(email);
+    await tabTo("Password");
+    await page.keyboard.type(PASSWORD);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: /^Welcome to/ }).waitFor();
+    // The page's title takes the focus, so a screen reader starts there.
+    assert.match(await focused(), /^Welcome to/);
+    await tabTo("Products");
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Products", level: 1 }).waitFor();
+    assert.equal(await focused(), "Products", "the new page's title has the focus");
+    dana.assertClean();
   });
 
   test("turns on TOTP in the profile, and signs in with it", async () => {
@@ -308,6 +362,9 @@ describe("a new customer in the console", () => {
 
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByText("You are signed out.").waitFor();
+    await page.getByRole("link", { name: "Forgot your password?" }).click();
+    await page.getByRole("heading", { name: "Reset your password" }).waitFor();
+    await look(page, "forgot-password");
     await signIn(page, admin.email);
     await page.getByRole("heading", { name: "Two-step verification" }).waitFor();
     await look(page, "totp-challenge");
