@@ -84,7 +84,7 @@ async function go(page, title) {
 
 describe("a new customer in the console", () => {
   const suffix = Math.random().toString(36).slice(2, 7);
-  const admin = { email: uniqueEmail("admin"), organization: `Acme Tea ${suffix}` };
+  const admin = { email: uniqueEmail("admin"), organization: `Acme Tea ${suffix}`, newPassword: "Changed-Horse-Battery-7" };
   const colleague = { email: uniqueEmail("colleague"), password: "Colleague-Secret-42" };
   let alice;
 
@@ -128,6 +128,18 @@ describe("a new customer in the console", () => {
       await page.getByRole("button", { name: "Create product" }).click();
       await page.getByRole("cell", { name, exact: true }).waitFor();
     }
+    // The API's refusal, next to the field it is about.
+    await page.getByRole("button", { name: "New product" }).click();
+    await page.getByLabel("Name").fill("Sencha again");
+    await page.getByLabel("SKU").fill("TEA-1");
+    await page.getByLabel("Price").fill("1.00");
+    await page.getByRole("button", { name: "Create product" }).click();
+    const sku = page.getByLabel("SKU");
+    await until(async () => (await sku.getAttribute("aria-invalid")) === "true", "the SKU field is marked invalid");
+    const described = await sku.getAttribute("aria-describedby");
+    const messages = await Promise.all(described.split(" ").map((id) => page.locator(`[id="${id}"]`).innerText()));
+    assert.ok(messages.includes("Another product already uses this SKU."), `the SKU field says why: ${messages}`);
+    await page.getByRole("button", { name: "Cancel" }).click();
     // Prices in the organization's locale (fr-FR): "12,50 €".
     await page.getByRole("cell", { name: /12,50\s€/ }).waitFor();
     // A second client changes Sencha while the form is open: saving is refused, and said so.
@@ -347,7 +359,7 @@ describe("a new customer in the console", () => {
     dana.assertClean();
   });
 
-  test("turns on TOTP in the profile, and signs in with it", async () => {
+  test("turns on TOTP in the profile, resets the password, and signs in with both", async () => {
     const { page } = alice;
     await page.getByRole("link", { name: admin.email }).click();
     await page.getByRole("heading", { name: "Your profile" }).waitFor();
@@ -365,7 +377,13 @@ describe("a new customer in the console", () => {
     await page.getByRole("link", { name: "Forgot your password?" }).click();
     await page.getByRole("heading", { name: "Reset your password" }).waitFor();
     await look(page, "forgot-password");
-    await signIn(page, admin.email);
+    await page.getByLabel("E-mail address").fill(admin.email);
+    await page.getByRole("button", { name: "Send code" }).click();
+    await page.getByLabel("Code", { exact: true }).fill(CODE); // the e-mailed code
+    await page.getByLabel("New password").fill(admin.newPassword);
+    await page.getByRole("button", { name: "Reset password" }).click();
+    await page.getByText("Your password is changed. Sign in with it.").waitFor();
+    await signIn(page, admin.email, admin.newPassword);
     await page.getByRole("heading", { name: "Two-step verification" }).waitFor();
     await look(page, "totp-challenge");
     // A code for the next 30 s window would be refused; this one is the app's current code.

@@ -46,13 +46,20 @@ export function usePagedList<T>(
   const current = local && local.base === base ? local : base ? { base, items: base.items, next: base.next_cursor } : null;
   const [more, setMore] = useState<{ busy: boolean; error: unknown }>({ busy: false, error: null });
 
-  const change = (edit: Edit<T>) =>
+  const change = (edit: Edit<T>) => {
+    // A change made before the first page arrived: that page may have been read before it, so
+    // it is read again rather than shown without the change.
+    if (!baseRef.current) {
+      first.reload();
+      return;
+    }
     setLocal((prev) => {
       const from = baseRef.current;
       if (!from) return prev;
       const now = prev && prev.base === from ? prev : { base: from, items: from.items, next: from.next_cursor };
       return { base: from, ...edit(now.items, now.next) };
     });
+  };
 
   const loadMore = async () => {
     if (!current?.next) return;
