@@ -22,7 +22,7 @@ import { CodeField, EmailField, NewPasswordField, passwordProblem } from "../ui/
 import { Alert, Field, PageTitle, messageOf } from "../ui/kit";
 
 /** Why the last session ended, in the person's words. */
-export function endedText(reason: string | null): string | null {
+function endedText(reason: string | null): string | null {
   switch (reason) {
     case null:
     case "":

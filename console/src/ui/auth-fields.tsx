@@ -6,7 +6,7 @@ import { Field } from "./kit";
 type FieldProps = Parameters<typeof Field>[0];
 
 /** The pool's password rules under a password field, each ticked once the password meets it. */
-export function PasswordRules({ password }: { password: string }) {
+function PasswordRules({ password }: { password: string }) {
   return (
     <ul class="rules">
       {PASSWORD_RULES.map((rule) => (
@@ -19,11 +19,11 @@ export function PasswordRules({ password }: { password: string }) {
 }
 
 /** Whether a password meets every rule (Cognito checks again). */
-export function meetsRules(password: string): boolean {
+function meetsRules(password: string): boolean {
   return PASSWORD_RULES.every((rule) => rule.test(password));
 }
 
-export const RULES_NOT_MET = "The password does not meet every rule below.";
+const RULES_NOT_MET = "The password does not meet every rule below.";
 
 /** A new password's error before it is sent: the rules it does not meet, or null. */
 export function passwordProblem(password: string): string | null {
