@@ -344,6 +344,8 @@ describe("a new customer in the console", () => {
       for (let i = 0; i < 40 && (await focused()) !== name; i += 1) await page.keyboard.press("Tab");
       assert.equal(await focused(), name, `Tab reaches ${name}`);
     };
+    // The sign-in page's title takes the focus once the page is shown: tabbing starts from there.
+    await until(async () => (await focused()) === "Sign in", "the sign-in page's title has the focus");
     await tabTo("E-mail address");
     await page.keyboard.type(email);
     await tabTo("Password");
