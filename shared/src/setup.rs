@@ -61,6 +61,41 @@ pub fn control_store(sdk: &SdkConfig) -> Result<DynamoControl, ConfigError> {
     ))
 }
 
+/// The SecureString of SSM Parameter Store that the variable `variable` names, read once at
+/// cold start. Its value is never logged and never in an error.
+pub async fn secret_parameter(
+    sdk: &SdkConfig,
+    variable: &'static str,
+) -> Result<String, ConfigError> {
+    let name = required(variable)?;
+    aws_sdk_ssm::Client::new(sdk)
+        .get_parameter()
+        .name(&name)
+        .with_decryption(true)
+        .send()
+        .await
+        .ok()
+        .and_then(|output| output.parameter?.value)
+        .ok_or_else(|| ConfigError::Invalid {
+            name: variable,
+            reason: format!("the parameter {name} cannot be read"),
+        })
+}
+
+/// The payment provider: Stripe's API at `STRIPE_API_URL`, with the key in the parameter
+/// `STRIPE_API_KEY_PARAMETER`.
+pub async fn payment_provider(
+    sdk: &SdkConfig,
+) -> Result<crate::billing::provider::Stripe, ConfigError> {
+    let key = secret_parameter(sdk, "STRIPE_API_KEY_PARAMETER").await?;
+    crate::billing::provider::Stripe::new(required("STRIPE_API_URL")?, key).map_err(|err| {
+        ConfigError::Invalid {
+            name: "STRIPE_API_URL",
+            reason: err.to_string(),
+        }
+    })
+}
+
 /// The queue of tenant jobs: asynchronous invocations of `TENANT_JOBS_FUNCTION`.
 pub fn job_queue(sdk: &SdkConfig) -> Result<crate::jobs::LambdaJobQueue, ConfigError> {
     Ok(crate::jobs::LambdaJobQueue::new(

@@ -28,6 +28,36 @@ function mutate(text, pattern, replacement, { first = false, all: every = false 
 
 const MUTATIONS = [
   {
+    name: "tenant-jobs may change any table (its silo-table statement on every resource)",
+    apply: (t) =>
+      mutate(
+        t,
+        /(- dynamodb:UpdateContinuousBackups\n *)Resource: !Sub "arn:\$\{AWS::Partition\}:dynamodb:\$\{AWS::Region\}:\$\{AWS::AccountId\}:table\/\$\{AWS::StackName\}-tenant-\*"/,
+        '$1Resource: "*"'
+      ),
+    expect: ['17.tenant-jobs']
+  },
+  {
+    name: 'tenant-jobs may read every parameter',
+    apply: (t) =>
+      mutate(
+        t,
+        /(- Sid: ReadPaymentKey\n *Effect: Allow\n *Action: ssm:GetParameter\n *)Resource: [^\n]*/,
+        '$1Resource: "*"'
+      ),
+    expect: ['17.tenant-jobs']
+  },
+  {
+    name: 'tenant-jobs may invoke any function of the stack',
+    apply: (t) =>
+      mutate(
+        t,
+        /(- Sid: DispatchNextJob\n *Effect: Allow\n *Action: lambda:InvokeFunction\n *Resource: [^\n]*)-tenant-jobs"/,
+        '$1-*"'
+      ),
+    expect: ['17.tenant-jobs']
+  },
+  {
     name: 'LeadingKeys "${tag}#*" loosened to "${tag}*" (no delimiter)',
     apply: (t) => mutate(t, LEADING_KEYS, '["${aws:PrincipalTag/TenantId}*"]', { all: true }),
     expect: ['3.prefix-ids', '4.unprefixed-keys']

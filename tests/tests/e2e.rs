@@ -1309,34 +1309,7 @@ async fn retried_post_confirmation_still_makes_one_tenant() {
 /// in, and its data APIs refuse it; reactivated, everything works again.
 /// A platform operator (group `platform-admin`, no tenant), created as an AWS admin would.
 async fn platform_operator(stack: &Stack) -> Tokens {
-    let operator = unique_email("operator");
-    stack
-        .cognito
-        .admin_create_user()
-        .user_pool_id(&stack.user_pool_id)
-        .username(&operator)
-        .user_attributes(
-            aws_sdk_cognitoidentityprovider::types::AttributeType::builder()
-                .name("email")
-                .value(&operator)
-                .build()
-                .unwrap(),
-        )
-        .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
-        .temporary_password("Temporary-Password-1")
-        .send()
-        .await
-        .unwrap();
-    stack
-        .cognito
-        .admin_add_user_to_group()
-        .user_pool_id(&stack.user_pool_id)
-        .username(&operator)
-        .group_name("platform-admin")
-        .send()
-        .await
-        .unwrap();
-    stack.first_sign_in(&operator, "Operator-Password-2").await
+    stack.platform_operator().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,11 +5,13 @@
 //! and never another tenant's receiver.
 
 use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use shared::store::control::TenantStore;
 use tenantry_tests::stack::{Stack, Tokens};
 
 fn repo() -> PathBuf {
@@ -687,4 +689,124 @@ async fn a_redirect_is_a_failed_attempt_never_followed() {
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(target.received().is_empty(), "the redirect was followed");
+}
+
+/// Polls until `check` holds, or fails with `what`.
+async fn eventually<F: Future<Output = bool>>(what: &str, seconds: u64, check: impl Fn() -> F) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what} after {seconds} s");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_paying_organization_stops_its_billing_and_integrations_and_sends_nothing_of_the_purge()
+ {
+    let stack = Stack::from_env();
+    let ((tenant, admin, email), (_, neighbour)) = tokio::join!(
+        stack.new_organization("leaving"),
+        organization(&stack, "staying")
+    );
+    // A paying customer.
+    let checkout = stack
+        .call(
+            Some(&admin.id),
+            "POST",
+            "/billing/checkout",
+            Some(&json!({"plan": "standard", "interval": "month"})),
+        )
+        .await;
+    assert_eq!(checkout.status, 200, "{}", checkout.body);
+    stack.customer_step(&email, "pay").await;
+    eventually("not standard", 60, || async {
+        stack
+            .call(Some(&admin.id), "GET", "/tenant", None)
+            .await
+            .body["tier"]
+            == "standard"
+    })
+    .await;
+    // Its integrations: an endpoint that hears every product change, and an API client.
+    let events = ["product.created", "product.deleted"];
+    let (port, other_port) = (free_port(), free_port());
+    let hook = register(
+        &stack,
+        &admin.id,
+        &format!("http://127.0.0.1:{port}/hook"),
+        &events,
+    )
+    .await;
+    let other_hook = register(
+        &stack,
+        &neighbour.id,
+        &format!("http://127.0.0.1:{other_port}/hook"),
+        &events,
+    )
+    .await;
+    let receiver = Receiver::start(
+        port,
+        &[hook["secret"].as_str().unwrap()],
+        &output_file("leaving"),
+    );
+    let other = Receiver::start(
+        other_port,
+        &[other_hook["secret"].as_str().unwrap()],
+        &output_file("staying"),
+    );
+    create_product(&stack, &admin.id, "TEA-LEAVE").await;
+    wait_for(&receiver, 1, 60).await;
+    let client = stack
+        .call(
+            Some(&admin.id),
+            "POST",
+            "/api-clients",
+            Some(&json!({"name": "ERP", "scopes": ["products.read"]})),
+        )
+        .await;
+    assert_eq!(client.status, 201, "{}", client.body);
+    let client_id = client.body["client_id"].as_str().unwrap().to_owned();
+
+    let deleted = stack.call(Some(&admin.id), "DELETE", "/tenant", None).await;
+    assert_eq!(deleted.status, 202, "{}", deleted.body);
+    let control = tenantry_tests::control_store();
+    let id = tenant.parse().unwrap();
+    eventually("not offboarded", 120, || async {
+        control.get_tenant(&id).await.unwrap().status
+            == shared::domain::tenant::TenantStatus::Deleted
+    })
+    .await;
+    // The subscription was cancelled at once: what is due is invoiced now, nothing credited.
+    let subscriptions = stack.subscriptions_of(&email).await;
+    assert_eq!(subscriptions.len(), 1, "{subscriptions:?}");
+    assert_eq!(subscriptions[0]["status"], "canceled", "{subscriptions:?}");
+    assert_eq!(
+        subscriptions[0]["cancellation"],
+        json!({"invoice_now": "true", "prorate": "false"})
+    );
+    // Its endpoints, pending deliveries, API clients and app clients are gone.
+    assert!(control.webhooks(&id).await.unwrap().is_empty());
+    assert!(control.api_clients(&id).await.unwrap().is_empty());
+    let app_client = stack
+        .cognito
+        .describe_user_pool_client()
+        .user_pool_id(&stack.user_pool_id)
+        .client_id(&client_id)
+        .send()
+        .await;
+    assert!(app_client.is_err(), "the app client is deleted");
+    // Nothing of the purge reached its endpoint: a change of the neighbour made after it (the
+    // stream is read in order) is delivered, and the leaving organization heard nothing more.
+    create_product(&stack, &neighbour.id, "TEA-STAY").await;
+    wait_for(&other, 1, 60).await;
+    let heard: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|d| d["payload"]["type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        heard,
+        ["product.created"],
+        "the purge was sent to the endpoint"
+    );
 }

@@ -10,9 +10,10 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::delete_table::DeleteTableError;
 use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
+use aws_sdk_dynamodb::operation::update_table::UpdateTableError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, BillingMode, DeleteRequest, PutRequest, SseSpecification, TableStatus,
-    WriteRequest,
+    AttributeValue, BillingMode, DeleteRequest, PointInTimeRecoverySpecification,
+    PointInTimeRecoveryStatus, PutRequest, SseSpecification, TableStatus, WriteRequest,
 };
 
 use crate::ids::TenantId;
@@ -168,6 +169,9 @@ impl TenantStorage {
             // The same change stream as the pooled table: the tenant's events come from it.
             .set_stream_specification(pooled.stream_specification().cloned())
             .sse_specification(SseSpecification::builder().enabled(true).build())
+            // As safe as the shared tables: a table of a paying tenant is not dropped by a
+            // mistaken call (offboarding lifts this for the table it deletes, and for no other).
+            .deletion_protection_enabled(true)
             .tags(
                 aws_sdk_dynamodb::types::Tag::builder()
                     .key("TenantId")
@@ -190,8 +194,64 @@ impl TenantStorage {
             Err(err) => return Err(backend(err)),
         }
         self.wait_until_active(&table).await?;
+        self.protect_silo(&table).await?;
         self.map_stream(&table).await?;
         Ok(table)
+    }
+
+    /// Turns on the silo table's deletion protection and point-in-time recovery, where they are
+    /// off (a table created before they were set at creation, or changed by hand). Two reads when
+    /// both are on already.
+    pub async fn protect_silo(&self, table: &str) -> Result<(), StoreError> {
+        let described = self
+            .client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(backend)?;
+        let protected = described
+            .table
+            .and_then(|t| t.deletion_protection_enabled)
+            .unwrap_or(false);
+        if !protected {
+            self.client
+                .update_table()
+                .table_name(table)
+                .deletion_protection_enabled(true)
+                .send()
+                .await
+                .map_err(backend)?;
+            tracing::info!(table, "deletion protection turned on");
+        }
+        let backups = self
+            .client
+            .describe_continuous_backups()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(backend)?;
+        let recovering = backups
+            .continuous_backups_description
+            .and_then(|d| d.point_in_time_recovery_description)
+            .and_then(|d| d.point_in_time_recovery_status)
+            == Some(PointInTimeRecoveryStatus::Enabled);
+        if !recovering {
+            self.client
+                .update_continuous_backups()
+                .table_name(table)
+                .point_in_time_recovery_specification(
+                    PointInTimeRecoverySpecification::builder()
+                        .point_in_time_recovery_enabled(true)
+                        .build()
+                        .map_err(|err| StoreError::Backend(err.to_string()))?,
+                )
+                .send()
+                .await
+                .map_err(backend)?;
+            tracing::info!(table, "point-in-time recovery turned on");
+        }
+        Ok(())
     }
 
     /// The table's stream (`None` if the table or its stream is gone) and the consumer's
@@ -339,6 +399,26 @@ impl TenantStorage {
             )));
         }
         self.unmap_stream(table).await?;
+        // Its protection is lifted for this table only, right before it goes.
+        match self
+            .client
+            .update_table()
+            .table_name(table)
+            .deletion_protection_enabled(false)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(UpdateTableError::ResourceNotFoundException(_))
+                ) =>
+            {
+                return Ok(());
+            }
+            Err(err) => return Err(backend(err)),
+        }
         match self.client.delete_table().table_name(table).send().await {
             Ok(_) => Ok(()),
             Err(err)

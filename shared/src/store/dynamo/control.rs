@@ -20,7 +20,7 @@ use crate::domain::email::EmailAddress;
 use crate::domain::member::{
     Invitation, MAX_MEMBERSHIPS, Member, MemberStatus, Membership, MembershipState, Profile,
 };
-use crate::domain::tenant::{Tenant, TenantName, TenantSettings, TenantStatus};
+use crate::domain::tenant::{SuspensionCause, Tenant, TenantName, TenantSettings, TenantStatus};
 use crate::domain::time::Timestamp;
 use crate::ids::{TenantId, UserId};
 use crate::keys::{self, ItemKey};
@@ -714,6 +714,9 @@ const LOCATION_PROJECTION: &str =
 /// The tenant record's flag of a lowered plan (see [`Tenant::plan_lowered`]).
 const PLAN_LOWERED: &str = "plan_lowered";
 
+/// Why a suspended tenant is suspended (see [`Tenant::suspended_for`]).
+const SUSPENDED_FOR: &str = "suspended_for";
+
 /// The tenant record's map of revocations (see [`crate::authority`]).
 pub(crate) const REVOKED: &str = "revoked";
 
@@ -763,6 +766,12 @@ pub(crate) fn parse_tenant(item: &Item) -> Result<Tenant, StoreError> {
         revoked: parse_revocations(item)?,
         require_mfa: require_mfa_of(item),
         plan_lowered: item.get_bool(PLAN_LOWERED).unwrap_or(false),
+        suspended_for: match item.get_s(SUSPENDED_FOR) {
+            Ok(raw) => Some(SuspensionCause::parse(raw).ok_or_else(|| {
+                StoreError::Corrupt(format!("tenant record: suspended_for {raw:?}"))
+            })?),
+            Err(_) => None,
+        },
         created_at: item.parse_s("created_at", |raw| Timestamp::parse(raw).ok_or(()))?,
         updated_at: item.parse_s("updated_at", |raw| Timestamp::parse(raw).ok_or(()))?,
     })
@@ -1657,6 +1666,17 @@ impl TenantStore for DynamoControl {
             set.push("plan_lowered = :lowered");
             update = update.expression_attribute_values(":lowered", AttributeValue::Bool(lowered));
         }
+        match change.suspended_for {
+            _ if status != TenantStatus::Suspended => remove.push(SUSPENDED_FOR),
+            Some(cause) => {
+                set.push("suspended_for = :cause");
+                update = update.expression_attribute_values(
+                    ":cause",
+                    AttributeValue::S(cause.as_str().into()),
+                );
+            }
+            None => {}
+        }
         // Only the fields that change are written (the seat counters and revocations, which
         // other requests change concurrently, are left alone), and only from the status that
         // was checked: a concurrent move (a suspension, offboarding) makes this a conflict.
@@ -2229,17 +2249,18 @@ impl BillingStore for DynamoControl {
             "version = :expected"
         };
         let listed = match account.awaiting_suspension() {
-            Some(_) => {
-                "SET account = :account, tenant_id = :tenant, version = :next, #ipk = :ipk, #isk = :isk"
-            }
-            None => {
-                "SET account = :account, tenant_id = :tenant, version = :next REMOVE #ipk, #isk"
-            }
+            Some(since) => Some(keys::past_due_sort_key(since, tenant)),
+            None => account.paying().then(|| keys::paying_sort_key(tenant)),
+        };
+        let expression = if listed.is_some() {
+            "SET account = :account, tenant_id = :tenant, version = :next, #ipk = :ipk, #isk = :isk"
+        } else {
+            "SET account = :account, tenant_id = :tenant, version = :next REMOVE #ipk, #isk"
         };
         let mut update = Update::builder()
             .table_name(self.table())
             .set_key(Some(key_map(&keys::billing(tenant))))
-            .update_expression(listed)
+            .update_expression(expression)
             .condition_expression(condition)
             .expression_attribute_names("#ipk", keys::GSI1_PK)
             .expression_attribute_names("#isk", keys::GSI1_SK)
@@ -2249,16 +2270,13 @@ impl BillingStore for DynamoControl {
                 ":next",
                 AttributeValue::N((account.version + 1).to_string()),
             );
-        if let Some(since) = account.awaiting_suspension() {
+        if let Some(sort_key) = listed {
             update = update
                 .expression_attribute_values(
                     ":ipk",
-                    AttributeValue::S(keys::AWAITING_SUSPENSION.to_owned()),
+                    AttributeValue::S(keys::BILLING_ACCOUNTS.to_owned()),
                 )
-                .expression_attribute_values(
-                    ":isk",
-                    AttributeValue::S(keys::past_due_sort_key(since, tenant)),
-                );
+                .expression_attribute_values(":isk", AttributeValue::S(sort_key));
         }
         if account.version != 0 {
             update = update.expression_attribute_values(
@@ -2293,7 +2311,8 @@ impl BillingStore for DynamoControl {
         }
     }
 
-    /// Queries of the index's sparse `PAST_DUE` partition, page after page up to `limit`.
+    /// Queries of the index's sparse `BILLING` partition (its `DUE#` keys), page after page up
+    /// to `limit`.
     async fn grace_expired(
         &self,
         failed_by: i64,
@@ -2304,7 +2323,7 @@ impl BillingStore for DynamoControl {
         loop {
             let output = self
                 .index_query(
-                    keys::AWAITING_SUSPENSION,
+                    keys::BILLING_ACCOUNTS,
                     Some(SortKey::Below(keys::past_due_bound(failed_by))),
                 )
                 .projection_expression("tenant_id")
@@ -2321,6 +2340,34 @@ impl BillingStore for DynamoControl {
                 return Ok(due);
             }
         }
+    }
+
+    /// One query of the index's `BILLING` partition, after the sort key `after`.
+    async fn billed_tenants(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage<TenantId>, StoreError> {
+        let output = self
+            .index_query(
+                keys::BILLING_ACCOUNTS,
+                after.map(|after| SortKey::After(after.to_owned())),
+            )
+            .projection_expression("tenant_id, #isk")
+            .expression_attribute_names("#isk", keys::GSI1_SK)
+            .limit(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(backend)?;
+        let mut items = Vec::new();
+        let mut last = None;
+        for map in output.items.unwrap_or_default() {
+            let item = Item(map);
+            items.push(item.parse_s("tenant_id", TenantId::parse)?);
+            last = item.get_s(keys::GSI1_SK).ok().map(str::to_owned);
+        }
+        let next_cursor = output.last_evaluated_key.and(last);
+        Ok(ListPage { items, next_cursor })
     }
 }
 
