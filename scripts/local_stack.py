@@ -41,8 +41,8 @@ POOL_ID = f"{REGION}_LocalTenantry"
 CLIENT_ID = "tenantrylocalwebclient0001"
 ACCOUNT = "123456789012"
 # Fixed ports of `make dev`, each overridable; `make test` takes free ones.
-DEFAULT_PORTS = {"api": 3000, "cognito": 9229, "lambda": 9000, "dynamodb": 5010, "stripe": 12111, "mail": 5011,
-                 "bus": 5012, "machine_api": 3001, "console": 5173}
+DEFAULT_PORTS = {"api": 3000, "cognito": 9229, "lambda": 9000, "lambda_async": 9001, "dynamodb": 5010,
+                 "stripe": 12111, "mail": 5011, "bus": 5012, "machine_api": 3001, "console": 5173}
 # The payment provider's secrets the local stack puts in (moto's) SSM Parameter Store, and gives
 # the Stripe stand-in: what a deployment creates by hand (see README).
 LOCAL_STRIPE_KEY = "sk_test_local_tenantry"
@@ -502,6 +502,9 @@ def up(args):
 
         say(f"Starting the functions (cargo lambda watch) on 127.0.0.1:{ports['lambda']}")
         lambda_url = f"http://127.0.0.1:{ports['lambda']}"
+        # The functions' own invocations go through the asynchronous-invocation stand-in, so a
+        # job they dispatch runs in the background, as in Lambda.
+        async_lambda_url = f"http://127.0.0.1:{ports['lambda_async']}"
         function_env = dict(os.environ)
         function_env.update({
             "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
@@ -509,7 +512,7 @@ def up(args):
             "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
             "AWS_ENDPOINT_URL_STS": dynamodb_url,
             "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": cognito_url,
-            "AWS_ENDPOINT_URL_LAMBDA": lambda_url,
+            "AWS_ENDPOINT_URL_LAMBDA": async_lambda_url,
             "AWS_ENDPOINT_URL_SSM": dynamodb_url,
             "AWS_ENDPOINT_URL_SESV2": mail_url,
             "AWS_ENDPOINT_URL_EVENTBRIDGE": bus_url,
@@ -520,6 +523,10 @@ def up(args):
         watch = stack.start("functions", [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "-A", "127.0.0.1",
                                           "-P", str(ports["lambda"]), "--ignore-changes"], env=function_env)
         stack.wait_http("functions", watch, f"{lambda_url}/", 120)
+        say(f"Starting the asynchronous invocations' stand-in on 127.0.0.1:{ports['lambda_async']} (log: async.log)")
+        invoker = stack.start("async", [str(VENV_BIN / "python"), str(ROOT / "scripts" / "async_invoke.py"),
+                                        "--port", str(ports["lambda_async"]), "--lambda-endpoint", lambda_url])
+        stack.wait_http("async", invoker, f"{async_lambda_url}/", 30)
 
         mapping = stream_mapping(doc)
         polling = mapping is not None
