@@ -62,10 +62,23 @@ class Patterns(unittest.TestCase):
         bus_standin.check_pattern({"source": ["a"], "detail": {"kind": [{"prefix": "x"}, "y", 1, None]}})
         for pattern in ({}, [], {"source": "tenantry"}, {"source": []}, {"source": [["a"]]},
                         {"detail": {"n": [{"numeric": [">", 1]}]}}, {"source": [{"anything-but": "a"}]},
-                        {"detail": {"x": [{"exists": True}]}}, {"source": [{"suffix": "a"}]},
+                        {"detail": {"x": [{"exists": "yes"}]}}, {"source": [{"suffix": "a"}]},
                         {"source": [{"prefix": {"equals-ignore-case": "a"}}]}, {"$or": [{"source": ["a"]}]}):
             with self.subTest(pattern=pattern), self.assertRaises(bus_standin.UnsupportedPattern):
                 bus_standin.check_pattern(pattern)
+
+
+    def test_exists(self):
+        bus_standin.check_pattern({"detail": {"x": [{"exists": False}]}, "source": [{"exists": True}]})
+        self.assertTrue(bus_standin.matches({"detail": {"tier": [{"exists": True}]}}, EVENT))
+        self.assertFalse(bus_standin.matches({"detail": {"tier": [{"exists": False}]}}, EVENT))
+        self.assertTrue(bus_standin.matches({"detail": {"missing": [{"exists": False}]}}, EVENT))
+        self.assertFalse(bus_standin.matches({"detail": {"missing": [{"exists": True}]}}, EVENT))
+        # An absent parent: every field named under it is absent too.
+        self.assertTrue(bus_standin.matches({"userIdentity": {"type": [{"exists": False}]}}, EVENT))
+        self.assertFalse(bus_standin.matches({"userIdentity": {"type": [{"exists": False}], "x": ["a"]}}, EVENT))
+        self.assertTrue(bus_standin.matches({"detail": {"missing": [{"exists": False}], "tier": ["premium"]}}, EVENT))
+
 
 
 class PutEvents(unittest.TestCase):
