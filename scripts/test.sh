@@ -11,10 +11,11 @@ step "Formatting and lints (cargo fmt --check, cargo clippy -D warnings)"
 cargo fmt --all -- --check || die "code is not formatted: run cargo fmt --all"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-step "Template and API document checks (cfn-lint, sam validate --lint, docs/openapi.json)"
-cfn-lint template.yaml
+step "Template and API document checks (cfn-lint with informational rules, sam validate --lint, checkov, docs/openapi.json)"
+cfn-lint --include-checks I -- template.yaml
 sam validate --lint --template template.yaml 2>&1 | grep -v -i telemetry || true
 sam validate --lint --template template.yaml >/dev/null 2>&1 || die "sam validate --lint failed"
+"$ROOT/scripts/checkov.sh"
 "$PY" "$ROOT/scripts/openapi.py" --check
 
 "$ROOT/scripts/test-iam.sh"
