@@ -112,6 +112,7 @@ const INVOCATIONS = [
   ['BillingApiFunction', 'tenant-jobs'],
   ['BillingSweepFunction', 'tenant-jobs'],
   ['AdminApiFunction', 'tenant-jobs'],
+  ['TenantJobsFunction', 'tenant-jobs'],
   ['WebhooksApiFunction', 'webhook-deliver'],
   ['WebhookEventsFunction', 'webhook-deliver']
 ]
