@@ -12,7 +12,7 @@ cargo fmt --all -- --check || die "code is not formatted: run cargo fmt --all"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "Template and API document checks (cfn-lint with informational rules, sam validate --lint, checkov, docs/openapi.json)"
-cfn-lint --include-checks I -- template.yaml
+cfn-lint --include-checks I -- template.yaml console-firewall.yaml
 sam validate --lint --template template.yaml 2>&1 | grep -v -i telemetry || true
 sam validate --lint --template template.yaml >/dev/null 2>&1 || die "sam validate --lint failed"
 "$ROOT/scripts/checkov.sh"
