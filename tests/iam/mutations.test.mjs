@@ -52,7 +52,7 @@ const MUTATIONS = [
     apply: (t) =>
       mutate(
         t,
-        /(- Sid: DispatchNextJob\n *Effect: Allow\n *Action: lambda:InvokeFunction\n *Resource: [^\n]*)-tenant-jobs"/,
+        /(- Sid: ContinueLongJobs\n *Effect: Allow\n *Action: lambda:InvokeFunction\n *Resource: [^\n]*)-tenant-jobs:live"/,
         '$1-*"'
       ),
     expect: ['17.tenant-jobs']

@@ -751,8 +751,8 @@ export async function runChecks(templateText) {
       await expectJobs(`the parameter ${other}`, 'ssm:GetParameter', parameter(other), DENIED)
     }
     const lambda = (name) => `arn:${partition}:lambda:${region}:${accountId}:function:${name}`
-    await expectJobs('itself', 'lambda:InvokeFunction', lambda(`${stackName}-tenant-jobs`), ALLOWED)
-    for (const other of [`${stackName}-billing-api`, `${stackName}-tenant-jobs-other`, `othertenantry-tenant-jobs`]) {
+    await expectJobs('itself', 'lambda:InvokeFunction', lambda(`${stackName}-tenant-jobs:live`), ALLOWED)
+    for (const other of [`${stackName}-billing-api:live`, `${stackName}-tenant-jobs-other:live`, `othertenantry-tenant-jobs:live`]) {
       await expectJobs(`the function ${other}`, 'lambda:InvokeFunction', lambda(other), DENIED)
     }
   }
