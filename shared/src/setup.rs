@@ -122,5 +122,6 @@ pub fn mailer(sdk: &SdkConfig) -> Result<crate::mail::SesMailer, ConfigError> {
     Ok(crate::mail::SesMailer::new(
         aws_sdk_sesv2::Client::new(sdk),
         required("MAIL_FROM")?,
-    ))
+    )
+    .with_configuration_set(crate::config::optional("MAIL_CONFIGURATION_SET")))
 }

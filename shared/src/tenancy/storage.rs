@@ -20,6 +20,10 @@ use crate::ids::TenantId;
 use crate::keys;
 use crate::store::StoreError;
 
+/// The filter of the tables' stream mappings (the pooled table's in template.yaml): records
+/// that DynamoDB's TTL wrote (expiries) carry a `userIdentity` and never invoke the consumer.
+pub const STREAM_FILTER: &str = r#"{"userIdentity": {"type": [{"exists": false}]}}"#;
+
 fn backend<E: std::error::Error + 'static, R: std::fmt::Debug>(err: SdkError<E, R>) -> StoreError {
     StoreError::Backend(DisplayErrorContext(err).to_string())
 }
@@ -328,7 +332,19 @@ impl TenantStorage {
             .maximum_batching_window_in_seconds(1)
             .bisect_batch_on_function_error(true)
             .maximum_record_age_in_seconds(86_400)
-            .maximum_retry_attempts(-1)
+            // As the pooled table's mapping in template.yaml: a handful of retries (a record
+            // that still fails is kept whole by the function itself), and TTL expiries never
+            // invoke it.
+            .maximum_retry_attempts(5)
+            .filter_criteria(
+                aws_sdk_lambda::types::FilterCriteria::builder()
+                    .filters(
+                        aws_sdk_lambda::types::Filter::builder()
+                            .pattern(STREAM_FILTER)
+                            .build(),
+                    )
+                    .build(),
+            )
             .destination_config(on_failure)
             .function_response_types(
                 aws_sdk_lambda::types::FunctionResponseType::ReportBatchItemFailures,
@@ -674,5 +690,24 @@ impl TenantStorage {
                 .await?;
         }
         Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A silo table's mapping filters its stream as template.yaml filters the pooled table's.
+    #[test]
+    fn silo_streams_are_filtered_as_the_pooled_tables_stream() {
+        let template = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"),
+        )
+        .expect("template.yaml");
+        let pooled = template
+            .split("Stream: !GetAtt DataTable.StreamArn")
+            .nth(1)
+            .and_then(|mapping| mapping.split("- Pattern: '").nth(1))
+            .and_then(|rest| rest.split('\'').next())
+            .expect("the pooled table's mapping has a filter");
+        assert_eq!(pooled, super::STREAM_FILTER);
     }
 }

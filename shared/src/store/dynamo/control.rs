@@ -711,6 +711,31 @@ pub(super) enum SortKey {
 const LOCATION_PROJECTION: &str =
     "#status, data_table, tier, #revoked, require_mfa, plan_lowered, user_count";
 
+/// The update of offboarding's first step (`#status` is `status`).
+const OFFBOARDING_UPDATE: &str = "SET #status = :deleting, updated_at = :now ADD version :one";
+
+/// The update expression of a settings change naming the fields that change, and its
+/// attribute-name placeholders.
+fn settings_update(
+    name: bool,
+    require_mfa: bool,
+    settings: bool,
+) -> (String, Vec<(&'static str, &'static str)>) {
+    let mut set = vec!["updated_at = :now"];
+    let mut names = Vec::new();
+    if name {
+        set.push("#name = :name");
+        names.push(("#name", "name"));
+    }
+    if require_mfa {
+        set.push("require_mfa = :require_mfa");
+    }
+    if settings {
+        set.push("settings = :settings");
+    }
+    (format!("SET {} ADD version :one", set.join(", ")), names)
+}
+
 /// The tenant record's flag of a lowered plan (see [`Tenant::plan_lowered`]).
 const PLAN_LOWERED: &str = "plan_lowered";
 
@@ -1545,6 +1570,10 @@ impl TenantStore for DynamoControl {
         }
     }
 
+    /// One conditional `UpdateItem` of the tenant's own fields only (see [`settings_update`]),
+    /// then one strongly consistent `GetItem` of the result: tenants-api's role may write no
+    /// other attribute and read nothing back from the update (`ReturnValues` NONE), so that a
+    /// compromised function still cannot touch the tier, the seats or the revocations.
     async fn update_tenant(
         &self,
         tenant: &TenantId,
@@ -1553,30 +1582,29 @@ impl TenantStore for DynamoControl {
         settings: Option<TenantSettings>,
         require_mfa: Option<bool>,
     ) -> Result<Tenant, StoreError> {
-        let mut set = vec!["updated_at = :now"];
+        let (expression, names) =
+            settings_update(name.is_some(), require_mfa.is_some(), settings.is_some());
         let mut update = self
             .scope
             .client
             .update_item()
             .table_name(self.table())
             .set_key(Some(key_map(&keys::tenant(tenant))))
+            .update_expression(expression)
             .expression_attribute_values(":now", AttributeValue::S(Timestamp::now().to_string()))
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            .expression_attribute_values(":one", AttributeValue::N("1".into()));
+        for (placeholder, attribute) in names {
+            update = update.expression_attribute_names(placeholder, attribute);
+        }
         if let Some(name) = &name {
-            set.push("#name = :name");
             update = update
-                .expression_attribute_names("#name", "name")
                 .expression_attribute_values(":name", AttributeValue::S(name.as_str().to_owned()));
         }
         if let Some(required) = require_mfa {
-            set.push("require_mfa = :require_mfa");
             update =
                 update.expression_attribute_values(":require_mfa", AttributeValue::Bool(required));
         }
         if let Some(settings) = &settings {
-            set.push("settings = :settings");
             let json = serde_json::to_string(settings)
                 .map_err(|err| StoreError::Backend(err.to_string()))?;
             update = update.expression_attribute_values(":settings", AttributeValue::S(json));
@@ -1587,20 +1615,14 @@ impl TenantStore for DynamoControl {
             update = update
                 .expression_attribute_values(":expected", AttributeValue::N(version.to_string()));
         }
-        let result = update
-            .update_expression(format!("SET {} ADD version :one", set.join(", ")))
-            .condition_expression(condition)
-            .send()
-            .await;
+        let result = update.condition_expression(condition).send().await;
         match result {
-            Ok(output) => parse_tenant(&Item(output.attributes.unwrap_or_default())),
+            Ok(_) => self.get_tenant(tenant).await,
             Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    Err(if failed.item().is_some() {
-                        StoreError::VersionConflict
-                    } else {
-                        StoreError::NotFound
-                    })
+                // Gone, or at another version.
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
+                    self.get_tenant(tenant).await?;
+                    Err(StoreError::VersionConflict)
                 }
                 _ => Err(backend(err)),
             },
@@ -1718,7 +1740,7 @@ impl TenantStore for DynamoControl {
             .update_item()
             .table_name(self.table())
             .set_key(Some(key_map(&keys::tenant(tenant))))
-            .update_expression("SET #status = :deleting, updated_at = :now ADD version :one")
+            .update_expression(OFFBOARDING_UPDATE)
             .condition_expression("attribute_exists(pk) AND #status <> :deleted")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(
@@ -1731,20 +1753,17 @@ impl TenantStore for DynamoControl {
             )
             .expression_attribute_values(":now", AttributeValue::S(Timestamp::now().to_string()))
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
-            Ok(output) => parse_tenant(&Item(output.attributes.unwrap_or_default())),
+            Ok(_) => self.get_tenant(tenant).await,
             Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    Err(match failed.item() {
-                        None => StoreError::NotFound,
-                        Some(_) => StoreError::InvalidTenantTransition {
-                            from: TenantStatus::Deleted,
-                            to: TenantStatus::Deleting,
-                        },
+                // Gone (`NotFound` from the read), or deleted already.
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
+                    self.get_tenant(tenant).await?;
+                    Err(StoreError::InvalidTenantTransition {
+                        from: TenantStatus::Deleted,
+                        to: TenantStatus::Deleting,
                     })
                 }
                 _ => Err(backend(err)),
@@ -2403,6 +2422,81 @@ mod tests {
         assert_eq!(allowed.len(), 2, "products-api and orders-api");
         for list in allowed {
             assert_eq!(list, read);
+        }
+    }
+
+    /// The attribute names an update expression writes (`#x` resolved through `names`).
+    fn written<'a>(expression: &'a str, names: &[(&str, &'a str)]) -> Vec<&'a str> {
+        expression
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|word| {
+                !word.is_empty()
+                    && !word.starts_with(':')
+                    && !["SET", "ADD", "REMOVE", "="].contains(word)
+            })
+            .map(|word| {
+                names
+                    .iter()
+                    .find(|(placeholder, _)| *placeholder == word)
+                    .map_or(word, |(_, attribute)| *attribute)
+            })
+            .collect()
+    }
+
+    /// The attributes tenants-api writes in a tenant record, keys included.
+    const TENANT_API_WRITES: &[&str] = &[
+        "pk",
+        "sk",
+        "name",
+        "settings",
+        "require_mfa",
+        "status",
+        "updated_at",
+        "version",
+    ];
+
+    /// tenants-api's IAM policy lists the attributes it may write: every update it makes
+    /// writes only those, and the list is the template's.
+    #[test]
+    fn tenants_api_writes_only_what_iam_allows() {
+        let template = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"),
+        )
+        .expect("template.yaml");
+        let block = template
+            .split("- Sid: ChangeTenantSettings")
+            .nth(1)
+            .and_then(|rest| rest.split("dynamodb:Attributes:").nth(1))
+            .expect("the ChangeTenantSettings statement lists its attributes");
+        let items: Vec<&str> = block.lines().skip(1).collect();
+        let indent = items[0].len() - items[0].trim_start().len();
+        let mut allowed: Vec<&str> = items
+            .iter()
+            .take_while(|line| line.len() - line.trim_start().len() == indent)
+            .filter_map(|line| line.trim().strip_prefix("- "))
+            .collect();
+        allowed.sort_unstable();
+        let mut ours = TENANT_API_WRITES.to_vec();
+        ours.sort_unstable();
+        assert_eq!(allowed, ours);
+        let mut updates = vec![(
+            super::OFFBOARDING_UPDATE.to_owned(),
+            vec![("#status", "status")],
+        )];
+        for bits in 0..8_u8 {
+            updates.push(super::settings_update(
+                bits & 1 != 0,
+                bits & 2 != 0,
+                bits & 4 != 0,
+            ));
+        }
+        for (expression, names) in &updates {
+            for attribute in written(expression, names) {
+                assert!(
+                    TENANT_API_WRITES.contains(&attribute),
+                    "{expression} writes {attribute}"
+                );
+            }
         }
     }
 }
