@@ -43,7 +43,7 @@ python3 - "$region" "$pool" "$client" > console/dist/config.json <<'PY'
 import json, sys
 region, pool, client = sys.argv[1:4]
 print(json.dumps({"apiUrl": "/api", "cognitoEndpoint": f"https://cognito-idp.{region}.amazonaws.com/",
-                  "region": region, "userPoolId": pool, "clientId": client}))
+                  "region": region, "userPoolId": pool, "clientId": client, "signInFlow": "USER_SRP_AUTH"}))
 PY
 
 step "Uploading to s3://$bucket"
