@@ -119,9 +119,8 @@ pub fn user_directory(sdk: &SdkConfig) -> Result<crate::identity::CognitoDirecto
 
 /// The mailer: Amazon SES, from `MAIL_FROM` (an address SES verified).
 pub fn mailer(sdk: &SdkConfig) -> Result<crate::mail::SesMailer, ConfigError> {
-    Ok(crate::mail::SesMailer::new(
-        aws_sdk_sesv2::Client::new(sdk),
-        required("MAIL_FROM")?,
+    Ok(
+        crate::mail::SesMailer::new(aws_sdk_sesv2::Client::new(sdk), required("MAIL_FROM")?)
+            .with_configuration_set(crate::config::optional("MAIL_CONFIGURATION_SET")),
     )
-    .with_configuration_set(crate::config::optional("MAIL_CONFIGURATION_SET")))
 }

@@ -93,6 +93,20 @@ async fn fill(
     made
 }
 
+/// Sets `tenant`'s status directly, as another function would.
+async fn set_status(tenant: &TenantId, status: TenantStatus) {
+    control_store()
+        .set_tenant_state(
+            tenant,
+            TenantStateChange {
+                status: Some(status),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+}
+
 fn store_with(access: &Arc<TenantAccess>) -> DynamoStore<Arc<TenantAccess>> {
     DynamoStore::new(Arc::clone(access))
 }
@@ -204,31 +218,13 @@ async fn the_tenant_status_gates_data_access() {
     let access = Arc::new(tenant_access(FakeClock::new()));
     let store = store_with(&access);
     let (provisioning, _) = tenant_at(Tier::Premium).await;
-    control_store()
-        .set_tenant_state(
-            &provisioning,
-            TenantStateChange {
-                status: Some(TenantStatus::Provisioning),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    set_status(&provisioning, TenantStatus::Provisioning).await;
     assert!(matches!(
         store.list_products(&provisioning, 10, None).await,
         Err(StoreError::TenantNotReady)
     ));
     let (suspended, _) = tenant_at(Tier::Basic).await;
-    control_store()
-        .set_tenant_state(
-            &suspended,
-            TenantStateChange {
-                status: Some(TenantStatus::Suspended),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    set_status(&suspended, TenantStatus::Suspended).await;
     assert!(matches!(
         store.list_products(&suspended, 10, None).await,
         Err(StoreError::TenantInactive)
@@ -434,16 +430,7 @@ async fn offboarding_purges_one_pooled_tenant_and_nothing_else() {
         EmailAddress::parse("a-admin@example.com").unwrap(),
     );
     let control = control_store();
-    control
-        .set_tenant_state(
-            &a,
-            TenantStateChange {
-                status: Some(TenantStatus::Deleting),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    set_status(&a, TenantStatus::Deleting).await;
 
     let runner = runner(directory.clone());
     let outcome = runner
@@ -500,25 +487,10 @@ async fn offboarding_purges_one_pooled_tenant_and_nothing_else() {
 #[tokio::test]
 async fn offboarding_a_silo_tenant_deletes_its_table() {
     let control = control_store();
-    let tenant = Tenant::new(TenantName::parse("Silo Org").unwrap(), Tier::Premium);
-    let admin = new_user();
-    control
-        .onboard(
-            &tenant,
-            &admin,
-            &EmailAddress::parse(&format!("{admin}@example.com")).unwrap(),
-        )
-        .await
-        .unwrap();
     let runner = runner(MemoryDirectory::new());
-    runner
-        .run(&TenantJob::Provision {
-            tenant_id: tenant.id,
-        })
-        .await
-        .unwrap();
+    let (tenant, _) = silo_tenant(&runner).await;
     let store = store_with(&Arc::new(tenant_access(FakeClock::new())));
-    fill(&store, &tenant.id, 2).await;
+    fill(&store, &tenant, 2).await;
     let (other, _) = tenant_at(Tier::Basic).await;
     fill(&store, &other, 1).await;
     let storage = tenant_storage();
@@ -526,25 +498,14 @@ async fn offboarding_a_silo_tenant_deletes_its_table() {
         .count_items(&other, storage.pooled_table())
         .await
         .unwrap();
-    control
-        .set_tenant_state(
-            &tenant.id,
-            TenantStateChange {
-                status: Some(TenantStatus::Deleting),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    set_status(&tenant, TenantStatus::Deleting).await;
     runner
-        .run(&TenantJob::Offboard {
-            tenant_id: tenant.id,
-        })
+        .run(&TenantJob::Offboard { tenant_id: tenant })
         .await
         .unwrap();
     assert!(
         !storage
-            .table_exists(&storage.silo_table(&tenant.id))
+            .table_exists(&storage.silo_table(&tenant))
             .await
             .unwrap()
     );
@@ -556,7 +517,7 @@ async fn offboarding_a_silo_tenant_deletes_its_table() {
         other_items
     );
     assert_eq!(
-        control.get_tenant(&tenant.id).await.unwrap().status,
+        control.get_tenant(&tenant).await.unwrap().status,
         TenantStatus::Deleted
     );
 }
@@ -790,16 +751,7 @@ async fn silo_tables_are_protected_and_offboarding_lifts_only_its_own_tables_pro
         .send()
         .await;
     assert!(refused.is_err(), "a protected table cannot be deleted");
-    control_store()
-        .set_tenant_state(
-            &gone,
-            TenantStateChange {
-                status: Some(TenantStatus::Deleting),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    set_status(&gone, TenantStatus::Deleting).await;
     runner
         .run(&TenantJob::Offboard { tenant_id: gone })
         .await
@@ -878,16 +830,7 @@ async fn offboarding_a_paying_tenant_cancels_its_subscription_and_removes_its_in
         assert!(control.create_api_client(&client, 10).await.unwrap());
         clients.push(client.client_id);
     }
-    control
-        .set_tenant_state(
-            &tenant,
-            TenantStateChange {
-                status: Some(TenantStatus::Deleting),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    set_status(&tenant, TenantStatus::Deleting).await;
     let directory = MemoryDirectory::new();
     let runner = runner(directory.clone());
     let outcome = runner

@@ -761,6 +761,14 @@ mod tests {
         call(deps, event).await
     }
 
+    /// Changes tenant a's state directly, as another function would.
+    async fn set_a(deps: &TestDeps, change: TenantStateChange) {
+        deps.control
+            .set_tenant_state(&tenant_a(), change)
+            .await
+            .expect("tenant a's state");
+    }
+
     async fn tier_of_a(deps: &TestDeps) -> (Tier, TenantStatus) {
         let tenant = deps.control.get_tenant(&tenant_a()).await.unwrap();
         (tenant.tier, tenant.status)
@@ -1174,10 +1182,7 @@ mod tests {
             status: Some(TenantStatus::Suspended),
             ..TenantStateChange::default()
         };
-        deps.control
-            .set_tenant_state(&tenant_a(), suspend)
-            .await
-            .unwrap();
+        set_a(&deps, suspend).await;
         deliver(&deps, &invoice("evt_2", "invoice.paid", START)).await;
         assert_eq!(tier_of_a(&deps).await.1, TenantStatus::Suspended);
     }
@@ -1247,10 +1252,7 @@ mod tests {
             suspended_for: Some(SuspensionCause::Operator),
             ..TenantStateChange::default()
         };
-        deps.control
-            .set_tenant_state(&tenant_a(), suspend)
-            .await
-            .unwrap();
+        set_a(&deps, suspend).await;
         deliver(&deps, &invoice("evt_3", "invoice.paid", START + week + 60)).await;
         crate::sweep::sweep(&sweeper(&deps, &clock)).await.unwrap();
         assert_eq!(tier_of_a(&deps).await.1, TenantStatus::Suspended);
@@ -1267,10 +1269,7 @@ mod tests {
             status: Some(TenantStatus::Provisioning),
             ..TenantStateChange::default()
         };
-        deps.control
-            .set_tenant_state(&tenant_a(), freeze)
-            .await
-            .unwrap();
+        set_a(&deps, freeze).await;
         deliver(&deps, &deleted("evt_2", START)).await;
         // The move ends: premium and active. The provider says nothing more.
         let switched = TenantStateChange {
@@ -1278,10 +1277,7 @@ mod tests {
             tier: Some(Tier::Premium),
             ..TenantStateChange::default()
         };
-        deps.control
-            .set_tenant_state(&tenant_a(), switched)
-            .await
-            .unwrap();
+        set_a(&deps, switched).await;
         clock.0.store(START + 3600, Ordering::SeqCst);
         crate::sweep::sweep(&sweeper(&deps, &clock)).await.unwrap();
         assert_eq!(
@@ -1304,10 +1300,7 @@ mod tests {
             tier: Some(Tier::Basic),
             ..TenantStateChange::default()
         };
-        deps.control
-            .set_tenant_state(&tenant_a(), drift)
-            .await
-            .unwrap();
+        set_a(&deps, drift).await;
         let swept = sweep(&sweeper(&deps, &clock)).await.unwrap();
         assert_eq!((swept.checked, swept.repaired), (1, 1));
         assert_eq!(tier_of_a(&deps).await.0, Tier::Standard);

@@ -335,7 +335,12 @@ impl Migrator {
                     status: Some(TenantStatus::Provisioning),
                     ..TenantStateChange::default()
                 };
-                self.control.set_tenant_state(tenant, freeze).await?;
+                match self.control.set_tenant_state(tenant, freeze).await {
+                    Ok(_) => {}
+                    // Another run of this migration froze it first.
+                    Err(StoreError::VersionConflict) if self.still_frozen(tenant).await? => {}
+                    Err(err) => return Err(err),
+                }
                 tracing::info!(tenant_id = %tenant, from = plan.from_table, to = plan.to_table, "migration started");
                 plan
             }
