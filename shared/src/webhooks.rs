@@ -154,12 +154,22 @@ fn v6_allowed(ip: Ipv6Addr, loopback_allowed: bool) -> bool {
     if ip.is_loopback() {
         return loopback_allowed;
     }
-    let first = ip.segments()[0];
+    let s = ip.segments();
+    // Ranges that carry an IPv4 address some router may translate (IPv4-compatible `::/96`,
+    // 6to4 `2002::/16`, the local-use NAT64 prefix `64:ff9b:1::/48`) are refused whole, whatever
+    // the address inside: no public receiver needs them, and checking the embedded address
+    // would depend on how each network translates it. Site-local `fec0::/10` is deprecated and
+    // reaches a site's own network.
+    let embeds_v4 = s[..6] == [0, 0, 0, 0, 0, 0]
+        || s[0] == 0x2002
+        || s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1;
     let refused = ip.is_unspecified()
         || ip.is_multicast()
-        || first & 0xfe00 == 0xfc00
-        || first & 0xffc0 == 0xfe80
-        || first == 0x2001 && ip.segments()[1] == 0x0db8;
+        || embeds_v4
+        || s[0] & 0xfe00 == 0xfc00
+        || s[0] & 0xffc0 == 0xfe80
+        || s[0] & 0xffc0 == 0xfec0
+        || s[0] == 0x2001 && s[1] == 0x0db8;
     !refused
 }
 
@@ -381,6 +391,44 @@ mod tests {
                 .check(&format!("https://a.example/{}", "x".repeat(2100)))
                 .is_err()
         );
+    }
+
+    /// IPv6 forms that carry an IPv4 address or reach a site's own network: the deprecated
+    /// IPv4-compatible `::a.b.c.d`, 6to4 (`2002::/16`), the local-use NAT64 prefix
+    /// (`64:ff9b:1::/48`) and the deprecated site-local `fec0::/10`, under both policies.
+    #[test]
+    fn ipv6_forms_that_embed_ipv4_or_are_site_local_are_refused() {
+        for policy in [UrlPolicy::PublicHttps, UrlPolicy::LoopbackHttp] {
+            for refused in [
+                "::127.0.0.1",
+                "::10.0.0.1",
+                "::a9fe:a9fe",
+                "::8.8.8.8",
+                "2002:a9fe:a9fe::1",
+                "2002:808:808::1",
+                "64:ff9b:1::a9fe:a9fe",
+                "64:ff9b:1:ffff::1",
+                "fec0::1",
+                "feff:ffff::1",
+            ] {
+                let ip: Ipv6Addr = refused
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{refused} is an address"));
+                assert!(
+                    !policy.allows(IpAddr::V6(ip)),
+                    "{policy:?} allows {refused}"
+                );
+                let url = format!("https://[{refused}]/hook");
+                assert!(policy.check(&url).is_err(), "{policy:?} accepted {url}");
+            }
+        }
+        // Neighbours of those ranges are ordinary public addresses.
+        for allowed in ["2001:4860:4860::8888", "2003::1", "64:ff9b:2::1"] {
+            let ip: Ipv6Addr = allowed
+                .parse()
+                .unwrap_or_else(|_| panic!("{allowed} is an address"));
+            assert!(UrlPolicy::PublicHttps.allows(IpAddr::V6(ip)), "{allowed}");
+        }
     }
 
     #[test]
