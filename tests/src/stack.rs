@@ -224,6 +224,36 @@ impl Stack {
         (tenant, admin, email)
     }
 
+    /// A platform operator (group `platform-admin`, no tenant), created as an AWS admin would.
+    pub async fn platform_operator(&self) -> Tokens {
+        let operator = unique_email("operator");
+        self.cognito
+            .admin_create_user()
+            .user_pool_id(&self.user_pool_id)
+            .username(&operator)
+            .user_attributes(
+                AttributeType::builder()
+                    .name("email")
+                    .value(&operator)
+                    .build()
+                    .expect("attribute"),
+            )
+            .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
+            .temporary_password("Temporary-Password-1")
+            .send()
+            .await
+            .expect("the operator is created");
+        self.cognito
+            .admin_add_user_to_group()
+            .user_pool_id(&self.user_pool_id)
+            .username(&operator)
+            .group_name("platform-admin")
+            .send()
+            .await
+            .expect("the operator joins the group");
+        self.first_sign_in(&operator, "Operator-Password-2").await
+    }
+
     /// A member invited by `admin` (a new address), signed in with a password of their own.
     pub async fn new_member(&self, admin: &Tokens, label: &str) -> Tokens {
         let email = unique_email(label);
