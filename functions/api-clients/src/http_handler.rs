@@ -14,7 +14,8 @@
 
 use aws_sdk_cognitoidentityprovider::error::DisplayErrorContext;
 use aws_sdk_cognitoidentityprovider::types::{
-    OAuthFlowType, TimeUnitsType, TokenValidityUnitsType,
+    ExplicitAuthFlowsType, OAuthFlowType, PreventUserExistenceErrorTypes, TimeUnitsType,
+    TokenValidityUnitsType,
 };
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
@@ -60,6 +61,14 @@ const ROUTES: &[(Route, Op)] = &[
 /// How long a machine token lasts: as short as people's, so that a deleted client's last token
 /// would not outlive the revocation record either.
 const TOKEN_MINUTES: i32 = 15;
+
+/// The ID and refresh token lifetimes (Cognito's minimums, 5 and 60 minutes), and how long a
+/// sign-in session may last (3 minutes, the minimum): a client-credentials client is issued
+/// neither an ID nor a refresh token, and no sign-in flow is enabled, so these only bound what
+/// a client could get if that were ever changed.
+const ID_TOKEN_MINUTES: i32 = 5;
+const REFRESH_TOKEN_MINUTES: i32 = 60;
+const SIGN_IN_SESSION_MINUTES: i32 = 3;
 
 pub async fn function_handler(deps: &Deps, event: Request) -> Result<Response<Body>, Error> {
     Ok(serve_caller(event, |claims, request| async move {
@@ -118,17 +127,31 @@ async fn create(
     }
     let validity = TokenValidityUnitsType::builder()
         .access_token(TimeUnitsType::Minutes)
+        .id_token(TimeUnitsType::Minutes)
+        .refresh_token(TimeUnitsType::Minutes)
         .build();
+    // An app client of the shared user pool that can sign no person in. Cognito's defaults
+    // would enable password (SRP) and custom sign-in and answer "user not found" for unknown
+    // addresses: any organization's admin could then probe which addresses have an account, or
+    // try passwords outside the web client's settings. So: no user sign-in flow (refresh only,
+    // and client credentials issue no refresh token), the same answer whether an account exists
+    // or not, the client-credentials grant only, no identity provider or callback.
     let made = deps
         .cognito
         .create_user_pool_client()
         .user_pool_id(&deps.user_pool)
         .client_name(format!("{}-machine", context.tenant_id))
         .generate_secret(true)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled)
         .allowed_o_auth_flows(OAuthFlowType::ClientCredentials)
         .allowed_o_auth_flows_user_pool_client(true)
         .set_allowed_o_auth_scopes(Some(scopes.iter().map(|s| s.token_name()).collect()))
+        .enable_token_revocation(true)
         .access_token_validity(TOKEN_MINUTES)
+        .id_token_validity(ID_TOKEN_MINUTES)
+        .refresh_token_validity(REFRESH_TOKEN_MINUTES)
+        .auth_session_validity(SIGN_IN_SESSION_MINUTES)
         .token_validity_units(validity)
         .send()
         .await
