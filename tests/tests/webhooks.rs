@@ -688,3 +688,175 @@ async fn a_redirect_is_a_failed_attempt_never_followed() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(target.received().is_empty(), "the redirect was followed");
 }
+
+/// Moves `tenant` to `tier` as a platform operator and waits until the migration is over (the
+/// tenant active at the tier, no migration record left).
+async fn migrate(stack: &Stack, operator: &Tokens, tenant: &str, tier: &str) {
+    use shared::store::control::TenantStore;
+    let moved = stack
+        .call(
+            Some(&operator.id),
+            "PATCH",
+            &format!("/admin/tenants/{tenant}"),
+            Some(&json!({"tier": tier})),
+        )
+        .await;
+    assert_eq!(moved.status, 202, "{}", moved.body);
+    let id = shared::ids::TenantId::parse(tenant).unwrap();
+    let control = tenantry_tests::control_store();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let record = control.get_tenant(&id).await.unwrap();
+        let done = record.tier.as_str() == tier
+            && record.status == shared::domain::tenant::TenantStatus::Active
+            && control.migration(&id).await.unwrap().is_none();
+        if done {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the move to {tier} did not finish: {record:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A tenant's move to premium and back copies all its data twice (into its own table, then back
+/// into the pooled one); the copies are no changes of the tenant's, so its endpoint gets no event
+/// of them, however late the new table's stream is read: only the changes made before and after
+/// each move. (Locally a new table's stream is read from its start 10 s after it appears, as a
+/// new stream mapping does in AWS: after the switch.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_to_premium_and_back_sends_no_event_of_the_copies() {
+    let stack = Stack::from_env();
+    let (tenant, admin) = organization(&stack, "migrating").await;
+    let port = free_port();
+    let hook = register(
+        &stack,
+        &admin.id,
+        &format!("http://127.0.0.1:{port}/hook"),
+        &[
+            "product.created",
+            "product.updated",
+            "product.deleted",
+            "order.created",
+        ],
+    )
+    .await;
+    let receiver = Receiver::start(
+        port,
+        &[hook["secret"].as_str().unwrap()],
+        &output_file("migrating"),
+    );
+    let tea = create_product(&stack, &admin.id, "MOVE-1").await;
+    let cup = create_product(&stack, &admin.id, "MOVE-2").await;
+    let order = stack
+        .call(
+            Some(&admin.id),
+            "POST",
+            "/orders",
+            Some(&json!({"lines": [{"product_id": tea["id"], "quantity": 1}]})),
+        )
+        .await;
+    assert_eq!(order.status, 201, "{}", order.body);
+    wait_for(&receiver, 3, 60).await;
+    let operator = stack.platform_operator().await;
+
+    // After each move, one change: its event comes from the tenant's new storage, after
+    // anything the copy there could have made (one stream shard locally, read in order).
+    let kinds = |received: &[Value]| -> Vec<(String, String)> {
+        received
+            .iter()
+            .map(|d| {
+                (
+                    d["payload"]["type"].as_str().unwrap().to_owned(),
+                    d["payload"]["object"]["id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    migrate(&stack, &operator, &tenant, "premium").await;
+    let tea = replace_product(
+        &stack,
+        &admin.id,
+        &wait_served(&stack, &admin, &tea).await,
+        1300,
+    )
+    .await;
+    let received = wait_for_event(
+        &receiver,
+        "product.updated",
+        tea["id"].as_str().unwrap(),
+        90,
+    )
+    .await;
+    let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
+    let created = |v: &Value, kind: &str| (kind.to_owned(), id(v));
+    assert_eq!(
+        kinds(&received),
+        vec![
+            created(&tea, "product.created"),
+            created(&cup, "product.created"),
+            created(&order.body, "order.created"),
+            created(&tea, "product.updated"),
+        ],
+        "the move to premium sent events of its copy"
+    );
+
+    migrate(&stack, &operator, &tenant, "basic").await;
+    let cup = replace_product(
+        &stack,
+        &admin.id,
+        &wait_served(&stack, &admin, &cup).await,
+        1400,
+    )
+    .await;
+    let received = wait_for_event(
+        &receiver,
+        "product.updated",
+        cup["id"].as_str().unwrap(),
+        90,
+    )
+    .await;
+    assert_eq!(
+        kinds(&received[4..]),
+        vec![created(&cup, "product.updated")],
+        "the move back sent events of its copy or purge"
+    );
+    assert!(receiver.rejected().is_empty());
+}
+
+/// The product as the tenant's data API serves it once its migration is over (the API answers
+/// 503 while the tenant's record, cached up to 10 s, still says `provisioning`).
+async fn wait_served(stack: &Stack, admin: &Tokens, product: &Value) -> Value {
+    let path = format!("/products/{}", product["id"].as_str().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let reply = stack.call(Some(&admin.id), "GET", &path, None).await;
+        if reply.status == 200 {
+            return reply.body;
+        }
+        assert_eq!(reply.status, 503, "{}", reply.body);
+        assert!(Instant::now() < deadline, "still {}", reply.body);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Waits until `receiver` got an event of `kind` about `object`; everything it got by then.
+async fn wait_for_event(receiver: &Receiver, kind: &str, object: &str, seconds: u64) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let received = receiver.received();
+        if received
+            .iter()
+            .any(|d| d["payload"]["type"] == kind && d["payload"]["object"]["id"] == object)
+        {
+            return received;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {kind} of {object} after {seconds} s: {received:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
