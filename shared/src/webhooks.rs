@@ -241,6 +241,25 @@ pub struct Webhook {
     /// The current secret first, then one being replaced.
     pub secrets: Vec<SigningSecret>,
     pub created_at: Timestamp,
+    /// The stored record's version, as read (0 for a record written before versions): each
+    /// writer's update is conditioned on it (see [`WebhookPart`]).
+    pub version: u64,
+}
+
+/// The parts of an endpoint's record, each written only by the writers it belongs to, and each
+/// write conditioned on the version its writer read. A writer that read before another's write
+/// reads again and redoes its own change on what is there now: a rotation or a disable is never
+/// undone by a deliverer that read the record earlier, and the delivery lease (attributes of
+/// their own, which no part includes) survives every write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookPart {
+    /// Events, description, enabled and why not: an admin's change, or the deliverer giving up.
+    Settings,
+    /// The signing secrets: a rotation.
+    Secrets,
+    /// Failures in a row, since when, the next attempt and the endpoint's place in the retry
+    /// index: the deliverer, and an admin who enables or disables the endpoint.
+    Delivery,
 }
 
 impl Webhook {
@@ -263,6 +282,7 @@ impl Webhook {
             next_attempt_ms: None,
             secrets: vec![SigningSecret::generate()],
             created_at: Timestamp::now(),
+            version: 1,
         }
     }
 

@@ -32,7 +32,7 @@ use shared::ids::WebhookId;
 use shared::plans::{Limit, PlanLimits};
 use shared::store::StoreError;
 use shared::store::dynamo::DynamoControl;
-use shared::webhooks::{Pending, UrlPolicy, Webhook};
+use shared::webhooks::{Pending, UrlPolicy, Webhook, WebhookPart};
 
 use crate::kick::{Deliverer, EndpointRef};
 
@@ -233,32 +233,38 @@ async fn update(
     }
     let events = body.events.as_deref().map(event_types).transpose()?;
     let description = body.description.map(description).transpose()?;
-    let mut webhook = load(deps, context, params).await?;
-    if let Some(events) = events {
-        webhook.events = events;
-    }
-    if let Some(description) = description {
-        webhook.description = description;
-    }
-    match body.enabled {
-        Some(true) if !webhook.enabled => {
-            // A fresh start: the failures that disabled it are forgotten.
-            webhook.enabled = true;
-            webhook.status_reason = None;
-            webhook.failures = 0;
-            webhook.failing_since = None;
-            webhook.next_attempt_ms = None;
-        }
-        Some(false) if webhook.enabled => {
-            webhook.enabled = false;
-            webhook.status_reason = Some("disabled by an admin".to_owned());
-            webhook.next_attempt_ms = None;
-        }
-        _ => {}
-    }
-    if !deps.control.save_webhook(&webhook).await? {
-        return Err(ApiError::NotFound);
-    }
+    // Only the settings this change touches are written, on the record as stored now (a
+    // deliverer may be recording a failure meanwhile): see `WebhookPart`.
+    let webhook = deps
+        .control
+        .change_webhook(&context.tenant_id, &id, None, |webhook| {
+            if let Some(events) = &events {
+                webhook.events = events.clone();
+            }
+            if let Some(description) = &description {
+                webhook.description = description.clone();
+            }
+            match body.enabled {
+                Some(true) if !webhook.enabled => {
+                    // A fresh start: the failures that disabled it are forgotten.
+                    webhook.enabled = true;
+                    webhook.status_reason = None;
+                    webhook.failures = 0;
+                    webhook.failing_since = None;
+                    webhook.next_attempt_ms = None;
+                    &[WebhookPart::Settings, WebhookPart::Delivery]
+                }
+                Some(false) if webhook.enabled => {
+                    webhook.enabled = false;
+                    webhook.status_reason = Some("disabled by an admin".to_owned());
+                    webhook.next_attempt_ms = None;
+                    &[WebhookPart::Settings, WebhookPart::Delivery]
+                }
+                _ => &[WebhookPart::Settings],
+            }
+        })
+        .await?
+        .ok_or(ApiError::NotFound)?;
     if !webhook.enabled {
         deps.control.drop_pending(&id).await?;
     }
@@ -283,16 +289,22 @@ async fn rotate(
     context: &TenantContext,
     params: &PathParams,
 ) -> Result<Response<Body>, ApiError> {
-    let mut webhook = load(deps, context, params).await?;
-    let (secret, until) = webhook.rotate(now_millis());
-    let secret = secret.secret.clone();
-    if !deps.control.save_webhook(&webhook).await? {
-        return Err(ApiError::NotFound);
-    }
+    let id = webhook_id(params)?;
+    let now = now_millis();
+    let mut until = now;
+    // Only the secrets are written, on the record as stored now (see `WebhookPart`).
+    let webhook = deps
+        .control
+        .change_webhook(&context.tenant_id, &id, None, |webhook| {
+            until = webhook.rotate(now).1;
+            &[WebhookPart::Secrets]
+        })
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(json(
         StatusCode::OK,
         &json!({
-            "secret": secret,
+            "secret": webhook.secrets[0].secret,
             "previous_secret_expires_at": Timestamp::from_millis(until),
         }),
     ))

@@ -150,8 +150,9 @@ export const CONTROL_ROLES = {
       'dynamodb:GetItem': [`TENANT#${TENANT_A}`],
       // The tenant's endpoints; an endpoint's queue (to drop it) and attempts.
       'dynamodb:Query': [`TENANT#${TENANT_A}`, `ENDPOINT#${ENDPOINT}`],
-      // An endpoint registered or saved.
+      // An endpoint registered (whole), then changed a part at a time.
       'dynamodb:PutItem': [`TENANT#${TENANT_A}`],
+      'dynamodb:UpdateItem': [`TENANT#${TENANT_A}`],
       'dynamodb:DeleteItem': [`TENANT#${TENANT_A}`],
       // A test event queued, a deleted endpoint's queue dropped.
       'dynamodb:BatchWriteItem': [`ENDPOINT#${ENDPOINT}`]
@@ -177,9 +178,9 @@ export const CONTROL_ROLES = {
     uses: {
       // An endpoint, the tenant record (its name and locale for a notice).
       'dynamodb:GetItem': [`TENANT#${TENANT_A}`],
-      // The endpoint's failure state saved; a notice SES refused, held.
-      'dynamodb:PutItem': [`TENANT#${TENANT_A}`, `OUTBOX#${HELD}`],
-      // The endpoint's lease.
+      // A notice SES refused, held.
+      'dynamodb:PutItem': [`OUTBOX#${HELD}`],
+      // The endpoint's delivery state and its lease.
       'dynamodb:UpdateItem': [`TENANT#${TENANT_A}`],
       // The tenant's admins; the endpoint's queue.
       'dynamodb:Query': [`TENANT#${TENANT_A}`, `ENDPOINT#${ENDPOINT}`],
