@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::domain::ValidationError;
 use crate::domain::time::Timestamp;
 use crate::events::{Event, EventType};
-use crate::ids::{TenantId, WebhookId};
+use crate::ids::{TenantId, UserId, WebhookId};
 
 /// How long an endpoint that still fails is tried before it is disabled.
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
@@ -244,6 +244,10 @@ pub struct Webhook {
     /// The stored record's version, as read (0 for a record written before versions): each
     /// writer's update is conditioned on it (see [`WebhookPart`]).
     pub version: u64,
+    /// The admin who registered it (`None` for an endpoint registered before this was kept).
+    pub created_by: Option<UserId>,
+    /// The admin who set its current secret by a rotation (`None`: the creator's secret).
+    pub secret_by: Option<UserId>,
 }
 
 /// The parts of an endpoint's record, each written only by the writers it belongs to, and each
@@ -255,7 +259,7 @@ pub struct Webhook {
 pub enum WebhookPart {
     /// Events, description, enabled and why not: an admin's change, or the deliverer giving up.
     Settings,
-    /// The signing secrets: a rotation.
+    /// The signing secrets, and who set the current one: a rotation.
     Secrets,
     /// Failures in a row, since when, the next attempt and the endpoint's place in the retry
     /// index: the deliverer, and an admin who enables or disables the endpoint.
@@ -268,6 +272,7 @@ impl Webhook {
         url: String,
         events: Vec<EventType>,
         description: Option<String>,
+        created_by: UserId,
     ) -> Self {
         Self {
             id: WebhookId::generate(),
@@ -283,7 +288,14 @@ impl Webhook {
             secrets: vec![SigningSecret::generate()],
             created_at: Timestamp::now(),
             version: 1,
+            created_by: Some(created_by),
+            secret_by: None,
         }
+    }
+
+    /// Who knows the current secret: the admin who rotated it last, or else its creator.
+    pub fn secret_holder(&self) -> Option<&UserId> {
+        self.secret_by.as_ref().or(self.created_by.as_ref())
     }
 
     /// Whether events of `kind` go to this endpoint.
@@ -314,8 +326,9 @@ impl Webhook {
         (&self.secrets[0], until)
     }
 
-    /// The endpoint as the API shows it (never its secrets).
-    pub fn view(&self) -> Value {
+    /// The endpoint as the API shows it (never its secrets). `orphaned`: whoever knows its
+    /// current secret (see [`Webhook::secret_holder`]) is no longer a member of the organization.
+    pub fn view(&self, orphaned: bool) -> Value {
         json!({
             "id": self.id,
             "url": self.url,
@@ -325,6 +338,8 @@ impl Webhook {
             "status_reason": self.status_reason,
             "failing_since": self.failing_since.map(|ms| Timestamp::from_millis(ms).to_string()),
             "created_at": self.created_at,
+            "created_by": self.created_by,
+            "orphaned": orphaned,
         })
     }
 }
@@ -361,6 +376,32 @@ pub struct Attempt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn admin() -> UserId {
+        UserId::parse("3f1c1e4a-9c3b-4e0b-9f49-0b4c8c1e2d3a")
+            .unwrap_or_else(|_| panic!("a user id"))
+    }
+
+    #[test]
+    fn the_secrets_holder_is_who_rotated_it_last_else_the_creator() {
+        let mut webhook = Webhook::new(
+            TenantId::generate(),
+            "https://hooks.example.com/".to_owned(),
+            vec![EventType::OrderCreated],
+            None,
+            admin(),
+        );
+        assert_eq!(webhook.secret_holder(), Some(&admin()));
+        let other = UserId::parse("4f1c1e4a-9c3b-4e0b-9f49-0b4c8c1e2d3a")
+            .unwrap_or_else(|_| panic!("a user id"));
+        webhook.secret_by = Some(other.clone());
+        assert_eq!(webhook.secret_holder(), Some(&other));
+        let view = webhook.view(true);
+        assert_eq!(
+            (&view["created_by"], &view["orphaned"]),
+            (&json!(admin()), &json!(true))
+        );
+    }
 
     #[test]
     fn backoff_grows_then_stays_at_ten_hours() {
@@ -494,6 +535,7 @@ mod tests {
             "https://hooks.example.com/".to_owned(),
             vec![EventType::ProductCreated],
             None,
+            admin(),
         );
         let first = webhook.secrets[0].clone();
         let (second, until) = webhook.rotate(1_000);
@@ -518,8 +560,9 @@ mod tests {
             "https://hooks.example.com/".to_owned(),
             vec![EventType::OrderCreated],
             None,
+            admin(),
         );
-        let view = webhook.view().to_string();
+        let view = webhook.view(false).to_string();
         assert!(!view.contains("whsec_"), "{view}");
         assert!(webhook.wants(EventType::OrderCreated));
         assert!(!webhook.wants(EventType::ProductCreated));

@@ -514,6 +514,7 @@ async fn deleting_an_api_client_revokes_after_its_grant_and_prunes_expired_revoc
         principal: user(),
         // Made by a machine whose clock is a minute ahead of this one.
         created_ms: now + 60_000,
+        created_by: Some(admin.clone()),
     };
     assert!(control.create_api_client(&client, 5).await.unwrap());
     assert!(

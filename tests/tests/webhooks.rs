@@ -1044,3 +1044,103 @@ async fn a_change_during_a_delivery_undoes_nothing_and_keeps_the_lease() {
         read.body
     );
 }
+
+/// Credentials know who made them: an endpoint and an API client made by an admin who is then
+/// removed are flagged (`orphaned`) for the organization's other admins, who rotate the
+/// endpoint's secret (which clears its flag) or delete the client, each in one request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_of_a_removed_admin_are_flagged_for_the_other_admins() {
+    let stack = Stack::from_env();
+    let (_, alice) = organization(&stack, "credentials").await;
+    let carol_email = tenantry_tests::stack::unique_email("carol");
+    let invited = stack
+        .call(
+            Some(&alice.id),
+            "POST",
+            "/users",
+            Some(&json!({"email": carol_email, "role": "admin"})),
+        )
+        .await;
+    assert_eq!(invited.status, 201, "{}", invited.body);
+    let carol_id = invited.body["user_id"].as_str().unwrap().to_owned();
+    let carol = stack
+        .first_sign_in(&carol_email, "Carol-Chosen-Password-5")
+        .await;
+    let hook = register(
+        &stack,
+        &carol.id,
+        "http://127.0.0.1:9/carol",
+        &["order.created"],
+    )
+    .await;
+    let client = stack
+        .call(
+            Some(&carol.id),
+            "POST",
+            "/api-clients",
+            Some(&json!({"name": "Carol's ERP", "scopes": ["orders.read"]})),
+        )
+        .await;
+    assert_eq!(client.status, 201, "{}", client.body);
+    let hook_path = format!("/webhooks/{}", hook["id"].as_str().unwrap());
+    let client_path = format!(
+        "/api-clients/{}",
+        client.body["client_id"].as_str().unwrap()
+    );
+    assert_eq!(
+        (&hook["created_by"], &hook["orphaned"]),
+        (&json!(carol_id), &json!(false)),
+        "{hook}"
+    );
+    assert_eq!(
+        (&client.body["created_by"], &client.body["orphaned"]),
+        (&json!(carol_id), &json!(false)),
+        "{}",
+        client.body
+    );
+
+    let removed = stack
+        .call(
+            Some(&alice.id),
+            "DELETE",
+            &format!("/users/{carol_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, 204, "{}", removed.body);
+    for (list, one) in [("/webhooks", &hook_path), ("/api-clients", &client_path)] {
+        let listed = stack.call(Some(&alice.id), "GET", list, None).await;
+        let items = listed.body["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{}", listed.body);
+        assert_eq!(
+            (&items[0]["created_by"], &items[0]["orphaned"]),
+            (&json!(carol_id), &json!(true)),
+            "{list}: {}",
+            listed.body
+        );
+        let read = stack.call(Some(&alice.id), "GET", one, None).await;
+        assert_eq!(read.body["orphaned"], true, "{one}: {}", read.body);
+    }
+
+    // One request each: the secret rotated by a present admin, the client deleted.
+    let rotated = stack
+        .call(
+            Some(&alice.id),
+            "POST",
+            &format!("{hook_path}/rotate-secret"),
+            None,
+        )
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let read = stack.call(Some(&alice.id), "GET", &hook_path, None).await;
+    assert_eq!(
+        (&read.body["created_by"], &read.body["orphaned"]),
+        (&json!(carol_id), &json!(false)),
+        "{}",
+        read.body
+    );
+    let deleted = stack
+        .call(Some(&alice.id), "DELETE", &client_path, None)
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+}

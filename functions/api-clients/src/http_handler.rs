@@ -20,7 +20,7 @@ use aws_sdk_cognitoidentityprovider::types::{
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use shared::authority::now_millis;
 use shared::context::TenantContext;
@@ -172,6 +172,7 @@ async fn create(
         principal: UserId::parse(&uuid::Uuid::new_v4().to_string())
             .map_err(|_| ApiError::Internal("a principal id".to_owned()))?,
         created_ms: now_millis(),
+        created_by: Some(context.user_id.clone()),
     };
     let recorded = deps.control.create_api_client(&client, max).await;
     if !matches!(recorded, Ok(true)) {
@@ -182,7 +183,7 @@ async fn create(
         return Err(quota());
     }
     tracing::info!(tenant_id = %context.tenant_id, client_id = %client.client_id, "API client created");
-    let mut view = client.view();
+    let mut view = client.view(false);
     view["client_secret"] = json!(secret);
     view["token_endpoint"] = json!(deps.token_endpoint);
     Ok(created(
@@ -212,7 +213,36 @@ async fn forget(deps: &Deps, client: &ClientId) {
 
 async fn list(deps: &Deps, context: &TenantContext) -> Result<Response<Body>, ApiError> {
     let found = deps.control.api_clients(&context.tenant_id).await?;
-    Ok(items(found.iter().map(ApiClient::view).collect()))
+    Ok(items(views(deps, context, &found).await?))
+}
+
+/// The clients as the API shows them, each flagged (`orphaned`) when the admin who created it,
+/// the only person who saw its secret, is no longer a member of the organization, so that the
+/// other admins delete it: one read of those people's member entries.
+async fn views(
+    deps: &Deps,
+    context: &TenantContext,
+    clients: &[ApiClient],
+) -> Result<Vec<Value>, ApiError> {
+    let present = deps
+        .control
+        .members_present(
+            &context.tenant_id,
+            clients
+                .iter()
+                .filter_map(|client| client.created_by.as_ref()),
+        )
+        .await?;
+    Ok(clients
+        .iter()
+        .map(|client| {
+            let orphaned = client
+                .created_by
+                .as_ref()
+                .is_some_and(|creator| !present.contains(creator));
+            client.view(orphaned)
+        })
+        .collect())
 }
 
 async fn get(
@@ -226,7 +256,11 @@ async fn get(
         .api_client(&context.tenant_id, &id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(json(StatusCode::OK, &client.view()))
+    let view = views(deps, context, std::slice::from_ref(&client))
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::Internal("no view of the client".to_owned()))?;
+    Ok(json(StatusCode::OK, &view))
 }
 
 async fn delete(

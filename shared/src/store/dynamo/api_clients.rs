@@ -20,14 +20,18 @@ fn client_item(key: &ItemKey, client: &ApiClient) -> Item {
         .iter()
         .map(|scope| AttributeValue::S(scope.as_str().to_owned()))
         .collect();
-    Item::new(key)
+    let item = Item::new(key)
         .s("entity", "api-client")
         .s("client_id", client.client_id.as_str())
         .s("tenant_id", client.tenant_id.to_string())
         .s("name", client.name.clone())
         .value("scopes", AttributeValue::L(scopes))
         .s("principal", client.principal.as_str())
-        .n("created_ms", client.created_ms)
+        .n("created_ms", client.created_ms);
+    match &client.created_by {
+        Some(creator) => item.s("created_by", creator.as_str()),
+        None => item,
+    }
 }
 
 fn parse_client(item: &Item) -> Result<ApiClient, StoreError> {
@@ -49,6 +53,7 @@ fn parse_client(item: &Item) -> Result<ApiClient, StoreError> {
             .collect::<Result<_, _>>()?,
         principal: item.parse_s("principal", UserId::parse)?,
         created_ms: item.get_n("created_ms")?,
+        created_by: super::webhooks::optional_user(item, "created_by")?,
     })
 }
 

@@ -11,7 +11,7 @@ use super::item::key_map;
 use super::{DynamoControl, Item, backend};
 use crate::domain::time::Timestamp;
 use crate::events::{Event, EventType};
-use crate::ids::{TenantId, WebhookId};
+use crate::ids::{TenantId, UserId, WebhookId};
 use crate::keys;
 use crate::store::StoreError;
 use crate::webhooks::{ATTEMPT_RETENTION, Attempt, Pending, SigningSecret, Webhook, WebhookPart};
@@ -59,6 +59,13 @@ fn part_attributes(webhook: &Webhook, part: WebhookPart) -> Result<PartAttribute
             let secrets = serde_json::to_string(&webhook.secrets)
                 .map_err(|err| StoreError::Backend(format!("webhook secrets: {err}")))?;
             optional("secrets", Some(AttributeValue::S(secrets)));
+            optional(
+                "secret_by",
+                webhook
+                    .secret_by
+                    .as_ref()
+                    .map(|user| AttributeValue::S(user.to_string())),
+            );
         }
         WebhookPart::Delivery => {
             let number = |n: u64| AttributeValue::N(n.to_string());
@@ -95,6 +102,9 @@ fn webhook_item(webhook: &Webhook) -> Result<Item, StoreError> {
         .s("url", webhook.url.clone())
         .s("created_at", webhook.created_at.to_string())
         .n("version", webhook.version);
+    if let Some(creator) = &webhook.created_by {
+        item = item.s("created_by", creator.to_string());
+    }
     for part in [
         WebhookPart::Settings,
         WebhookPart::Secrets,
@@ -136,7 +146,18 @@ fn parse_webhook(item: &Item) -> Result<Webhook, StoreError> {
         secrets,
         created_at: item.parse_s("created_at", |raw| Timestamp::parse(raw).ok_or(()))?,
         version: item.get_n("version").unwrap_or(0),
+        created_by: optional_user(item, "created_by")?,
+        secret_by: optional_user(item, "secret_by")?,
     })
+}
+
+/// A user id attribute that older records lack.
+pub(super) fn optional_user(item: &Item, name: &str) -> Result<Option<UserId>, StoreError> {
+    if item.0.contains_key(name) {
+        item.parse_s(name, UserId::parse).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 fn pending_item(pending: &Pending) -> Result<Item, StoreError> {
