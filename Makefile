@@ -1,5 +1,5 @@
 # The logic lives in scripts/; these targets are the entry points the README documents.
-.PHONY: test dev bench bench-console fuzz fmt events openapi docs
+.PHONY: test dev bench bench-console fuzz fmt events openapi docs preflight deploy stack-policy publish-console console-rollback replay-stream-records sync checkov
 
 ## Runs the whole system on 127.0.0.1 (local DynamoDB, Cognito with the real triggers, the
 ## functions, API Gateway) until Ctrl-C, and prints a walkthrough.
@@ -39,3 +39,55 @@ bench:
 ## paint on a fresh local stack) and rewrites its section of docs/PERFORMANCE.md.
 bench-console:
 	@scripts/bench-console.sh
+
+# ---------------------------------------------------------------- AWS (docs/OPERATIONS.md)
+# ENV is an environment of samconfig.toml: dev or prod.
+ENV ?=
+ENDPOINT ?=
+define need_env
+	@[ "$(ENV)" = dev ] || [ "$(ENV)" = prod ] || { echo "error: say which environment: make $@ ENV=dev|prod" >&2; exit 1; }
+endef
+
+## Checks the account and the environment's settings before a deploy (against AWS, or
+## ENDPOINT=http://127.0.0.1:PORT for moto); fails on what it could not check, against AWS.
+preflight:
+	$(need_env)
+	@[ -x .venv/bin/python ] || scripts/bootstrap.sh
+	@.venv/bin/python scripts/preflight.py --env $(ENV) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT),--strict)
+
+## Builds and deploys the stack (the preflight first; prod asks you to confirm its change set).
+deploy: preflight
+	.venv/bin/sam build --config-env $(ENV)
+	.venv/bin/sam deploy --config-env $(ENV)
+
+## Sets stack-policy.json on the deployed stack: the user pool and the tables cannot be replaced
+## or deleted by an update.
+stack-policy:
+	$(need_env)
+	@[ -x .venv/bin/python ] || scripts/bootstrap.sh
+	@.venv/bin/python scripts/set_stack_policy.py --env $(ENV)
+
+## Builds the web console and publishes it to the deployed stack.
+publish-console:
+	$(need_env)
+	@scripts/publish_console.sh $(ENV)
+
+## Brings the previous publication of the web console back (STEPS=n for further; LIST=1 lists).
+console-rollback:
+	$(need_env)
+	@.venv/bin/python scripts/console_rollback.py --env $(ENV) $(if $(LIST),--list,--steps $(or $(STEPS),1))
+
+## Sends the stream records webhook-events failed on to it again (POSITIONS=1: the failed
+## batches, read again from the stream within 24 h; DRY_RUN=1: only says what it would do).
+replay-stream-records:
+	$(need_env)
+	@.venv/bin/python scripts/replay_stream_records.py --env $(ENV) $(if $(POSITIONS),--positions) $(if $(DRY_RUN),--dry-run)
+
+## sam sync for dev only (it skips change sets and canaries).
+sync:
+	@[ "$(ENV)" = dev ] || { echo "error: sam sync is for dev only: make sync ENV=dev (prod: make deploy ENV=prod)" >&2; exit 1; }
+	.venv/bin/sam sync --config-env dev
+
+## Scans template.yaml with checkov (settings and skips in .checkov.yaml).
+checkov:
+	@scripts/bootstrap.sh && scripts/checkov.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the local tooling into the repository, idempotently: a Python venv (.venv) with moto,
-# cfn-lint, SAM CLI, cargo-lambda and the AWS CLI. Nothing is installed outside the repo.
+# cfn-lint, SAM CLI, cargo-lambda and the AWS CLI, and one for checkov (.venv-checkov). Nothing
+# is installed outside the repo.
 source "$(dirname "$0")/lib.sh"
 
 command -v cargo >/dev/null || die "cargo is required (https://rustup.rs)"
@@ -18,6 +19,20 @@ else
   "$PY" -m pip install --quiet --progress-bar off -r "$ROOT/requirements-dev.txt"
   echo "$want" > "$stamp"
   info "installed: $("$VENV/bin/moto_server" --version 2>/dev/null | head -1 || echo moto), $("$VENV/bin/cfn-lint" --version), $("$VENV/bin/sam" --version)"
+fi
+
+# checkov, in a venv of its own (its pins conflict with the AWS CLI's: requirements-checkov.txt).
+checkov_stamp="$CHECKOV_VENV/.requirements.sha256"
+want=$(sha256sum "$ROOT/requirements-checkov.txt" | cut -d' ' -f1)
+if [[ -x "$CHECKOV_VENV/bin/checkov" && -f "$checkov_stamp" && "$(cat "$checkov_stamp")" == "$want" ]]; then
+  info "checkov is up to date (.venv-checkov)"
+else
+  step "Installing checkov into .venv-checkov (first run: about 30 seconds)"
+  [[ -x "$CHECKOV_VENV/bin/python" ]] || python3 -m venv "$CHECKOV_VENV"
+  "$CHECKOV_VENV/bin/python" -m pip install --quiet --upgrade pip
+  "$CHECKOV_VENV/bin/python" -m pip install --quiet --progress-bar off -r "$ROOT/requirements-checkov.txt"
+  echo "$want" > "$checkov_stamp"
+  info "installed: checkov $("$CHECKOV_VENV/bin/checkov" --version)"
 fi
 
 command -v node >/dev/null || die "node (20 or later) and npm are required for the local Cognito (cognito-local)"

@@ -11,8 +11,10 @@ its functions, asynchronously (Lambda API, `X-Amz-Invocation-Type: Event`), one 
 failed delivery is logged, not tried again.
 
 Patterns: literal values (the event's value, or one element of it if it is an array, equals one
-of them), nested objects, and {"prefix": "..."}. Anything else (anything-but, numeric, exists,
-suffix, wildcard, $or ...) stops the stand-in at start: no rule silently matches otherwise. Not
+of them), nested objects, {"prefix": "..."} and {"exists": true|false} (a field absent, or whose
+parent is, matches exists false). Anything else (anything-but, numeric, suffix, wildcard, $or
+...) stops the stand-in at start: no rule silently matches otherwise. The stream poller filters
+records with the same patterns (Lambda's FilterCriteria use EventBridge's syntax). Not
 done: archives, replays, input transformers, schedules, retries, dead-letter queues, targets
 other than functions.
 
@@ -76,9 +78,10 @@ def check_pattern(pattern, path="pattern"):
                 if isinstance(matcher, list):
                     raise UnsupportedPattern(f"{where}: a list inside a list")
                 prefix = isinstance(matcher, dict) and set(matcher) == {"prefix"} and isinstance(matcher["prefix"], str)
-                if isinstance(matcher, dict) and not prefix:
+                exists = isinstance(matcher, dict) and set(matcher) == {"exists"} and isinstance(matcher["exists"], bool)
+                if isinstance(matcher, dict) and not (prefix or exists):
                     raise UnsupportedPattern(f"{where}: {json.dumps(matcher)} is not supported by the local stand-in "
-                                             "(only literal values and {\"prefix\": \"...\"})")
+                                             "(only literal values, {\"prefix\": \"...\"} and {\"exists\": bool})")
         else:
             raise UnsupportedPattern(f"{where}: a value to match is a list (or an object), not {json.dumps(value)}")
 
@@ -95,6 +98,10 @@ def same_literal(expected, value):
 def matches_value(matchers, value):
     candidates = value if isinstance(value, list) else [value]
     for matcher in matchers:
+        if isinstance(matcher, dict) and "exists" in matcher:
+            if matcher["exists"]:
+                return True
+            continue
         for candidate in candidates:
             if isinstance(matcher, dict):
                 if isinstance(candidate, str) and candidate.startswith(matcher["prefix"]):
@@ -104,12 +111,23 @@ def matches_value(matchers, value):
     return False
 
 
+def matches_absent(expected):
+    """Whether a field the event lacks matches: only {"exists": false} does (also under an
+    absent object, for every field the pattern names there)."""
+    if isinstance(expected, dict):
+        return all(matches_absent(value) for value in expected.values())
+    return any(isinstance(m, dict) and m.get("exists") is False for m in expected)
+
+
 def matches(pattern, event):
-    """Whether the event matches the pattern: every key of the pattern is in the event; a list
-    matches a value equal to one of its elements (or an array with such an element); an object
-    matches an object that matches it (or an array holding one)."""
+    """Whether the event matches the pattern: every key of the pattern is in the event (but a
+    field matched with {"exists": false}); a list matches a value equal to one of its elements
+    (or an array with such an element); an object matches an object that matches it (or an
+    array holding one)."""
     for key, expected in pattern.items():
         if not isinstance(event, dict) or key not in event:
+            if matches_absent(expected):
+                continue
             return False
         value = event[key]
         if isinstance(expected, dict):

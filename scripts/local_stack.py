@@ -41,8 +41,8 @@ POOL_ID = f"{REGION}_LocalTenantry"
 CLIENT_ID = "tenantrylocalwebclient0001"
 ACCOUNT = "123456789012"
 # Fixed ports of `make dev`, each overridable; `make test` takes free ones.
-DEFAULT_PORTS = {"api": 3000, "cognito": 9229, "lambda": 9000, "dynamodb": 5010, "stripe": 12111, "mail": 5011,
-                 "bus": 5012, "machine_api": 3001, "console": 5173}
+DEFAULT_PORTS = {"api": 3000, "cognito": 9229, "lambda": 9000, "lambda_async": 9001, "dynamodb": 5010,
+                 "stripe": 12111, "mail": 5011, "bus": 5012, "machine_api": 3001, "console": 5173}
 # The payment provider's secrets the local stack puts in (moto's) SSM Parameter Store, and gives
 # the Stripe stand-in: what a deployment creates by hand (see README).
 LOCAL_STRIPE_KEY = "sk_test_local_tenantry"
@@ -54,6 +54,10 @@ LOCAL_GRACE = "30s"
 SCHEDULE_EVERY = 5.0
 # The function the tables' streams invoke (its binary); without it in the template, no poller.
 STREAM_FUNCTION = "webhook-events"
+# The values the local stack gives the template's parameters that have no default (a
+# deployment's come from samconfig.toml): the dev environment, and addresses nothing sends to.
+LOCAL_PARAMETERS = {"Environment": "dev", "MailFrom": "no-reply@tenantry.example",
+                    "AlertEmail": "ops@tenantry.example"}
 
 
 def say(message):
@@ -144,7 +148,7 @@ def local_refs(doc, tables, ports):
             "AWS::Partition": "aws", "UserPool": POOL_ID, "UserPoolClient": CLIENT_ID}
     refs.update(tables)
     for name, props in (doc.get("Parameters") or {}).items():
-        refs.setdefault(name, props.get("Default"))
+        refs.setdefault(name, LOCAL_PARAMETERS.get(name, props.get("Default")))
     # The shortest drain the template allows (the data APIs' cache plus their timeout): a local
     # migration is then as safe as a deployed one, and no slower than it must be.
     refs["MigrationDrainSeconds"] = str(doc["Parameters"]["MigrationDrainSeconds"]["MinValue"])
@@ -157,16 +161,34 @@ def local_refs(doc, tables, ports):
     # 127.0.0.1, over http.
     if "WebhookUrlPolicy" in (doc.get("Parameters") or {}):
         refs["WebhookUrlPolicy"] = "loopback-http"
+    unset = sorted(name for name in (doc.get("Parameters") or {}) if refs.get(name) is None)
+    if unset:
+        raise StackError(f"the template's parameters {', '.join(unset)} have no default: give them a local value "
+                         "in LOCAL_PARAMETERS (scripts/local_stack.py)")
     # The event buses: !Ref is a bus's name, and !GetAtt gives its name or ARN.
     for logical_id, props in template.resources(doc, "AWS::Events::EventBus"):
         name = template.resolve(props["Name"], STACK_NAME, refs)
         refs.update({logical_id: name, f"{logical_id}.Name": name,
                      f"{logical_id}.Arn": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"})
-    # Queues are named in environment variables only (nothing sends to one locally).
+    # The queues are made in the local moto (create_queues), at its address.
     for logical_id, props in template.resources(doc, "AWS::SQS::Queue"):
         name = template.resolve(props["QueueName"], STACK_NAME, refs)
         refs[f"{logical_id}.Arn"] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+        refs[logical_id] = queue_url(ports, name)
+    # SES configuration sets: !Ref is the name (made in the local SES by verify_mail_sender).
+    for logical_id, props in template.resources(doc, "AWS::SES::ConfigurationSet"):
+        refs[logical_id] = template.resolve(props["Name"], STACK_NAME, refs)
     return refs
+
+
+def queue_url(ports, name):
+    """A queue's URL in the local moto (moto answers with its own address and the account)."""
+    return f"http://127.0.0.1:{ports['dynamodb']}/{ACCOUNT}/{name}"
+
+
+def local_conditions(doc, refs):
+    """The template's conditions with the local parameter values (the dev environment)."""
+    return template.evaluate_conditions(doc, refs)
 
 
 def event_rules(doc, refs):
@@ -216,18 +238,30 @@ def event_rules(doc, refs):
     return {"buses": buses, "rules": rules, "undelivered": undelivered}
 
 
-def stream_mapping(doc):
+def stream_mapping(doc, tables):
     """How the template maps the tables' streams to STREAM_FUNCTION, for the stream poller: None
-    without that function; else the smallest batch size of its DynamoDB events, and whether they
-    all report batch item failures (FunctionResponseTypes: [ReportBatchItemFailures])."""
+    without that function; else the smallest batch size of its DynamoDB events, whether they
+    all report batch item failures (FunctionResponseTypes: [ReportBatchItemFailures]), and each
+    table's filter patterns (FilterCriteria), by table name (`tables`: logical id -> name)."""
     for props in functions(doc).values():
         if binary_of(props) != STREAM_FUNCTION:
             continue
         events = [event.get("Properties") or {} for event in (props.get("Events") or {}).values()
                   if event.get("Type") == "DynamoDB"]
+        filters = {}
+        for event in events:
+            patterns = [json.loads(f["Pattern"]) for f in (event.get("FilterCriteria") or {}).get("Filters") or []]
+            stream = event.get("Stream")
+            logical = (stream.get("Fn::GetAtt") or [None])[0] if isinstance(stream, dict) else None
+            if patterns and logical not in tables:
+                raise StackError(f"{STREAM_FUNCTION}: a filtered stream of {stream!r}, which is not one of the "
+                                 "template's tables: the local poller cannot filter it")
+            if patterns:
+                filters[tables[logical]] = patterns
         return {"batch_size": min([int(event.get("BatchSize", 100)) for event in events] or [100]),
                 "report_failures": bool(events) and all(
-                    "ReportBatchItemFailures" in (event.get("FunctionResponseTypes") or []) for event in events)}
+                    "ReportBatchItemFailures" in (event.get("FunctionResponseTypes") or []) for event in events),
+                "filters": filters}
     return None
 
 
@@ -235,6 +269,7 @@ def function_environment(doc, tables, ports):
     """The union of the functions' environment variables, resolved for the local stack. A value
     naming one of the template's functions becomes that function's local name (its binary)."""
     refs = local_refs(doc, tables, ports)
+    conditions = local_conditions(doc, refs)
     by_deployed_name = {
         template.resolve(props["FunctionName"], STACK_NAME, refs): binary_of(props)
         for props in functions(doc).values()
@@ -245,8 +280,10 @@ def function_environment(doc, tables, ports):
         variables = dict(global_vars)
         variables.update(props.get("Environment", {}).get("Variables", {}))
         for name, value in variables.items():
-            resolved = str(template.resolve(value, STACK_NAME, refs))
-            env[name] = by_deployed_name.get(resolved, resolved)
+            resolved = str(template.resolve(value, STACK_NAME, refs, conditions))
+            # A function named with its alias (name:live) is the same binary here.
+            function, _, _ = resolved.partition(":")
+            env[name] = by_deployed_name.get(resolved) or by_deployed_name.get(function, resolved)
     env["RUST_LOG"] = os.environ.get("RUST_LOG", "info")
     # No event source mappings here: the stream poller reads every table's stream, silo tables
     # included, so tenant-jobs maps none.
@@ -286,8 +323,12 @@ def cognito_files(doc, ports):
     fns = functions(doc)
 
     def trigger(arn):
-        logical = arn["Fn::GetAtt"][0]
+        # !GetAtt Function.Arn, or !Ref Function.Alias (the live alias).
+        logical = arn["Fn::GetAtt"][0] if "Fn::GetAtt" in arn else arn["Ref"].split(".", 1)[0]
         return binary_of(fns[logical])
+
+    refs = local_refs(doc, {}, ports)
+    conditions = local_conditions(doc, refs)
 
     lambda_config = pool.get("LambdaConfig", {})
     triggers = {}
@@ -350,7 +391,7 @@ def cognito_files(doc, ports):
         "ClientId": CLIENT_ID,
         "ClientName": "tenantry-local-web",
         "UserPoolId": POOL_ID,
-        "ExplicitAuthFlows": client.get("ExplicitAuthFlows", []),
+        "ExplicitAuthFlows": template.resolve(client.get("ExplicitAuthFlows", []), STACK_NAME, refs, conditions),
         "ReadAttributes": client.get("ReadAttributes", []),
         "WriteAttributes": client.get("WriteAttributes", []),
         "IdTokenValidity": client.get("IdTokenValidity"),
@@ -475,7 +516,8 @@ def up(args):
         stack.wait_http("cognito", cognito, f"{cognito_url}/health", 60)
 
         put_payment_secrets(dynamodb_url, doc)
-        verify_mail_sender(mail_url, doc)
+        verify_mail_sender(mail_url, doc, ports)
+        create_queues(dynamodb_url, doc, ports)
 
         say(f"Starting the Stripe stand-in on 127.0.0.1:{ports['stripe']}")
         stripe_url = f"http://127.0.0.1:{ports['stripe']}"
@@ -502,6 +544,9 @@ def up(args):
 
         say(f"Starting the functions (cargo lambda watch) on 127.0.0.1:{ports['lambda']}")
         lambda_url = f"http://127.0.0.1:{ports['lambda']}"
+        # The functions' own invocations go through the asynchronous-invocation stand-in, so a
+        # job they dispatch runs in the background, as in Lambda.
+        async_lambda_url = f"http://127.0.0.1:{ports['lambda_async']}"
         function_env = dict(os.environ)
         function_env.update({
             "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
@@ -509,8 +554,9 @@ def up(args):
             "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
             "AWS_ENDPOINT_URL_STS": dynamodb_url,
             "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": cognito_url,
-            "AWS_ENDPOINT_URL_LAMBDA": lambda_url,
+            "AWS_ENDPOINT_URL_LAMBDA": async_lambda_url,
             "AWS_ENDPOINT_URL_SSM": dynamodb_url,
+            "AWS_ENDPOINT_URL_SQS": dynamodb_url,
             "AWS_ENDPOINT_URL_SESV2": mail_url,
             "AWS_ENDPOINT_URL_EVENTBRIDGE": bus_url,
         })
@@ -520,17 +566,24 @@ def up(args):
         watch = stack.start("functions", [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "-A", "127.0.0.1",
                                           "-P", str(ports["lambda"]), "--ignore-changes"], env=function_env)
         stack.wait_http("functions", watch, f"{lambda_url}/", 120)
+        say(f"Starting the asynchronous invocations' stand-in on 127.0.0.1:{ports['lambda_async']} (log: async.log)")
+        invoker = stack.start("async", [str(VENV_BIN / "python"), str(ROOT / "scripts" / "async_invoke.py"),
+                                        "--port", str(ports["lambda_async"]), "--lambda-endpoint", lambda_url])
+        stack.wait_http("async", invoker, f"{async_lambda_url}/", 30)
 
-        mapping = stream_mapping(doc)
+        mapping = stream_mapping(doc, tables)
         polling = mapping is not None
         if polling:
             say(f"Starting the stream poller: the tables' streams to {STREAM_FUNCTION} (log: streams.log)")
             if not mapping["report_failures"]:
                 say(f"  {STREAM_FUNCTION}'s DynamoDB events do not all have FunctionResponseTypes: "
                     "[ReportBatchItemFailures]: as in AWS, the batchItemFailures it answers are ignored")
+            filters_file = directory / "stream-filters.json"
+            filters_file.write_text(json.dumps(mapping["filters"], indent=2))
             stack.start("streams", [str(VENV_BIN / "python"), str(ROOT / "scripts" / "stream_poller.py"),
                                     "--dynamodb-endpoint", dynamodb_url, "--lambda-endpoint", lambda_url,
-                                    "--function", STREAM_FUNCTION, "--batch-size", str(mapping["batch_size"])]
+                                    "--function", STREAM_FUNCTION, "--batch-size", str(mapping["batch_size"]),
+                                    "--filters", str(filters_file)]
                         + (["--report-batch-item-failures"] if mapping["report_failures"] else []))
         else:
             say(f"No function {STREAM_FUNCTION} in template.yaml: the tables' streams are not polled")
@@ -651,12 +704,28 @@ def put_payment_secrets(endpoint, doc):
         client.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
 
 
-def verify_mail_sender(endpoint, doc):
-    """SES (moto's) sends only from a verified address: the template's sender is verified. What
-    is sent is kept by moto; `scripts/tenantry mail EMAIL` shows it."""
+def verify_mail_sender(endpoint, doc, ports):
+    """SES (moto's) sends only from a verified address: the local sender is verified, and the
+    template's configuration sets exist. What is sent is kept by moto; `scripts/tenantry mail
+    EMAIL` shows it."""
     client = boto3.client("ses", endpoint_url=endpoint, region_name=REGION,
                           aws_access_key_id="local", aws_secret_access_key="local")
-    client.verify_email_identity(EmailAddress=doc["Parameters"]["MailFrom"]["Default"])
+    client.verify_email_identity(EmailAddress=LOCAL_PARAMETERS["MailFrom"])
+    refs = local_refs(doc, {}, ports)
+    for logical_id, _ in template.resources(doc, "AWS::SES::ConfigurationSet"):
+        client.create_configuration_set(ConfigurationSet={"Name": refs[logical_id]})
+
+
+def create_queues(endpoint, doc, ports):
+    """The template's SQS queues, in the local moto (where a function's failed work is kept)."""
+    client = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION,
+                          aws_access_key_id="local", aws_secret_access_key="local")
+    refs = local_refs(doc, {}, ports)
+    for logical_id, props in template.resources(doc, "AWS::SQS::Queue"):
+        name = template.resolve(props["QueueName"], STACK_NAME, refs)
+        url = client.create_queue(QueueName=name)["QueueUrl"]
+        if url != refs[logical_id]:
+            raise StackError(f"the local SQS answered {url} for {name}, not {refs[logical_id]} (scripts/local_stack.py)")
 
 
 def create_tables(endpoint):

@@ -4,17 +4,20 @@
 # its client, from the stack's outputs), uploads it to the stack's private bucket and makes
 # CloudFront serve the new version.
 #
-#   scripts/publish_console.sh [STACK_NAME]      (default: samconfig.toml's stack_name)
+#   scripts/publish_console.sh ENV        (an environment of samconfig.toml: dev, prod; make publish-console ENV=...)
 #
-# Needs the AWS CLI with credentials for the stack's account, and Node.js with npm.
+# Needs the AWS CLI with credentials for the stack's account, and Node.js with npm. The bucket
+# keeps every version: scripts/console_rollback.py brings an earlier publication back.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-stack=${1:-$(sed -n 's/^stack_name *= *"\(.*\)"/\1/p' samconfig.toml | head -n 1)}
-[[ -n "$stack" ]] || die "no stack name: pass it, or set stack_name in samconfig.toml"
+env=${1:-}
+[[ -n "$env" ]] || die "which environment? scripts/publish_console.sh dev|prod (samconfig.toml)"
+read -r stack region < <("$PY" -c 'import sys; sys.path.insert(0, "scripts"); import samconfig
+c = samconfig.load(sys.argv[1]); print(c["stack_name"], c["region"] or "")' "$env" 2>/dev/null) \
+  || die "samconfig.toml has no environment $env"
 command -v aws >/dev/null || die "the AWS CLI is needed (scripts/bootstrap.sh installs it in .venv)"
-region=$(aws configure get region || true)
-region=${AWS_REGION:-${region:-$AWS_DEFAULT_REGION}}
+region=${region:-${AWS_REGION:-$AWS_DEFAULT_REGION}}
 
 output() {
   aws cloudformation describe-stacks --stack-name "$stack" --region "$region" \
@@ -27,7 +30,7 @@ pool=$(output UserPoolId)
 client=$(output UserPoolClientId)
 url=$(output ConsoleDistributionUrl)
 for value in "$bucket" "$distribution" "$pool" "$client"; do
-  [[ -n "$value" && "$value" != "None" ]] || die "$stack lacks the console's outputs: deploy this template first (sam build && sam deploy)"
+  [[ -n "$value" && "$value" != "None" ]] || die "$stack lacks the console's outputs: deploy this template first (make deploy ENV=$env)"
 done
 
 step "Building the console (npm run console:build)"
@@ -40,7 +43,7 @@ python3 - "$region" "$pool" "$client" > console/dist/config.json <<'PY'
 import json, sys
 region, pool, client = sys.argv[1:4]
 print(json.dumps({"apiUrl": "/api", "cognitoEndpoint": f"https://cognito-idp.{region}.amazonaws.com/",
-                  "region": region, "userPoolId": pool, "clientId": client}))
+                  "region": region, "userPoolId": pool, "clientId": client, "signInFlow": "USER_SRP_AUTH"}))
 PY
 
 step "Uploading to s3://$bucket"
@@ -54,4 +57,4 @@ done
 
 step "Invalidating /index.html and /config.json in CloudFront"
 aws cloudfront create-invalidation --distribution-id "$distribution" --paths /index.html /config.json >/dev/null
-info "The console: $url (set the stack's ConsoleUrl parameter to it, or to your own domain, so e-mails and payment pages lead there)"
+info "The console: $(output ConsoleUrl) (CloudFront's name for it: $url)"

@@ -150,8 +150,11 @@ def main():
     parser.add_argument("--client-id", required=True)
     parser.add_argument("--docs-url", help="the API reference page, if one is served")
     args = parser.parse_args()
+    # cognito-local has no SRP: the local console signs in with the password flow, which the
+    # local and dev app clients allow (the production one does not).
     args.config = {"apiUrl": "/api", "cognitoEndpoint": "/cognito/", "region": args.region,
-                   "userPoolId": args.user_pool_id, "clientId": args.client_id}
+                   "userPoolId": args.user_pool_id, "clientId": args.client_id,
+                   "signInFlow": "USER_PASSWORD_AUTH"}
     if args.docs_url:
         args.config["docsUrl"] = args.docs_url
     Handler.settings = args

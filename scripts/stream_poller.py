@@ -11,9 +11,11 @@ from Lambda: one batch at a time per shard, a child shard after its parent; an e
 the batch again, and so does a failure the function reports (`batchItemFailures`), from the first
 failed record, when the mapping reports batch item failures (ReportBatchItemFailures; without it,
 as in AWS, such an answer is a success, logged); again after 1 s, doubling to 10 s, never skipping
-a record. What it does not: a parallelization factor, bisecting a failed batch, a maximum record
-age or retry count, failure destinations, filters, tumbling windows; and it polls every table with
-a stream, where AWS invokes the function only for the streams it is mapped to. Each invocation's
+a record. A table's filters (the mapping's FilterCriteria, given by table name) are applied as
+Lambda applies them: a record that matches none of them is dropped before batching, and counts
+as read. What it does not: a parallelization factor, bisecting a failed batch, a maximum record
+age or retry count, failure destinations, tumbling windows; and it polls every table with a
+stream, where AWS invokes the function only for the streams it is mapped to. Each invocation's
 outcome is a line of its log; an endpoint that does not answer is logged and tried again.
 
 A table created while it runs (a premium tenant's silo table) has its stream read from its start
@@ -24,7 +26,11 @@ after whatever came next (the switch to the new table). The tables there at its 
 template's, mapped with the stack) are read at once.
 
     stream_poller.py --dynamodb-endpoint http://127.0.0.1:5010 --lambda-endpoint http://127.0.0.1:9000 \\
-        [--function webhook-events] [--batch-size 100] [--report-batch-item-failures] [--new-stream-delay 10]
+        [--function webhook-events] [--batch-size 100] [--report-batch-item-failures] [--filters FILE] \\
+        [--new-stream-delay 10]
+
+The filters file: {"<table name>": [pattern, ...]}, EventBridge patterns as Lambda takes them
+(the local stand-in's subset: see bus_standin.py); a table not in it is not filtered.
 """
 
 import argparse
@@ -37,6 +43,8 @@ import urllib.request
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+
+from bus_standin import check_pattern, matches
 
 REGION = "us-east-1"
 CREDENTIALS = Credentials("local", "local")
@@ -191,6 +199,11 @@ def judge(status, function_error, body, sequence_numbers, report_failures=True):
     return first, f"{len(failures)} reported failed, the first {sequence_numbers[first]}"
 
 
+def wanted(record, patterns):
+    """Whether a record passes a mapping's filters: no filters, or one pattern it matches."""
+    return not patterns or any(matches(pattern, record) for pattern in patterns)
+
+
 def invoke(lambda_url, function, records, report_failures):
     """Invokes the function synchronously with the records; judge's answer."""
     body = json.dumps({"Records": records}).encode()
@@ -246,12 +259,14 @@ class Stream:
 
 
 class Poller:
-    def __init__(self, dynamodb_url, lambda_url, function, batch_size, report_failures, new_stream_delay=10.0):
+    def __init__(self, dynamodb_url, lambda_url, function, batch_size, report_failures, filters=None,
+                 new_stream_delay=10.0):
         self.dynamodb = dynamodb_url
         self.lambda_url = lambda_url
         self.function = function
         self.batch = batch_size
         self.report_failures = report_failures
+        self.filters = filters or {}  # table name -> patterns
         self.new_stream_delay = new_stream_delay
         self.tables = {}          # table name -> its stream's ARN (or None)
         self.streams = {}         # stream ARN -> Stream
@@ -323,7 +338,12 @@ class Poller:
         records = answer.get("Records", [])
         shard.iterator = answer.get("NextShardIterator")
         if records:
-            shard.pending += [lambda_record(record, stream.arn) for record in records]
+            delivered = [lambda_record(record, stream.arn) for record in records]
+            patterns = self.filters.get(stream.table)
+            kept = [record for record in delivered if wanted(record, patterns)]
+            if len(kept) < len(delivered):
+                log(f"{stream.table} {len(delivered) - len(kept)} records filtered out")
+            shard.pending += kept
             shard.last = records[-1]["dynamodb"]["SequenceNumber"]
         if shard.iterator is None:
             shard.closed = True
@@ -404,12 +424,20 @@ def main():
     parser.add_argument("--report-batch-item-failures", action="store_true",
                         help="the mapping's FunctionResponseTypes has ReportBatchItemFailures: the function's "
                              "batchItemFailures are sent again (else they are ignored, as Lambda does)")
+    parser.add_argument("--filters", help="a JSON file: each table's filter patterns (FilterCriteria)")
     args = parser.parse_args()
     if args.batch_size < 1:
         parser.error("--batch-size: at least 1")
+    filters = {}
+    if args.filters:
+        with open(args.filters) as file:
+            filters = json.load(file)
+        for table, patterns in filters.items():
+            for pattern in patterns:
+                check_pattern(pattern, f"{table}'s filter")
     try:
         Poller(args.dynamodb_endpoint.rstrip("/"), args.lambda_endpoint.rstrip("/"), args.function,
-               args.batch_size, args.report_batch_item_failures, args.new_stream_delay).run()
+               args.batch_size, args.report_batch_item_failures, filters, args.new_stream_delay).run()
     except KeyboardInterrupt:
         return 0
 

@@ -1,10 +1,14 @@
 """A stand-in for the few Stripe API calls Tenantry makes, for the local stack (no Stripe account,
-no network): customers, prices looked up by key, Checkout Sessions of subscriptions, and
-customer-portal sessions, answered in Stripe's shapes; a checkout page whose "Pay" button (or
-`POST /checkout/<id>/pay`) starts the subscription, and test routes that fail a payment or cancel
-a subscription. Each of those sends the webhook events Stripe would, signed with the endpoint's
+no network): customers, prices looked up by key, Checkout Sessions of subscriptions (created,
+listed, expired), customer-portal sessions, and subscriptions (read, cancelled), answered in
+Stripe's shapes; a checkout page whose "Pay" button (or `POST /checkout/<id>/pay`) starts the
+subscription, and test routes that fail a payment, cancel a subscription, switch its plan as the
+customer portal does (the price changes, the metadata stays), or pay a page that was expired
+meanwhile (a payment Stripe completed just before the expiry). Each of those sends the webhook events Stripe would, signed with the endpoint's
 secret exactly as Stripe signs them (`Stripe-Signature: t=...,v1=HMAC-SHA256(secret, "t.body")`),
-to the API's `/billing/webhook`, retrying a failed delivery a few times.
+to the API's `/billing/webhook`, retrying a failed delivery a few times: at once for the
+customer's steps (the step answers once its events are delivered), in the background for API
+calls (the service's own request must not wait for its webhook).
 
 It keeps everything in memory and does not do: payment methods, taxes, coupons, proration,
 trials, Stripe's retry schedule of failed invoices, or anything of its API not listed here.
@@ -86,6 +90,63 @@ class Standin:
             self.sessions[session_id] = session
         return public(session)
 
+    def list_sessions(self, query):
+        customer = (query.get("customer") or [None])[0]
+        status = (query.get("status") or [None])[0]
+        with self.lock:
+            found = [public(s) for s in self.sessions.values()
+                     if (customer is None or s["customer"] == customer) and (status is None or s["status"] == status)]
+        return {"object": "list", "data": found, "has_more": False, "url": "/v1/checkout/sessions"}
+
+    def expire_session(self, session_id):
+        with self.lock:
+            session = self.sessions.get(session_id)
+            if session is None:
+                raise ApiError(404, f"No such checkout.session: '{session_id}'")
+            if session["status"] != "open":
+                raise ApiError(400, f"Only Checkout Sessions with a status in [open] can be expired; "
+                                    f"this one is {session['status']}.")
+            session.update(status="expired")
+            return public(session)
+
+    def subscription(self, subscription_id):
+        found = self.subscriptions.get(subscription_id)
+        if found is None:
+            raise ApiError(404, f"No such subscription: '{subscription_id}'")
+        return public(found)
+
+    def cancel_subscription(self, subscription_id, query):
+        with self.lock:
+            found = self.subscriptions.get(subscription_id)
+            if found is None:
+                raise ApiError(404, f"No such subscription: '{subscription_id}'")
+            if found["status"] == "canceled":
+                raise ApiError(400, f"The subscription {subscription_id} is already canceled.")
+            now = int(time.time())
+            found.update(status="canceled", ended_at=now, canceled_at=now,
+                         _cancellation={"invoice_now": (query.get("invoice_now") or ["false"])[0],
+                                        "prorate": (query.get("prorate") or ["true"])[0]})
+        # Stripe answers the API call first and sends the event later: the caller may be the
+        # very function that receives it.
+        self.send_later("customer.subscription.deleted", public(found))
+        return public(found)
+
+    def change_plan(self, customer, form):
+        """What the customer portal does when the customer switches plan: the subscription's
+        price changes; its metadata stays as checkout wrote it."""
+        key = f"{form.get('plan')}_{form.get('interval', 'month')}"
+        if key not in self.prices:
+            raise ApiError(400, f"No price {key}.")
+        subscription = self.live_subscription(customer)
+        with self.lock:
+            subscription["items"]["data"][0]["price"] = self.prices[key]
+        self.send("customer.subscription.updated", public(subscription))
+        return public(subscription)
+
+    def subscriptions_of(self, customer):
+        return [{**public(s), "cancellation": s.get("_cancellation")}
+                for s in self.subscriptions.values() if s["customer"] == customer]
+
     def portal(self, form):
         customer = form.get("customer")
         if customer not in self.customers:
@@ -94,12 +155,14 @@ class Standin:
                 "return_url": form.get("return_url"), "url": f"{self.base_url}/portal/{customer}"}
 
     # ------------------------------------------------------------ what a customer does
-    def pay(self, session_id):
+    def pay(self, session_id, even_expired=False):
         with self.lock:
             session = self.sessions.get(session_id)
             if session is None:
                 raise ApiError(404, "No such checkout session.")
-            if session["status"] != "open":
+            if session["status"] == "expired" and not even_expired:
+                raise ApiError(400, "This Checkout Session is no longer active: it has expired.")
+            if session["status"] not in ("open", "expired"):
                 return session
             now = int(time.time())
             price = session["_price"]
@@ -165,6 +228,9 @@ class Standin:
                                                     "metadata": subscription["metadata"]}}}
 
     # ------------------------------------------------------------ webhooks
+    def send_later(self, kind, obj):
+        threading.Thread(target=self.send, args=(kind, obj), daemon=True).start()
+
     def send(self, kind, obj):
         event = {"id": self.new_id("evt"), "object": "event", "type": kind, "api_version": "2025-03-31.basil",
                  "created": int(time.time()), "livemode": False, "data": {"object": obj}}
@@ -256,16 +322,33 @@ def handler_for(standin):
                         raise ApiError(404, "No such checkout session.")
                     price = session["_price"]
                     amount = f"{price['unit_amount'] / 100:.2f} {price['currency'].upper()} / {price['recurring']['interval']}"
-                    state = ("<p>Paid.</p>" if session["status"] != "open" else
+                    state = ("<p>This page has expired.</p>" if session["status"] == "expired" else
+                             "<p>Paid.</p>" if session["status"] != "open" else
                              f"<form method=post action='/checkout/{session['id']}/pay'>"
                              f"<button type=submit>Pay {html.escape(amount)}</button></form>")
                     self.send_page(200, page("Checkout", f"<h1>{html.escape(price['lookup_key'])}</h1>{state}"))
                 elif len(parts) == 2 and parts[0] == "portal":
-                    self.send_page(200, page("Billing portal", f"<h1>Customer {html.escape(parts[1])}</h1>"
-                                             f"<form method=post action='/test/customers/{parts[1]}/cancel'>"
+                    customer = html.escape(parts[1])
+                    switch = "".join(
+                        f"<form method=post action='/test/customers/{customer}/change-plan'>"
+                        f"<input type=hidden name=plan value={plan}><input type=hidden name=interval value=month>"
+                        f"<button type=submit>Switch to {plan}</button></form>" for plan in PLANS)
+                    self.send_page(200, page("Billing portal", f"<h1>Customer {customer}</h1>{switch}"
+                                             f"<form method=post action='/test/customers/{customer}/cancel'>"
                                              f"<button type=submit>Cancel the subscription</button></form>"))
                 elif url.path in ("/", "/health"):
                     self.send_json(200, {"ok": True})
+                elif len(parts) == 3 and parts[:2] == ["v1", "subscriptions"]:
+                    if self.authorized():
+                        self.send_json(200, standin.subscription(parts[2]))
+                elif url.path == "/v1/checkout/sessions":
+                    if self.authorized():
+                        self.send_json(200, standin.list_sessions(urllib.parse.parse_qs(url.query)))
+                elif len(parts) == 4 and parts[0] == "test" and parts[1] in ("customers", "emails") \
+                        and parts[3] == "subscriptions":
+                    customer = parts[2] if parts[1] == "customers" else standin.customer_by_email(
+                        urllib.parse.unquote(parts[2]))
+                    self.send_json(200, {"data": standin.subscriptions_of(customer)})
                 else:
                     self.send_page(200, page("Tenantry", f"<p>{html.escape(url.path)}</p>"))
             except ApiError as err:
@@ -288,6 +371,16 @@ def handler_for(standin):
                 elif len(parts) == 3 and parts[0] == "checkout" and parts[2] == "pay":
                     session = standin.pay(parts[1])
                     self.send_page(303, page("Paid", "<p>Paid.</p>"), location=session.get("success_url"))
+                elif len(parts) == 5 and parts[:2] == ["v1", "checkout"] and parts[2] == "sessions" and parts[4] == "expire":
+                    if self.authorized():
+                        self.send_json(200, standin.expire_session(parts[3]))
+                elif len(parts) == 4 and parts[:2] == ["test", "checkout"] and parts[3] == "pay-late":
+                    self.send_json(200, public(standin.pay(parts[2], even_expired=True)))
+                elif len(parts) == 4 and parts[0] == "test" and parts[1] in ("customers", "emails") \
+                        and parts[3] == "change-plan":
+                    customer = parts[2] if parts[1] == "customers" else standin.customer_by_email(
+                        urllib.parse.unquote(parts[2]))
+                    self.send_json(200, standin.change_plan(customer, form))
                 elif len(parts) == 4 and parts[0] == "test" and parts[1] in ("customers", "emails"):
                     customer = parts[2] if parts[1] == "customers" else standin.customer_by_email(
                         urllib.parse.unquote(parts[2]))
@@ -306,6 +399,18 @@ def handler_for(standin):
                         self.send_json(200, action(customer))
                 else:
                     raise ApiError(404, f"Unrecognized request URL (POST: {url.path}).")
+            except ApiError as err:
+                self.send_json(err.status, {"error": {"type": "invalid_request_error", "message": err.message}})
+
+        def do_DELETE(self):
+            url = urllib.parse.urlsplit(self.path)
+            parts = url.path.strip("/").split("/")
+            try:
+                if len(parts) == 3 and parts[:2] == ["v1", "subscriptions"]:
+                    if self.authorized():
+                        self.send_json(200, standin.cancel_subscription(parts[2], urllib.parse.parse_qs(url.query)))
+                else:
+                    raise ApiError(404, f"Unrecognized request URL (DELETE: {url.path}).")
             except ApiError as err:
                 self.send_json(err.status, {"error": {"type": "invalid_request_error", "message": err.message}})
 

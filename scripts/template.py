@@ -47,24 +47,29 @@ def resources(template, type_name):
             yield logical_id, resource.get("Properties", {}) or {}
 
 
-def resolve(value, stack_name, refs=None):
+def resolve(value, stack_name, refs=None, conditions=None):
     """Resolves the intrinsic forms the local stack needs: plain strings, !Sub with
-    ${AWS::StackName} (and names in `refs`), !Ref of names in `refs`, and !GetAtt of the
-    attributes `refs` holds as "LogicalId.Attribute"."""
+    ${AWS::StackName} (and names in `refs`), !Ref of names in `refs`, !GetAtt of the
+    attributes `refs` holds as "LogicalId.Attribute", !Select and !Split, and !If of the
+    conditions in `conditions` (name -> bool, see evaluate_conditions)."""
     refs = dict(refs or {})
     refs.setdefault("AWS::StackName", stack_name)
     refs.setdefault("AWS::Region", "us-east-1")
     refs.setdefault("AWS::AccountId", "123456789012")
-    if isinstance(value, str):
+    if isinstance(value, (str, int, float, bool)):
         return value
+    if isinstance(value, list):
+        return [resolve(item, stack_name, refs, conditions) for item in value]
     if isinstance(value, dict) and "Fn::Sub" in value:
         text = value["Fn::Sub"]
         if isinstance(text, list):
             text, extra = text
-            refs.update({k: resolve(v, stack_name, refs) for k, v in extra.items()})
+            refs.update({k: resolve(v, stack_name, refs, conditions) for k, v in extra.items()})
 
         def substitute(match):
             name = match.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
             if name not in refs:
                 raise ValueError(f"cannot resolve ${{{name}}} locally")
             return str(refs[name])
@@ -78,4 +83,50 @@ def resolve(value, stack_name, refs=None):
         if name not in refs:
             raise ValueError(f"cannot resolve !GetAtt {name} locally")
         return refs[name]
+    if isinstance(value, dict) and "Fn::Select" in value:
+        index, items = value["Fn::Select"]
+        return resolve(items, stack_name, refs, conditions)[int(index)]
+    if isinstance(value, dict) and "Fn::Split" in value:
+        delimiter, text = value["Fn::Split"]
+        return str(resolve(text, stack_name, refs, conditions)).split(delimiter)
+    if isinstance(value, dict) and "Fn::If" in value:
+        name, when_true, when_false = value["Fn::If"]
+        if conditions is None or name not in conditions:
+            raise ValueError(f"cannot resolve !If {name} locally")
+        return resolve(when_true if conditions[name] else when_false, stack_name, refs, conditions)
     raise ValueError(f"cannot resolve {value!r} locally")
+
+
+def evaluate_conditions(doc, refs):
+    """The template's Conditions, evaluated with the parameter values in `refs`."""
+    definitions = doc.get("Conditions") or {}
+    done = {}
+
+    def value(v):
+        if isinstance(v, dict) and "Ref" in v:
+            if v["Ref"] not in refs:
+                raise ValueError(f"cannot resolve !Ref {v['Ref']} in a condition locally")
+            return refs[v["Ref"]]
+        return v
+
+    def evaluate(expression):
+        if isinstance(expression, dict) and len(expression) == 1:
+            (key, arg), = expression.items()
+            if key == "Condition":
+                return condition(arg)
+            if key == "Fn::Equals":
+                return str(value(arg[0])) == str(value(arg[1]))
+            if key == "Fn::Not":
+                return not evaluate(arg[0])
+            if key == "Fn::And":
+                return all(evaluate(a) for a in arg)
+            if key == "Fn::Or":
+                return any(evaluate(a) for a in arg)
+        raise ValueError(f"cannot evaluate the condition {expression!r} locally")
+
+    def condition(name):
+        if name not in done:
+            done[name] = evaluate(definitions[name])
+        return done[name]
+
+    return {name: condition(name) for name in definitions}

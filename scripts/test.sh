@@ -11,10 +11,11 @@ step "Formatting and lints (cargo fmt --check, cargo clippy -D warnings)"
 cargo fmt --all -- --check || die "code is not formatted: run cargo fmt --all"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-step "Template and API document checks (cfn-lint, sam validate --lint, docs/openapi.json)"
-cfn-lint template.yaml
+step "Template and API document checks (cfn-lint with informational rules, sam validate --lint, checkov, docs/openapi.json)"
+cfn-lint --include-checks I -- template.yaml console-firewall.yaml
 sam validate --lint --template template.yaml 2>&1 | grep -v -i telemetry || true
 sam validate --lint --template template.yaml >/dev/null 2>&1 || die "sam validate --lint failed"
+"$ROOT/scripts/checkov.sh"
 "$PY" "$ROOT/scripts/openapi.py" --check
 
 "$ROOT/scripts/test-iam.sh"
@@ -22,7 +23,7 @@ sam validate --lint --template template.yaml >/dev/null 2>&1 || die "sam validat
 step "The API reference page in a real browser (scripts/docs_test.mjs: Chromium, every operation, nothing from another origin, 375 px)"
 node "$ROOT/scripts/docs_test.mjs"
 
-step "The local stand-ins' unit tests (scripts/test_*.py: EventBridge patterns and checks, stream batches, the console's server)"
+step "The scripts' tests (scripts/test_*.py: the stand-ins' patterns, checks and stream filters, the console's server; against moto: the preflight, the replay of stream records, the console's rollback)"
 PYTHONDONTWRITEBYTECODE=1 "$PY" -m unittest discover -b -s "$ROOT/scripts" -p 'test_*.py'
 
 RUN_DIR="$ROOT/.local/test"

@@ -62,10 +62,64 @@ class Patterns(unittest.TestCase):
         bus_standin.check_pattern({"source": ["a"], "detail": {"kind": [{"prefix": "x"}, "y", 1, None]}})
         for pattern in ({}, [], {"source": "tenantry"}, {"source": []}, {"source": [["a"]]},
                         {"detail": {"n": [{"numeric": [">", 1]}]}}, {"source": [{"anything-but": "a"}]},
-                        {"detail": {"x": [{"exists": True}]}}, {"source": [{"suffix": "a"}]},
+                        {"detail": {"x": [{"exists": "yes"}]}}, {"source": [{"suffix": "a"}]},
                         {"source": [{"prefix": {"equals-ignore-case": "a"}}]}, {"$or": [{"source": ["a"]}]}):
             with self.subTest(pattern=pattern), self.assertRaises(bus_standin.UnsupportedPattern):
                 bus_standin.check_pattern(pattern)
+
+
+    def test_exists(self):
+        bus_standin.check_pattern({"detail": {"x": [{"exists": False}]}, "source": [{"exists": True}]})
+        self.assertTrue(bus_standin.matches({"detail": {"tier": [{"exists": True}]}}, EVENT))
+        self.assertFalse(bus_standin.matches({"detail": {"tier": [{"exists": False}]}}, EVENT))
+        self.assertTrue(bus_standin.matches({"detail": {"missing": [{"exists": False}]}}, EVENT))
+        self.assertFalse(bus_standin.matches({"detail": {"missing": [{"exists": True}]}}, EVENT))
+        # An absent parent: every field named under it is absent too.
+        self.assertTrue(bus_standin.matches({"userIdentity": {"type": [{"exists": False}]}}, EVENT))
+        self.assertFalse(bus_standin.matches({"userIdentity": {"type": [{"exists": False}], "x": ["a"]}}, EVENT))
+        self.assertTrue(bus_standin.matches({"detail": {"missing": [{"exists": False}], "tier": ["premium"]}}, EVENT))
+
+
+def stream_record(pk, *, ttl=False):
+    """A DynamoDB stream record as Lambda delivers it (a TTL expiry is a REMOVE by the service)."""
+    record = {"eventID": "e1", "eventName": "REMOVE" if ttl else "MODIFY", "eventVersion": "1.1",
+              "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+              "dynamodb": {"Keys": {"pk": {"S": pk}, "sk": {"S": "X"}}, "SequenceNumber": "100",
+                           "StreamViewType": "NEW_AND_OLD_IMAGES"},
+              "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x"}
+    if ttl:
+        record["userIdentity"] = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    return record
+
+
+class StreamFilters(unittest.TestCase):
+    """The template's FilterCriteria, applied by the stream poller as Lambda applies them."""
+
+    def setUp(self):
+        doc = template.load()
+        mapping = local_stack.stream_mapping(doc, {"DataTable": "data", "ControlTable": "control"})
+        self.filters = mapping["filters"]
+        for patterns in self.filters.values():
+            for pattern in patterns:
+                bus_standin.check_pattern(pattern)
+
+    def test_the_control_table_passes_tenants_only_and_no_expiry(self):
+        control = self.filters["control"]
+        tenant = "TENANT#01JB8Z4K2M6Q9R3T5V7W9XAAAA"
+        self.assertTrue(stream_poller.wanted(stream_record(tenant), control))
+        for pk in ("OUTBOX#01JEXAMPLEHELDMAIL00000000", "WEBHOOK#evt_1", "USER#x", "EMAIL#a@b.c"):
+            with self.subTest(pk=pk):
+                self.assertFalse(stream_poller.wanted(stream_record(pk), control))
+        self.assertFalse(stream_poller.wanted(stream_record(tenant, ttl=True), control))
+        self.assertFalse(stream_poller.wanted(stream_record("WEBHOOK#evt_1", ttl=True), control))
+
+    def test_the_data_table_passes_every_change_but_expiries(self):
+        data = self.filters["data"]
+        self.assertTrue(stream_poller.wanted(stream_record("01JB8Z4K2M6Q9R3T5V7W9XAAAA#PRODUCT#0"), data))
+        self.assertFalse(stream_poller.wanted(stream_record("01JB8Z4K2M6Q9R3T5V7W9XAAAA#PRODUCT#0", ttl=True), data))
+
+    def test_no_filters_pass_everything(self):
+        self.assertTrue(stream_poller.wanted(stream_record("OUTBOX#x", ttl=True), None))
 
 
 class PutEvents(unittest.TestCase):
@@ -270,17 +324,23 @@ class FromTheTemplate(unittest.TestCase):
             local_stack.event_rules(doc, self.refs(doc))
 
     def test_stream_mapping(self):
-        self.assertIsNone(local_stack.stream_mapping(self.doc()))
+        tables = {"DataTable": "t-data", "ControlTable": "t-control"}
+        self.assertIsNone(local_stack.stream_mapping(self.doc(), tables))
         stream = {"Stream": {"Fn::GetAtt": ["DataTable", "StreamArn"]}, "StartingPosition": "TRIM_HORIZON",
                   "FunctionResponseTypes": ["ReportBatchItemFailures"]}
         events = {"Data": {"Type": "DynamoDB", "Properties": dict(stream, BatchSize=50)},
-                  "Control": {"Type": "DynamoDB", "Properties": dict(stream)}}
+                  "Control": {"Type": "DynamoDB", "Properties": dict(
+                      stream, Stream={"Fn::GetAtt": ["ControlTable", "StreamArn"]},
+                      FilterCriteria={"Filters": [{"Pattern": '{"dynamodb": {"Keys": {"pk": {"S": [{"prefix": "T"}]}}}}'}]})}}
         doc = self.doc(EventsFunction={"Type": "AWS::Serverless::Function",
                                        "Metadata": {"BuildProperties": {"Binary": local_stack.STREAM_FUNCTION}},
                                        "Properties": {"CodeUri": "functions/webhooks-api", "Events": events}})
-        self.assertEqual(local_stack.stream_mapping(doc), {"batch_size": 50, "report_failures": True})
+        filters = {"t-control": [{"dynamodb": {"Keys": {"pk": {"S": [{"prefix": "T"}]}}}}]}
+        self.assertEqual(local_stack.stream_mapping(doc, tables),
+                         {"batch_size": 50, "report_failures": True, "filters": filters})
         del events["Control"]["Properties"]["FunctionResponseTypes"]
-        self.assertEqual(local_stack.stream_mapping(doc), {"batch_size": 50, "report_failures": False})
+        self.assertEqual(local_stack.stream_mapping(doc, tables),
+                         {"batch_size": 50, "report_failures": False, "filters": filters})
 
     def test_the_template_as_it_is(self):
         doc = template.load()

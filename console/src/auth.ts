@@ -3,6 +3,7 @@
 // sign-out. Tokens live in memory; the refresh token also in this tab's sessionStorage, so a
 // reload keeps the session and closing the tab ends it (see the README's threat model).
 import { config } from "./config";
+import { ephemeral, passwordClaim } from "./srp";
 import { store } from "./store";
 
 export interface Tokens {
@@ -148,10 +149,45 @@ function outcome(email: string, response: InitiateAuthResponse): Session | Chall
 }
 
 export async function signIn(email: string, password: string): Promise<Session | Challenge> {
-  const response = await call<InitiateAuthResponse>("InitiateAuth", {
+  if (config().signInFlow === "USER_PASSWORD_AUTH") {
+    const response = await call<InitiateAuthResponse>("InitiateAuth", {
+      ClientId: config().clientId,
+      AuthFlow: "USER_PASSWORD_AUTH",
+      AuthParameters: { USERNAME: email, PASSWORD: password },
+    });
+    return outcome(email, response);
+  }
+  // SRP: Cognito sends its verifier's values, the console answers with a proof of the password.
+  const own = ephemeral();
+  const first = await call<InitiateAuthResponse>("InitiateAuth", {
     ClientId: config().clientId,
-    AuthFlow: "USER_PASSWORD_AUTH",
-    AuthParameters: { USERNAME: email, PASSWORD: password },
+    AuthFlow: "USER_SRP_AUTH",
+    AuthParameters: { USERNAME: email, SRP_A: own.A.toString(16) },
+  });
+  const parameters = first.ChallengeParameters ?? {};
+  if (first.ChallengeName !== "PASSWORD_VERIFIER") return outcome(email, first);
+  const claim = await passwordClaim(
+    config().userPoolId,
+    password,
+    own,
+    {
+      userIdForSrp: parameters.USER_ID_FOR_SRP ?? "",
+      salt: parameters.SALT ?? "",
+      srpB: parameters.SRP_B ?? "",
+      secretBlock: parameters.SECRET_BLOCK ?? "",
+    },
+    new Date(),
+  );
+  const response = await call<InitiateAuthResponse>("RespondToAuthChallenge", {
+    ClientId: config().clientId,
+    ChallengeName: "PASSWORD_VERIFIER",
+    ...(first.Session ? { Session: first.Session } : {}),
+    ChallengeResponses: {
+      USERNAME: parameters.USERNAME ?? parameters.USER_ID_FOR_SRP ?? email,
+      PASSWORD_CLAIM_SECRET_BLOCK: parameters.SECRET_BLOCK ?? "",
+      PASSWORD_CLAIM_SIGNATURE: claim.signature,
+      TIMESTAMP: claim.timestamp,
+    },
   });
   return outcome(email, response);
 }

@@ -12,6 +12,12 @@ export interface Config {
   clientId: string;
   /** The API reference page, if published. */
   docsUrl?: string;
+  /**
+   * How a password signs in: SRP (the password never leaves the browser; the only flow the
+   * production app client allows), unless the configuration names the password flow (the local
+   * Cognito has no SRP).
+   */
+  signInFlow?: "USER_SRP_AUTH" | "USER_PASSWORD_AUTH";
 }
 
 let loaded: Config | undefined;

@@ -62,6 +62,15 @@ pub trait UserDirectory: Send + Sync {
     ) -> impl Future<Output = Result<Vec<String>, DirectoryError>> + Send;
 }
 
+/// The user pool's app clients that API clients are: offboarding deletes an organization's.
+pub trait AppClients: Send + Sync {
+    /// Deletes the app client (one that is gone already is no error).
+    fn delete_app_client(
+        &self,
+        client: &crate::machine::ClientId,
+    ) -> impl Future<Output = Result<(), DirectoryError>> + Send;
+}
+
 /// Whether a user signs in with a second factor: what sign-in asks the user pool, for the users
 /// of tenants that require one.
 pub trait SecondFactor: Send + Sync {
@@ -134,6 +143,32 @@ where
         DirectoryError::NotFound
     } else {
         backend(err)
+    }
+}
+
+impl AppClients for CognitoDirectory {
+    async fn delete_app_client(
+        &self,
+        client: &crate::machine::ClientId,
+    ) -> Result<(), DirectoryError> {
+        let deleted = self
+            .client
+            .delete_user_pool_client()
+            .user_pool_id(&self.pool_id)
+            .client_id(client.as_str())
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(backend(err)),
+        }
     }
 }
 
@@ -282,6 +317,8 @@ pub mod memory {
         totp: std::collections::HashSet<UserId>,
         /// Who each created user's invitation named.
         invitations: HashMap<EmailAddress, super::InvitedBy>,
+        /// App clients deleted, in order.
+        deleted_app_clients: Vec<String>,
     }
 
     #[derive(Debug, Clone, Default)]
@@ -350,6 +387,25 @@ pub mod memory {
                     groups: Vec::new(),
                 },
             );
+        }
+    }
+
+    impl MemoryDirectory {
+        /// The app clients deleted, in order.
+        pub fn deleted_app_clients(&self) -> Vec<String> {
+            self.lock().deleted_app_clients.clone()
+        }
+    }
+
+    impl super::AppClients for MemoryDirectory {
+        async fn delete_app_client(
+            &self,
+            client: &crate::machine::ClientId,
+        ) -> Result<(), DirectoryError> {
+            self.lock()
+                .deleted_app_clients
+                .push(client.as_str().to_owned());
+            Ok(())
         }
     }
 

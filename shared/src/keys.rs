@@ -35,7 +35,7 @@
 //! | profile (the person's view: every membership) | `USER#<user>` | `MEMBERSHIP` | |
 //! | e-mail claim (address → person) | `EMAIL#<address>` | `EMAIL` | |
 //! | tier migration in progress | `MIGRATION#<tenant>` | `MIGRATION` | |
-//! | the tenant's account with the payment provider | `TENANT#<tenant>` | `BILLING` | `PAST_DUE` / `<failed at>#<tenant>`, while awaiting suspension |
+//! | the tenant's account with the payment provider | `TENANT#<tenant>` | `BILLING` | `BILLING` / `DUE#<failed at>#<tenant>` while awaiting suspension, else `PAYING#<tenant>` while its subscription decides the tier |
 //! | the provider's customer → its tenant | `CUSTOMER#<customer>` | `CUSTOMER` | |
 //! | a webhook event already handled (expires by TTL) | `WEBHOOK#<event id>` | `EVENT` | |
 //! | an e-mail waiting for another attempt (expires by TTL) | `OUTBOX#<ulid>` | `MAIL` | `OUTBOX` / `<ulid>` |
@@ -179,18 +179,26 @@ pub const GSI1: &str = "gsi1";
 pub const GSI1_PK: &str = "gsi1pk";
 pub const GSI1_SK: &str = "gsi1sk";
 pub const ALL_TENANTS: &str = "TENANTS";
-/// The same index's list of billing accounts awaiting suspension (sparse: an account leaves it
-/// once suspended or paid), sorted by when their payment failed.
-pub const AWAITING_SUSPENSION: &str = "PAST_DUE";
+/// The same index's list of the billing accounts the hourly sweep looks at (sparse): those
+/// awaiting suspension (`DUE#<failed at>#<tenant>`, sorted by when their payment failed; an
+/// account leaves that list once suspended or paid), then those whose subscription decides the
+/// tenant's tier (`PAYING#<tenant>`).
+pub const BILLING_ACCOUNTS: &str = "BILLING";
 
 /// The index sort key of an account awaiting suspension since `failed_at` (unix seconds).
 pub fn past_due_sort_key(failed_at: i64, tenant: &TenantId) -> String {
-    format!("{:012}{DELIMITER}{tenant}", failed_at.max(0))
+    format!("DUE{DELIMITER}{:012}{DELIMITER}{tenant}", failed_at.max(0))
 }
 
-/// Sorts after the keys of every account whose payment failed at or before `failed_at`.
+/// Sorts after the keys of every account whose payment failed at or before `failed_at`, and
+/// before every paying account's.
 pub fn past_due_bound(failed_at: i64) -> String {
-    format!("{:012}", failed_at.saturating_add(1).max(0))
+    format!("DUE{DELIMITER}{:012}", failed_at.saturating_add(1).max(0))
+}
+
+/// The index sort key of an account whose subscription decides its tenant's tier.
+pub fn paying_sort_key(tenant: &TenantId) -> String {
+    format!("PAYING{DELIMITER}{tenant}")
 }
 
 fn tenant_partition(tenant: &TenantId) -> String {

@@ -128,16 +128,30 @@ pub async fn deliver_held<M: Mailer, O: Outbox>(
     Ok(delivered)
 }
 
-/// Amazon SES (the v2 API's `SendEmail`), from one verified address.
+/// Amazon SES (the v2 API's `SendEmail`), from one verified address, through a configuration
+/// set when there is one (its bounces and complaints reach the suppression list and metrics).
 #[derive(Debug, Clone)]
 pub struct SesMailer {
     client: aws_sdk_sesv2::Client,
     from: String,
+    configuration_set: Option<String>,
 }
 
 impl SesMailer {
     pub fn new(client: aws_sdk_sesv2::Client, from: String) -> Self {
-        Self { client, from }
+        Self {
+            client,
+            from,
+            configuration_set: None,
+        }
+    }
+
+    /// Sends through the configuration set `name`.
+    pub fn with_configuration_set(self, name: Option<String>) -> Self {
+        Self {
+            configuration_set: name,
+            ..self
+        }
     }
 }
 
@@ -170,6 +184,7 @@ impl Mailer for SesMailer {
                     .build(),
             )
             .content(EmailContent::builder().simple(message).build())
+            .set_configuration_set_name(self.configuration_set.clone())
             .send()
             .await
             .map_err(|err| MailError(format!("{:?}", err.into_service_error())))?;

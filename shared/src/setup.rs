@@ -61,6 +61,41 @@ pub fn control_store(sdk: &SdkConfig) -> Result<DynamoControl, ConfigError> {
     ))
 }
 
+/// The SecureString of SSM Parameter Store that the variable `variable` names, read once at
+/// cold start. Its value is never logged and never in an error.
+pub async fn secret_parameter(
+    sdk: &SdkConfig,
+    variable: &'static str,
+) -> Result<String, ConfigError> {
+    let name = required(variable)?;
+    aws_sdk_ssm::Client::new(sdk)
+        .get_parameter()
+        .name(&name)
+        .with_decryption(true)
+        .send()
+        .await
+        .ok()
+        .and_then(|output| output.parameter?.value)
+        .ok_or_else(|| ConfigError::Invalid {
+            name: variable,
+            reason: format!("the parameter {name} cannot be read"),
+        })
+}
+
+/// The payment provider: Stripe's API at `STRIPE_API_URL`, with the key in the parameter
+/// `STRIPE_API_KEY_PARAMETER`.
+pub async fn payment_provider(
+    sdk: &SdkConfig,
+) -> Result<crate::billing::provider::Stripe, ConfigError> {
+    let key = secret_parameter(sdk, "STRIPE_API_KEY_PARAMETER").await?;
+    crate::billing::provider::Stripe::new(required("STRIPE_API_URL")?, key).map_err(|err| {
+        ConfigError::Invalid {
+            name: "STRIPE_API_URL",
+            reason: err.to_string(),
+        }
+    })
+}
+
 /// The queue of tenant jobs: asynchronous invocations of `TENANT_JOBS_FUNCTION`.
 pub fn job_queue(sdk: &SdkConfig) -> Result<crate::jobs::LambdaJobQueue, ConfigError> {
     Ok(crate::jobs::LambdaJobQueue::new(
@@ -84,8 +119,8 @@ pub fn user_directory(sdk: &SdkConfig) -> Result<crate::identity::CognitoDirecto
 
 /// The mailer: Amazon SES, from `MAIL_FROM` (an address SES verified).
 pub fn mailer(sdk: &SdkConfig) -> Result<crate::mail::SesMailer, ConfigError> {
-    Ok(crate::mail::SesMailer::new(
-        aws_sdk_sesv2::Client::new(sdk),
-        required("MAIL_FROM")?,
-    ))
+    Ok(
+        crate::mail::SesMailer::new(aws_sdk_sesv2::Client::new(sdk), required("MAIL_FROM")?)
+            .with_configuration_set(crate::config::optional("MAIL_CONFIGURATION_SET")),
+    )
 }

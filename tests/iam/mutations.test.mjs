@@ -48,6 +48,36 @@ const MUTATIONS = [
     expect: ['16.api-clients']
   },
   {
+    name: "tenant-jobs may change any table (its silo-table statement on every resource)",
+    apply: (t) =>
+      mutate(
+        t,
+        /(- dynamodb:UpdateContinuousBackups\n *)Resource: !Sub "arn:\$\{AWS::Partition\}:dynamodb:\$\{AWS::Region\}:\$\{AWS::AccountId\}:table\/\$\{AWS::StackName\}-tenant-\*"/,
+        '$1Resource: "*"'
+      ),
+    expect: ['17.tenant-jobs']
+  },
+  {
+    name: 'tenant-jobs may read every parameter',
+    apply: (t) =>
+      mutate(
+        t,
+        /(- Sid: ReadPaymentKey\n *Effect: Allow\n *Action: ssm:GetParameter\n *)Resource: [^\n]*/,
+        '$1Resource: "*"'
+      ),
+    expect: ['17.tenant-jobs']
+  },
+  {
+    name: 'tenant-jobs may invoke any function of the stack',
+    apply: (t) =>
+      mutate(
+        t,
+        /(- Sid: ContinueLongJobs\n *Effect: Allow\n *Action: lambda:InvokeFunction\n *Resource: [^\n]*)-tenant-jobs:live"/,
+        '$1-*"'
+      ),
+    expect: ['17.tenant-jobs']
+  },
+  {
     name: 'LeadingKeys "${tag}#*" loosened to "${tag}*" (no delimiter)',
     apply: (t) => mutate(t, LEADING_KEYS, '["${aws:PrincipalTag/TenantId}*"]', { all: true }),
     expect: ['3.prefix-ids', '4.unprefixed-keys']

@@ -100,20 +100,25 @@ const CASES = [
         withoutGuard(text, ':table/${AWS::StackName}-tenant-${!aws:PrincipalTag/TenantId}"', ':table/${AWS::StackName}-tenant-*"')
     }
   },
-  // tenants-api holds GetItem and UpdateItem on the control table, for TENANT# keys only; it is
-  // never granted PutItem, so a PutItem would be denied with or without that condition.
-  ...['dynamodb:UpdateItem', 'dynamodb:GetItem'].map((action) => ({
+  // tenants-api holds GetItem (ReadTenantRecord) and UpdateItem (ChangeTenantSettings) on the
+  // control table, for TENANT# keys only; it is never granted PutItem, so a PutItem would be
+  // denied with or without that condition.
+  ...[
+    ['dynamodb:UpdateItem', 'ChangeTenantSettings'],
+    ['dynamodb:GetItem', 'ReadTenantRecord']
+  ].map(([action, sid]) => ({
     name: `tenants-api's own role cannot ${action === 'dynamodb:GetItem' ? 'read' : 'write'} another user's membership (${action})`,
     attempt: (loaded) => controlItem(loaded, action, `USER#${TENANT_B}`),
     control: { name: 'its tenant record', request: (loaded) => controlItem(loaded, action, `TENANT#${TENANT_A}`) },
     guard: {
-      name: 'the TENANT# LeadingKeys condition of ManageTenantRecord',
+      name: `the TENANT# LeadingKeys condition of ${sid}`,
+      // The LeadingKeys condition goes; a Condition left empty goes with it.
       remove: (text) =>
         withoutGuard(
           text,
-          /(\n *- Sid: ManageTenantRecord\n(?: .*\n)*?)( *)Condition:\n\2 {2}ForAllValues:StringLike:\n\2 {4}dynamodb:LeadingKeys: \["TENANT#\*"\]\n/,
+          new RegExp(`(\\n *- Sid: ${sid}\\n(?: .*\\n)*? *Condition:\\n)( *)ForAllValues:StringLike:\\n\\2 {2}dynamodb:LeadingKeys: \\["TENANT#\\*"\\]\\n`),
           '$1'
-        )
+        ).replace(/\n( *)Condition:\n(?!\1 )/, '\n')
     }
   })),
   // users-api and post-confirmation hold PutItem on the control table for the item kinds they

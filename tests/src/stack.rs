@@ -224,36 +224,6 @@ impl Stack {
         (tenant, admin, email)
     }
 
-    /// A platform operator (group `platform-admin`, no tenant), created as an AWS admin would.
-    pub async fn platform_operator(&self) -> Tokens {
-        let operator = unique_email("operator");
-        self.cognito
-            .admin_create_user()
-            .user_pool_id(&self.user_pool_id)
-            .username(&operator)
-            .user_attributes(
-                AttributeType::builder()
-                    .name("email")
-                    .value(&operator)
-                    .build()
-                    .expect("attribute"),
-            )
-            .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
-            .temporary_password("Temporary-Password-1")
-            .send()
-            .await
-            .expect("the operator is created");
-        self.cognito
-            .admin_add_user_to_group()
-            .user_pool_id(&self.user_pool_id)
-            .username(&operator)
-            .group_name("platform-admin")
-            .send()
-            .await
-            .expect("the operator joins the group");
-        self.first_sign_in(&operator, "Operator-Password-2").await
-    }
-
     /// A member invited by `admin` (a new address), signed in with a password of their own.
     pub async fn new_member(&self, admin: &Tokens, label: &str) -> Tokens {
         let email = unique_email(label);
@@ -411,6 +381,66 @@ impl Stack {
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(Value::Null);
         (status, body)
+    }
+
+    /// A request to the Stripe stand-in (its API with the local key, or its test routes, e.g.
+    /// `/test/emails/<address>/change-plan`): status and JSON answer.
+    pub async fn stripe(&self, method: &str, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let response = self
+            .http
+            .request(method, format!("{}{path}", self.stripe_endpoint))
+            .bearer_auth("sk_test_local_tenantry")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("the stand-in answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The subscriptions the Stripe stand-in holds for the customer with `email`, each with how
+    /// it was cancelled (`cancellation`: `invoice_now`, `prorate`), if it was.
+    pub async fn subscriptions_of(&self, email: &str) -> Vec<Value> {
+        let path = format!("/test/emails/{}/subscriptions", email.replace('@', "%40"));
+        let (status, body) = self.stripe("GET", &path, &[]).await;
+        assert_eq!(status, 200, "{body}");
+        body["data"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// A platform operator (group `platform-admin`, no tenant), created as an AWS admin would,
+    /// signed in.
+    pub async fn platform_operator(&self) -> Tokens {
+        let operator = unique_email("operator");
+        self.cognito
+            .admin_create_user()
+            .user_pool_id(&self.user_pool_id)
+            .username(&operator)
+            .user_attributes(
+                AttributeType::builder()
+                    .name("email")
+                    .value(&operator)
+                    .build()
+                    .expect("an attribute"),
+            )
+            .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
+            .temporary_password("Temporary-Password-1")
+            .send()
+            .await
+            .expect("the operator is created");
+        self.cognito
+            .admin_add_user_to_group()
+            .user_pool_id(&self.user_pool_id)
+            .username(&operator)
+            .group_name("platform-admin")
+            .send()
+            .await
+            .expect("the operator joins platform-admin");
+        self.first_sign_in(&operator, "Operator-Password-2").await
     }
 
     /// The functions' log (everything `cargo lambda watch` printed).

@@ -365,3 +365,145 @@ async fn a_cancelled_organization_over_the_free_plan_is_read_only_until_within_i
     create_product_until(&stack, &admin.id, "RO-1", 201).await;
     assert_eq!(get(&stack, &admin.id, "/tenant").await["read_only"], false);
 }
+
+/// The session id of a checkout page's URL (`<stand-in>/checkout/<id>`).
+fn session_of(reply: &Reply) -> String {
+    let url = reply.body["url"].as_str().unwrap_or_default();
+    url.rsplit('/').next().unwrap_or_default().to_owned()
+}
+
+/// Polls the Stripe stand-in until `done` holds of the customer's subscriptions.
+async fn wait_for_subscriptions(
+    stack: &Stack,
+    email: &str,
+    what: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let subscriptions = stack.subscriptions_of(email).await;
+        if done(&subscriptions) {
+            return subscriptions;
+        }
+        assert!(Instant::now() < deadline, "{what}: {subscriptions:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn live(subscriptions: &[Value]) -> Vec<&Value> {
+    subscriptions
+        .iter()
+        .filter(|s| s["status"] != "canceled")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_switched_in_the_customer_portal_becomes_the_organizations_plan() {
+    let stack = Stack::from_env();
+    let (_, email, admin) = new_organization(&stack, "switcher").await;
+    assert_eq!(checkout(&stack, &admin.id, "standard").await.status, 200);
+    stack.customer_step(&email, "pay").await;
+    wait_for_tier(&stack, &admin.id, "standard").await;
+    // The portal changes the subscription's price; its metadata still says what checkout wrote.
+    let path = format!("/test/emails/{}/change-plan", email.replace('@', "%40"));
+    let (status, switched) = stack
+        .stripe("POST", &path, &[("plan", "premium"), ("interval", "month")])
+        .await;
+    assert_eq!(status, 200, "{switched}");
+    wait_for_tier(&stack, &admin.id, "premium").await;
+    assert_eq!(
+        get(&stack, &admin.id, "/billing").await["subscribed_plan"],
+        "premium"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_checkout_page_cannot_start_a_second_subscription() {
+    let stack = Stack::from_env();
+    let (_, email, admin) = new_organization(&stack, "two-pages").await;
+    let first = checkout(&stack, &admin.id, "standard").await;
+    let second = checkout(&stack, &admin.id, "standard").await;
+    assert_eq!((first.status, second.status), (200, 200));
+    let (older, newer) = (session_of(&first), session_of(&second));
+    // The older page was expired when the newer one was made: it cannot be paid.
+    let (status, refused) = stack
+        .stripe("POST", &format!("/checkout/{older}/pay"), &[])
+        .await;
+    assert_eq!(status, 400, "the older page was paid: {refused}");
+    let (status, _) = stack
+        .stripe("POST", &format!("/checkout/{newer}/pay"), &[])
+        .await;
+    assert!(status < 400, "the newer page pays ({status})");
+    wait_for_tier(&stack, &admin.id, "standard").await;
+    // A payment of the older page that Stripe completed just before it expired starts a second
+    // subscription anyway: the newer of the two is kept, the other cancelled with its unused
+    // time credited.
+    let (status, late) = stack
+        .stripe("POST", &format!("/test/checkout/{older}/pay-late"), &[])
+        .await;
+    assert_eq!(status, 200, "{late}");
+    let subscriptions = wait_for_subscriptions(&stack, &email, "one subscription kept", |all| {
+        all.len() == 2 && live(all).len() == 1
+    })
+    .await;
+    let cancelled = subscriptions
+        .iter()
+        .find(|s| s["status"] == "canceled")
+        .unwrap();
+    assert_eq!(cancelled["cancellation"]["prorate"], "true", "{cancelled}");
+    let kept = live(&subscriptions)[0]["id"].clone();
+    let billing = get(&stack, &admin.id, "/billing").await;
+    assert_eq!(billing["status"], "active", "{billing}");
+    assert_ne!(kept, cancelled["id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operators_suspension_made_during_a_payment_suspension_outlasts_the_payment() {
+    let stack = Stack::from_env();
+    let (tenant, email, admin) = new_organization(&stack, "held-twice").await;
+    assert_eq!(checkout(&stack, &admin.id, "standard").await.status, 200);
+    stack.customer_step(&email, "pay").await;
+    wait_for_tier(&stack, &admin.id, "standard").await;
+    stack.customer_step(&email, "fail").await;
+    // Suspended for the payment once its grace period (30 s locally) is over.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while stack
+        .call(Some(&admin.id), "GET", "/tenant", None)
+        .await
+        .status
+        != 403
+    {
+        assert!(Instant::now() < deadline, "not suspended for the payment");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let ops = stack.platform_operator().await;
+    let suspended = stack
+        .call(
+            Some(&ops.id),
+            "PATCH",
+            &format!("/admin/tenants/{tenant}"),
+            Some(&json!({"status": "suspended"})),
+        )
+        .await;
+    assert_eq!(suspended.status, 200, "{}", suspended.body);
+    stack.customer_step(&email, "pay-again").await;
+    assert_eq!(
+        get(&stack, &admin.id, "/billing").await["status"],
+        "active",
+        "paid"
+    );
+    // Two runs of the sweep (every 5 s locally) later, the operator's suspension still stands.
+    let sweeps = |log: &str| log.matches("billing sweep done").count();
+    let before = sweeps(&stack.functions_log());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sweeps(&stack.functions_log()) < before + 2 {
+        assert!(Instant::now() < deadline, "the sweep does not run");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let reply = stack.call(Some(&admin.id), "GET", "/tenant", None).await;
+    assert_eq!(
+        (reply.status, reply.body["code"].as_str()),
+        (403, Some("tenant-inactive")),
+        "a payment lifted an operator's suspension"
+    );
+}

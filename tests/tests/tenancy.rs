@@ -6,15 +6,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use shared::billing::provider::Cancellation;
+use shared::billing::provider::fake::FakeProvider;
+use shared::billing::subscription::{Standing, Subscription};
 use shared::context::Tier;
 use shared::domain::email::EmailAddress;
 use shared::domain::money::Quantity;
 use shared::domain::order::{Order, OrderRequest};
 use shared::domain::product::Product;
 use shared::domain::tenant::{Tenant, TenantName, TenantStatus};
+use shared::events::EventType;
 use shared::identity::memory::MemoryDirectory;
 use shared::ids::{TenantId, UserId};
+use shared::jobs::MemoryJobQueue;
 use shared::jobs::TenantJob;
+use shared::machine::{ApiClient, ClientId};
+use shared::store::billing::BillingStore;
 use shared::store::contract::draft;
 use shared::store::control::{Onboarding, TenantStateChange, TenantStore};
 use shared::store::dynamo::DynamoStore;
@@ -24,6 +31,7 @@ use shared::tenancy::jobs::{JobOutcome, JobRunner};
 use shared::tenancy::migration::{Outcome, RecordCheckpoints};
 use shared::tenancy::storage::{CopyCheckpoints, CopyPosition};
 use shared::testing::SoleMembership;
+use shared::webhooks::Webhook;
 use tenantry_tests::{control_store, migrator, tenant_access, tenant_storage};
 
 /// A clock that only moves when told to.
@@ -89,10 +97,12 @@ fn store_with(access: &Arc<TenantAccess>) -> DynamoStore<Arc<TenantAccess>> {
     DynamoStore::new(Arc::clone(access))
 }
 
-fn runner(directory: MemoryDirectory) -> JobRunner<MemoryDirectory> {
+fn runner(directory: MemoryDirectory) -> JobRunner<MemoryDirectory, MemoryJobQueue, FakeProvider> {
     JobRunner {
         migrator: migrator(),
         directory,
+        jobs: MemoryJobQueue::default(),
+        payments: FakeProvider::default(),
     }
 }
 
@@ -444,7 +454,9 @@ async fn offboarding_purges_one_pooled_tenant_and_nothing_else() {
         outcome,
         JobOutcome::Offboarded {
             users: 1,
-            items: 3 * 3 + 2
+            items: 3 * 3 + 2,
+            cancelled: None,
+            integrations: 0,
         }
     );
     assert_eq!(storage.count_items(&a, &pooled).await.unwrap(), 0);
@@ -744,4 +756,299 @@ async fn a_suspension_between_a_migrations_read_and_its_freeze_is_kept() {
         control.get_tenant(&a).await.unwrap().status,
         TenantStatus::Suspended
     );
+}
+
+/// Whether `table` has deletion protection, and point-in-time recovery.
+async fn protection(table: &str) -> (bool, bool) {
+    let client = tenantry_tests::dynamodb();
+    let described = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap();
+    let backups = client
+        .describe_continuous_backups()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap();
+    let recovery = backups
+        .continuous_backups_description
+        .and_then(|d| d.point_in_time_recovery_description)
+        .and_then(|d| d.point_in_time_recovery_status);
+    (
+        described
+            .table
+            .and_then(|t| t.deletion_protection_enabled)
+            .unwrap_or(false),
+        recovery == Some(aws_sdk_dynamodb::types::PointInTimeRecoveryStatus::Enabled),
+    )
+}
+
+/// A premium tenant onboarded and provisioned: its id and its table.
+async fn silo_tenant(
+    runner: &JobRunner<MemoryDirectory, MemoryJobQueue, FakeProvider>,
+) -> (TenantId, String) {
+    let tenant = Tenant::new(TenantName::parse("Silo Org").unwrap(), Tier::Premium);
+    let admin = new_user();
+    control_store()
+        .onboard(
+            &tenant,
+            &admin,
+            &EmailAddress::parse(&format!("{admin}@example.com")).unwrap(),
+        )
+        .await
+        .unwrap();
+    runner
+        .run(&TenantJob::Provision {
+            tenant_id: tenant.id,
+        })
+        .await
+        .unwrap();
+    (tenant.id, tenant_storage().silo_table(&tenant.id))
+}
+
+#[tokio::test]
+async fn silo_tables_are_protected_and_offboarding_lifts_only_its_own_tables_protection() {
+    let runner = runner(MemoryDirectory::new());
+    let (_, kept) = silo_tenant(&runner).await;
+    let (gone, gone_table) = silo_tenant(&runner).await;
+    for table in [&kept, &gone_table] {
+        assert_eq!(protection(table).await, (true, true), "{table}");
+    }
+    // A deletion that is not offboarding's is refused.
+    let refused = tenantry_tests::dynamodb()
+        .delete_table()
+        .table_name(&kept)
+        .send()
+        .await;
+    assert!(refused.is_err(), "a protected table cannot be deleted");
+    control_store()
+        .set_tenant_state(
+            &gone,
+            TenantStateChange {
+                status: Some(TenantStatus::Deleting),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    runner
+        .run(&TenantJob::Offboard { tenant_id: gone })
+        .await
+        .unwrap();
+    let storage = tenant_storage();
+    assert!(!storage.table_exists(&gone_table).await.unwrap());
+    assert_eq!(protection(&kept).await, (true, true), "the other table");
+}
+
+#[tokio::test]
+async fn a_silo_table_without_protection_gets_it_at_its_tenants_next_job() {
+    let runner = runner(MemoryDirectory::new());
+    let (tenant, table) = silo_tenant(&runner).await;
+    let client = tenantry_tests::dynamodb();
+    client
+        .update_table()
+        .table_name(&table)
+        .deletion_protection_enabled(false)
+        .send()
+        .await
+        .unwrap();
+    client
+        .update_continuous_backups()
+        .table_name(&table)
+        .point_in_time_recovery_specification(
+            aws_sdk_dynamodb::types::PointInTimeRecoverySpecification::builder()
+                .point_in_time_recovery_enabled(false)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(protection(&table).await, (false, false));
+    runner
+        .run(&TenantJob::SyncMemberships { tenant_id: tenant })
+        .await
+        .unwrap();
+    assert_eq!(protection(&table).await, (true, true));
+}
+
+#[tokio::test]
+async fn offboarding_a_paying_tenant_cancels_its_subscription_and_removes_its_integrations() {
+    let control = control_store();
+    let (tenant, _) = tenant_at(Tier::Standard).await;
+    let (other, _) = tenant_at(Tier::Standard).await;
+    let customer = format!("cus_{}", uuid::Uuid::new_v4().simple());
+    control.attach_customer(&tenant, &customer).await.unwrap();
+    let mut account = control.account(&tenant).await.unwrap();
+    let subscription = format!("sub_{}", uuid::Uuid::new_v4().simple());
+    account.billing.subscription = Some(Subscription {
+        id: subscription.clone(),
+        plan: Tier::Standard,
+        standing: Standing::Active,
+        period_end: None,
+        as_of: 1,
+    });
+    control.save_account(&tenant, &account, None).await.unwrap();
+    let mut clients = Vec::new();
+    for owner in [tenant, other] {
+        let webhook = Webhook::new(
+            owner,
+            "https://hooks.example.com/x".to_owned(),
+            vec![EventType::ProductCreated],
+            None,
+            new_user(),
+        );
+        assert!(control.create_webhook(&webhook, 10).await.unwrap());
+        let client = ApiClient {
+            client_id: ClientId::parse(&format!("c{}", uuid::Uuid::new_v4().simple())).unwrap(),
+            tenant_id: owner,
+            name: "ERP".to_owned(),
+            scopes: shared::machine::scopes(&["products.read".to_owned()]).unwrap(),
+            principal: new_user(),
+            created_ms: 1,
+            created_by: None,
+        };
+        assert!(control.create_api_client(&client, 10).await.unwrap());
+        clients.push(client.client_id);
+    }
+    control
+        .set_tenant_state(
+            &tenant,
+            TenantStateChange {
+                status: Some(TenantStatus::Deleting),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let directory = MemoryDirectory::new();
+    let runner = runner(directory.clone());
+    let outcome = runner
+        .run(&TenantJob::Offboard { tenant_id: tenant })
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcome, JobOutcome::Offboarded { cancelled: Some(id), integrations: 2, .. } if *id == subscription),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        runner.payments.cancelled(),
+        vec![(subscription, Cancellation::Offboarding)]
+    );
+    assert_eq!(runner.payments.expired(), vec![customer]);
+    assert!(control.webhooks(&tenant).await.unwrap().is_empty());
+    assert!(control.api_clients(&tenant).await.unwrap().is_empty());
+    assert_eq!(
+        directory.deleted_app_clients(),
+        vec![clients[0].as_str().to_owned()]
+    );
+    // The other organization's integrations are untouched.
+    assert_eq!(control.webhooks(&other).await.unwrap().len(), 1);
+    assert_eq!(control.api_clients(&other).await.unwrap().len(), 1);
+    // A re-run (Lambda retries) cancels nothing more.
+    runner
+        .run(&TenantJob::Offboard { tenant_id: tenant })
+        .await
+        .unwrap();
+    assert_eq!(runner.payments.cancelled().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancellation_received_during_a_move_to_premium_moves_the_tenant_back_when_it_ends() {
+    let control = control_store();
+    let (tenant, _) = tenant_at(Tier::Basic).await;
+    // Premium was bought; then the subscription ended while the data moved (billing waits for
+    // the move to end: see billing::reconcile).
+    let mut account = control.account(&tenant).await.unwrap();
+    account.billing.subscription = Some(Subscription {
+        id: "sub_gone".to_owned(),
+        plan: Tier::Premium,
+        standing: Standing::Ended,
+        period_end: None,
+        as_of: 2,
+    });
+    control.save_account(&tenant, &account, None).await.unwrap();
+    let jobs = runner(MemoryDirectory::new());
+    let outcome = jobs
+        .run(&TenantJob::Migrate {
+            tenant_id: tenant,
+            to_tier: Tier::Premium,
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        outcome,
+        JobOutcome::Migrated(Outcome::Migrated { .. })
+    ));
+    assert_eq!(
+        jobs.jobs.dispatched(),
+        vec![TenantJob::Migrate {
+            tenant_id: tenant,
+            to_tier: Tier::Basic
+        }],
+        "the move back is dispatched as soon as the move ends"
+    );
+    // A tenant whose account decides no tier (an operator's choice) is left where it went.
+    let (free, _) = tenant_at(Tier::Basic).await;
+    let operated = runner(MemoryDirectory::new());
+    operated
+        .run(&TenantJob::Migrate {
+            tenant_id: free,
+            to_tier: Tier::Premium,
+        })
+        .await
+        .unwrap();
+    assert!(operated.jobs.dispatched().is_empty());
+}
+
+/// Lambda may deliver an asynchronous job twice, and a job may be dispatched again while it
+/// runs: two runs of one migration at once move the data once and never delete the storage the
+/// other run switched the tenant to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_migration_run_twice_at_once_moves_the_data_once_and_loses_nothing() {
+    let access = Arc::new(tenant_access(FakeClock::new()));
+    let store = store_with(&access);
+    let (tenant, _) = tenant_at(Tier::Basic).await;
+    let products = fill(&store, &tenant, 3).await;
+    let storage = tenant_storage();
+    let items = storage
+        .count_items(&tenant, storage.pooled_table())
+        .await
+        .unwrap();
+    let (first, second) = (migrator(), migrator());
+    let (a, b) = tokio::join!(
+        first.migrate(&tenant, Tier::Premium),
+        second.migrate(&tenant, Tier::Premium)
+    );
+    for outcome in [a, b] {
+        assert!(
+            matches!(outcome, Ok(Outcome::Migrated { .. })),
+            "{outcome:?}"
+        );
+    }
+    let record = control_store().get_tenant(&tenant).await.unwrap();
+    let silo = storage.silo_table(&tenant);
+    assert_eq!(
+        (record.tier, record.status, record.data_table.as_deref()),
+        (Tier::Premium, TenantStatus::Active, Some(silo.as_str()))
+    );
+    assert!(
+        storage.table_exists(&silo).await.unwrap(),
+        "the live table stays"
+    );
+    assert_eq!(storage.count_items(&tenant, &silo).await.unwrap(), items);
+    assert_eq!(
+        storage
+            .count_items(&tenant, storage.pooled_table())
+            .await
+            .unwrap(),
+        0
+    );
+    let fresh = store_with(&Arc::new(tenant_access(FakeClock::new())));
+    for product in &products {
+        assert!(fresh.get_product(&tenant, &product.id).await.is_ok());
+    }
 }

@@ -5,11 +5,13 @@
 //! and never another tenant's receiver.
 
 use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use shared::store::control::TenantStore;
 use tenantry_tests::stack::{Stack, Tokens};
 
 fn repo() -> PathBuf {
@@ -696,176 +698,124 @@ async fn a_redirect_is_a_failed_attempt_never_followed() {
     assert!(target.received().is_empty(), "the redirect was followed");
 }
 
-/// Moves `tenant` to `tier` as a platform operator and waits until the migration is over (the
-/// tenant active at the tier, no migration record left).
-async fn migrate(stack: &Stack, operator: &Tokens, tenant: &str, tier: &str) {
-    use shared::store::control::TenantStore;
-    let moved = stack
-        .call(
-            Some(&operator.id),
-            "PATCH",
-            &format!("/admin/tenants/{tenant}"),
-            Some(&json!({"tier": tier})),
-        )
-        .await;
-    assert_eq!(moved.status, 202, "{}", moved.body);
-    let id = shared::ids::TenantId::parse(tenant).unwrap();
-    let control = tenantry_tests::control_store();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let record = control.get_tenant(&id).await.unwrap();
-        let done = record.tier.as_str() == tier
-            && record.status == shared::domain::tenant::TenantStatus::Active
-            && control.migration(&id).await.unwrap().is_none();
-        if done {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the move to {tier} did not finish: {record:?}"
-        );
+/// Polls until `check` holds, or fails with `what`.
+async fn eventually<F: Future<Output = bool>>(what: &str, seconds: u64, check: impl Fn() -> F) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what} after {seconds} s");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
-/// A tenant's move to premium and back copies all its data twice (into its own table, then back
-/// into the pooled one); the copies are no changes of the tenant's, so its endpoint gets no event
-/// of them, however late the new table's stream is read: only the changes made before and after
-/// each move. (Locally a new table's stream is read from its start 10 s after it appears, as a
-/// new stream mapping does in AWS: after the switch.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_move_to_premium_and_back_sends_no_event_of_the_copies() {
+async fn deleting_a_paying_organization_stops_its_billing_and_integrations_and_sends_nothing_of_the_purge()
+ {
     let stack = Stack::from_env();
-    let (tenant, admin) = organization(&stack, "migrating").await;
-    let port = free_port();
+    let ((tenant, admin, email), (_, neighbour)) = tokio::join!(
+        stack.new_organization("leaving"),
+        organization(&stack, "staying")
+    );
+    // A paying customer.
+    let checkout = stack
+        .call(
+            Some(&admin.id),
+            "POST",
+            "/billing/checkout",
+            Some(&json!({"plan": "standard", "interval": "month"})),
+        )
+        .await;
+    assert_eq!(checkout.status, 200, "{}", checkout.body);
+    stack.customer_step(&email, "pay").await;
+    eventually("not standard", 60, || async {
+        stack
+            .call(Some(&admin.id), "GET", "/tenant", None)
+            .await
+            .body["tier"]
+            == "standard"
+    })
+    .await;
+    // Its integrations: an endpoint that hears every product change, and an API client.
+    let events = ["product.created", "product.deleted"];
+    let (port, other_port) = (free_port(), free_port());
     let hook = register(
         &stack,
         &admin.id,
         &format!("http://127.0.0.1:{port}/hook"),
-        &[
-            "product.created",
-            "product.updated",
-            "product.deleted",
-            "order.created",
-        ],
+        &events,
+    )
+    .await;
+    let other_hook = register(
+        &stack,
+        &neighbour.id,
+        &format!("http://127.0.0.1:{other_port}/hook"),
+        &events,
     )
     .await;
     let receiver = Receiver::start(
         port,
         &[hook["secret"].as_str().unwrap()],
-        &output_file("migrating"),
+        &output_file("leaving"),
     );
-    let tea = create_product(&stack, &admin.id, "MOVE-1").await;
-    let cup = create_product(&stack, &admin.id, "MOVE-2").await;
-    let order = stack
+    let other = Receiver::start(
+        other_port,
+        &[other_hook["secret"].as_str().unwrap()],
+        &output_file("staying"),
+    );
+    create_product(&stack, &admin.id, "TEA-LEAVE").await;
+    wait_for(&receiver, 1, 60).await;
+    let client = stack
         .call(
             Some(&admin.id),
             "POST",
-            "/orders",
-            Some(&json!({"lines": [{"product_id": tea["id"], "quantity": 1}]})),
+            "/api-clients",
+            Some(&json!({"name": "ERP", "scopes": ["products.read"]})),
         )
         .await;
-    assert_eq!(order.status, 201, "{}", order.body);
-    wait_for(&receiver, 3, 60).await;
-    let operator = stack.platform_operator().await;
+    assert_eq!(client.status, 201, "{}", client.body);
+    let client_id = client.body["client_id"].as_str().unwrap().to_owned();
 
-    // After each move, one change: its event comes from the tenant's new storage, after
-    // anything the copy there could have made (one stream shard locally, read in order).
-    let kinds = |received: &[Value]| -> Vec<(String, String)> {
-        received
-            .iter()
-            .map(|d| {
-                (
-                    d["payload"]["type"].as_str().unwrap().to_owned(),
-                    d["payload"]["object"]["id"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect()
-    };
-    migrate(&stack, &operator, &tenant, "premium").await;
-    let tea = replace_product(
-        &stack,
-        &admin.id,
-        &wait_served(&stack, &admin, &tea).await,
-        1300,
-    )
+    let deleted = stack.call(Some(&admin.id), "DELETE", "/tenant", None).await;
+    assert_eq!(deleted.status, 202, "{}", deleted.body);
+    let control = tenantry_tests::control_store();
+    let id = tenant.parse().unwrap();
+    eventually("not offboarded", 120, || async {
+        control.get_tenant(&id).await.unwrap().status
+            == shared::domain::tenant::TenantStatus::Deleted
+    })
     .await;
-    let received = wait_for_event(
-        &receiver,
-        "product.updated",
-        tea["id"].as_str().unwrap(),
-        90,
-    )
-    .await;
-    let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
-    let created = |v: &Value, kind: &str| (kind.to_owned(), id(v));
+    // The subscription was cancelled at once: what is due is invoiced now, nothing credited.
+    let subscriptions = stack.subscriptions_of(&email).await;
+    assert_eq!(subscriptions.len(), 1, "{subscriptions:?}");
+    assert_eq!(subscriptions[0]["status"], "canceled", "{subscriptions:?}");
     assert_eq!(
-        kinds(&received),
-        vec![
-            created(&tea, "product.created"),
-            created(&cup, "product.created"),
-            created(&order.body, "order.created"),
-            created(&tea, "product.updated"),
-        ],
-        "the move to premium sent events of its copy"
+        subscriptions[0]["cancellation"],
+        json!({"invoice_now": "true", "prorate": "false"})
     );
-
-    migrate(&stack, &operator, &tenant, "basic").await;
-    let cup = replace_product(
-        &stack,
-        &admin.id,
-        &wait_served(&stack, &admin, &cup).await,
-        1400,
-    )
-    .await;
-    let received = wait_for_event(
-        &receiver,
-        "product.updated",
-        cup["id"].as_str().unwrap(),
-        90,
-    )
-    .await;
+    // Its endpoints, pending deliveries, API clients and app clients are gone.
+    assert!(control.webhooks(&id).await.unwrap().is_empty());
+    assert!(control.api_clients(&id).await.unwrap().is_empty());
+    let app_client = stack
+        .cognito
+        .describe_user_pool_client()
+        .user_pool_id(&stack.user_pool_id)
+        .client_id(&client_id)
+        .send()
+        .await;
+    assert!(app_client.is_err(), "the app client is deleted");
+    // Nothing of the purge reached its endpoint: a change of the neighbour made after it (the
+    // stream is read in order) is delivered, and the leaving organization heard nothing more.
+    create_product(&stack, &neighbour.id, "TEA-STAY").await;
+    wait_for(&other, 1, 60).await;
+    let heard: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|d| d["payload"]["type"].as_str().unwrap_or_default().to_owned())
+        .collect();
     assert_eq!(
-        kinds(&received[4..]),
-        vec![created(&cup, "product.updated")],
-        "the move back sent events of its copy or purge"
+        heard,
+        ["product.created"],
+        "the purge was sent to the endpoint"
     );
-    assert!(receiver.rejected().is_empty());
-}
-
-/// The product as the tenant's data API serves it once its migration is over (the API answers
-/// 503 while the tenant's record, cached up to 10 s, still says `provisioning`).
-async fn wait_served(stack: &Stack, admin: &Tokens, product: &Value) -> Value {
-    let path = format!("/products/{}", product["id"].as_str().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let reply = stack.call(Some(&admin.id), "GET", &path, None).await;
-        if reply.status == 200 {
-            return reply.body;
-        }
-        assert_eq!(reply.status, 503, "{}", reply.body);
-        assert!(Instant::now() < deadline, "still {}", reply.body);
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// Waits until `receiver` got an event of `kind` about `object`; everything it got by then.
-async fn wait_for_event(receiver: &Receiver, kind: &str, object: &str, seconds: u64) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    loop {
-        let received = receiver.received();
-        if received
-            .iter()
-            .any(|d| d["payload"]["type"] == kind && d["payload"]["object"]["id"] == object)
-        {
-            return received;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no {kind} of {object} after {seconds} s: {received:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 /// An endpoint that takes one delivery at a time and answers only when told (a delivery held

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use shared::claims::PLATFORM_ADMIN_GROUP;
 use shared::context::{Claims, Tier};
 use shared::domain::ValidationError;
-use shared::domain::tenant::{AdminUpdateTenantBody, Tenant, TenantStatus};
+use shared::domain::tenant::{AdminUpdateTenantBody, SuspensionCause, Tenant, TenantStatus};
 use shared::http::{
     ApiError, MAX_BODY_BYTES, PathParams, Route, expected_version, json, json_body, list_params,
     match_route, serve_caller, with_etag,
@@ -277,6 +277,10 @@ async fn update<C: TenantStore, J: JobQueue, D>(
         tier: if migration.is_some() { None } else { tier },
         data_table: None,
         plan_lowered: tier.and_then(|tier| shared::plans::lowering(current.tier, tier)),
+        // An operator's suspension is theirs to lift, even one made over a suspension for
+        // non-payment: a payment never reactivates it.
+        suspended_for: (status == Some(TenantStatus::Suspended))
+            .then_some(SuspensionCause::Operator),
     };
     let tenant =
         if change.status.is_some() || change.tier.is_some() || change.plan_lowered.is_some() {

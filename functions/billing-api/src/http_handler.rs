@@ -32,6 +32,7 @@ use serde_json::json;
 use shared::authority::{Admit, Authority, ControlAuthority};
 use shared::billing::Account;
 use shared::billing::events::{self, ProviderEvent};
+use shared::billing::reconcile;
 use shared::billing::signature::{self, WebhookSecrets};
 use shared::billing::subscription::{self, Standing};
 use shared::context::{Claims, Tier};
@@ -44,15 +45,16 @@ use shared::http::{
     serve_public, tenant_of,
 };
 use shared::ids::TenantId;
-use shared::jobs::{JobQueue, TenantJob};
+use shared::jobs::JobQueue;
 use shared::mail::{self, Language, Mailer, Welcome};
 use shared::store::StoreError;
 use shared::store::billing::{BillingStore, Saved};
-use shared::store::control::{TenantStateChange, TenantStore};
+use shared::store::control::TenantStore;
 use shared::tenancy::access::Clock;
-use shared::tenancy::migration::is_silo;
 
-use crate::provider::{CheckoutRequest, Interval, PaymentProvider, ProviderError};
+use shared::billing::provider::{
+    Cancellation, CheckoutRequest, Interval, PaymentProvider, ProviderError,
+};
 
 /// The largest webhook body accepted (Stripe's events are a few KB).
 const MAX_EVENT_BYTES: usize = 256 * 1024;
@@ -252,6 +254,15 @@ async fn checkout<C: BillingStore, J, P: PaymentProvider, M>(
             deps.control.attach_customer(&tenant.id, &created).await?
         }
     };
+    // An older page left open could still be paid, and start a second subscription.
+    let expired = deps
+        .provider
+        .expire_checkouts(&customer)
+        .await
+        .map_err(provider_failure)?;
+    if expired > 0 {
+        tracing::info!(expired, "older checkout pages expired");
+    }
     let url = deps
         .provider
         .checkout(&CheckoutRequest {
@@ -314,6 +325,7 @@ async fn receive<C, J, P, M>(
 where
     C: TenantStore + BillingStore,
     J: JobQueue,
+    P: PaymentProvider,
     M: Mailer,
 {
     let body = body_bytes(&request);
@@ -350,14 +362,42 @@ where
         tracing::warn!("event about no tenant of this service: acknowledged");
         return Ok(acknowledged("ignored"));
     };
-    let Some(record) = live_tenant(&deps.control, &tenant).await? else {
+    let Some(mut record) = live_tenant(&deps.control, &tenant).await? else {
+        // An organization that is gone pays for nothing: a subscription that is still alive
+        // (a checkout page paid while it was being deleted) is cancelled as offboarding does.
+        if let Some(change) = &event.change
+            && change.what != subscription::What::Ended
+        {
+            deps.provider
+                .cancel_subscription(&change.subscription, Cancellation::Offboarding)
+                .await
+                .map_err(provider_failure)?;
+            tracing::warn!(tenant_id = %tenant, subscription = %change.subscription, "a subscription of a deleted organization was cancelled");
+        }
         tracing::warn!(tenant_id = %tenant, "event about a tenant that is gone: acknowledged");
         return Ok(acknowledged("ignored"));
     };
-    // Another event of the same tenant may be applied meanwhile: re-read and re-apply.
+    // Another event of the same tenant may be applied meanwhile: re-read and re-apply. The
+    // tenant is brought in line first and the event recorded last, so that a failure in
+    // between leaves the event unrecorded: the provider sends it again, and nothing it said is
+    // lost (a redelivery of a recorded event changes nothing).
     for _ in 0..3 {
         let before = deps.control.account(&tenant).await?;
-        let after = updated(&before, &event, now, deps.config.grace);
+        let mut after = updated(&before, &event, now, deps.config.grace);
+        let reconciled =
+            match reconcile::reconcile(&deps.control, &deps.jobs, &record, &after).await {
+                Ok(reconciled) => reconciled,
+                Err(StoreError::VersionConflict) => {
+                    let Some(again) = live_tenant(&deps.control, &tenant).await? else {
+                        return Ok(acknowledged("ignored"));
+                    };
+                    record = again;
+                    continue;
+                }
+                Err(err) => return Err(err.into()),
+            };
+        reconcile::note(&mut after, &record, &reconciled);
+        one_subscription(&deps.provider, &before, &after, &event).await?;
         match deps
             .control
             .save_account(&tenant, &after, Some(&event.id))
@@ -365,23 +405,85 @@ where
         {
             Ok(Saved::Saved) => {
                 tracing::info!(tenant_id = %tenant, "event applied");
-                let suspended =
-                    reconcile(&deps.control, &deps.jobs, &record, &before, &after).await?;
-                notify(deps, &record, &event, &before, &after, suspended).await;
+                notify(deps, &record, &event, &before, &after).await;
                 return Ok(acknowledged("applied"));
             }
             Ok(Saved::Duplicate) => {
+                // Its e-mails were sent when it was recorded (or lost with a failure after
+                // that: they are not sent twice).
                 tracing::info!(tenant_id = %tenant, "event handled before");
-                // A delivery that failed after saving is finished now (its e-mails were sent,
-                // or lost with the failure: they are not sent twice).
-                reconcile(&deps.control, &deps.jobs, &record, &before, &before).await?;
                 return Ok(acknowledged("duplicate"));
             }
-            Err(StoreError::VersionConflict) => continue,
+            Err(StoreError::VersionConflict) => {
+                let Some(again) = live_tenant(&deps.control, &tenant).await? else {
+                    return Ok(acknowledged("ignored"));
+                };
+                record = again;
+            }
             Err(err) => return Err(err.into()),
         }
     }
     Err(StoreError::VersionConflict.into())
+}
+
+/// Keeps the tenant paying for one subscription, before the event is recorded (so a failure is
+/// tried again with the event). Checkout pages are expired when one is made and when a
+/// subscription starts, but a page paid just before that can still start a second one; then
+/// the one the account keeps (the newer, by the rules of `shared::billing::subscription`) is
+/// the customer's latest choice, and the other is cancelled at once with its unused time
+/// credited to the customer's balance, which pays the kept one's next invoices: nothing paid
+/// is lost. Cancelling or expiring twice is harmless.
+async fn one_subscription<P: PaymentProvider>(
+    provider: &P,
+    before: &Account,
+    after: &Account,
+    event: &ProviderEvent,
+) -> Result<(), ApiError> {
+    let live = |account: &Account| {
+        account
+            .billing
+            .subscription
+            .as_ref()
+            .filter(|s| s.standing != Standing::Ended)
+            .map(|s| s.id.clone())
+    };
+    let kept = live(after);
+    let mut losers = Vec::new();
+    if let Some(kept) = &kept {
+        // The event's own subscription, alive but not the one kept.
+        if let Some(change) = &event.change
+            && change.subscription != *kept
+            && change.what != subscription::What::Ended
+            && !after.billing.ended.contains(&change.subscription)
+        {
+            losers.push(change.subscription.clone());
+        }
+        // The subscription the kept one replaced just now.
+        if let Some(replaced) = live(before).filter(|replaced| replaced != kept) {
+            losers.push(replaced);
+        }
+    }
+    for loser in losers {
+        provider
+            .cancel_subscription(&loser, Cancellation::Duplicate)
+            .await
+            .map_err(provider_failure)?;
+        tracing::warn!(cancelled = %loser, kept = ?kept, "a second subscription was cancelled, its unused time credited");
+    }
+    let started = matches!(
+        event.kind.as_str(),
+        "checkout.session.completed" | "customer.subscription.created"
+    );
+    if started
+        && kept.is_some()
+        && let Some(customer) = event.customer.as_deref()
+    {
+        provider
+            .expire_checkouts(customer)
+            .await
+            .map_err(provider_failure)?;
+    }
+    Ok(())
 }
 
 /// The tenant's record, unless it is gone (offboarded, or being offboarded).
@@ -431,70 +533,8 @@ fn updated(account: &Account, event: &ProviderEvent, now: i64, grace: Duration) 
     {
         next.welcomed = Some(live.id.clone());
     }
-    next.suspended_for_payment =
-        subscription::grace_deadline(next.billing.subscription.as_ref(), grace)
-            .is_some_and(|deadline| now >= deadline);
+    next.review_grace(now, grace);
     next
-}
-
-/// Brings the tenant in line with its account: the tier it is entitled to, and a suspension for
-/// non-payment applied or lifted. Never fights a platform operator: a tenant suspended by one
-/// stays suspended, and a tenant whose storage is being provisioned or migrated is left to the
-/// job (the next event brings it in line). Returns whether it suspended the tenant.
-pub(crate) async fn reconcile<C, J>(
-    control: &C,
-    jobs: &J,
-    tenant: &Tenant,
-    before: &Account,
-    after: &Account,
-) -> Result<bool, StoreError>
-where
-    C: TenantStore,
-    J: JobQueue,
-{
-    let id = tenant.id;
-    if tenant.status == TenantStatus::Provisioning || control.migration(&id).await?.is_some() {
-        tracing::info!(tenant_id = %id, "storage busy: the plan is applied by a later event");
-        return Ok(false);
-    }
-    let entitled = subscription::entitled_tier(after.billing.subscription.as_ref());
-    let mut change = TenantStateChange {
-        expected_status: Some(tenant.status),
-        ..TenantStateChange::default()
-    };
-    if after.suspended_for_payment && tenant.status == TenantStatus::Active {
-        change.status = Some(TenantStatus::Suspended);
-    }
-    if before.suspended_for_payment
-        && !after.suspended_for_payment
-        && tenant.status == TenantStatus::Suspended
-    {
-        change.status = Some(TenantStatus::Active);
-    }
-    let moves = entitled != tenant.tier && is_silo(entitled) != is_silo(tenant.tier);
-    change.plan_lowered = shared::plans::lowering(tenant.tier, entitled);
-    if entitled != tenant.tier && !moves {
-        change.tier = Some(entitled);
-    }
-    if change.tier.is_some() || change.status.is_some() || change.plan_lowered.is_some() {
-        control.set_tenant_state(&id, change.clone()).await?;
-        tracing::info!(tenant_id = %id, tier = ?change.tier, status = ?change.status, "tenant brought in line with its billing");
-    }
-    // A move between pooled and own-table storage is the migration job's, which moves an active
-    // tenant's data (so it is dispatched once the status above is written). A suspended
-    // tenant's storage stays: the event that lifts the suspension moves it.
-    if moves && change.status.unwrap_or(tenant.status) == TenantStatus::Active {
-        jobs.dispatch(&TenantJob::Migrate {
-            tenant_id: id,
-            to_tier: entitled,
-        })
-        .await
-        .map_err(|err| StoreError::Backend(format!("dispatching the migration: {err}")))?;
-        tracing::info!(tenant_id = %id, to_tier = %entitled, "plan changed: storage migration dispatched");
-    } else if moves {
-        tracing::info!(tenant_id = %id, to_tier = %entitled, "suspended: the storage moves once it is active");
-    }
-    Ok(change.status == Some(TenantStatus::Suspended))
 }
 
 /// Tells the paying customer what `event` changed (see the module's documentation).
@@ -504,7 +544,6 @@ async fn notify<C, J, P, M: Mailer>(
     event: &ProviderEvent,
     before: &Account,
     after: &Account,
-    suspended: bool,
 ) {
     let Some(to) = event
         .email
@@ -553,10 +592,16 @@ async fn notify<C, J, P, M: Mailer>(
         }
         _ => {}
     }
-    if suspended {
+    if newly_suspended(before, after) {
         emails.push(mail::suspended(&to, organization, &portal, language));
     }
     send_all(&deps.mailer, &tenant.id, &emails).await;
+}
+
+/// Whether `after` is the first record of the tenant's suspension for non-payment: when its
+/// notice is due (once, whoever applied it: the webhook or the sweep).
+pub(crate) fn newly_suspended(before: &Account, after: &Account) -> bool {
+    after.suspension_applied && !before.suspension_applied
 }
 
 /// Sends each of `emails`; one that cannot be sent is logged.
@@ -580,8 +625,11 @@ mod tests {
     use shared::testing::{Event, TENANT_A, assert_problem, body_json, seed_sample_tenants};
 
     use super::*;
-    use crate::provider::fake::FakeProvider;
+    use shared::billing::provider::fake::FakeProvider;
+    use shared::domain::tenant::SuspensionCause;
     use shared::ids::TenantId;
+    use shared::jobs::TenantJob;
+    use shared::store::control::TenantStateChange;
 
     #[test]
     fn the_route_table_is_the_documents() {
@@ -789,7 +837,9 @@ mod tests {
             "customer.subscription.updated",
             START + week + 10,
             json!({"id": "sub_1", "object": "subscription", "status": "active",
-                   "customer": "cus_1", "metadata": {"tenant_id": TENANT_A, "plan": "premium"},
+                   "customer": "cus_1", "metadata": {"tenant_id": TENANT_A},
+                   "items": {"data": [{"price": {"id": "price_premium_month",
+                                                 "lookup_key": "premium_month"}}]},
                    "current_period_end": START + 30 * 24 * 3600}),
         );
         deliver(&deps, &upgraded).await;
@@ -944,9 +994,13 @@ mod tests {
         deliver(&deps, &completed("evt_1", START - 10, "standard")).await;
         deliver(&deps, &invoice("evt_2", "invoice.payment_failed", START)).await;
         let week = 7 * 24 * 3600;
-        // A second before the deadline: nothing is due.
+        // A second before the deadline: nothing is due (the paying tenant is only checked).
+        let checked_only = Swept {
+            checked: 1,
+            ..Swept::default()
+        };
         clock.0.store(START + week - 1, Ordering::SeqCst);
-        assert_eq!(sweep(&swept).await.unwrap(), Swept::default());
+        assert_eq!(sweep(&swept).await.unwrap(), checked_only);
         assert_eq!(tier_of_a(&deps).await.1, TenantStatus::Active);
         // At the deadline: suspended, and the customer is told, once.
         clock.0.store(START + week, Ordering::SeqCst);
@@ -961,7 +1015,7 @@ mod tests {
         assert_eq!(told[0].to.as_str(), "alice@acme.example");
         assert!(told[0].subject.contains("suspended"), "{}", told[0].subject);
         clock.0.store(START + week + 3600, Ordering::SeqCst);
-        assert_eq!(sweep(&swept).await.unwrap(), Swept::default());
+        assert_eq!(sweep(&swept).await.unwrap(), checked_only);
         assert_eq!(swept.mailer.sent().len(), 1);
         // Suspended, it still sees its billing and reaches the portal to pay; it starts no
         // new checkout.
@@ -1004,7 +1058,13 @@ mod tests {
         deliver(&deps, &invoice("evt_2", "invoice.payment_failed", START)).await;
         deliver(&deps, &invoice("evt_3", "invoice.paid", START + 60)).await;
         clock.0.store(START + 30 * 24 * 3600, Ordering::SeqCst);
-        assert_eq!(sweep(&swept).await.unwrap(), Swept::default());
+        assert_eq!(
+            sweep(&swept).await.unwrap(),
+            Swept {
+                checked: 1,
+                ..Swept::default()
+            }
+        );
         assert_eq!(tier_of_a(&deps).await.1, TenantStatus::Active);
         assert!(swept.mailer.sent().is_empty());
     }
@@ -1120,6 +1180,183 @@ mod tests {
             .unwrap();
         deliver(&deps, &invoice("evt_2", "invoice.paid", START)).await;
         assert_eq!(tier_of_a(&deps).await.1, TenantStatus::Suspended);
+    }
+
+    /// Suspended for non-payment, then paid: the payment is recorded, but the function stopped
+    /// before it reactivated the tenant. What happens next must still reactivate it.
+    async fn paid_but_left_suspended() -> (TestDeps, Arc<TestClock>, String) {
+        let (deps, clock) = deps().await;
+        deliver(&deps, &completed("evt_1", START - 10, "standard")).await;
+        deliver(&deps, &invoice("evt_2", "invoice.payment_failed", START)).await;
+        let week = 7 * 24 * 3600;
+        clock.0.store(START + week, Ordering::SeqCst);
+        deliver(
+            &deps,
+            &invoice("evt_3", "invoice.payment_failed", START + week),
+        )
+        .await;
+        assert_eq!(tier_of_a(&deps).await.1, TenantStatus::Suspended);
+        let mut paid = deps.control.account(&tenant_a()).await.unwrap();
+        if let Some(subscription) = paid.billing.subscription.as_mut() {
+            subscription.standing = Standing::Active;
+        }
+        paid.suspended_for_payment = false;
+        deps.control
+            .save_account(&tenant_a(), &paid, Some("evt_4"))
+            .await
+            .unwrap();
+        assert_eq!(tier_of_a(&deps).await.1, TenantStatus::Suspended);
+        (
+            deps,
+            clock,
+            invoice("evt_4", "invoice.paid", START + week + 60),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_payment_whose_reactivation_failed_reactivates_when_the_provider_sends_it_again() {
+        let (deps, _, paid) = paid_but_left_suspended().await;
+        let again = deliver(&deps, &paid).await;
+        assert_eq!(body_json(&again)["outcome"], "duplicate");
+        assert_eq!(tier_of_a(&deps).await.1, TenantStatus::Active);
+    }
+
+    #[tokio::test]
+    async fn a_payment_whose_reactivation_failed_reactivates_at_the_next_sweep() {
+        let (deps, clock, _) = paid_but_left_suspended().await;
+        crate::sweep::sweep(&sweeper(&deps, &clock)).await.unwrap();
+        assert_eq!(tier_of_a(&deps).await.1, TenantStatus::Active);
+    }
+
+    #[tokio::test]
+    async fn an_operators_suspension_over_a_payment_suspension_outlasts_the_payment() {
+        let (deps, clock) = deps().await;
+        deliver(&deps, &completed("evt_1", START - 10, "standard")).await;
+        deliver(&deps, &invoice("evt_2", "invoice.payment_failed", START)).await;
+        let week = 7 * 24 * 3600;
+        clock.0.store(START + week, Ordering::SeqCst);
+        crate::sweep::sweep(&sweeper(&deps, &clock)).await.unwrap();
+        let held = deps.control.get_tenant(&tenant_a()).await.unwrap();
+        assert_eq!(
+            (held.status, held.suspended_for),
+            (TenantStatus::Suspended, Some(SuspensionCause::Payment))
+        );
+        // An operator suspends it too (what admin-api writes).
+        let suspend = TenantStateChange {
+            status: Some(TenantStatus::Suspended),
+            suspended_for: Some(SuspensionCause::Operator),
+            ..TenantStateChange::default()
+        };
+        deps.control
+            .set_tenant_state(&tenant_a(), suspend)
+            .await
+            .unwrap();
+        deliver(&deps, &invoice("evt_3", "invoice.paid", START + week + 60)).await;
+        crate::sweep::sweep(&sweeper(&deps, &clock)).await.unwrap();
+        assert_eq!(tier_of_a(&deps).await.1, TenantStatus::Suspended);
+        let shown = body_json(&call(&deps, fixture("get-billing", "a-member")).await);
+        assert_eq!(shown["status"], "active", "paid, still suspended: {shown}");
+    }
+
+    #[tokio::test]
+    async fn a_cancellation_during_a_move_to_premium_is_applied_once_the_move_ends() {
+        let (deps, clock) = deps().await;
+        deliver(&deps, &completed("evt_1", START - 10, "premium")).await;
+        // The migration job freezes the tenant while it moves the data.
+        let freeze = TenantStateChange {
+            status: Some(TenantStatus::Provisioning),
+            ..TenantStateChange::default()
+        };
+        deps.control
+            .set_tenant_state(&tenant_a(), freeze)
+            .await
+            .unwrap();
+        deliver(&deps, &deleted("evt_2", START)).await;
+        // The move ends: premium and active. The provider says nothing more.
+        let switched = TenantStateChange {
+            status: Some(TenantStatus::Active),
+            tier: Some(Tier::Premium),
+            ..TenantStateChange::default()
+        };
+        deps.control
+            .set_tenant_state(&tenant_a(), switched)
+            .await
+            .unwrap();
+        clock.0.store(START + 3600, Ordering::SeqCst);
+        crate::sweep::sweep(&sweeper(&deps, &clock)).await.unwrap();
+        assert_eq!(
+            deps.jobs.dispatched().last(),
+            Some(&TenantJob::Migrate {
+                tenant_id: tenant_a(),
+                to_tier: Tier::Basic
+            }),
+            "premium is not kept for free"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_sweep_repairs_a_tier_that_drifted_from_the_subscription_and_says_so() {
+        use crate::sweep::sweep;
+        let (deps, clock) = deps().await;
+        deliver(&deps, &completed("evt_1", START - 10, "standard")).await;
+        // Something moved the tenant off the plan it pays for, behind billing's back.
+        let drift = TenantStateChange {
+            tier: Some(Tier::Basic),
+            ..TenantStateChange::default()
+        };
+        deps.control
+            .set_tenant_state(&tenant_a(), drift)
+            .await
+            .unwrap();
+        let swept = sweep(&sweeper(&deps, &clock)).await.unwrap();
+        assert_eq!((swept.checked, swept.repaired), (1, 1));
+        assert_eq!(tier_of_a(&deps).await.0, Tier::Standard);
+        let again = sweep(&sweeper(&deps, &clock)).await.unwrap();
+        assert_eq!((again.checked, again.repaired), (1, 0), "in line now");
+    }
+
+    #[tokio::test]
+    async fn an_older_checkout_page_is_expired_when_another_is_made() {
+        let (deps, _) = deps().await;
+        for _ in 0..2 {
+            let response = call(&deps, fixture("checkout", "a-admin")).await;
+            assert_eq!(response.status(), 200);
+        }
+        assert_eq!(
+            deps.provider.expired(),
+            vec!["cus_fake1".to_owned(), "cus_fake1".to_owned()],
+            "every new page expires the customer's open ones"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_second_subscription_is_cancelled_and_the_newer_kept() {
+        let (deps, _) = deps().await;
+        deliver(&deps, &completed("evt_1", START - 10, "standard")).await;
+        assert_eq!(deps.provider.expired(), vec!["cus_1".to_owned()]);
+        assert!(deps.provider.cancelled().is_empty());
+        // An older page, paid before it could be expired, starts a second subscription.
+        let second = stripe_event(
+            "evt_2",
+            "checkout.session.completed",
+            START,
+            json!({"id": "cs_2", "mode": "subscription", "payment_status": "paid",
+                   "customer": "cus_1", "subscription": "sub_2",
+                   "metadata": {"tenant_id": TENANT_A, "plan": "premium"}}),
+        );
+        deliver(&deps, &second).await;
+        assert_eq!(
+            deps.provider.cancelled(),
+            vec![("sub_1".to_owned(), Cancellation::Duplicate)]
+        );
+        let account = deps.control.account(&tenant_a()).await.unwrap();
+        assert_eq!(
+            account.billing.subscription.map(|s| (s.id, s.plan)),
+            Some(("sub_2".to_owned(), Tier::Premium))
+        );
+        // The cancelled one's own news changes nothing and cancels nothing new.
+        deliver(&deps, &deleted("evt_3", START + 10)).await;
+        assert_eq!(deps.provider.cancelled().len(), 1);
     }
 
     #[tokio::test]

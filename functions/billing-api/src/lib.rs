@@ -2,5 +2,4 @@
 //! scheduled sweep that suspends tenants whose grace period ran out (`billing-sweep`).
 
 pub mod http_handler;
-pub mod provider;
 pub mod sweep;

@@ -5,40 +5,22 @@ use shared::billing::signature::{WebhookSecret, WebhookSecrets};
 use shared::config::{duration, required};
 use shared::tenancy::access::SystemClock;
 
-use billing_api::{http_handler, provider};
+use billing_api::http_handler;
+use shared::setup::secret_parameter;
 
-/// The provider's secrets, from SSM Parameter Store (SecureString), read once at init: the API
-/// key (`STRIPE_API_KEY_PARAMETER`) and the webhook signing secrets
-/// (`STRIPE_WEBHOOK_SECRETS_PARAMETER`: the current one, then, during a rotation, the previous
-/// one, separated by a comma). Never logged, never in an error.
-async fn secrets(sdk: &aws_config::SdkConfig) -> Result<(String, WebhookSecrets), Error> {
-    let ssm = aws_sdk_ssm::Client::new(sdk);
-    let read = |name: String| {
-        let ssm = ssm.clone();
-        async move {
-            ssm.get_parameter()
-                .name(&name)
-                .with_decryption(true)
-                .send()
-                .await
-                .ok()
-                .and_then(|output| output.parameter?.value)
-                .ok_or_else(|| Error::from(format!("the parameter {name} cannot be read")))
-        }
-    };
-    let key = read(required("STRIPE_API_KEY_PARAMETER")?).await?;
-    let webhook = read(required("STRIPE_WEBHOOK_SECRETS_PARAMETER")?).await?;
+/// The webhook signing secrets (SSM Parameter Store, SecureString, read once at init), named
+/// by `STRIPE_WEBHOOK_SECRETS_PARAMETER`: the current one, then, during a rotation, the previous
+/// one, separated by a comma. Never logged, never in an error.
+async fn webhook_secrets(sdk: &aws_config::SdkConfig) -> Result<WebhookSecrets, Error> {
+    let webhook = secret_parameter(sdk, "STRIPE_WEBHOOK_SECRETS_PARAMETER").await?;
     let mut webhook = webhook.split(',').map(str::trim).filter(|s| !s.is_empty());
     let current = webhook
         .next()
         .ok_or_else(|| Error::from("no webhook signing secret"))?;
-    Ok((
-        key,
-        WebhookSecrets {
-            current: WebhookSecret::new(current),
-            previous: webhook.next().map(WebhookSecret::new),
-        },
-    ))
+    Ok(WebhookSecrets {
+        current: WebhookSecret::new(current),
+        previous: webhook.next().map(WebhookSecret::new),
+    })
 }
 
 // One event at a time per execution environment: a single-threaded runtime starts faster and
@@ -47,12 +29,12 @@ async fn secrets(sdk: &aws_config::SdkConfig) -> Result<(String, WebhookSecrets)
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let sdk = shared::setup::aws_config().await;
-    let (key, secrets) = secrets(&sdk).await?;
+    let secrets = webhook_secrets(&sdk).await?;
     let control = shared::setup::control_store(&sdk)?;
     let deps = http_handler::Deps {
         control: control.clone(),
         jobs: shared::setup::job_queue(&sdk)?,
-        provider: provider::Stripe::new(required("STRIPE_API_URL")?, key)?,
+        provider: shared::setup::payment_provider(&sdk).await?,
         // An e-mail the mail service refuses now is held, and sent by billing-sweep later.
         mailer: shared::mail::Deferring {
             mailer: shared::setup::mailer(&sdk)?,

@@ -6,14 +6,20 @@ use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-use shared::identity::UserDirectory;
-use shared::jobs::TenantJob;
+use shared::billing::provider::PaymentProvider;
+use shared::identity::{AppClients, UserDirectory};
+use shared::jobs::{JobQueue, TenantJob};
 use shared::tenancy::jobs::JobRunner;
 
-pub async fn function_handler<D: UserDirectory>(
-    runner: &JobRunner<D>,
+pub async fn function_handler<D, J, P>(
+    runner: &JobRunner<D, J, P>,
     event: LambdaEvent<Value>,
-) -> Result<Value, Error> {
+) -> Result<Value, Error>
+where
+    D: UserDirectory + AppClients,
+    J: JobQueue,
+    P: PaymentProvider,
+{
     let job: TenantJob = serde_json::from_value(event.payload).map_err(|err| {
         tracing::error!(error = %err, "not a tenant job");
         err

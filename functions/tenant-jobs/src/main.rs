@@ -50,6 +50,15 @@ async fn main() -> Result<(), Error> {
             Duration::from_secs(drain),
         ),
         directory: shared::setup::user_directory(&sdk)?,
+        // The next job of a tenant goes to this function itself, which Lambda names in
+        // `AWS_LAMBDA_FUNCTION_NAME` (the local stack names it in `TENANT_JOBS_FUNCTION`).
+        jobs: shared::jobs::LambdaJobQueue::new(
+            aws_sdk_lambda::Client::new(&sdk),
+            optional("TENANT_JOBS_FUNCTION")
+                .or_else(|| optional("AWS_LAMBDA_FUNCTION_NAME"))
+                .ok_or("AWS_LAMBDA_FUNCTION_NAME is not set")?,
+        ),
+        payments: shared::setup::payment_provider(&sdk).await?,
     };
     run(service_fn(|event| {
         event_handler::function_handler(&runner, event)

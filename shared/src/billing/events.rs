@@ -15,7 +15,9 @@ use crate::ids::TenantId;
 
 /// The metadata key the service writes on everything it creates at the provider.
 pub const TENANT_METADATA: &str = "tenant_id";
-/// The metadata key naming the plan (`standard` or `premium`).
+/// The metadata key naming the plan (`standard` or `premium`) on a Checkout Session, whose price
+/// never changes. A subscription's plan is read from its price, never from metadata: the
+/// customer portal changes the price and leaves the metadata as checkout wrote it.
 pub const PLAN_METADATA: &str = "plan";
 
 /// A verified event, as far as the service cares.
@@ -154,20 +156,19 @@ fn checkout(session: &Value, created: i64) -> Option<Change> {
 
 /// A subscription's own status decides: `active`/`trialing` in force, `past_due`/`unpaid` a
 /// failed payment, `canceled`/`incomplete_expired` ended; `incomplete` (the first payment
-/// pending) says nothing yet.
+/// pending) says nothing yet. Its plan is its price's: prices are set up with the lookup key
+/// `<plan>_<interval>` (checkout finds them by it). A price without such a key names no plan,
+/// and the plan recorded stays.
 fn subscription_change(subscription: &Value, created: i64) -> Option<Change> {
     let id = text(&subscription["id"])?;
     let item = &subscription["items"]["data"][0];
-    let plan = subscription["metadata"][PLAN_METADATA]
+    let plan = item["price"]["lookup_key"]
         .as_str()
-        .and_then(paid_plan)
-        .or_else(|| {
-            // Prices the service creates are looked up as `<plan>_<interval>`.
-            item["price"]["lookup_key"]
-                .as_str()
-                .and_then(|key| key.split('_').next())
-                .and_then(paid_plan)
-        });
+        .and_then(|key| key.split('_').next())
+        .and_then(paid_plan);
+    if plan.is_none() {
+        tracing::warn!(subscription = %id, "the subscription's price has no plan's lookup key");
+    }
     let period_end = subscription["current_period_end"]
         .as_i64()
         .or_else(|| item["current_period_end"].as_i64());
@@ -289,6 +290,34 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(deleted.change.unwrap().what, What::Ended);
+    }
+
+    /// The customer portal changes a subscription's price and nothing else: the metadata the
+    /// service wrote at checkout still names the plan bought then.
+    #[test]
+    fn a_price_changed_in_the_portal_changes_the_plan_whatever_the_metadata_says() {
+        for (price, metadata_plan, expected) in [
+            ("standard_month", "premium", Tier::Standard),
+            ("premium_year", "standard", Tier::Premium),
+        ] {
+            let parsed = parse(&event(
+                "customer.subscription.updated",
+                json!({"id": "sub_1", "object": "subscription", "status": "active",
+                       "customer": "cus_1",
+                       "metadata": {"tenant_id": TENANT, "plan": metadata_plan},
+                       "items": {"data": [{"current_period_end": 1_798_800_000,
+                                           "price": {"id": "price_1", "lookup_key": price}}]}}),
+            ))
+            .unwrap();
+            assert_eq!(
+                parsed.change.map(|change| change.what),
+                Some(What::Active {
+                    plan: Some(expected),
+                    period_end: Some(1_798_800_000)
+                }),
+                "{price}"
+            );
+        }
     }
 
     #[test]

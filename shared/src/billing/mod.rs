@@ -7,6 +7,8 @@
 //! the order events arrive in.
 
 pub mod events;
+pub mod provider;
+pub mod reconcile;
 pub mod signature;
 pub mod subscription;
 
@@ -25,9 +27,18 @@ pub struct Account {
     #[serde(skip)]
     pub customer: Option<String>,
     pub billing: Billing,
-    /// The tenant was suspended because its grace period ran out: a payment lifts that
-    /// suspension (never one a platform operator made).
+    /// The grace period of a failed payment ran out and nothing was paid since: the tenant is
+    /// to be suspended for it (a payment lifts that suspension, never one a platform operator
+    /// made).
     pub suspended_for_payment: bool,
+    /// The tenant was suspended for it (or already was): it is not suspended again, so an
+    /// operator who reactivates it is not overruled. Cleared with `suspended_for_payment`.
+    #[serde(default)]
+    pub suspension_applied: bool,
+    /// The ended subscription whose return to the free plan was seen applied: until then the
+    /// account stays among those the hourly sweep brings in line.
+    #[serde(default)]
+    pub settled_end: Option<String>,
     /// Recent invoices, newest first (at most [`INVOICES_KEPT`]).
     pub invoices: Vec<InvoiceRecord>,
     /// The subscription whose welcome e-mail went out (once per subscription).
@@ -60,6 +71,26 @@ impl Account {
         match self.billing.subscription.as_ref()?.standing {
             subscription::Standing::PastDue { since } if !self.suspended_for_payment => Some(since),
             _ => None,
+        }
+    }
+
+    /// Decides from the subscription whether the grace period has run out at `now`.
+    pub fn review_grace(&mut self, now: i64, grace: std::time::Duration) {
+        self.suspended_for_payment =
+            subscription::grace_deadline(self.billing.subscription.as_ref(), grace)
+                .is_some_and(|deadline| now >= deadline);
+        if !self.suspended_for_payment {
+            self.suspension_applied = false;
+        }
+    }
+
+    /// Whether the subscription decides the tenant's tier and the sweep should check that it
+    /// does: a live subscription, or an ended one whose end is not seen applied yet.
+    pub fn paying(&self) -> bool {
+        match &self.billing.subscription {
+            None => false,
+            Some(live) if live.standing != subscription::Standing::Ended => true,
+            Some(ended) => self.settled_end.as_deref() != Some(ended.id.as_str()),
         }
     }
 

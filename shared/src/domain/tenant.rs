@@ -93,6 +93,32 @@ impl fmt::Display for TenantStatus {
     }
 }
 
+/// Why a tenant is suspended: it decides who may lift the suspension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SuspensionCause {
+    /// Its payment's grace period ran out: a payment (the account in good standing again)
+    /// lifts it.
+    Payment,
+    /// A platform operator suspended it: only an operator lifts it, never a payment.
+    Operator,
+}
+
+impl SuspensionCause {
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Payment, Self::Operator]
+            .into_iter()
+            .find(|cause| cause.as_str() == raw)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Payment => "payment",
+            Self::Operator => "operator",
+        }
+    }
+}
+
 /// The largest settings document, serialized.
 pub const MAX_SETTINGS_BYTES: usize = 4096;
 const MAX_FEATURE_FLAGS: usize = 32;
@@ -233,6 +259,9 @@ pub struct Tenant {
     /// its plan allows, its data is read-only (see [`crate::authority::ensure_writable`]).
     /// Cleared when the plan is raised again.
     pub plan_lowered: bool,
+    /// Why it is suspended, while it is. A suspended record written without a cause reads as
+    /// an operator's suspension: a payment never lifts what it cannot tell was its own.
+    pub suspended_for: Option<SuspensionCause>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -275,6 +304,7 @@ impl Tenant {
             revoked: Revocations::new(),
             require_mfa: false,
             plan_lowered: false,
+            suspended_for: None,
             created_at: now,
             updated_at: now,
         }

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::StoreError;
+use super::{ListPage, StoreError};
 use crate::billing::Account;
 use crate::ids::TenantId;
 
@@ -47,7 +47,8 @@ pub trait BillingStore: Send + Sync {
     /// ([`StoreError::VersionConflict`] otherwise), together with `event`'s idempotency record
     /// when there is one, atomically: an event handled before writes nothing
     /// ([`Saved::Duplicate`]). An account [`Account::awaiting_suspension`] is listed by
-    /// [`BillingStore::grace_expired`] until it is suspended or paid.
+    /// [`BillingStore::grace_expired`] until it is suspended or paid; one that is
+    /// [`Account::paying`], by [`BillingStore::billed_tenants`].
     fn save_account(
         &self,
         tenant: &TenantId,
@@ -62,4 +63,13 @@ pub trait BillingStore: Send + Sync {
         failed_by: i64,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<TenantId>, StoreError>> + Send;
+
+    /// Every tenant whose account the sweep brings in line (awaiting suspension, or
+    /// [`Account::paying`]), a page of at most `limit` after `after` (the previous page's
+    /// `next_cursor`: an opaque position, for the sweep only).
+    fn billed_tenants(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> impl Future<Output = Result<ListPage<TenantId>, StoreError>> + Send;
 }

@@ -364,6 +364,9 @@ pub struct TenantStateChange {
     pub data_table: Option<Option<String>>,
     /// Sets or clears [`crate::domain::tenant::Tenant::plan_lowered`].
     pub plan_lowered: Option<bool>,
+    /// Why the tenant is suspended, when the change leaves it suspended (`None` keeps the
+    /// recorded cause). A change that leaves it in any other status clears the cause.
+    pub suspended_for: Option<crate::domain::tenant::SuspensionCause>,
 }
 
 /// Which status changes are allowed. Deleting is one way: a tenant in `deleting` can only become

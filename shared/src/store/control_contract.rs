@@ -1497,6 +1497,140 @@ pub async fn a_webhook_event_changes_an_account_once<S: ContractControl>(store: 
     assert_eq!(store.account(&tenant.id).await.expect("account").version, 3);
 }
 
+/// Whether `tenant` is on the pages of [`BillingStore::billed_tenants`], read to the end.
+async fn billed<S: ContractControl>(store: &S, tenant: &TenantId) -> bool {
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .billed_tenants(after.as_deref(), 50)
+            .await
+            .expect("billed tenants");
+        if page.items.contains(tenant) {
+            return true;
+        }
+        match page.next_cursor {
+            Some(next) => after = Some(next),
+            None => return false,
+        }
+    }
+}
+
+pub async fn the_sweep_lists_the_accounts_whose_subscription_decides_the_tier<
+    S: ContractControl,
+>(
+    store: &S,
+) {
+    use crate::billing::subscription::{Standing, Subscription};
+    let (tenant, _, _) = onboarded(store).await;
+    assert!(!billed(store, &tenant.id).await, "never subscribed");
+    let save = |account: crate::billing::Account| {
+        let store = store.clone();
+        async move {
+            store
+                .save_account(&tenant.id, &account, None)
+                .await
+                .expect("save");
+            store.account(&tenant.id).await.expect("account")
+        }
+    };
+    let mut account = store.account(&tenant.id).await.expect("account");
+    account.billing.subscription = Some(Subscription {
+        id: "sub_1".into(),
+        plan: Tier::Standard,
+        standing: Standing::Active,
+        period_end: None,
+        as_of: 100,
+    });
+    let account = save(account).await;
+    assert!(billed(store, &tenant.id).await, "paying");
+    // Awaiting suspension: listed still (and among the expired grace periods).
+    let mut failing = account.clone();
+    if let Some(subscription) = failing.billing.subscription.as_mut() {
+        subscription.standing = Standing::PastDue { since: 200 };
+    }
+    let failing = save(failing).await;
+    assert!(billed(store, &tenant.id).await, "awaiting suspension");
+    assert!(
+        store
+            .grace_expired(200, 10_000)
+            .await
+            .expect("grace expired")
+            .contains(&tenant.id)
+    );
+    // Ended: listed until its end is seen applied, then no more.
+    let mut ended = failing.clone();
+    if let Some(subscription) = ended.billing.subscription.as_mut() {
+        subscription.standing = Standing::Ended;
+    }
+    let ended = save(ended).await;
+    assert!(billed(store, &tenant.id).await, "ended, not yet applied");
+    let mut settled = ended.clone();
+    settled.settled_end = Some("sub_1".into());
+    save(settled).await;
+    assert!(!billed(store, &tenant.id).await, "ended and applied");
+}
+
+pub async fn a_suspension_keeps_its_cause_until_it_is_lifted<S: ContractControl>(store: &S) {
+    use crate::domain::tenant::SuspensionCause;
+    let (tenant, _, _) = onboarded(store).await;
+    let change = |status, cause| TenantStateChange {
+        status: Some(status),
+        suspended_for: cause,
+        ..TenantStateChange::default()
+    };
+    let held = store
+        .set_tenant_state(
+            &tenant.id,
+            change(TenantStatus::Suspended, Some(SuspensionCause::Payment)),
+        )
+        .await
+        .expect("suspend");
+    assert_eq!(held.suspended_for, Some(SuspensionCause::Payment));
+    // A change that leaves it suspended, naming no cause, keeps it; one that names a cause
+    // replaces it.
+    let tiered = store
+        .set_tenant_state(
+            &tenant.id,
+            TenantStateChange {
+                tier: Some(Tier::Standard),
+                ..TenantStateChange::default()
+            },
+        )
+        .await
+        .expect("tier");
+    assert_eq!(tiered.suspended_for, Some(SuspensionCause::Payment));
+    let operated = store
+        .set_tenant_state(
+            &tenant.id,
+            change(TenantStatus::Suspended, Some(SuspensionCause::Operator)),
+        )
+        .await
+        .expect("operator");
+    assert_eq!(operated.suspended_for, Some(SuspensionCause::Operator));
+    assert_eq!(
+        store
+            .get_tenant(&tenant.id)
+            .await
+            .expect("read")
+            .suspended_for,
+        Some(SuspensionCause::Operator)
+    );
+    // Lifted: no cause.
+    let active = store
+        .set_tenant_state(&tenant.id, change(TenantStatus::Active, None))
+        .await
+        .expect("reactivate");
+    assert_eq!(active.suspended_for, None);
+    assert_eq!(
+        store
+            .get_tenant(&tenant.id)
+            .await
+            .expect("read")
+            .suspended_for,
+        None
+    );
+}
+
 pub async fn a_held_e_mail_is_listed_until_released<S: ContractControl>(store: &S) {
     use crate::mail::Email;
     let subject = format!("held {}", uuid::Uuid::new_v4().simple());
@@ -1552,6 +1686,8 @@ macro_rules! control_contract_tests {
             admins_leaving_at_once_leave_one_admin,
             a_tenant_has_one_customer_at_the_payment_provider,
             a_webhook_event_changes_an_account_once,
+            the_sweep_lists_the_accounts_whose_subscription_decides_the_tier,
+            a_suspension_keeps_its_cause_until_it_is_lifted,
             a_held_e_mail_is_listed_until_released,
         );
     };

@@ -590,6 +590,11 @@ impl TenantStore for MemoryControl {
         if let Some(lowered) = change.plan_lowered {
             record.plan_lowered = lowered;
         }
+        if record.status != TenantStatus::Suspended {
+            record.suspended_for = None;
+        } else if let Some(cause) = change.suspended_for {
+            record.suspended_for = Some(cause);
+        }
         record.version += 1;
         record.updated_at = Timestamp::now();
         let updated = record.clone();
@@ -879,6 +884,31 @@ impl BillingStore for MemoryControl {
             .take(limit)
             .map(|(_, tenant)| tenant)
             .collect())
+    }
+
+    async fn billed_tenants(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage<TenantId>, StoreError> {
+        let state = self.lock();
+        let mut listed: Vec<TenantId> = state
+            .accounts
+            .iter()
+            .filter(|(_, account)| account.awaiting_suspension().is_some() || account.paying())
+            .map(|(tenant, _)| *tenant)
+            .filter(|tenant| after.is_none_or(|after| tenant.to_string().as_str() > after))
+            .collect();
+        listed.sort();
+        let more = listed.len() > limit;
+        listed.truncate(limit);
+        let next_cursor = more
+            .then(|| listed.last().map(ToString::to_string))
+            .flatten();
+        Ok(ListPage {
+            items: listed,
+            next_cursor,
+        })
     }
 }
 

@@ -2,11 +2,15 @@
 //! Lambda retries a failed asynchronous invocation, and a job can be dispatched again by hand.
 
 use super::migration::{Migrator, Outcome};
+use crate::billing::provider::{Cancellation, PaymentProvider, ProviderError};
+use crate::billing::reconcile;
+use crate::billing::subscription::Standing;
 use crate::domain::tenant::TenantStatus;
-use crate::identity::{DirectoryError, UserDirectory};
+use crate::identity::{AppClients, DirectoryError, UserDirectory};
 use crate::ids::TenantId;
-use crate::jobs::TenantJob;
+use crate::jobs::{JobQueue, TenantJob};
 use crate::store::StoreError;
+use crate::store::billing::BillingStore;
 use crate::store::control::{TenantStateChange, TenantStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +19,8 @@ pub enum JobError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Directory(#[from] DirectoryError),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
 }
 
 /// What a job did, for the logs and the tests.
@@ -29,30 +35,86 @@ pub enum JobOutcome {
     Offboarded {
         users: usize,
         items: u64,
+        /// The subscription cancelled at the payment provider, if one was live.
+        cancelled: Option<String>,
+        /// Webhook endpoints and API clients deleted.
+        integrations: usize,
     },
     /// The memberships carry the tenant's state again.
     Synced,
 }
 
 #[derive(Debug)]
-pub struct JobRunner<D> {
+pub struct JobRunner<D, J, P> {
     pub migrator: Migrator,
+    /// The user pool: its users, and the app clients of API clients.
     pub directory: D,
+    /// Where the next job goes (this function itself): a migration that billing asks for once
+    /// the one under way has ended.
+    pub jobs: J,
+    /// The payment provider: offboarding cancels the subscription.
+    pub payments: P,
 }
 
-impl<D: UserDirectory> JobRunner<D> {
+impl<D, J, P> JobRunner<D, J, P>
+where
+    D: UserDirectory + AppClients,
+    J: JobQueue,
+    P: PaymentProvider,
+{
     pub async fn run(&self, job: &TenantJob) -> Result<JobOutcome, JobError> {
+        if !matches!(job, TenantJob::Offboard { .. }) {
+            self.protect_storage(job.tenant_id()).await?;
+        }
         match job {
             TenantJob::Provision { tenant_id } => self.provision(tenant_id).await,
-            TenantJob::Migrate { tenant_id, to_tier } => Ok(JobOutcome::Migrated(
-                self.migrator.migrate(tenant_id, *to_tier).await?,
-            )),
+            TenantJob::Migrate { tenant_id, to_tier } => {
+                let outcome = self.migrator.migrate(tenant_id, *to_tier).await?;
+                if outcome != Outcome::Abandoned {
+                    self.reconcile_billing(tenant_id).await?;
+                }
+                Ok(JobOutcome::Migrated(outcome))
+            }
             TenantJob::Offboard { tenant_id } => self.offboard(tenant_id).await,
             TenantJob::SyncMemberships { tenant_id } => {
                 self.migrator.control.sync_memberships(tenant_id).await?;
                 Ok(JobOutcome::Synced)
             }
         }
+    }
+
+    /// Makes sure the tenant's own table, if it has one, has deletion protection and
+    /// point-in-time recovery (a table created before they were set at creation gets them at
+    /// its tenant's next job).
+    async fn protect_storage(&self, tenant: &TenantId) -> Result<(), JobError> {
+        let record = match self.migrator.control.get_tenant(tenant).await {
+            Ok(record) => record,
+            Err(StoreError::NotFound) => return Ok(()),
+            Err(err) => return Err(err.into()),
+        };
+        if let Some(table) = &record.data_table
+            && self.migrator.storage.table_exists(table).await?
+        {
+            self.migrator.storage.protect_silo(table).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies what billing decided while the tenant's data moved (see
+    /// [`crate::billing::reconcile`]: a plan changed or a subscription cancelled during the
+    /// move waited for its end). A tenant whose account decides no tier is left alone.
+    async fn reconcile_billing(&self, tenant: &TenantId) -> Result<(), JobError> {
+        let control = &self.migrator.control;
+        let account = control.account(tenant).await?;
+        if !account.paying() {
+            return Ok(());
+        }
+        let record = control.get_tenant(tenant).await?;
+        let reconciled = reconcile::reconcile(control, &self.jobs, &record, &account).await?;
+        if reconciled.acted() {
+            tracing::info!(tenant_id = %tenant, change = ?reconciled.changed, migrating_to = ?reconciled.migrating_to, "billing applied after the migration");
+        }
+        Ok(())
     }
 
     /// Creates a premium tenant's table, then activates the tenant.
@@ -71,15 +133,17 @@ impl<D: UserDirectory> JobRunner<D> {
             data_table: Some(Some(table.clone())),
             tier: None,
             plan_lowered: None,
+            suspended_for: None,
         };
         control.set_tenant_state(tenant, activate).await?;
         tracing::info!(tenant_id = %tenant, table, "tenant provisioned");
         Ok(JobOutcome::Provisioned { table })
     }
 
-    /// Deletes the users from the pool, deletes the data (the silo table, and anything in the
-    /// pooled table) and any migration record, deletes memberships, member entries and e-mail
-    /// claims, and marks the tenant `deleted`.
+    /// Stops the organization's billing and integrations, deletes the users from the pool,
+    /// deletes the data (the silo table, and anything in the pooled table) and any migration
+    /// record, deletes memberships, member entries and e-mail claims, and marks the tenant
+    /// `deleted`.
     async fn offboard(&self, tenant: &TenantId) -> Result<JobOutcome, JobError> {
         let control = &self.migrator.control;
         let storage = &self.migrator.storage;
@@ -101,6 +165,10 @@ impl<D: UserDirectory> JobRunner<D> {
             ..TenantStateChange::default()
         };
         control.set_tenant_state(tenant, deleting).await?;
+        // It stops paying, and nothing of it is called any more: before its data goes, so that
+        // the purge reaches none of its endpoints.
+        let cancelled = self.stop_billing(tenant).await?;
+        let integrations = self.remove_integrations(tenant).await?;
         // Then each member's membership goes. A person left with no organization goes from the
         // pool too (signed out everywhere, deleted), so their personal data is erased and the
         // address can sign up or be invited again; a person who belongs elsewhere keeps their
@@ -138,10 +206,54 @@ impl<D: UserDirectory> JobRunner<D> {
             ..TenantStateChange::default()
         };
         control.set_tenant_state(tenant, deleted).await?;
-        tracing::info!(tenant_id = %tenant, users = users.len(), items, "tenant offboarded");
+        tracing::info!(tenant_id = %tenant, users = users.len(), items, cancelled = ?cancelled, integrations, "tenant offboarded");
         Ok(JobOutcome::Offboarded {
             users: users.len(),
             items,
+            cancelled,
+            integrations,
         })
+    }
+
+    /// Expires the customer's open checkout pages (none can start a subscription any more) and
+    /// cancels the live subscription at once. Idempotent: a re-run finds it cancelled.
+    async fn stop_billing(&self, tenant: &TenantId) -> Result<Option<String>, JobError> {
+        let account = self.migrator.control.account(tenant).await?;
+        if let Some(customer) = &account.customer {
+            self.payments.expire_checkouts(customer).await?;
+        }
+        let Some(live) = account
+            .billing
+            .subscription
+            .as_ref()
+            .filter(|subscription| subscription.standing != Standing::Ended)
+        else {
+            return Ok(None);
+        };
+        self.payments
+            .cancel_subscription(&live.id, Cancellation::Offboarding)
+            .await?;
+        tracing::info!(tenant_id = %tenant, subscription = %live.id, "subscription cancelled");
+        Ok(Some(live.id.clone()))
+    }
+
+    /// Deletes the webhook endpoints (their pending deliveries with them) and the API clients
+    /// (their app clients first, so a re-run still finds what a crash left). Returns how many.
+    async fn remove_integrations(&self, tenant: &TenantId) -> Result<usize, JobError> {
+        let control = &self.migrator.control;
+        let mut removed = 0;
+        for webhook in control.webhooks(tenant).await? {
+            removed += usize::from(control.delete_webhook(tenant, &webhook.id).await?);
+        }
+        for client in control.api_clients(tenant).await? {
+            self.directory.delete_app_client(&client.client_id).await?;
+            removed += usize::from(
+                control
+                    .delete_api_client(tenant, &client.client_id)
+                    .await?
+                    .is_some(),
+            );
+        }
+        Ok(removed)
     }
 }

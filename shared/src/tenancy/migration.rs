@@ -229,6 +229,17 @@ impl Migrator {
     /// record. Offboarding removes both sides anyway; this makes sure a migration that runs
     /// alongside it leaves nothing behind, whichever finishes first.
     async fn abandon(&self, tenant: &TenantId, plan: &Plan) -> Result<Outcome, StoreError> {
+        // Another run of the same migration (a job delivered twice, or dispatched again) may
+        // have switched the tenant to the target meanwhile: then the target is the tenant's live
+        // storage, and only the source may go.
+        let record = self.control.get_tenant(tenant).await?;
+        if self.already_switched(&record, plan) {
+            tracing::info!(tenant_id = %tenant, "another run switched the tenant: the migration is finished, not abandoned");
+            self.advance(tenant, Phase::Switched).await?;
+            self.purge_source(tenant, plan).await?;
+            self.finish(tenant).await?;
+            return Ok(Outcome::Migrated { items: 0 });
+        }
         if plan.to_table == self.storage.pooled_table() {
             self.storage.purge_tenant(tenant, &plan.to_table).await?;
         } else {
@@ -237,6 +248,16 @@ impl Migrator {
         self.finish(tenant).await?;
         tracing::warn!(tenant_id = %tenant, "migration abandoned: the tenant left provisioning");
         Ok(Outcome::Abandoned)
+    }
+
+    /// Removes the copy the tenant left (pooled items, or its former table).
+    async fn purge_source(&self, tenant: &TenantId, plan: &Plan) -> Result<(), StoreError> {
+        if plan.from_table == self.storage.pooled_table() {
+            self.storage.purge_tenant(tenant, &plan.from_table).await?;
+        } else {
+            self.storage.delete_silo(&plan.from_table).await?;
+        }
+        Ok(())
     }
 
     /// Deletes the migration record (idempotent).
@@ -395,6 +416,7 @@ impl Migrator {
                         expected_status: Some(TenantStatus::Provisioning),
                         expected_version: None,
                         plan_lowered: None,
+                        suspended_for: None,
                     };
                     match self.control.set_tenant_state(tenant, switch).await {
                         Ok(_) => {}
@@ -409,11 +431,7 @@ impl Migrator {
                     plan.phase = Phase::Switched;
                 }
                 Phase::Switched => {
-                    if plan.from_table == self.storage.pooled_table() {
-                        self.storage.purge_tenant(tenant, &plan.from_table).await?;
-                    } else {
-                        self.storage.delete_silo(&plan.from_table).await?;
-                    }
+                    self.purge_source(tenant, &plan).await?;
                     self.finish(tenant).await?;
                     tracing::info!(tenant_id = %tenant, items, "migration finished");
                     return Ok(Outcome::Migrated { items });

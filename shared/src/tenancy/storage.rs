@@ -10,14 +10,19 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::delete_table::DeleteTableError;
 use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
+use aws_sdk_dynamodb::operation::update_table::UpdateTableError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, BillingMode, DeleteRequest, PutRequest, SseSpecification, TableStatus,
-    WriteRequest,
+    AttributeValue, BillingMode, DeleteRequest, PointInTimeRecoverySpecification,
+    PointInTimeRecoveryStatus, PutRequest, SseSpecification, TableStatus, WriteRequest,
 };
 
 use crate::ids::TenantId;
 use crate::keys;
 use crate::store::StoreError;
+
+/// The filter of the tables' stream mappings (the pooled table's in template.yaml): records
+/// that DynamoDB's TTL wrote (expiries) carry a `userIdentity` and never invoke the consumer.
+pub const STREAM_FILTER: &str = r#"{"userIdentity": {"type": [{"exists": false}]}}"#;
 
 fn backend<E: std::error::Error + 'static, R: std::fmt::Debug>(err: SdkError<E, R>) -> StoreError {
     StoreError::Backend(DisplayErrorContext(err).to_string())
@@ -176,6 +181,9 @@ impl TenantStorage {
             // The same change stream as the pooled table: the tenant's events come from it.
             .set_stream_specification(pooled.stream_specification().cloned())
             .sse_specification(SseSpecification::builder().enabled(true).build())
+            // As safe as the shared tables: a table of a paying tenant is not dropped by a
+            // mistaken call (offboarding lifts this for the table it deletes, and for no other).
+            .deletion_protection_enabled(true)
             .tags(
                 aws_sdk_dynamodb::types::Tag::builder()
                     .key("TenantId")
@@ -198,8 +206,64 @@ impl TenantStorage {
             Err(err) => return Err(backend(err)),
         }
         self.wait_until_active(&table).await?;
+        self.protect_silo(&table).await?;
         self.map_stream(&table).await?;
         Ok(table)
+    }
+
+    /// Turns on the silo table's deletion protection and point-in-time recovery, where they are
+    /// off (a table created before they were set at creation, or changed by hand). Two reads when
+    /// both are on already.
+    pub async fn protect_silo(&self, table: &str) -> Result<(), StoreError> {
+        let described = self
+            .client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(backend)?;
+        let protected = described
+            .table
+            .and_then(|t| t.deletion_protection_enabled)
+            .unwrap_or(false);
+        if !protected {
+            self.client
+                .update_table()
+                .table_name(table)
+                .deletion_protection_enabled(true)
+                .send()
+                .await
+                .map_err(backend)?;
+            tracing::info!(table, "deletion protection turned on");
+        }
+        let backups = self
+            .client
+            .describe_continuous_backups()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(backend)?;
+        let recovering = backups
+            .continuous_backups_description
+            .and_then(|d| d.point_in_time_recovery_description)
+            .and_then(|d| d.point_in_time_recovery_status)
+            == Some(PointInTimeRecoveryStatus::Enabled);
+        if !recovering {
+            self.client
+                .update_continuous_backups()
+                .table_name(table)
+                .point_in_time_recovery_specification(
+                    PointInTimeRecoverySpecification::builder()
+                        .point_in_time_recovery_enabled(true)
+                        .build()
+                        .map_err(|err| StoreError::Backend(err.to_string()))?,
+                )
+                .send()
+                .await
+                .map_err(backend)?;
+            tracing::info!(table, "point-in-time recovery turned on");
+        }
+        Ok(())
     }
 
     /// The table's stream (`None` if the table or its stream is gone) and the consumer's
@@ -276,7 +340,19 @@ impl TenantStorage {
             .maximum_batching_window_in_seconds(1)
             .bisect_batch_on_function_error(true)
             .maximum_record_age_in_seconds(86_400)
-            .maximum_retry_attempts(-1)
+            // As the pooled table's mapping in template.yaml: a handful of retries (a record
+            // that still fails is kept whole by the function itself), and TTL expiries never
+            // invoke it.
+            .maximum_retry_attempts(5)
+            .filter_criteria(
+                aws_sdk_lambda::types::FilterCriteria::builder()
+                    .filters(
+                        aws_sdk_lambda::types::Filter::builder()
+                            .pattern(STREAM_FILTER)
+                            .build(),
+                    )
+                    .build(),
+            )
             .destination_config(on_failure)
             .function_response_types(
                 aws_sdk_lambda::types::FunctionResponseType::ReportBatchItemFailures,
@@ -347,6 +423,26 @@ impl TenantStorage {
             )));
         }
         self.unmap_stream(table).await?;
+        // Its protection is lifted for this table only, right before it goes.
+        match self
+            .client
+            .update_table()
+            .table_name(table)
+            .deletion_protection_enabled(false)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(UpdateTableError::ResourceNotFoundException(_))
+                ) =>
+            {
+                return Ok(());
+            }
+            Err(err) => return Err(backend(err)),
+        }
         match self.client.delete_table().table_name(table).send().await {
             Ok(_) => Ok(()),
             Err(err)
@@ -604,5 +700,24 @@ impl TenantStorage {
                 .await?;
         }
         Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A silo table's mapping filters its stream as template.yaml filters the pooled table's.
+    #[test]
+    fn silo_streams_are_filtered_as_the_pooled_tables_stream() {
+        let template = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"),
+        )
+        .expect("template.yaml");
+        let pooled = template
+            .split("Stream: !GetAtt DataTable.StreamArn")
+            .nth(1)
+            .and_then(|mapping| mapping.split("- Pattern: '").nth(1))
+            .and_then(|rest| rest.split('\'').next())
+            .expect("the pooled table's mapping has a filter");
+        assert_eq!(pooled, super::STREAM_FILTER);
     }
 }

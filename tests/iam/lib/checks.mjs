@@ -61,11 +61,12 @@ export const CHECKS = [
   { id: '9.users-api', title: "users-api's role: its control-table actions on TENANT#, USER# and EMAIL# keys only" },
   { id: '10.post-confirmation', title: "post-confirmation's role: GetItem and PutItem on TENANT#, USER# and EMAIL# keys only" },
   { id: '11.billing-api', title: "billing-api's role: its control-table actions on TENANT#, CUSTOMER#, WEBHOOK# and USER# keys, and reading MIGRATION#, only" },
-  { id: '12.billing-sweep', title: "billing-sweep's role: its control-table actions on TENANT# and USER# keys, reading MIGRATION#, and the index's PAST_DUE partition only" },
+  { id: '12.billing-sweep', title: "billing-sweep's role: its control-table actions on TENANT# and USER# keys, reading MIGRATION#, and the index's BILLING partition only" },
   { id: '13.webhooks-api', title: "webhooks-api's role: its control-table actions on TENANT# keys and endpoints' queues (ENDPOINT#) only" },
   { id: '14.webhook-events', title: "webhook-events' role: reading TENANT# keys, queueing on ENDPOINT# keys, only" },
   { id: '15.webhook-deliver', title: "webhook-deliver's role: TENANT# and ENDPOINT# keys, holding e-mails, and the index's WEBHOOKS_FAILING partition only" },
-  { id: '16.api-clients', title: "api-clients' role: TENANT# keys, writing and deleting API clients' records (APICLIENT#), and creating and deleting the user pool's app clients (never changing one, nor signing anyone in), only" }
+  { id: '16.api-clients', title: "api-clients' role: TENANT# keys, writing and deleting API clients' records (APICLIENT#), and creating and deleting the user pool's app clients (never changing one, nor signing anyone in), only" },
+  { id: '17.tenant-jobs', title: "tenant-jobs' role: changes and deletes the stack's silo tables only, reads the payment key only, invokes itself only" }
 ]
 
 // A webhook endpoint's id (a ULID): its queue and attempts are under ENDPOINT#<id>.
@@ -141,7 +142,7 @@ export const CONTROL_ROLES = {
     moreForeign: [['EMAIL#someone@example.com'], ['CUSTOMER#cus_1'], ['WEBHOOK#evt_1']],
     // The index partitions it queries; every other one (the operators' list of all tenants)
     // is denied.
-    index: { 'dynamodb:Query': ['PAST_DUE', 'OUTBOX'] }
+    index: { 'dynamodb:Query': ['BILLING', 'OUTBOX'] }
   },
   WebhooksApiFunction: {
     check: '13.webhooks-api',
@@ -697,7 +698,7 @@ export async function runChecks(templateText) {
       for (const key of keys) {
         await own(`index keys ${fmt([key])}`, action, controlIndex, [key], ALLOWED)
       }
-      for (const foreign of [['TENANTS'], [keys[0], 'TENANTS'], [`TENANT#${TENANT_A}`], ['PAST_DUE_OTHER']]) {
+      for (const foreign of [['TENANTS'], [keys[0], 'TENANTS'], [`TENANT#${TENANT_A}`], ['BILLING_OTHER']]) {
         await own(`index keys ${fmt(foreign)}`, action, controlIndex, foreign, DENIED)
       }
     }
@@ -753,6 +754,50 @@ export async function runChecks(templateText) {
       ]) {
         cognito(action, pool, DENIED)
       }
+    }
+  }
+
+  // ------------------------------------------------------------ 17: tenant-jobs
+  // It lifts a silo table's deletion protection before deleting it, and turns on its backups:
+  // table changes on the stack's silo tables and on nothing else. It reads the payment
+  // provider's key (offboarding cancels the subscription) and no other parameter, and invokes
+  // itself (the next job of a tenant) and no other function.
+  const jobs = functions.TenantJobsFunction
+  if (!jobs || jobs.unsupported) {
+    run.fail('17.tenant-jobs', jobs ? jobs.unsupported : 'TenantJobsFunction is not an AWS::Serverless::Function in the template')
+  } else {
+    const expectJobs = async (description, action, resource, expected) => {
+      const context = action.startsWith('dynamodb:')
+        ? await dynamoContext(action, resource, { extra: resourceTags(resource) })
+        : {}
+      run.expect(
+        '17.tenant-jobs',
+        `tenant-jobs: ${description} [${action} on ${resource.split(':').pop()}]`,
+        { principal: jobs.sessionArn, action, resource, context, identityPolicies: jobs.policies },
+        expected
+      )
+    }
+    for (const action of ['dynamodb:UpdateTable', 'dynamodb:DeleteTable', 'dynamodb:UpdateContinuousBackups']) {
+      await expectJobs("a tenant's silo table", action, silo(TENANT_A), ALLOWED)
+      for (const [what, table] of [
+        ['the pooled data table', pooled],
+        ['the control table', control],
+        ["another stack's silo table", names.table(`othertenantry-tenant-${TENANT_A}`)]
+      ]) {
+        await expectJobs(what, action, table, DENIED)
+      }
+    }
+    const { partition, region, accountId, stackName } = DEPLOYMENT
+    const parameter = (name) => `arn:${partition}:ssm:${region}:${accountId}:parameter${name}`
+    const defaults = (name) => loaded.template.Parameters?.[name]?.Default
+    await expectJobs('the payment key', 'ssm:GetParameter', parameter(defaults('StripeApiKeyParameter')), ALLOWED)
+    for (const other of [defaults('StripeWebhookSecretsParameter'), '/tenantry/other']) {
+      await expectJobs(`the parameter ${other}`, 'ssm:GetParameter', parameter(other), DENIED)
+    }
+    const lambda = (name) => `arn:${partition}:lambda:${region}:${accountId}:function:${name}`
+    await expectJobs('itself', 'lambda:InvokeFunction', lambda(`${stackName}-tenant-jobs:live`), ALLOWED)
+    for (const other of [`${stackName}-billing-api:live`, `${stackName}-tenant-jobs-other:live`, `othertenantry-tenant-jobs:live`]) {
+      await expectJobs(`the function ${other}`, 'lambda:InvokeFunction', lambda(other), DENIED)
     }
   }
 

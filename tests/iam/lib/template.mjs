@@ -1,6 +1,7 @@
 // Reads the IAM policies out of template.yaml: parses the template with CloudFormation's
 // short-form tags and resolves the intrinsic functions that the policies use, for a fixed
-// imaginary deployment (stack `tenantry`, account 123456789012, us-east-1).
+// imaginary deployment (stack `tenantry`, account 123456789012, us-east-1, the production
+// environment, with made-up values for the parameters that have no default).
 //
 // Only CloudFormation's own `${...}` references are resolved, and only inside !Sub (as
 // CloudFormation does). IAM policy variables such as `${aws:PrincipalTag/TenantId}` written in a
@@ -18,11 +19,26 @@ export const DEPLOYMENT = Object.freeze({
   partition: 'aws',
   region: 'us-east-1',
   accountId: '123456789012',
-  stackName: 'tenantry'
+  stackName: 'tenantry',
+  // The values a deployment gives (samconfig.toml's parameter_overrides); every other parameter
+  // takes its default. A parameter with neither is an error.
+  parameters: Object.freeze({
+    Environment: 'prod',
+    MailFrom: 'no-reply@tenantry.example',
+    AlertEmail: 'ops@tenantry.example',
+    ConsoleDomain: 'console.tenantry.example',
+    ConsoleCertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-000000000001',
+    ApiDomain: 'api.tenantry.example',
+    MachineApiDomain: 'machine.tenantry.example',
+    ApiCertificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-000000000002'
+  })
 })
 
 /** The suffix CloudFormation appends to generated physical names (fixed here). */
 const GENERATED_SUFFIX = 'ABC'
+
+/** The id KMS would give the stack's key (fixed here). */
+const KEY_ID = '0a1b2c3d-0000-4000-8000-00000000abcd'
 
 export function readTemplateText(path = TEMPLATE_PATH) {
   return readFileSync(path, 'utf8')
@@ -202,8 +218,10 @@ export class Resolver {
     const pseudo = this.pseudo(name)
     if (pseudo !== undefined) return pseudo
     if (name in this.parameters) {
+      const given = this.d.parameters ?? {}
+      if (name in given) return given[name]
       const parameter = this.parameters[name]
-      if (!('Default' in parameter)) throw new Error(`parameter ${name} has no default`)
+      if (!('Default' in parameter)) throw new Error(`parameter ${name} has no default and the deployment gives no value`)
       return parameter.Default
     }
     const resource = this.resources[name]
@@ -220,6 +238,20 @@ export class Resolver {
           return `${this.d.region}_TESTPOOL`
         case 'AWS::SQS::Queue':
           return `https://sqs.${this.d.region}.amazonaws.com/${this.d.accountId}/${this.#physicalName(name, 'QueueName')}`
+        case 'AWS::SES::ConfigurationSet':
+          return this.#physicalName(name, 'Name')
+        case 'AWS::S3::Bucket':
+          return this.#physicalName(name, 'BucketName').toLowerCase()
+        case 'AWS::Logs::LogGroup':
+          return this.#physicalName(name, 'LogGroupName')
+        case 'AWS::SNS::Topic':
+          return `arn:${this.d.partition}:sns:${this.d.region}:${this.d.accountId}:${this.#physicalName(name, 'TopicName')}`
+        case 'AWS::KMS::Key':
+          return KEY_ID
+        case 'AWS::CloudFront::Distribution':
+          return 'E2TENANTRYCONSOLE'
+        case 'AWS::Cognito::UserPoolClient':
+          return 'tenantryclient0001'
         default:
           throw new Error(`cannot resolve !Ref ${name} (${resource.Type}) locally`)
       }
@@ -246,6 +278,12 @@ export class Resolver {
           return `arn:${partition}:sqs:${region}:${accountId}:${this.#physicalName(name, 'QueueName')}`
         case 'AWS::Events::EventBus':
           return `arn:${partition}:events:${region}:${accountId}:event-bus/${this.#physicalName(name, 'Name')}`
+        case 'AWS::S3::Bucket':
+          return `arn:${partition}:s3:::${this.ref(name)}`
+        case 'AWS::KMS::Key':
+          return `arn:${partition}:kms:${region}:${accountId}:key/${KEY_ID}`
+        case 'AWS::Logs::LogGroup':
+          return `arn:${partition}:logs:${region}:${accountId}:log-group:${this.ref(name)}:*`
       }
     }
     if (!resource && attribute === 'Arn' && this.#samRoleOf(name)) {
@@ -451,4 +489,39 @@ export function loadPolicies(templateText, deployment = DEPLOYMENT) {
   }
 
   return { template, resolver, tenantDataRole, functions }
+}
+
+/**
+ * A role of the template other than the functions' (AWS::IAM::Role `logicalId`): its ARN, trust
+ * policy and every policy it holds (inline, and AWS::IAM::Policy resources attached to it).
+ * Throws on what these tests cannot evaluate (a managed policy, a permissions boundary).
+ */
+export function roleOf(loaded, logicalId) {
+  const { template, resolver } = loaded
+  const resource = template.Resources[logicalId]
+  if (resource?.Type !== 'AWS::IAM::Role') throw new Error(`${logicalId} is not an AWS::IAM::Role`)
+  const props = resource.Properties ?? {}
+  for (const unsupported of ['ManagedPolicyArns', 'PermissionsBoundary']) {
+    if (props[unsupported] !== undefined) throw new Error(`${logicalId}.${unsupported} cannot be evaluated by these tests`)
+  }
+  const roleName = resolver.ref(logicalId)
+  return {
+    roleName,
+    arn: resolver.getAtt(logicalId, 'Arn'),
+    sessionArn: arns(resolver.d).session(roleName, 'session'),
+    trustPolicy: resolver.resolve(props.AssumeRolePolicyDocument),
+    policies: [
+      ...(props.Policies ?? []).map((p) => ({ name: p.PolicyName, policy: resolver.resolve(p.PolicyDocument) })),
+      ...attachedPolicyResources(template, resolver, logicalId)
+    ]
+  }
+}
+
+/** The policy document of a resource-policy resource (a bucket, queue or topic policy, a key). */
+export function resourcePolicyOf(loaded, logicalId) {
+  const resource = loaded.template.Resources[logicalId]
+  const props = resource?.Properties ?? {}
+  const document = resource?.Type === 'AWS::KMS::Key' ? props.KeyPolicy : props.PolicyDocument
+  if (document === undefined) throw new Error(`${logicalId} holds no policy document`)
+  return loaded.resolver.resolve(document)
 }

@@ -20,7 +20,7 @@ use crate::domain::email::EmailAddress;
 use crate::domain::member::{
     Invitation, MAX_MEMBERSHIPS, Member, MemberStatus, Membership, MembershipState, Profile,
 };
-use crate::domain::tenant::{Tenant, TenantName, TenantSettings, TenantStatus};
+use crate::domain::tenant::{SuspensionCause, Tenant, TenantName, TenantSettings, TenantStatus};
 use crate::domain::time::Timestamp;
 use crate::ids::{TenantId, UserId};
 use crate::keys::{self, ItemKey};
@@ -718,8 +718,36 @@ pub(super) enum SortKey {
 const LOCATION_PROJECTION: &str =
     "#status, data_table, tier, #revoked, require_mfa, plan_lowered, user_count";
 
+/// The update of offboarding's first step (`#status` is `status`).
+const OFFBOARDING_UPDATE: &str = "SET #status = :deleting, updated_at = :now ADD version :one";
+
+/// The update expression of a settings change naming the fields that change, and its
+/// attribute-name placeholders.
+fn settings_update(
+    name: bool,
+    require_mfa: bool,
+    settings: bool,
+) -> (String, Vec<(&'static str, &'static str)>) {
+    let mut set = vec!["updated_at = :now"];
+    let mut names = Vec::new();
+    if name {
+        set.push("#name = :name");
+        names.push(("#name", "name"));
+    }
+    if require_mfa {
+        set.push("require_mfa = :require_mfa");
+    }
+    if settings {
+        set.push("settings = :settings");
+    }
+    (format!("SET {} ADD version :one", set.join(", ")), names)
+}
+
 /// The tenant record's flag of a lowered plan (see [`Tenant::plan_lowered`]).
 const PLAN_LOWERED: &str = "plan_lowered";
+
+/// Why a suspended tenant is suspended (see [`Tenant::suspended_for`]).
+const SUSPENDED_FOR: &str = "suspended_for";
 
 /// The tenant record's map of revocations (see [`crate::authority`]).
 pub(crate) const REVOKED: &str = "revoked";
@@ -770,6 +798,12 @@ pub(crate) fn parse_tenant(item: &Item) -> Result<Tenant, StoreError> {
         revoked: parse_revocations(item)?,
         require_mfa: require_mfa_of(item),
         plan_lowered: item.get_bool(PLAN_LOWERED).unwrap_or(false),
+        suspended_for: match item.get_s(SUSPENDED_FOR) {
+            Ok(raw) => Some(SuspensionCause::parse(raw).ok_or_else(|| {
+                StoreError::Corrupt(format!("tenant record: suspended_for {raw:?}"))
+            })?),
+            Err(_) => None,
+        },
         created_at: item.parse_s("created_at", |raw| Timestamp::parse(raw).ok_or(()))?,
         updated_at: item.parse_s("updated_at", |raw| Timestamp::parse(raw).ok_or(()))?,
     })
@@ -1543,6 +1577,10 @@ impl TenantStore for DynamoControl {
         }
     }
 
+    /// One conditional `UpdateItem` of the tenant's own fields only (see [`settings_update`]),
+    /// then one strongly consistent `GetItem` of the result: tenants-api's role may write no
+    /// other attribute and read nothing back from the update (`ReturnValues` NONE), so that a
+    /// compromised function still cannot touch the tier, the seats or the revocations.
     async fn update_tenant(
         &self,
         tenant: &TenantId,
@@ -1551,30 +1589,29 @@ impl TenantStore for DynamoControl {
         settings: Option<TenantSettings>,
         require_mfa: Option<bool>,
     ) -> Result<Tenant, StoreError> {
-        let mut set = vec!["updated_at = :now"];
+        let (expression, names) =
+            settings_update(name.is_some(), require_mfa.is_some(), settings.is_some());
         let mut update = self
             .scope
             .client
             .update_item()
             .table_name(self.table())
             .set_key(Some(key_map(&keys::tenant(tenant))))
+            .update_expression(expression)
             .expression_attribute_values(":now", AttributeValue::S(Timestamp::now().to_string()))
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            .expression_attribute_values(":one", AttributeValue::N("1".into()));
+        for (placeholder, attribute) in names {
+            update = update.expression_attribute_names(placeholder, attribute);
+        }
         if let Some(name) = &name {
-            set.push("#name = :name");
             update = update
-                .expression_attribute_names("#name", "name")
                 .expression_attribute_values(":name", AttributeValue::S(name.as_str().to_owned()));
         }
         if let Some(required) = require_mfa {
-            set.push("require_mfa = :require_mfa");
             update =
                 update.expression_attribute_values(":require_mfa", AttributeValue::Bool(required));
         }
         if let Some(settings) = &settings {
-            set.push("settings = :settings");
             let json = serde_json::to_string(settings)
                 .map_err(|err| StoreError::Backend(err.to_string()))?;
             update = update.expression_attribute_values(":settings", AttributeValue::S(json));
@@ -1585,20 +1622,14 @@ impl TenantStore for DynamoControl {
             update = update
                 .expression_attribute_values(":expected", AttributeValue::N(version.to_string()));
         }
-        let result = update
-            .update_expression(format!("SET {} ADD version :one", set.join(", ")))
-            .condition_expression(condition)
-            .send()
-            .await;
+        let result = update.condition_expression(condition).send().await;
         match result {
-            Ok(output) => parse_tenant(&Item(output.attributes.unwrap_or_default())),
+            Ok(_) => self.get_tenant(tenant).await,
             Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    Err(if failed.item().is_some() {
-                        StoreError::VersionConflict
-                    } else {
-                        StoreError::NotFound
-                    })
+                // Gone, or at another version.
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
+                    self.get_tenant(tenant).await?;
+                    Err(StoreError::VersionConflict)
                 }
                 _ => Err(backend(err)),
             },
@@ -1664,6 +1695,17 @@ impl TenantStore for DynamoControl {
             set.push("plan_lowered = :lowered");
             update = update.expression_attribute_values(":lowered", AttributeValue::Bool(lowered));
         }
+        match change.suspended_for {
+            _ if status != TenantStatus::Suspended => remove.push(SUSPENDED_FOR),
+            Some(cause) => {
+                set.push("suspended_for = :cause");
+                update = update.expression_attribute_values(
+                    ":cause",
+                    AttributeValue::S(cause.as_str().into()),
+                );
+            }
+            None => {}
+        }
         // Only the fields that change are written (the seat counters and revocations, which
         // other requests change concurrently, are left alone), and only from the status that
         // was checked: a concurrent move (a suspension, offboarding) makes this a conflict.
@@ -1705,7 +1747,7 @@ impl TenantStore for DynamoControl {
             .update_item()
             .table_name(self.table())
             .set_key(Some(key_map(&keys::tenant(tenant))))
-            .update_expression("SET #status = :deleting, updated_at = :now ADD version :one")
+            .update_expression(OFFBOARDING_UPDATE)
             .condition_expression("attribute_exists(pk) AND #status <> :deleted")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(
@@ -1718,20 +1760,17 @@ impl TenantStore for DynamoControl {
             )
             .expression_attribute_values(":now", AttributeValue::S(Timestamp::now().to_string()))
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
-            Ok(output) => parse_tenant(&Item(output.attributes.unwrap_or_default())),
+            Ok(_) => self.get_tenant(tenant).await,
             Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    Err(match failed.item() {
-                        None => StoreError::NotFound,
-                        Some(_) => StoreError::InvalidTenantTransition {
-                            from: TenantStatus::Deleted,
-                            to: TenantStatus::Deleting,
-                        },
+                // Gone (`NotFound` from the read), or deleted already.
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => {
+                    self.get_tenant(tenant).await?;
+                    Err(StoreError::InvalidTenantTransition {
+                        from: TenantStatus::Deleted,
+                        to: TenantStatus::Deleting,
                     })
                 }
                 _ => Err(backend(err)),
@@ -2236,17 +2275,18 @@ impl BillingStore for DynamoControl {
             "version = :expected"
         };
         let listed = match account.awaiting_suspension() {
-            Some(_) => {
-                "SET account = :account, tenant_id = :tenant, version = :next, #ipk = :ipk, #isk = :isk"
-            }
-            None => {
-                "SET account = :account, tenant_id = :tenant, version = :next REMOVE #ipk, #isk"
-            }
+            Some(since) => Some(keys::past_due_sort_key(since, tenant)),
+            None => account.paying().then(|| keys::paying_sort_key(tenant)),
+        };
+        let expression = if listed.is_some() {
+            "SET account = :account, tenant_id = :tenant, version = :next, #ipk = :ipk, #isk = :isk"
+        } else {
+            "SET account = :account, tenant_id = :tenant, version = :next REMOVE #ipk, #isk"
         };
         let mut update = Update::builder()
             .table_name(self.table())
             .set_key(Some(key_map(&keys::billing(tenant))))
-            .update_expression(listed)
+            .update_expression(expression)
             .condition_expression(condition)
             .expression_attribute_names("#ipk", keys::GSI1_PK)
             .expression_attribute_names("#isk", keys::GSI1_SK)
@@ -2256,16 +2296,13 @@ impl BillingStore for DynamoControl {
                 ":next",
                 AttributeValue::N((account.version + 1).to_string()),
             );
-        if let Some(since) = account.awaiting_suspension() {
+        if let Some(sort_key) = listed {
             update = update
                 .expression_attribute_values(
                     ":ipk",
-                    AttributeValue::S(keys::AWAITING_SUSPENSION.to_owned()),
+                    AttributeValue::S(keys::BILLING_ACCOUNTS.to_owned()),
                 )
-                .expression_attribute_values(
-                    ":isk",
-                    AttributeValue::S(keys::past_due_sort_key(since, tenant)),
-                );
+                .expression_attribute_values(":isk", AttributeValue::S(sort_key));
         }
         if account.version != 0 {
             update = update.expression_attribute_values(
@@ -2300,7 +2337,8 @@ impl BillingStore for DynamoControl {
         }
     }
 
-    /// Queries of the index's sparse `PAST_DUE` partition, page after page up to `limit`.
+    /// Queries of the index's sparse `BILLING` partition (its `DUE#` keys), page after page up
+    /// to `limit`.
     async fn grace_expired(
         &self,
         failed_by: i64,
@@ -2311,7 +2349,7 @@ impl BillingStore for DynamoControl {
         loop {
             let output = self
                 .index_query(
-                    keys::AWAITING_SUSPENSION,
+                    keys::BILLING_ACCOUNTS,
                     Some(SortKey::Below(keys::past_due_bound(failed_by))),
                 )
                 .projection_expression("tenant_id")
@@ -2328,6 +2366,34 @@ impl BillingStore for DynamoControl {
                 return Ok(due);
             }
         }
+    }
+
+    /// One query of the index's `BILLING` partition, after the sort key `after`.
+    async fn billed_tenants(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListPage<TenantId>, StoreError> {
+        let output = self
+            .index_query(
+                keys::BILLING_ACCOUNTS,
+                after.map(|after| SortKey::After(after.to_owned())),
+            )
+            .projection_expression("tenant_id, #isk")
+            .expression_attribute_names("#isk", keys::GSI1_SK)
+            .limit(limit.clamp(1, 1000) as i32)
+            .send()
+            .await
+            .map_err(backend)?;
+        let mut items = Vec::new();
+        let mut last = None;
+        for map in output.items.unwrap_or_default() {
+            let item = Item(map);
+            items.push(item.parse_s("tenant_id", TenantId::parse)?);
+            last = item.get_s(keys::GSI1_SK).ok().map(str::to_owned);
+        }
+        let next_cursor = output.last_evaluated_key.and(last);
+        Ok(ListPage { items, next_cursor })
     }
 }
 
@@ -2363,6 +2429,81 @@ mod tests {
         assert_eq!(allowed.len(), 2, "products-api and orders-api");
         for list in allowed {
             assert_eq!(list, read);
+        }
+    }
+
+    /// The attribute names an update expression writes (`#x` resolved through `names`).
+    fn written<'a>(expression: &'a str, names: &[(&str, &'a str)]) -> Vec<&'a str> {
+        expression
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|word| {
+                !word.is_empty()
+                    && !word.starts_with(':')
+                    && !["SET", "ADD", "REMOVE", "="].contains(word)
+            })
+            .map(|word| {
+                names
+                    .iter()
+                    .find(|(placeholder, _)| *placeholder == word)
+                    .map_or(word, |(_, attribute)| *attribute)
+            })
+            .collect()
+    }
+
+    /// The attributes tenants-api writes in a tenant record, keys included.
+    const TENANT_API_WRITES: &[&str] = &[
+        "pk",
+        "sk",
+        "name",
+        "settings",
+        "require_mfa",
+        "status",
+        "updated_at",
+        "version",
+    ];
+
+    /// tenants-api's IAM policy lists the attributes it may write: every update it makes
+    /// writes only those, and the list is the template's.
+    #[test]
+    fn tenants_api_writes_only_what_iam_allows() {
+        let template = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"),
+        )
+        .expect("template.yaml");
+        let block = template
+            .split("- Sid: ChangeTenantSettings")
+            .nth(1)
+            .and_then(|rest| rest.split("dynamodb:Attributes:").nth(1))
+            .expect("the ChangeTenantSettings statement lists its attributes");
+        let items: Vec<&str> = block.lines().skip(1).collect();
+        let indent = items[0].len() - items[0].trim_start().len();
+        let mut allowed: Vec<&str> = items
+            .iter()
+            .take_while(|line| line.len() - line.trim_start().len() == indent)
+            .filter_map(|line| line.trim().strip_prefix("- "))
+            .collect();
+        allowed.sort_unstable();
+        let mut ours = TENANT_API_WRITES.to_vec();
+        ours.sort_unstable();
+        assert_eq!(allowed, ours);
+        let mut updates = vec![(
+            super::OFFBOARDING_UPDATE.to_owned(),
+            vec![("#status", "status")],
+        )];
+        for bits in 0..8_u8 {
+            updates.push(super::settings_update(
+                bits & 1 != 0,
+                bits & 2 != 0,
+                bits & 4 != 0,
+            ));
+        }
+        for (expression, names) in &updates {
+            for attribute in written(expression, names) {
+                assert!(
+                    TENANT_API_WRITES.contains(&attribute),
+                    "{expression} writes {attribute}"
+                );
+            }
         }
     }
 }

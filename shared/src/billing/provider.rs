@@ -1,13 +1,15 @@
-//! The payment provider's API, as far as billing uses it: a customer per tenant, a hosted
-//! checkout page, and the customer portal. Stripe behind it ([`Stripe`]); any provider with the
-//! same three calls fits.
+//! The payment provider's API, as far as the service uses it: a customer per tenant, a hosted
+//! checkout page, the customer portal, and cancelling what must not be paid (an organization
+//! that is deleted, a second subscription). Stripe behind it ([`Stripe`]); any provider with
+//! the same calls fits.
 
 use std::future::Future;
 
 use serde_json::Value;
-use shared::context::Tier;
-use shared::domain::email::EmailAddress;
-use shared::ids::TenantId;
+
+use crate::context::Tier;
+use crate::domain::email::EmailAddress;
+use crate::ids::TenantId;
 
 /// How often a plan is paid for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +54,23 @@ pub enum ProviderError {
     /// The provider failed or refused; the message is for logs only.
     #[error("payment provider: {0}")]
     Failed(String),
+    /// The provider does not know the object.
+    #[error("payment provider: no such object: {0}")]
+    NotFound(String),
+}
+
+/// Why a subscription is cancelled, which decides how what was paid is settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancellation {
+    /// The organization is deleted: it stops at once. What is not invoiced yet is invoiced now
+    /// (`invoice_now`), and the unused part of the period is not credited (`prorate=false`):
+    /// the customer has no future invoice to spend a credit on, and a refund is a person's
+    /// decision, made in the provider's dashboard.
+    Offboarding,
+    /// A second subscription of the same organization (see `billing-api`): the older one stops
+    /// at once and its unused time is credited to the customer's balance (`prorate`), which
+    /// pays the kept subscription's next invoices, so nothing paid is lost.
+    Duplicate,
 }
 
 pub trait PaymentProvider: Send + Sync {
@@ -75,6 +94,21 @@ pub trait PaymentProvider: Send + Sync {
         customer: &str,
         return_url: &str,
     ) -> impl Future<Output = Result<String, ProviderError>> + Send;
+
+    /// Expires the customer's open checkout pages, so that none of them can start another
+    /// subscription later. Returns how many there were.
+    fn expire_checkouts(
+        &self,
+        customer: &str,
+    ) -> impl Future<Output = Result<usize, ProviderError>> + Send;
+
+    /// Cancels a subscription now (one that has ended already, or that the provider does not
+    /// know, is left as it is).
+    fn cancel_subscription(
+        &self,
+        subscription: &str,
+        why: Cancellation,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
 }
 
 /// The price lookup key of a plan and interval (prices are set up with these keys).
@@ -122,7 +156,7 @@ impl Stripe {
         let encoded = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
-        let mut request = if method == reqwest::Method::GET {
+        let mut request = if method == reqwest::Method::GET || method == reqwest::Method::DELETE {
             self.client
                 .request(method, format!("{}{path}?{encoded}", self.base))
         } else {
@@ -144,6 +178,9 @@ impl Stripe {
             .json()
             .await
             .map_err(|err| ProviderError::Failed(format!("{path}: {err}")))?;
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Err(ProviderError::NotFound(path.to_owned()));
+        }
         if !status.is_success() {
             let message = body["error"]["message"].as_str().unwrap_or("no message");
             return Err(ProviderError::Failed(format!(
@@ -207,6 +244,10 @@ impl PaymentProvider for Stripe {
     async fn checkout(&self, request: &CheckoutRequest) -> Result<String, ProviderError> {
         let price = self.price(request.plan, request.interval).await?;
         let (tenant, plan) = (request.tenant.to_string(), request.plan.as_str().to_owned());
+        // Metadata names the tenant; the session's also names its plan, because a session's
+        // price never changes (Stripe sends the session without its line items). The
+        // subscription's plan is read from its price only, which the customer portal changes:
+        // metadata on it would go stale.
         let form = [
             ("mode".to_owned(), "subscription".to_owned()),
             ("customer".to_owned(), request.customer.clone()),
@@ -216,9 +257,8 @@ impl PaymentProvider for Stripe {
             ("success_url".to_owned(), request.success_url.clone()),
             ("cancel_url".to_owned(), request.cancel_url.clone()),
             ("metadata[tenant_id]".to_owned(), tenant.clone()),
-            ("metadata[plan]".to_owned(), plan.clone()),
+            ("metadata[plan]".to_owned(), plan),
             ("subscription_data[metadata][tenant_id]".to_owned(), tenant),
-            ("subscription_data[metadata][plan]".to_owned(), plan),
         ];
         let session = self
             .call(reqwest::Method::POST, "/v1/checkout/sessions", &form, None)
@@ -241,10 +281,73 @@ impl PaymentProvider for Stripe {
             .await?;
         field(&session, "url", "/v1/billing_portal/sessions")
     }
+
+    async fn expire_checkouts(&self, customer: &str) -> Result<usize, ProviderError> {
+        let open = self
+            .call(
+                reqwest::Method::GET,
+                "/v1/checkout/sessions",
+                &[
+                    ("customer".to_owned(), customer.to_owned()),
+                    ("status".to_owned(), "open".to_owned()),
+                    ("limit".to_owned(), "100".to_owned()),
+                ],
+                None,
+            )
+            .await?;
+        let ids: Vec<&str> = open["data"]
+            .as_array()
+            .map(|sessions| sessions.iter().filter_map(|s| s["id"].as_str()).collect())
+            .unwrap_or_default();
+        let mut expired = 0;
+        for id in &ids {
+            let path = format!("/v1/checkout/sessions/{id}/expire");
+            match self.call(reqwest::Method::POST, &path, &[], None).await {
+                Ok(_) => expired += 1,
+                // Completed or expired meanwhile: no longer open either way (one completed
+                // meanwhile starts a second subscription, which billing cancels).
+                Err(err) => {
+                    tracing::warn!(session = %id, error = %err, "a checkout page was not expired")
+                }
+            }
+        }
+        Ok(expired)
+    }
+
+    async fn cancel_subscription(
+        &self,
+        subscription: &str,
+        why: Cancellation,
+    ) -> Result<(), ProviderError> {
+        let path = format!("/v1/subscriptions/{subscription}");
+        let current = match self.call(reqwest::Method::GET, &path, &[], None).await {
+            Ok(current) => current,
+            Err(ProviderError::NotFound(_)) => return Ok(()),
+            Err(err) => return Err(err),
+        };
+        if matches!(
+            current["status"].as_str(),
+            Some("canceled" | "incomplete_expired")
+        ) {
+            return Ok(());
+        }
+        let (invoice_now, prorate) = match why {
+            Cancellation::Offboarding => ("true", "false"),
+            Cancellation::Duplicate => ("false", "true"),
+        };
+        let form = [
+            ("invoice_now".to_owned(), invoice_now.to_owned()),
+            ("prorate".to_owned(), prorate.to_owned()),
+        ];
+        match self.call(reqwest::Method::DELETE, &path, &form, None).await {
+            Ok(_) | Err(ProviderError::NotFound(_)) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
 }
 
-/// A provider that remembers what it was asked (handler tests).
-#[cfg(test)]
+/// A provider that remembers what it was asked (handler and job tests).
+#[cfg(any(test, feature = "testing"))]
 pub mod fake {
     use std::sync::Mutex;
 
@@ -254,6 +357,28 @@ pub mod fake {
     pub struct FakeProvider {
         pub customers: Mutex<Vec<TenantId>>,
         pub checkouts: Mutex<Vec<CheckoutRequest>>,
+        /// Customers whose open checkouts were expired, in order.
+        pub expired: Mutex<Vec<String>>,
+        /// Subscriptions cancelled, in order.
+        pub cancelled: Mutex<Vec<(String, Cancellation)>>,
+        /// Makes every cancellation fail (the provider is down).
+        pub failing: std::sync::atomic::AtomicBool,
+    }
+
+    impl FakeProvider {
+        pub fn cancelled(&self) -> Vec<(String, Cancellation)> {
+            self.cancelled
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        }
+
+        pub fn expired(&self) -> Vec<String> {
+            self.expired
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        }
     }
 
     impl PaymentProvider for FakeProvider {
@@ -279,6 +404,29 @@ pub mod fake {
 
         async fn portal(&self, customer: &str, _return_url: &str) -> Result<String, ProviderError> {
             Ok(format!("https://portal.example/{customer}"))
+        }
+
+        async fn expire_checkouts(&self, customer: &str) -> Result<usize, ProviderError> {
+            self.expired
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(customer.to_owned());
+            Ok(0)
+        }
+
+        async fn cancel_subscription(
+            &self,
+            subscription: &str,
+            why: Cancellation,
+        ) -> Result<(), ProviderError> {
+            if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(ProviderError::Failed("the provider is down".to_owned()));
+            }
+            self.cancelled
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((subscription.to_owned(), why));
+            Ok(())
         }
     }
 }
