@@ -18,8 +18,16 @@ age or retry count, failure destinations, tumbling windows; and it polls every t
 stream, where AWS invokes the function only for the streams it is mapped to. Each invocation's
 outcome is a line of its log; an endpoint that does not answer is logged and tried again.
 
+A table created while it runs (a premium tenant's silo table) has its stream read from its start
+only --new-stream-delay seconds (10 unless told) after the poller first sees it, as in AWS: the
+event source mapping the provisioning job creates for it takes a while to become enabled, then
+reads from TRIM_HORIZON, so what was written meanwhile (a migration's copy) reaches the function
+after whatever came next (the switch to the new table). The tables there at its start (the
+template's, mapped with the stack) are read at once.
+
     stream_poller.py --dynamodb-endpoint http://127.0.0.1:5010 --lambda-endpoint http://127.0.0.1:9000 \\
-        [--function webhook-events] [--batch-size 100] [--report-batch-item-failures] [--filters FILE]
+        [--function webhook-events] [--batch-size 100] [--report-batch-item-failures] [--filters FILE] \\
+        [--new-stream-delay 10]
 
 The filters file: {"<table name>": [pattern, ...]}, EventBridge patterns as Lambda takes them
 (the local stand-in's subset: see bus_standin.py); a table not in it is not filtered.
@@ -232,9 +240,10 @@ class Shard:
 
 
 class Stream:
-    def __init__(self, arn, table):
+    def __init__(self, arn, table, readable_at=0.0):
         self.arn = arn
         self.table = table
+        self.readable_at = readable_at  # when its (new) mapping starts reading (time.monotonic())
         self.shards = {}
         self.described_at = None
         self.reshard = False      # a shard closed: its children are to be found
@@ -250,16 +259,28 @@ class Stream:
 
 
 class Poller:
-    def __init__(self, dynamodb_url, lambda_url, function, batch_size, report_failures, filters=None):
+    def __init__(self, dynamodb_url, lambda_url, function, batch_size, report_failures, filters=None,
+                 new_stream_delay=10.0):
         self.dynamodb = dynamodb_url
         self.lambda_url = lambda_url
         self.function = function
         self.batch = batch_size
         self.report_failures = report_failures
         self.filters = filters or {}  # table name -> patterns
+        self.new_stream_delay = new_stream_delay
         self.tables = {}          # table name -> its stream's ARN (or None)
         self.streams = {}         # stream ARN -> Stream
         self.described_at = 0.0
+        self.started = False      # the first discovery is done: streams found later are new
+
+    def found(self, arn, table):
+        """A stream seen for the first time: read at once if it was there at the start, else from
+        its start once a new mapping would be enabled."""
+        delay = self.new_stream_delay if self.started else 0.0
+        stream = Stream(arn, table, readable_at=time.monotonic() + delay)
+        log(f"{table} has a stream: {arn}" + (f" (a new one: read from its start in {delay:g}s)" if delay else ""))
+        self.streams[arn] = stream
+        return stream
 
     def discover(self):
         """Finds the tables, and so the streams: new tables at once, the others now and then."""
@@ -275,10 +296,10 @@ class Poller:
         live = {arn: name for name, arn in self.tables.items() if arn}
         for arn, name in live.items():
             if arn not in self.streams:
-                log(f"{name} has a stream: {arn}")
-                self.streams[arn] = Stream(arn, name)
+                self.found(arn, name)
         for arn, stream in self.streams.items():
             stream.gone = arn not in live
+        self.started = True
 
     def describe(self, stream):
         """Adds the stream's new shards. A deleted table's stream stays readable (24 hours, in
@@ -346,6 +367,10 @@ class Poller:
     def poll(self, stream):
         """One round of a stream: each ready shard read and delivered. True if a full batch was
         read (more may be waiting)."""
+        if time.monotonic() < stream.readable_at:
+            # Its mapping is not enabled yet (a deleted table's never was: nothing is read).
+            stream.idle = True
+            return False
         if stream.describe_due():
             self.describe(stream)
         full, idle = False, True
@@ -394,6 +419,8 @@ def main():
     parser.add_argument("--lambda-endpoint", required=True)
     parser.add_argument("--function", default="webhook-events", help="the function the records go to")
     parser.add_argument("--batch-size", type=int, default=100, help="the most records an invocation gets")
+    parser.add_argument("--new-stream-delay", type=float, default=10.0,
+                        help="seconds before the stream of a table created while polling is read (from its start)")
     parser.add_argument("--report-batch-item-failures", action="store_true",
                         help="the mapping's FunctionResponseTypes has ReportBatchItemFailures: the function's "
                              "batchItemFailures are sent again (else they are ignored, as Lambda does)")
@@ -410,7 +437,7 @@ def main():
                 check_pattern(pattern, f"{table}'s filter")
     try:
         Poller(args.dynamodb_endpoint.rstrip("/"), args.lambda_endpoint.rstrip("/"), args.function,
-               args.batch_size, args.report_batch_item_failures, filters).run()
+               args.batch_size, args.report_batch_item_failures, filters, args.new_stream_delay).run()
     except KeyboardInterrupt:
         return 0
 

@@ -233,6 +233,21 @@ class StreamAnswers(unittest.TestCase):
         self.assertEqual(delivered["dynamodb"], record["dynamodb"])
 
 
+class NewStreams(unittest.TestCase):
+    def test_a_table_created_while_polling_is_read_from_its_start_only_after_the_delay(self):
+        poller = stream_poller.Poller("http://127.0.0.1:9", "http://127.0.0.1:9", "f", 100, True,
+                                      new_stream_delay=10.0)
+        there = poller.found("arn:there", "there")
+        poller.started = True
+        new = poller.found("arn:new", "new")
+        self.assertLessEqual(there.readable_at, time.monotonic())
+        self.assertGreater(new.readable_at, time.monotonic() + 9)
+        # Not readable yet: nothing is asked of the (unreachable) endpoints.
+        self.assertFalse(poller.poll(new))
+        self.assertTrue(new.idle)
+        self.assertEqual(new.shards, {})
+
+
 class Receiver(unittest.TestCase):
     SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 

@@ -70,6 +70,13 @@ pub fn expired_revocations(revoked: &Revocations, now: u64) -> Vec<(UserId, u64)
 /// Refuses a caller whose tenant is not usable, whose token predates a revocation of its user,
 /// or who signed in without a second factor while the tenant requires one. A tenant still
 /// `provisioning` passes: its data routes answer 503 on their own.
+///
+/// Machine clients are exempt from the MFA requirement. A second factor is something a person
+/// has besides a password; a machine client has no person and no password, only a generated
+/// secret that is shown once to the admin who made it. What the requirement protects (that a
+/// person's stolen password alone reaches nothing) still holds: only an admin can create or
+/// delete a client, on control routes that require the admin's own second factor, and a client
+/// reaches the products and orders routes only, with its scopes.
 pub fn check(
     caller: &TenantContext,
     status: TenantStatus,
@@ -84,7 +91,7 @@ pub fn check(
     }
     match revoked.get(&caller.user_id) {
         Some(at) if caller.grant < *at => Err(StoreError::Revoked),
-        _ if require_mfa && !caller.mfa => Err(StoreError::MfaRequired),
+        _ if require_mfa && !caller.mfa && caller.machine.is_none() => Err(StoreError::MfaRequired),
         _ => Ok(()),
     }
 }
@@ -305,6 +312,25 @@ mod tests {
         };
         assert!(check(&with_mfa, active, &none, true).is_ok());
         assert!(check(&caller(1), active, &none, false).is_ok());
+    }
+
+    #[test]
+    fn a_machine_client_is_exempt_from_the_mfa_requirement_but_not_from_revocation() {
+        let machine = TenantContext {
+            machine: Some(vec![crate::machine::Scope::OrdersRead]),
+            ..caller(10)
+        };
+        let active = TenantStatus::Active;
+        assert!(check(&machine, active, &Revocations::new(), true).is_ok());
+        let revoked: Revocations = [(machine.user_id.clone(), 11)].into_iter().collect();
+        assert!(matches!(
+            check(&machine, active, &revoked, true),
+            Err(StoreError::Revoked)
+        ));
+        assert!(matches!(
+            check(&machine, TenantStatus::Suspended, &Revocations::new(), true),
+            Err(StoreError::TenantInactive)
+        ));
     }
 
     #[test]

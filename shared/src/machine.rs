@@ -100,16 +100,22 @@ pub struct ApiClient {
     pub principal: UserId,
     /// When it was created (ms since the epoch): its tokens' `tenant_grant`.
     pub created_ms: u64,
+    /// The admin who created it, the only person who saw its secret (`None` for a client made
+    /// before this was kept).
+    pub created_by: Option<UserId>,
 }
 
 impl ApiClient {
     /// The client as the API shows it (never its secret, which the control table never holds).
-    pub fn view(&self) -> serde_json::Value {
+    /// `orphaned`: its creator is no longer a member of the organization.
+    pub fn view(&self, orphaned: bool) -> serde_json::Value {
         serde_json::json!({
             "client_id": self.client_id,
             "name": self.name,
             "scopes": self.scopes,
             "created_at": Timestamp::from_millis(self.created_ms),
+            "created_by": self.created_by,
+            "orphaned": orphaned,
         })
     }
 }

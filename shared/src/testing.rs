@@ -102,6 +102,32 @@ impl Event {
         self
     }
 
+    /// The claims a machine client's access token of the fixture's tenant carries, as the
+    /// pre-token trigger issues them: [`MACHINE_CLIENT`] acting as [`MACHINE_PRINCIPAL`], a
+    /// member's role, and `scopes` (e.g. `products.read`).
+    pub fn as_machine(mut self, scopes: &[&str]) -> Self {
+        use crate::claims;
+        for person_only in [
+            claims::EMAIL,
+            claims::GROUPS,
+            "email_verified",
+            "cognito:username",
+        ] {
+            self = self.claim(person_only, None);
+        }
+        let scope = scopes
+            .iter()
+            .map(|scope| format!("{}/{scope}", crate::machine::RESOURCE_SERVER))
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.claim(claims::TOKEN_USE, Some("access"))
+            .claim(claims::SUB, Some(MACHINE_CLIENT))
+            .claim(claims::CLIENT_ID, Some(MACHINE_CLIENT))
+            .claim(claims::TENANT_PRINCIPAL, Some(MACHINE_PRINCIPAL))
+            .claim(claims::TENANT_ROLE, Some("member"))
+            .claim(claims::SCOPE, Some(&scope))
+    }
+
     /// Removes the authorizer entirely, as on a route with no authorizer.
     pub fn without_authorizer(mut self) -> Self {
         if let Some(context) = self.0["requestContext"].as_object_mut() {
@@ -179,6 +205,11 @@ pub const USERS: [(&str, crate::context::Role, &str, &str); 4] = [
 /// The `tenant_grant` claim of every sample token in `events/` (ms): a revocation after it
 /// covers them.
 pub const FIXTURE_GRANT: u64 = 1_795_681_600_000;
+
+/// The sample API client of [`Event::as_machine`] (a Cognito app client id) and the principal
+/// its tokens act as.
+pub const MACHINE_CLIENT: &str = "5machine0client0id0tenantry";
+pub const MACHINE_PRINCIPAL: &str = "0a000000-0000-4000-8000-0000000c11e7";
 
 /// The sample platform operator (group `platform-admin`, no tenant).
 pub const PLATFORM_ADMIN: &str = "0c000000-0000-4000-8000-0000000000ad";
@@ -362,4 +393,36 @@ pub fn assert_routes_documented(
         table, documented,
         "{function}'s route table (left) and the operations docs/openapi.json gives it (right)"
     );
+}
+
+/// Asserts that every `match op { ... }` in a handler's `source` names each operation in its
+/// arms: a catch-all arm (`_ =>`) would send an operation added later to another operation's
+/// handler instead of failing to compile.
+pub fn assert_operations_matched_by_name(source: &str) {
+    let mut found = 0;
+    for (start, _) in source.match_indices("match op {") {
+        found += 1;
+        let mut depth = 0_usize;
+        let body = &source[start + "match op ".len()..];
+        for line in body.lines() {
+            if depth == 1 {
+                let arm = line.trim_start();
+                assert!(
+                    !(arm.starts_with("_ =>") || arm.starts_with("_ if ")),
+                    "a `match op` has a catch-all arm: {arm:?}"
+                );
+            }
+            for c in line.chars() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+            }
+            if depth == 0 {
+                break;
+            }
+        }
+    }
+    assert!(found > 0, "no `match op` found");
 }

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::domain::ValidationError;
 use crate::domain::time::Timestamp;
 use crate::events::{Event, EventType};
-use crate::ids::{TenantId, WebhookId};
+use crate::ids::{TenantId, UserId, WebhookId};
 
 /// How long an endpoint that still fails is tried before it is disabled.
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
@@ -154,12 +154,22 @@ fn v6_allowed(ip: Ipv6Addr, loopback_allowed: bool) -> bool {
     if ip.is_loopback() {
         return loopback_allowed;
     }
-    let first = ip.segments()[0];
+    let s = ip.segments();
+    // Ranges that carry an IPv4 address some router may translate (IPv4-compatible `::/96`,
+    // 6to4 `2002::/16`, the local-use NAT64 prefix `64:ff9b:1::/48`) are refused whole, whatever
+    // the address inside: no public receiver needs them, and checking the embedded address
+    // would depend on how each network translates it. Site-local `fec0::/10` is deprecated and
+    // reaches a site's own network.
+    let embeds_v4 = s[..6] == [0, 0, 0, 0, 0, 0]
+        || s[0] == 0x2002
+        || s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1;
     let refused = ip.is_unspecified()
         || ip.is_multicast()
-        || first & 0xfe00 == 0xfc00
-        || first & 0xffc0 == 0xfe80
-        || first == 0x2001 && ip.segments()[1] == 0x0db8;
+        || embeds_v4
+        || s[0] & 0xfe00 == 0xfc00
+        || s[0] & 0xffc0 == 0xfe80
+        || s[0] & 0xffc0 == 0xfec0
+        || s[0] == 0x2001 && s[1] == 0x0db8;
     !refused
 }
 
@@ -231,6 +241,29 @@ pub struct Webhook {
     /// The current secret first, then one being replaced.
     pub secrets: Vec<SigningSecret>,
     pub created_at: Timestamp,
+    /// The stored record's version, as read (0 for a record written before versions): each
+    /// writer's update is conditioned on it (see [`WebhookPart`]).
+    pub version: u64,
+    /// The admin who registered it (`None` for an endpoint registered before this was kept).
+    pub created_by: Option<UserId>,
+    /// The admin who set its current secret by a rotation (`None`: the creator's secret).
+    pub secret_by: Option<UserId>,
+}
+
+/// The parts of an endpoint's record, each written only by the writers it belongs to, and each
+/// write conditioned on the version its writer read. A writer that read before another's write
+/// reads again and redoes its own change on what is there now: a rotation or a disable is never
+/// undone by a deliverer that read the record earlier, and the delivery lease (attributes of
+/// their own, which no part includes) survives every write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookPart {
+    /// Events, description, enabled and why not: an admin's change, or the deliverer giving up.
+    Settings,
+    /// The signing secrets, and who set the current one: a rotation.
+    Secrets,
+    /// Failures in a row, since when, the next attempt and the endpoint's place in the retry
+    /// index: the deliverer, and an admin who enables or disables the endpoint.
+    Delivery,
 }
 
 impl Webhook {
@@ -239,6 +272,7 @@ impl Webhook {
         url: String,
         events: Vec<EventType>,
         description: Option<String>,
+        created_by: UserId,
     ) -> Self {
         Self {
             id: WebhookId::generate(),
@@ -253,7 +287,15 @@ impl Webhook {
             next_attempt_ms: None,
             secrets: vec![SigningSecret::generate()],
             created_at: Timestamp::now(),
+            version: 1,
+            created_by: Some(created_by),
+            secret_by: None,
         }
+    }
+
+    /// Who knows the current secret: the admin who rotated it last, or else its creator.
+    pub fn secret_holder(&self) -> Option<&UserId> {
+        self.secret_by.as_ref().or(self.created_by.as_ref())
     }
 
     /// Whether events of `kind` go to this endpoint.
@@ -284,8 +326,9 @@ impl Webhook {
         (&self.secrets[0], until)
     }
 
-    /// The endpoint as the API shows it (never its secrets).
-    pub fn view(&self) -> Value {
+    /// The endpoint as the API shows it (never its secrets). `orphaned`: whoever knows its
+    /// current secret (see [`Webhook::secret_holder`]) is no longer a member of the organization.
+    pub fn view(&self, orphaned: bool) -> Value {
         json!({
             "id": self.id,
             "url": self.url,
@@ -295,6 +338,8 @@ impl Webhook {
             "status_reason": self.status_reason,
             "failing_since": self.failing_since.map(|ms| Timestamp::from_millis(ms).to_string()),
             "created_at": self.created_at,
+            "created_by": self.created_by,
+            "orphaned": orphaned,
         })
     }
 }
@@ -331,6 +376,32 @@ pub struct Attempt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn admin() -> UserId {
+        UserId::parse("3f1c1e4a-9c3b-4e0b-9f49-0b4c8c1e2d3a")
+            .unwrap_or_else(|_| panic!("a user id"))
+    }
+
+    #[test]
+    fn the_secrets_holder_is_who_rotated_it_last_else_the_creator() {
+        let mut webhook = Webhook::new(
+            TenantId::generate(),
+            "https://hooks.example.com/".to_owned(),
+            vec![EventType::OrderCreated],
+            None,
+            admin(),
+        );
+        assert_eq!(webhook.secret_holder(), Some(&admin()));
+        let other = UserId::parse("4f1c1e4a-9c3b-4e0b-9f49-0b4c8c1e2d3a")
+            .unwrap_or_else(|_| panic!("a user id"));
+        webhook.secret_by = Some(other.clone());
+        assert_eq!(webhook.secret_holder(), Some(&other));
+        let view = webhook.view(true);
+        assert_eq!(
+            (&view["created_by"], &view["orphaned"]),
+            (&json!(admin()), &json!(true))
+        );
+    }
 
     #[test]
     fn backoff_grows_then_stays_at_ten_hours() {
@@ -383,6 +454,44 @@ mod tests {
         );
     }
 
+    /// IPv6 forms that carry an IPv4 address or reach a site's own network: the deprecated
+    /// IPv4-compatible `::a.b.c.d`, 6to4 (`2002::/16`), the local-use NAT64 prefix
+    /// (`64:ff9b:1::/48`) and the deprecated site-local `fec0::/10`, under both policies.
+    #[test]
+    fn ipv6_forms_that_embed_ipv4_or_are_site_local_are_refused() {
+        for policy in [UrlPolicy::PublicHttps, UrlPolicy::LoopbackHttp] {
+            for refused in [
+                "::127.0.0.1",
+                "::10.0.0.1",
+                "::a9fe:a9fe",
+                "::8.8.8.8",
+                "2002:a9fe:a9fe::1",
+                "2002:808:808::1",
+                "64:ff9b:1::a9fe:a9fe",
+                "64:ff9b:1:ffff::1",
+                "fec0::1",
+                "feff:ffff::1",
+            ] {
+                let ip: Ipv6Addr = refused
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{refused} is an address"));
+                assert!(
+                    !policy.allows(IpAddr::V6(ip)),
+                    "{policy:?} allows {refused}"
+                );
+                let url = format!("https://[{refused}]/hook");
+                assert!(policy.check(&url).is_err(), "{policy:?} accepted {url}");
+            }
+        }
+        // Neighbours of those ranges are ordinary public addresses.
+        for allowed in ["2001:4860:4860::8888", "2003::1", "64:ff9b:2::1"] {
+            let ip: Ipv6Addr = allowed
+                .parse()
+                .unwrap_or_else(|_| panic!("{allowed} is an address"));
+            assert!(UrlPolicy::PublicHttps.allows(IpAddr::V6(ip)), "{allowed}");
+        }
+    }
+
     #[test]
     fn the_local_stack_also_allows_loopback_http_but_nothing_private() {
         let policy = UrlPolicy::LoopbackHttp;
@@ -426,6 +535,7 @@ mod tests {
             "https://hooks.example.com/".to_owned(),
             vec![EventType::ProductCreated],
             None,
+            admin(),
         );
         let first = webhook.secrets[0].clone();
         let (second, until) = webhook.rotate(1_000);
@@ -450,8 +560,9 @@ mod tests {
             "https://hooks.example.com/".to_owned(),
             vec![EventType::OrderCreated],
             None,
+            admin(),
         );
-        let view = webhook.view().to_string();
+        let view = webhook.view(false).to_string();
         assert!(!view.contains("whsec_"), "{view}");
         assert!(webhook.wants(EventType::OrderCreated));
         assert!(!webhook.wants(EventType::ProductCreated));

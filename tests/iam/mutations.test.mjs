@@ -28,6 +28,26 @@ function mutate(text, pattern, replacement, { first = false, all: every = false 
 
 const MUTATIONS = [
   {
+    name: 'api-clients may also change app clients (UpdateUserPoolClient could turn a sign-in flow on)',
+    apply: (t) =>
+      mutate(
+        t,
+        'Action: [cognito-idp:CreateUserPoolClient, cognito-idp:DeleteUserPoolClient]',
+        'Action: [cognito-idp:CreateUserPoolClient, cognito-idp:DeleteUserPoolClient, cognito-idp:UpdateUserPoolClient]'
+      ),
+    expect: ['16.api-clients']
+  },
+  {
+    name: "api-clients' app-client grant on every user pool (Resource \"*\")",
+    apply: (t) =>
+      mutate(
+        t,
+        /(Action: \[cognito-idp:CreateUserPoolClient, cognito-idp:DeleteUserPoolClient\]\n *)Resource: !GetAtt UserPool\.Arn/,
+        '$1Resource: "*"'
+      ),
+    expect: ['16.api-clients']
+  },
+  {
     name: "tenant-jobs may change any table (its silo-table statement on every resource)",
     apply: (t) =>
       mutate(

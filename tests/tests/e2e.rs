@@ -1307,16 +1307,11 @@ async fn retried_post_confirmation_still_makes_one_tenant() {
 
 /// A platform operator (group platform-admin, no tenant) suspends a tenant: its users cannot sign
 /// in, and its data APIs refuse it; reactivated, everything works again.
-/// A platform operator (group `platform-admin`, no tenant), created as an AWS admin would.
-async fn platform_operator(stack: &Stack) -> Tokens {
-    stack.platform_operator().await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_platform_operator_suspends_and_reactivates_a_tenant() {
     let stack = Stack::from_env();
     let a = organization(&stack, "suspended").await;
-    let ops = platform_operator(&stack).await;
+    let ops = stack.platform_operator().await;
     assert!(
         claims(&ops.id).get("tenant_id").is_none(),
         "an operator has no tenant"
@@ -1565,7 +1560,7 @@ async fn premium_tenants_live_in_their_own_table() {
         .parse()
         .unwrap();
     create_product(&stack, &admin.id, "GOLD-1").await;
-    let ops = platform_operator(&stack).await;
+    let ops = stack.platform_operator().await;
     let upgraded = stack
         .call(
             Some(&ops.id),
@@ -1665,22 +1660,24 @@ const REVOCATION_BOUND: Duration = Duration::from_secs(10);
 /// Calls `method path` with `token` until it answers `status` with `code`. Returns when, after
 /// `since`, the first call started and the last call that was still served started (`None` if
 /// the first call was refused): the promise is that no call starting later than the bound is
-/// served. Fails after 20 s.
+/// served; and whether a call succeeded (2xx). Fails after 20 s.
 async fn last_served_after(
     stack: &Stack,
     since: Instant,
     token: &str,
     (method, path, body): (&str, &str, Option<Value>),
     (status, code): (u16, &str),
-) -> (Duration, Option<Duration>) {
+) -> (Duration, Option<Duration>, bool) {
     let first = since.elapsed();
     let mut last_served = None;
+    let mut succeeded = false;
     loop {
         let started = since.elapsed();
         let reply = stack.call(Some(token), method, path, body.as_ref()).await;
         if reply.status == status && reply.body["code"] == code {
-            return (first, last_served);
+            return (first, last_served, succeeded);
         }
+        succeeded |= (200..300).contains(&reply.status);
         assert!(
             reply.status < 500,
             "{method} {path} failed: {} {}",
@@ -1699,7 +1696,10 @@ async fn last_served_after(
 }
 
 /// Asserts that every one of `calls` is refused with `status`/`code`, and that none was served
-/// when it started more than the bound after `since`; prints the measured times.
+/// when it started more than the bound after `since`; prints the measured times. The calls are
+/// probed concurrently, each from `since`: none is judged after another's calls refreshed a
+/// cache. Returns, for each call (method, path), whether it was ever served, and whether it
+/// ever succeeded (2xx).
 async fn all_refused_within_bound(
     stack: &Stack,
     label: &str,
@@ -1707,10 +1707,35 @@ async fn all_refused_within_bound(
     token: &str,
     calls: Vec<(&str, String, Option<Value>)>,
     (status, code): (u16, &str),
-) {
-    for (method, path, body) in calls {
-        let (first, served) =
-            last_served_after(stack, since, token, (method, &path, body), (status, code)).await;
+) -> Vec<(String, String, bool, bool)> {
+    let probes: Vec<_> = calls
+        .into_iter()
+        .map(|(method, path, body)| {
+            let (stack, token, method, code) = (
+                stack.clone(),
+                token.to_owned(),
+                method.to_owned(),
+                code.to_owned(),
+            );
+            tokio::spawn(async move {
+                let outcome = last_served_after(
+                    &stack,
+                    since,
+                    &token,
+                    (&method, &path, body),
+                    (status, &code),
+                )
+                .await;
+                (method, path, outcome)
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for probe in probes {
+        let (method, path, (first, served, succeeded)) = probe
+            .await
+            .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
+        outcomes.push((method.clone(), path.clone(), served.is_some(), succeeded));
         match served {
             None => eprintln!(
                 "{label}: {method} {path}: refused ({status} {code}) from the first call, {first:?} after the change"
@@ -1726,6 +1751,7 @@ async fn all_refused_within_bound(
             }
         }
     }
+    outcomes
 }
 
 /// An admin invites a colleague as admin, who signs in.
@@ -1769,7 +1795,9 @@ async fn member_roles(stack: &Stack, token: &str) -> Vec<(String, String)> {
 }
 
 /// A removed admin keeps a valid token but can do nothing with it: control routes refuse it at
-/// once, data routes within the 10 s of their cache; nothing they try changes anything.
+/// once, data routes within the 10 s of their cache. Each write probe is judged on its own,
+/// whatever ran before it: a control route's write never took effect, a data route's took
+/// effect exactly if it succeeded (so within the bound).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_admin_loses_every_route_within_ten_seconds() {
     let stack = Stack::from_env();
@@ -1777,6 +1805,7 @@ async fn a_removed_admin_loses_every_route_within_ten_seconds() {
     let (carol_id, _, carol) = second_admin(&stack, &org, "carol").await;
     let product = create_product(&stack, &carol.id, "CAROL-1").await;
     let product_id = product["id"].as_str().unwrap().to_owned();
+    let product_path = format!("/products/{product_id}");
     let admin_id = claims(&org.admin.id)["sub"].as_str().unwrap().to_owned();
     let roles_before = member_roles(&stack, &org.admin.id).await;
 
@@ -1790,12 +1819,19 @@ async fn a_removed_admin_loses_every_route_within_ten_seconds() {
         .await;
     assert_eq!(removed.status, 204, "{}", removed.body);
     let since = Instant::now();
-    all_refused_within_bound(
+    let probes = all_refused_within_bound(
         &stack,
         "removed admin",
         since,
         &carol.id,
         vec![
+            ("DELETE", product_path.clone(), None),
+            ("POST", "/products".into(), Some(product_body("MAL-1"))),
+            (
+                "POST",
+                "/orders".into(),
+                Some(json!({"lines": [{"product_id": product_id, "quantity": 1}]})),
+            ),
             (
                 "POST",
                 "/users".into(),
@@ -1814,14 +1850,7 @@ async fn a_removed_admin_loses_every_route_within_ten_seconds() {
             ),
             ("DELETE", "/tenant".into(), None),
             ("GET", "/products".into(), None),
-            ("DELETE", format!("/products/{product_id}"), None),
-            ("POST", "/products".into(), Some(product_body("MAL-1"))),
             ("GET", "/orders".into(), None),
-            (
-                "POST",
-                "/orders".into(),
-                Some(json!({"lines": [{"product_id": product_id, "quantity": 1}]})),
-            ),
             ("GET", "/webhooks".into(), None),
             (
                 "POST",
@@ -1838,7 +1867,19 @@ async fn a_removed_admin_loses_every_route_within_ten_seconds() {
         (401, "token-revoked"),
     )
     .await;
-    // Nothing Carol tried took effect; the organization is Alice's as before, less Carol.
+    let succeeded = |method: &str, path: &str| {
+        probes
+            .iter()
+            .any(|(m, p, _, succeeded)| m == method && p == path && *succeeded)
+    };
+    // Control routes read the stored membership: refused from the first call.
+    for (method, path, served, _) in &probes {
+        let data = path.starts_with("/products") || path.starts_with("/orders");
+        assert!(
+            data || !served,
+            "{method} {path} was served after the removal"
+        );
+    }
     let roles_after = member_roles(&stack, &org.admin.id).await;
     let expected: Vec<_> = roles_before
         .into_iter()
@@ -1853,18 +1894,38 @@ async fn a_removed_admin_loses_every_route_within_ten_seconds() {
         (200, Some("active"))
     );
     assert_ne!(tenant.body["name"], "Owned");
+    for list in ["/webhooks", "/api-clients"] {
+        let listed = stack.call(Some(&org.admin.id), "GET", list, None).await;
+        assert_eq!(listed.body["items"], json!([]), "{list}");
+    }
+    // Each data write took effect exactly if it succeeded (so within the bound).
     let kept = stack
-        .call(
-            Some(&org.admin.id),
-            "GET",
-            &format!("/products/{product_id}"),
-            None,
-        )
+        .call(Some(&org.admin.id), "GET", &product_path, None)
         .await;
     assert_eq!(
-        kept.status, 200,
-        "the product Carol tried to delete is there"
+        kept.status == 404,
+        succeeded("DELETE", &product_path),
+        "the product Carol tried to delete: {}",
+        kept.body
     );
+    let products = stack
+        .call(Some(&org.admin.id), "GET", "/products?limit=100", None)
+        .await;
+    let made = products.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["sku"] == "MAL-1");
+    assert_eq!(made, succeeded("POST", "/products"), "{}", products.body);
+    let orders = stack
+        .call(Some(&org.admin.id), "GET", "/orders?limit=100", None)
+        .await;
+    let placed = orders.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o["created_by"] == carol_id.as_str());
+    assert_eq!(placed, succeeded("POST", "/orders"), "{}", orders.body);
 }
 
 /// A demoted admin keeps a member's powers only: the old token is refused everywhere, a fresh
@@ -1944,7 +2005,8 @@ async fn a_demoted_admin_keeps_only_a_members_powers_within_ten_seconds() {
     assert_eq!(invite.status, 403, "{}", invite.body);
 }
 
-/// A removed member's token no longer reads or creates orders or products.
+/// A removed member's token no longer reads or creates orders or products; an order it placed
+/// exists only if that call succeeded (within the bound).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_member_loses_the_data_routes_within_ten_seconds() {
     let stack = Stack::from_env();
@@ -1962,7 +2024,7 @@ async fn a_removed_member_loses_the_data_routes_within_ten_seconds() {
         .await;
     assert_eq!(removed.status, 204);
     let since = Instant::now();
-    all_refused_within_bound(
+    let probes = all_refused_within_bound(
         &stack,
         "removed member",
         since,
@@ -1981,11 +2043,21 @@ async fn a_removed_member_loses_the_data_routes_within_ten_seconds() {
         (401, "token-revoked"),
     )
     .await;
-    // The admin is unaffected.
+    // The admin is unaffected; the member placed orders after the removal only if those calls
+    // succeeded.
     let orders = stack
-        .call(Some(&org.admin.id), "GET", "/orders", None)
+        .call(Some(&org.admin.id), "GET", "/orders?limit=100", None)
         .await;
-    assert_eq!(orders.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(orders.status, 200, "{}", orders.body);
+    let placed_after = probes
+        .iter()
+        .any(|(method, path, _, succeeded)| method == "POST" && path == "/orders" && *succeeded);
+    assert_eq!(
+        orders.body["items"].as_array().unwrap().len() > 1,
+        placed_after,
+        "{}",
+        orders.body
+    );
     // The user is gone from the pool (no sign-in), and the address can be invited again.
     assert_gone_and_invitable(&stack, &org.member_email, &org.admin.id).await;
 }

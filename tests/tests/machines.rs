@@ -333,3 +333,208 @@ async fn api_clients_are_the_admins_of_their_own_organization_only() {
         second.body
     );
 }
+
+/// An organization that turns its MFA requirement on keeps its integrations: its people without
+/// a second factor are refused (within the data routes' 10 s), its API client never is (machine
+/// clients are exempt: see `shared::authority::check`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_client_keeps_working_when_its_organization_requires_mfa() {
+    let stack = Stack::from_env();
+    let (_, admin) = organization(&stack, "mfa-machine").await;
+    let client = create_client(
+        &stack,
+        &admin.id,
+        "ERP",
+        &["products.read", "products.write"],
+    )
+    .await;
+    let token = token_for(&stack, &client, None).await.unwrap();
+    let made = machine(
+        &stack,
+        &token,
+        "POST",
+        "/products",
+        Some(&product("MFA-M-1")),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+
+    let current = stack.call(Some(&admin.id), "GET", "/tenant", None).await;
+    let required = stack
+        .call(
+            Some(&admin.id),
+            "PATCH",
+            "/tenant",
+            Some(&json!({"require_mfa": true, "version": current.body["version"]})),
+        )
+        .await;
+    assert_eq!(required.status, 200, "{}", required.body);
+    // Past the data routes' cache of the tenant record (10 s) every instance has the requirement:
+    // the admin's token without a second factor is refused, the client's is served throughout.
+    let since = Instant::now();
+    let mut person_refused = false;
+    let mut n = 0;
+    while since.elapsed() < Duration::from_secs(11) || !person_refused {
+        n += 1;
+        let listed = machine(&stack, &token, "GET", "/products", None).await;
+        assert_eq!(
+            listed.status,
+            200,
+            "the API client was refused {:?} after the requirement: {}",
+            since.elapsed(),
+            listed.body
+        );
+        let written = machine(
+            &stack,
+            &token,
+            "POST",
+            "/products",
+            Some(&product(&format!("MFA-M-{n}-B"))),
+        )
+        .await;
+        assert_eq!(written.status, 201, "{}", written.body);
+        let person = stack.call(Some(&admin.id), "GET", "/products", None).await;
+        if person.body["code"] == "mfa-required" {
+            person_refused = true;
+        } else {
+            assert_eq!(person.status, 200, "{}", person.body);
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(20),
+            "the admin without a second factor is still served"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // A new token works too (the trigger issues it as before).
+    let fresh = token_for(&stack, &client, None).await.unwrap();
+    let listed = machine(&stack, &fresh, "GET", "/products", None).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+}
+
+/// The Cognito app client behind an API client can sign no person in: no user sign-in flow
+/// (refresh only, and client credentials issue no refresh token), Cognito's answers never say
+/// whether an address has an account, the client-credentials grant only, and short-lived
+/// tokens. Read back from the user pool as the service created it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_clients_app_client_signs_no_person_in() {
+    use aws_sdk_cognitoidentityprovider::types::{
+        ExplicitAuthFlowsType, OAuthFlowType, PreventUserExistenceErrorTypes, TimeUnitsType,
+    };
+    let stack = Stack::from_env();
+    let (_, admin) = organization(&stack, "app-client").await;
+    let client = create_client(&stack, &admin.id, "ERP", &["orders.read"]).await;
+    let described = stack
+        .cognito
+        .describe_user_pool_client()
+        .user_pool_id(&stack.user_pool_id)
+        .client_id(client["client_id"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let app = described.user_pool_client().unwrap();
+    assert_eq!(
+        app.explicit_auth_flows(),
+        [ExplicitAuthFlowsType::AllowRefreshTokenAuth],
+        "user sign-in flows"
+    );
+    assert_eq!(
+        app.prevent_user_existence_errors(),
+        Some(&PreventUserExistenceErrorTypes::Enabled)
+    );
+    assert_eq!(
+        app.allowed_o_auth_flows(),
+        [OAuthFlowType::ClientCredentials]
+    );
+    assert_eq!(app.allowed_o_auth_scopes(), ["tenantry/orders.read"]);
+    assert_eq!(app.enable_token_revocation(), Some(true));
+    let units = app.token_validity_units().unwrap();
+    assert_eq!(
+        (app.access_token_validity(), units.access_token()),
+        (Some(15), Some(&TimeUnitsType::Minutes))
+    );
+    assert_eq!(
+        (app.id_token_validity(), units.id_token()),
+        (Some(5), Some(&TimeUnitsType::Minutes))
+    );
+    assert_eq!(
+        (app.refresh_token_validity(), units.refresh_token()),
+        (60, Some(&TimeUnitsType::Minutes))
+    );
+    assert!(app.callback_urls().is_empty() && app.supported_identity_providers().is_empty());
+}
+
+/// Deleting an API client revokes its tokens by the module's clock rule (`next_grant`: after the
+/// client's own grant, whatever this machine's clock says: the client may have been made by
+/// another machine a little ahead, or in the same millisecond), and prunes the tenant's expired
+/// revocations as a member's removal does, so create-delete loops cannot grow the tenant record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_api_client_revokes_after_its_grant_and_prunes_expired_revocations() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use shared::authority::{REVOCATION_RETENTION, now_millis};
+    use shared::context::Tier;
+    use shared::domain::email::EmailAddress;
+    use shared::domain::tenant::{Tenant, TenantName, TenantStatus};
+    use shared::ids::UserId;
+    use shared::machine::{ApiClient, ClientId, Scope};
+    use shared::store::control::{Onboarding, TenantStore};
+
+    let control = tenantry_tests::control_store();
+    let user = || UserId::parse(&uuid::Uuid::new_v4().to_string()).unwrap();
+    let mut tenant = Tenant::new(TenantName::parse("Revoking Org").unwrap(), Tier::Basic);
+    tenant.status = TenantStatus::Active;
+    let admin = user();
+    let email = EmailAddress::parse(&format!("{admin}@example.com")).unwrap();
+    control.onboard(&tenant, &admin, &email).await.unwrap();
+    // Someone removed long ago, and someone removed a minute ago.
+    let (old, recent) = (user(), user());
+    let now = now_millis();
+    let key = shared::keys::tenant(&tenant.id);
+    tenantry_tests::dynamodb()
+        .update_item()
+        .table_name(tenantry_tests::env("TENANTRY_CONTROL_TABLE"))
+        .key("pk", AttributeValue::S(key.pk))
+        .key("sk", AttributeValue::S(key.sk))
+        .update_expression("SET revoked.#old = :old, revoked.#recent = :recent")
+        .expression_attribute_names("#old", old.as_str())
+        .expression_attribute_names("#recent", recent.as_str())
+        .expression_attribute_values(
+            ":old",
+            AttributeValue::N((now - REVOCATION_RETENTION.as_millis() as u64 - 1).to_string()),
+        )
+        .expression_attribute_values(":recent", AttributeValue::N((now - 60_000).to_string()))
+        .send()
+        .await
+        .unwrap();
+
+    let client = ApiClient {
+        client_id: ClientId::parse(&uuid::Uuid::new_v4().simple().to_string()).unwrap(),
+        tenant_id: tenant.id,
+        name: "ERP".to_owned(),
+        scopes: vec![Scope::OrdersRead],
+        principal: user(),
+        // Made by a machine whose clock is a minute ahead of this one.
+        created_ms: now + 60_000,
+        created_by: Some(admin.clone()),
+    };
+    assert!(control.create_api_client(&client, 5).await.unwrap());
+    assert!(
+        control
+            .delete_api_client(&tenant.id, &client.client_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let record = control.get_tenant(&tenant.id).await.unwrap();
+    let revoked_at = record.revoked.get(&client.principal).copied();
+    assert!(
+        revoked_at.is_some_and(|at| at > client.created_ms),
+        "a token granted when the client was made ({}) is not revoked by {revoked_at:?}",
+        client.created_ms
+    );
+    assert!(
+        !record.revoked.contains_key(&old),
+        "an expired revocation is kept: {:?}",
+        record.revoked
+    );
+    assert!(record.revoked.contains_key(&recent));
+}

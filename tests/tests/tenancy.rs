@@ -685,6 +685,40 @@ async fn a_copy_that_differs_by_one_item_or_one_version_fails_verification() {
     storage.delete_silo(&silo).await.unwrap();
 }
 
+/// A suspension that lands between a migration's read of the tenant and its freeze is never
+/// overwritten: the freeze is made from the status that was read or not at all, and the
+/// migration then does not start (nothing of it is left behind).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_suspension_between_a_migrations_read_and_its_freeze_is_kept() {
+    let (a, _) = tenant_at(Tier::Basic).await;
+    let control = control_store();
+    let read = control.get_tenant(&a).await.unwrap();
+    let suspend = TenantStateChange {
+        status: Some(TenantStatus::Suspended),
+        ..TenantStateChange::default()
+    };
+    control.set_tenant_state(&a, suspend).await.unwrap();
+    let started = migrator().begin(&read, Tier::Premium).await;
+    let record = control.get_tenant(&a).await.unwrap();
+    assert_eq!(
+        record.status,
+        TenantStatus::Suspended,
+        "the suspension was overwritten by the migration's freeze"
+    );
+    assert!(
+        matches!(started, Err(StoreError::InvalidTenantTransition { .. })),
+        "{started:?}"
+    );
+    assert!(control.migration(&a).await.unwrap().is_none());
+    // Started again, the migration job finds the tenant suspended and does nothing.
+    let retried = migrator().migrate(&a, Tier::Premium).await;
+    assert!(retried.is_err(), "{retried:?}");
+    assert_eq!(
+        control.get_tenant(&a).await.unwrap().status,
+        TenantStatus::Suspended
+    );
+}
+
 /// Whether `table` has deletion protection, and point-in-time recovery.
 async fn protection(table: &str) -> (bool, bool) {
     let client = tenantry_tests::dynamodb();
@@ -817,6 +851,7 @@ async fn offboarding_a_paying_tenant_cancels_its_subscription_and_removes_its_in
             "https://hooks.example.com/x".to_owned(),
             vec![EventType::ProductCreated],
             None,
+            new_user(),
         );
         assert!(control.create_webhook(&webhook, 10).await.unwrap());
         let client = ApiClient {
@@ -826,6 +861,7 @@ async fn offboarding_a_paying_tenant_cancels_its_subscription_and_removes_its_in
             scopes: shared::machine::scopes(&["products.read".to_owned()]).unwrap(),
             principal: new_user(),
             created_ms: 1,
+            created_by: None,
         };
         assert!(control.create_api_client(&client, 10).await.unwrap());
         clients.push(client.client_id);

@@ -556,7 +556,9 @@ async fn an_endpoint_failing_for_a_day_is_disabled_its_admins_told_and_can_be_en
     .await;
     let path = format!("/webhooks/{}", hook["id"].as_str().unwrap());
 
-    // A day of failures, written as the deliverer would have left it: the next attempt is due.
+    // A day of failures, as the deliverer would have left it, but not listed for the retry
+    // sweep: a sweep finding the queue still empty would rightly forget them (an endpoint with
+    // nothing left to retry has recovered), so the product's delivery is what tries it next.
     let control = tenantry_tests::control_store();
     let tenant_id = shared::ids::TenantId::parse(&tenant).unwrap();
     let webhook_id = shared::ids::WebhookId::parse(hook["id"].as_str().unwrap()).unwrap();
@@ -568,9 +570,14 @@ async fn an_endpoint_failing_for_a_day_is_disabled_its_admins_told_and_can_be_en
     let now = shared::authority::now_millis();
     webhook.failures = 8;
     webhook.failing_since = Some(now - 25 * 60 * 60 * 1000);
-    webhook.next_attempt_ms = Some(now);
-    assert!(control.save_webhook(&webhook).await.unwrap());
-    // An event to send: the sweep's attempt fails once more, and that is the end of it.
+    webhook.next_attempt_ms = None;
+    assert!(
+        control
+            .update_webhook(&mut webhook, &[shared::webhooks::WebhookPart::Delivery])
+            .await
+            .unwrap()
+    );
+    // An event to send: its attempt fails once more, and that is the end of it.
     create_product(&stack, &admin.id, "GONE-1").await;
 
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -809,4 +816,283 @@ async fn deleting_a_paying_organization_stops_its_billing_and_integrations_and_s
         ["product.created"],
         "the purge was sent to the endpoint"
     );
+}
+
+/// An endpoint that takes one delivery at a time and answers only when told (a delivery held
+/// in flight); once its `release` is dropped it answers at once.
+struct HeldEndpoint {
+    port: u16,
+    arrived: std::sync::mpsc::Receiver<()>,
+    release: Option<std::sync::mpsc::Sender<u16>>,
+}
+
+impl HeldEndpoint {
+    fn start() -> Self {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (arrived_tx, arrived) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<u16>();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some((name, value)) = line.split_once(':')
+                        && name.eq_ignore_ascii_case("content-length")
+                    {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let _ = arrived_tx.send(());
+                let status = released.recv().unwrap_or(500);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} Held\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+            }
+        });
+        Self {
+            port,
+            arrived,
+            release: Some(release),
+        }
+    }
+
+    /// Waits until a delivery is being held.
+    async fn holding(&self, seconds: u64) {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        while self.arrived.try_recv().is_err() {
+            assert!(Instant::now() < deadline, "no delivery within {seconds} s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Answers the held delivery with `status`, and every later one at once.
+    fn answer(&mut self, status: u16) {
+        if let Some(release) = self.release.take() {
+            let _ = release.send(status);
+        }
+    }
+}
+
+/// The endpoint's record as stored (what the API never shows: the lease, the secrets).
+async fn stored_endpoint(
+    tenant: &str,
+    webhook: &str,
+) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let key = shared::keys::webhook(
+        &shared::ids::TenantId::parse(tenant).unwrap(),
+        &shared::ids::WebhookId::parse(webhook).unwrap(),
+    );
+    tenantry_tests::dynamodb()
+        .get_item()
+        .table_name(tenantry_tests::env("TENANTRY_CONTROL_TABLE"))
+        .key("pk", AttributeValue::S(key.pk))
+        .key("sk", AttributeValue::S(key.sk))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the endpoint is stored")
+}
+
+fn text(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    name: &str,
+) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+/// While a delivery is in flight (its deliverer holds the endpoint's lease and a copy of its
+/// record read before), an admin changes the endpoint and rotates its secret: neither undoes
+/// the other, the lease stays with the deliverer (no second deliverer could take the endpoint),
+/// and the deliverer's failure, recorded after, undoes neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_during_a_delivery_undoes_nothing_and_keeps_the_lease() {
+    let stack = Stack::from_env();
+    let (tenant, admin) = organization(&stack, "concurrent").await;
+    let mut endpoint = HeldEndpoint::start();
+    let hook = register(
+        &stack,
+        &admin.id,
+        &format!("http://127.0.0.1:{}/hook", endpoint.port),
+        &["product.created"],
+    )
+    .await;
+    let id = hook["id"].as_str().unwrap();
+    let path = format!("/webhooks/{id}");
+    create_product(&stack, &admin.id, "HELD-1").await;
+    endpoint.holding(60).await;
+    let holder = text(&stored_endpoint(&tenant, id).await, "lease_holder");
+    assert!(holder.is_some(), "the deliverer holds the endpoint's lease");
+
+    let changed = stack
+        .call(
+            Some(&admin.id),
+            "PATCH",
+            &path,
+            Some(&json!({"description": "changed during a delivery"})),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    let rotated = stack
+        .call(
+            Some(&admin.id),
+            "POST",
+            &format!("{path}/rotate-secret"),
+            None,
+        )
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let new_secret = rotated.body["secret"].as_str().unwrap().to_owned();
+    let stored = stored_endpoint(&tenant, id).await;
+    assert_eq!(
+        text(&stored, "lease_holder"),
+        holder,
+        "the delivery lease was dropped by the admin's change"
+    );
+
+    endpoint.answer(500);
+    // The deliverer records the failure on the record it read before the admin's changes.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let stored = loop {
+        let stored = stored_endpoint(&tenant, id).await;
+        if stored.get("failures").and_then(|v| v.as_n().ok()) == Some(&"1".to_owned()) {
+            break stored;
+        }
+        assert!(Instant::now() < deadline, "no failure recorded: {stored:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let secrets: Value = serde_json::from_str(&text(&stored, "secrets").unwrap()).unwrap();
+    assert_eq!(
+        secrets[0]["secret"], new_secret,
+        "the rotation was undone by the deliverer"
+    );
+    assert_eq!(
+        secrets.as_array().unwrap().len(),
+        2,
+        "the previous secret still signs for its overlap"
+    );
+    let read = stack.call(Some(&admin.id), "GET", &path, None).await;
+    assert_eq!(
+        read.body["description"], "changed during a delivery",
+        "the admin's change was undone by the deliverer: {}",
+        read.body
+    );
+    assert_eq!(read.body["status"], "enabled");
+    assert!(
+        !read.body["failing_since"].is_null(),
+        "the failure is recorded: {}",
+        read.body
+    );
+}
+
+/// Credentials know who made them: an endpoint and an API client made by an admin who is then
+/// removed are flagged (`orphaned`) for the organization's other admins, who rotate the
+/// endpoint's secret (which clears its flag) or delete the client, each in one request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_of_a_removed_admin_are_flagged_for_the_other_admins() {
+    let stack = Stack::from_env();
+    let (_, alice) = organization(&stack, "credentials").await;
+    let carol_email = tenantry_tests::stack::unique_email("carol");
+    let invited = stack
+        .call(
+            Some(&alice.id),
+            "POST",
+            "/users",
+            Some(&json!({"email": carol_email, "role": "admin"})),
+        )
+        .await;
+    assert_eq!(invited.status, 201, "{}", invited.body);
+    let carol_id = invited.body["user_id"].as_str().unwrap().to_owned();
+    let carol = stack
+        .first_sign_in(&carol_email, "Carol-Chosen-Password-5")
+        .await;
+    let hook = register(
+        &stack,
+        &carol.id,
+        "http://127.0.0.1:9/carol",
+        &["order.created"],
+    )
+    .await;
+    let client = stack
+        .call(
+            Some(&carol.id),
+            "POST",
+            "/api-clients",
+            Some(&json!({"name": "Carol's ERP", "scopes": ["orders.read"]})),
+        )
+        .await;
+    assert_eq!(client.status, 201, "{}", client.body);
+    let hook_path = format!("/webhooks/{}", hook["id"].as_str().unwrap());
+    let client_path = format!(
+        "/api-clients/{}",
+        client.body["client_id"].as_str().unwrap()
+    );
+    assert_eq!(
+        (&hook["created_by"], &hook["orphaned"]),
+        (&json!(carol_id), &json!(false)),
+        "{hook}"
+    );
+    assert_eq!(
+        (&client.body["created_by"], &client.body["orphaned"]),
+        (&json!(carol_id), &json!(false)),
+        "{}",
+        client.body
+    );
+
+    let removed = stack
+        .call(
+            Some(&alice.id),
+            "DELETE",
+            &format!("/users/{carol_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, 204, "{}", removed.body);
+    for (list, one) in [("/webhooks", &hook_path), ("/api-clients", &client_path)] {
+        let listed = stack.call(Some(&alice.id), "GET", list, None).await;
+        let items = listed.body["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{}", listed.body);
+        assert_eq!(
+            (&items[0]["created_by"], &items[0]["orphaned"]),
+            (&json!(carol_id), &json!(true)),
+            "{list}: {}",
+            listed.body
+        );
+        let read = stack.call(Some(&alice.id), "GET", one, None).await;
+        assert_eq!(read.body["orphaned"], true, "{one}: {}", read.body);
+    }
+
+    // One request each: the secret rotated by a present admin, the client deleted.
+    let rotated = stack
+        .call(
+            Some(&alice.id),
+            "POST",
+            &format!("{hook_path}/rotate-secret"),
+            None,
+        )
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let read = stack.call(Some(&alice.id), "GET", &hook_path, None).await;
+    assert_eq!(
+        (&read.body["created_by"], &read.body["orphaned"]),
+        (&json!(carol_id), &json!(false)),
+        "{}",
+        read.body
+    );
+    let deleted = stack
+        .call(Some(&alice.id), "DELETE", &client_path, None)
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
 }

@@ -279,6 +279,25 @@ function useRowActions(reload: () => void) {
   return { notice, busy, act };
 }
 
+/** A credential whose secret is known to someone who has left the organization (`orphaned`). */
+function OrphanedNote({ action }: { action: string }) {
+  return (
+    <div class="cell-note">
+      <span class="badge warn">creator left</span> Its secret is known to someone no longer in the organization. {action}
+    </div>
+  );
+}
+
+/** Above a list: how many of its credentials are flagged, and what to do with each. */
+function OrphanedAlert({ count, what, action }: { count: number; what: string; action: string }) {
+  if (count === 0) return null;
+  return (
+    <Alert kind="info">
+      {count === 1 ? `One ${what} was` : `${count} ${what}s were`} set up by someone who has left the organization: {action}.
+    </Alert>
+  );
+}
+
 /** "Shown once": the words every secret comes with. */
 function Secret({ label, value }: { label: string; value: string }) {
   return (
@@ -382,6 +401,7 @@ function Webhooks({ confirm }: { confirm: Confirming }) {
       />
 
       {notice && <Alert kind={notice.kind}>{notice.content}</Alert>}
+      <OrphanedAlert count={webhooks.filter((w) => w.orphaned).length} what="endpoint" action="rotate its secret or delete it" />
       {!list.data ? (
         <LoadState state={list} />
       ) : webhooks.length === 0 ? (
@@ -413,6 +433,7 @@ function Webhooks({ confirm }: { confirm: Confirming }) {
                 <Cell label="Status">
                   <span class={status.badge}>{status.label}</span>
                   {status.note && <div class="muted cell-note">{status.note}</div>}
+                  {webhook.orphaned && <OrphanedNote action="Rotate its secret or delete it." />}
                 </Cell>
                 <Cell>
                   <div class="row-actions">
@@ -561,6 +582,7 @@ function ApiClients({ confirm }: { confirm: Confirming }) {
       />
 
       {notice && <Alert kind={notice.kind}>{notice.content}</Alert>}
+      <OrphanedAlert count={clients.filter((c) => c.orphaned).length} what="API client" action="delete it (and create another if the integration still needs one)" />
       {!list.data ? (
         <LoadState state={list} />
       ) : clients.length === 0 ? (
@@ -582,7 +604,10 @@ function ApiClients({ confirm }: { confirm: Confirming }) {
                   ))}
                 </ul>
               </Cell>
-              <Cell label="Created">{formatDate(client.created_at)}</Cell>
+              <Cell label="Created">
+                {formatDate(client.created_at)}
+                {client.orphaned && <OrphanedNote action="Delete it." />}
+              </Cell>
               <Cell>
                 <div class="row-actions">
                   <ConfirmDelete

@@ -30,10 +30,13 @@ use shared::plans::PlanLimits;
 use shared::store::control::{TenantStateChange, TenantStore};
 use shared::store::{ListPage, StoreError};
 
+use crate::operators::{Freshness, Operators};
+
 pub struct Deps<C, J, D> {
     pub control: C,
     pub jobs: J,
     pub directory: D,
+    pub operators: Operators,
 }
 
 /// What a request asks for: dispatched by a `match` without a catch-all arm.
@@ -73,30 +76,33 @@ async fn handle<C: TenantStore, J: JobQueue, D: UserDirectory>(
         tracing::warn!(audit = true, actor = %actor, op = ?op, "platform route refused: not a platform operator");
         ApiError::forbidden("Only platform operators may use this route.")
     };
-    if !in_operator_group(&claims.groups()) {
+    if !claims
+        .groups()
+        .iter()
+        .any(|group| group == PLATFORM_ADMIN_GROUP)
+    {
+        return Err(refused());
+    }
+    // The group membership as the user pool has it, not as the token says: now for a write,
+    // at most 10 s old for a read.
+    let freshness = match op {
+        Op::List | Op::Get => Freshness::Recent,
+        Op::Update | Op::DispatchJob => Freshness::Now,
+    };
+    let operator = deps
+        .operators
+        .confirm(&deps.directory, &actor, freshness)
+        .await
+        .map_err(|err| ApiError::Internal(format!("reading the operator's groups: {err}")))?;
+    if !operator {
         return Err(refused());
     }
     match op {
         Op::List => list(deps, &request).await,
         Op::Get => get(deps, &params, &actor).await,
-        Op::Update | Op::DispatchJob => {
-            // A write: the group membership as the user pool has it now, not as the token says.
-            let groups = deps.directory.groups_of(&actor).await.map_err(|err| {
-                ApiError::Internal(format!("reading the operator's groups: {err}"))
-            })?;
-            if !in_operator_group(&groups) {
-                return Err(refused());
-            }
-            match op {
-                Op::DispatchJob => dispatch_job(deps, &request, &params, &actor).await,
-                _ => update(deps, &request, &params, &actor).await,
-            }
-        }
+        Op::Update => update(deps, &request, &params, &actor).await,
+        Op::DispatchJob => dispatch_job(deps, &request, &params, &actor).await,
     }
-}
-
-fn in_operator_group(groups: &[String]) -> bool {
-    groups.iter().any(|group| group == PLATFORM_ADMIN_GROUP)
 }
 
 fn view(tenant: &Tenant) -> Value {
@@ -330,6 +336,8 @@ mod tests {
     };
 
     use super::*;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, SystemTime};
 
     #[test]
     fn the_route_table_is_the_documents() {
@@ -337,6 +345,12 @@ mod tests {
             "admin-api",
             ROUTES.iter().map(|(route, _)| *route),
         );
+    }
+
+    /// An operation added later must get its own handler, never fall into another one's.
+    #[test]
+    fn every_operation_is_dispatched_by_name() {
+        shared::testing::assert_operations_matched_by_name(include_str!("http_handler.rs"));
     }
 
     type TestDeps = Deps<MemoryControl, MemoryJobQueue, MemoryDirectory>;
@@ -355,6 +369,23 @@ mod tests {
             control,
             jobs: MemoryJobQueue::new(),
             directory,
+            operators: Operators::new(Arc::new(FakeClock::default())),
+        }
+    }
+
+    /// A clock that moves when told to (the operators' confirmations are timed with it).
+    #[derive(Debug, Default)]
+    struct FakeClock(Mutex<Duration>);
+
+    impl FakeClock {
+        fn advance(&self, by: Duration) {
+            *self.0.lock().unwrap() += by;
+        }
+    }
+
+    impl shared::tenancy::access::Clock for FakeClock {
+        fn now(&self) -> SystemTime {
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000) + *self.0.lock().unwrap()
         }
     }
 
@@ -420,6 +451,81 @@ mod tests {
         let forged =
             fixture("update-tenant", "a-admin").claim("custom:groups", Some("platform-admin"));
         assert_problem(&call(&deps, forged).await, 403, "forbidden");
+    }
+
+    #[tokio::test]
+    async fn an_operator_taken_out_of_the_group_reads_nothing_with_an_older_token() {
+        let deps = deps().await;
+        deps.directory
+            .set_groups(&UserId::parse(PLATFORM_ADMIN).unwrap(), &[]);
+        for route in ["list-tenants", "get-tenant"] {
+            assert_problem(
+                &call(&deps, fixture(route, "platform")).await,
+                403,
+                "forbidden",
+            );
+        }
+    }
+
+    /// Reads believe a confirmation for at most 10 s (one Cognito call per operator per 10 s,
+    /// not per page), writes never: a removed operator writes nothing at once, reads nothing
+    /// once the bound has passed.
+    #[tokio::test]
+    async fn a_removed_operators_reads_end_within_ten_seconds_and_writes_at_once() {
+        let clock = Arc::new(FakeClock::default());
+        let deps = Deps {
+            operators: Operators::new(clock.clone()),
+            ..deps().await
+        };
+        assert_eq!(
+            call(&deps, fixture("list-tenants", "platform"))
+                .await
+                .status(),
+            200
+        );
+        deps.directory
+            .set_groups(&UserId::parse(PLATFORM_ADMIN).unwrap(), &[]);
+        assert_problem(
+            &call(&deps, fixture("update-tenant", "platform")).await,
+            403,
+            "forbidden",
+        );
+        clock.advance(crate::operators::RECHECK_AFTER - Duration::from_millis(1));
+        assert_eq!(
+            call(&deps, fixture("get-tenant", "platform"))
+                .await
+                .status(),
+            403,
+            "the failed write's fresh answer is believed by reads too"
+        );
+        // Put back, then taken out again: a read within the bound is still served; after, not.
+        deps.directory.set_groups(
+            &UserId::parse(PLATFORM_ADMIN).unwrap(),
+            &[PLATFORM_ADMIN_GROUP],
+        );
+        assert_eq!(
+            call(&deps, fixture("get-tenant", "platform"))
+                .await
+                .status(),
+            200
+        );
+        deps.directory
+            .set_groups(&UserId::parse(PLATFORM_ADMIN).unwrap(), &[]);
+        clock.advance(crate::operators::RECHECK_AFTER - Duration::from_millis(1));
+        assert_eq!(
+            call(&deps, fixture("get-tenant", "platform"))
+                .await
+                .status(),
+            200
+        );
+        clock.advance(Duration::from_millis(1));
+        for route in ["list-tenants", "get-tenant"] {
+            assert_problem(
+                &call(&deps, fixture(route, "platform")).await,
+                403,
+                "forbidden",
+            );
+        }
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 use lambda_http::{Error, run, service_fn};
 
 mod http_handler;
+mod operators;
 
 // One event at a time per execution environment: a single-threaded runtime starts faster and
 // switches less than a pool of workers would (measured in docs/PERFORMANCE.md).
@@ -12,6 +13,9 @@ async fn main() -> Result<(), Error> {
         control: shared::setup::control_store(&sdk)?,
         jobs: shared::setup::job_queue(&sdk)?,
         directory: shared::setup::user_directory(&sdk)?,
+        operators: operators::Operators::new(std::sync::Arc::new(
+            shared::tenancy::access::SystemClock,
+        )),
     };
     run(service_fn(|event| {
         http_handler::function_handler(&deps, event)

@@ -14,12 +14,13 @@
 
 use aws_sdk_cognitoidentityprovider::error::DisplayErrorContext;
 use aws_sdk_cognitoidentityprovider::types::{
-    OAuthFlowType, TimeUnitsType, TokenValidityUnitsType,
+    ExplicitAuthFlowsType, OAuthFlowType, PreventUserExistenceErrorTypes, TimeUnitsType,
+    TokenValidityUnitsType,
 };
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use shared::authority::now_millis;
 use shared::context::TenantContext;
@@ -60,6 +61,14 @@ const ROUTES: &[(Route, Op)] = &[
 /// How long a machine token lasts: as short as people's, so that a deleted client's last token
 /// would not outlive the revocation record either.
 const TOKEN_MINUTES: i32 = 15;
+
+/// The ID and refresh token lifetimes (Cognito's minimums, 5 and 60 minutes), and how long a
+/// sign-in session may last (3 minutes, the minimum): a client-credentials client is issued
+/// neither an ID nor a refresh token, and no sign-in flow is enabled, so these only bound what
+/// a client could get if that were ever changed.
+const ID_TOKEN_MINUTES: i32 = 5;
+const REFRESH_TOKEN_MINUTES: i32 = 60;
+const SIGN_IN_SESSION_MINUTES: i32 = 3;
 
 pub async fn function_handler(deps: &Deps, event: Request) -> Result<Response<Body>, Error> {
     Ok(serve_caller(event, |claims, request| async move {
@@ -118,17 +127,31 @@ async fn create(
     }
     let validity = TokenValidityUnitsType::builder()
         .access_token(TimeUnitsType::Minutes)
+        .id_token(TimeUnitsType::Minutes)
+        .refresh_token(TimeUnitsType::Minutes)
         .build();
+    // An app client of the shared user pool that can sign no person in. Cognito's defaults
+    // would enable password (SRP) and custom sign-in and answer "user not found" for unknown
+    // addresses: any organization's admin could then probe which addresses have an account, or
+    // try passwords outside the web client's settings. So: no user sign-in flow (refresh only,
+    // and client credentials issue no refresh token), the same answer whether an account exists
+    // or not, the client-credentials grant only, no identity provider or callback.
     let made = deps
         .cognito
         .create_user_pool_client()
         .user_pool_id(&deps.user_pool)
         .client_name(format!("{}-machine", context.tenant_id))
         .generate_secret(true)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .prevent_user_existence_errors(PreventUserExistenceErrorTypes::Enabled)
         .allowed_o_auth_flows(OAuthFlowType::ClientCredentials)
         .allowed_o_auth_flows_user_pool_client(true)
         .set_allowed_o_auth_scopes(Some(scopes.iter().map(|s| s.token_name()).collect()))
+        .enable_token_revocation(true)
         .access_token_validity(TOKEN_MINUTES)
+        .id_token_validity(ID_TOKEN_MINUTES)
+        .refresh_token_validity(REFRESH_TOKEN_MINUTES)
+        .auth_session_validity(SIGN_IN_SESSION_MINUTES)
         .token_validity_units(validity)
         .send()
         .await
@@ -149,6 +172,7 @@ async fn create(
         principal: UserId::parse(&uuid::Uuid::new_v4().to_string())
             .map_err(|_| ApiError::Internal("a principal id".to_owned()))?,
         created_ms: now_millis(),
+        created_by: Some(context.user_id.clone()),
     };
     let recorded = deps.control.create_api_client(&client, max).await;
     if !matches!(recorded, Ok(true)) {
@@ -159,7 +183,7 @@ async fn create(
         return Err(quota());
     }
     tracing::info!(tenant_id = %context.tenant_id, client_id = %client.client_id, "API client created");
-    let mut view = client.view();
+    let mut view = client.view(false);
     view["client_secret"] = json!(secret);
     view["token_endpoint"] = json!(deps.token_endpoint);
     Ok(created(
@@ -189,7 +213,36 @@ async fn forget(deps: &Deps, client: &ClientId) {
 
 async fn list(deps: &Deps, context: &TenantContext) -> Result<Response<Body>, ApiError> {
     let found = deps.control.api_clients(&context.tenant_id).await?;
-    Ok(items(found.iter().map(ApiClient::view).collect()))
+    Ok(items(views(deps, context, &found).await?))
+}
+
+/// The clients as the API shows them, each flagged (`orphaned`) when the admin who created it,
+/// the only person who saw its secret, is no longer a member of the organization, so that the
+/// other admins delete it: one read of those people's member entries.
+async fn views(
+    deps: &Deps,
+    context: &TenantContext,
+    clients: &[ApiClient],
+) -> Result<Vec<Value>, ApiError> {
+    let present = deps
+        .control
+        .members_present(
+            &context.tenant_id,
+            clients
+                .iter()
+                .filter_map(|client| client.created_by.as_ref()),
+        )
+        .await?;
+    Ok(clients
+        .iter()
+        .map(|client| {
+            let orphaned = client
+                .created_by
+                .as_ref()
+                .is_some_and(|creator| !present.contains(creator));
+            client.view(orphaned)
+        })
+        .collect())
 }
 
 async fn get(
@@ -203,7 +256,11 @@ async fn get(
         .api_client(&context.tenant_id, &id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(json(StatusCode::OK, &client.view()))
+    let view = views(deps, context, std::slice::from_ref(&client))
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::Internal("no view of the client".to_owned()))?;
+    Ok(json(StatusCode::OK, &view))
 }
 
 async fn delete(

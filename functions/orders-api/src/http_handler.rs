@@ -686,4 +686,71 @@ mod tests {
             "unauthenticated",
         );
     }
+
+    /// The function checks a machine token's scope itself (the machine API's authorizer does
+    /// too): orders.read reads, orders.write places and moves orders, nothing else does; and a
+    /// machine client of one tenant never sees another's order.
+    #[tokio::test]
+    async fn a_machine_client_does_exactly_what_its_scopes_allow() {
+        let deps = deps();
+        let tea = product(&deps, TENANT_A, "TEA", 450).await;
+        let order = place(&deps, "a-member", &[(&tea, 1)]).await;
+        let id = order["id"].as_str().unwrap().to_owned();
+        let reads = |scopes: &[&str]| {
+            [
+                fixture("list-orders", "a-member").as_machine(scopes),
+                fixture("get-order", "a-member")
+                    .path_param("orderId", &id)
+                    .as_machine(scopes),
+            ]
+        };
+        let writes = |scopes: &[&str]| {
+            [
+                fixture("create-order", "a-member")
+                    .body(&order_body(&[(&tea, 2)]))
+                    .as_machine(scopes),
+                patch("a-member", &id, json!({"status": "paid", "version": 1})).as_machine(scopes),
+            ]
+        };
+        for event in reads(&["orders.read"]) {
+            assert_eq!(call(&deps, event).await.status(), 200);
+        }
+        for scopes in [
+            &["orders.read"][..],
+            &["products.read", "products.write"],
+            &[],
+        ] {
+            for event in writes(scopes) {
+                assert_problem(&call(&deps, event).await, 403, "forbidden");
+            }
+        }
+        for event in reads(&["orders.write"]) {
+            assert_problem(&call(&deps, event).await, 403, "forbidden");
+        }
+        let unchanged = call(
+            &deps,
+            fixture("get-order", "a-admin").path_param("orderId", &id),
+        )
+        .await;
+        assert_eq!(body_json(&unchanged), order);
+        let [placed, moved] = writes(&["orders.write"]);
+        let placed = call(&deps, placed).await;
+        assert_eq!(placed.status(), 201, "{}", body_json(&placed));
+        assert_eq!(
+            body_json(&placed)["created_by"],
+            shared::testing::MACHINE_PRINCIPAL
+        );
+        assert_eq!(call(&deps, moved).await.status(), 200);
+
+        let theirs = product(&deps, TENANT_B, "THEIRS", 100).await;
+        let their_order = place(&deps, "b-member", &[(&theirs, 1)]).await;
+        let read = call(
+            &deps,
+            fixture("get-order", "a-member")
+                .path_param("orderId", their_order["id"].as_str().unwrap())
+                .as_machine(&["orders.read", "orders.write"]),
+        )
+        .await;
+        assert_problem(&read, 404, "not-found");
+    }
 }

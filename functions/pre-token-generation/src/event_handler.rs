@@ -648,6 +648,7 @@ mod tests {
             scopes: vec![shared::machine::Scope::ProductsRead],
             principal: UserId::parse("7c9e6679-7425-40de-944b-e07fc1f90ae7").unwrap(),
             created_ms: 1_700_000_000_123,
+            created_by: None,
         }
     }
 

@@ -856,6 +856,116 @@ mod tests {
         );
     }
 
+    /// The function checks a machine token's scope itself: the machine API's authorizer does
+    /// too, but a token that reaches the function another way gets no more than its scopes.
+    #[tokio::test]
+    async fn a_machine_client_does_exactly_what_its_scopes_allow() {
+        let deps = deps();
+        let product = create(&deps, "a-admin", "M-1").await;
+        let id = id_of(&product).to_owned();
+        let new = json!({"name": "Machine", "sku": "M-2", "price": 1, "currency": "EUR"});
+        let mut replacement = new.clone();
+        replacement["version"] = json!(1);
+        let writes = |scopes: &[&str]| {
+            [
+                fixture("create-product", "a-member")
+                    .body(&new.to_string())
+                    .as_machine(scopes),
+                fixture("replace-product", "a-member")
+                    .path_param("productId", &id)
+                    .body(&replacement.to_string())
+                    .as_machine(scopes),
+                fixture("delete-product", "a-member")
+                    .path_param("productId", &id)
+                    .as_machine(scopes),
+            ]
+        };
+        let reads = |scopes: &[&str]| {
+            [
+                fixture("list-products", "a-member").as_machine(scopes),
+                fixture("get-product", "a-member")
+                    .path_param("productId", &id)
+                    .as_machine(scopes),
+            ]
+        };
+        for event in reads(&["products.read"]) {
+            assert_eq!(call(&deps, event).await.status(), 200);
+        }
+        for scopes in [
+            &["products.read"][..],
+            &["orders.read", "orders.write"],
+            &[],
+        ] {
+            for event in writes(scopes) {
+                assert_problem(&call(&deps, event).await, 403, "forbidden");
+            }
+        }
+        for event in reads(&["products.write"]) {
+            assert_problem(&call(&deps, event).await, 403, "forbidden");
+        }
+        let unchanged = call(
+            &deps,
+            fixture("get-product", "a-admin").path_param("productId", &id),
+        )
+        .await;
+        assert_eq!(body_json(&unchanged), product);
+        // products.write may delete, though its role is a member's.
+        let deleted = call(
+            &deps,
+            fixture("delete-product", "a-member")
+                .path_param("productId", &id)
+                .as_machine(&["products.write"]),
+        )
+        .await;
+        assert_eq!(deleted.status(), 204);
+    }
+
+    #[tokio::test]
+    async fn a_machine_client_never_reaches_another_tenants_product() {
+        let deps = deps();
+        let theirs = create(&deps, "b-admin", "B-1").await;
+        let id = id_of(&theirs);
+        let all = ["products.read", "products.write"];
+        for event in [
+            fixture("get-product", "a-member").path_param("productId", id),
+            fixture("delete-product", "a-member").path_param("productId", id),
+        ] {
+            assert_problem(&call(&deps, event.as_machine(&all)).await, 404, "not-found");
+        }
+        let listed =
+            body_json(&call(&deps, fixture("list-products", "a-member").as_machine(&all)).await);
+        assert_eq!(listed["items"], json!([]));
+        let kept = call(
+            &deps,
+            fixture("get-product", "b-admin").path_param("productId", id),
+        )
+        .await;
+        assert_eq!(body_json(&kept), theirs);
+    }
+
+    /// Machine clients are exempt from the organization's MFA requirement (see
+    /// `shared::authority::check`), which still refuses people without a second factor; their
+    /// revocation still applies.
+    #[tokio::test]
+    async fn a_machine_client_works_under_an_mfa_requirement_until_revoked() {
+        let deps = deps();
+        let tenant: shared::ids::TenantId = TENANT_A.parse().unwrap();
+        deps.store.set_require_mfa(tenant, true);
+        assert_problem(
+            &call(&deps, fixture("list-products", "a-member")).await,
+            403,
+            "mfa-required",
+        );
+        let machine = || fixture("list-products", "a-member").as_machine(&["products.read"]);
+        assert_eq!(call(&deps, machine()).await.status(), 200);
+        deps.store.revoke(
+            tenant,
+            shared::ids::UserId::parse(shared::testing::MACHINE_PRINCIPAL).unwrap(),
+            shared::testing::FIXTURE_GRANT + 1,
+        );
+        assert_problem(&call(&deps, machine()).await, 401, "token-revoked");
+    }
+
     #[tokio::test]
     async fn a_tenant_being_provisioned_gets_503_with_retry_after() {
         let deps = deps();

@@ -23,7 +23,7 @@ use shared::store::StoreError;
 use shared::store::control::{MemberStore, TenantStore};
 use shared::store::dynamo::DynamoControl;
 use shared::webhooks::{
-    Attempt, GIVE_UP_AFTER, Outcome, Pending, TIMEOUT, UrlPolicy, Webhook, backoff,
+    Attempt, GIVE_UP_AFTER, Outcome, Pending, TIMEOUT, UrlPolicy, Webhook, WebhookPart, backoff,
 };
 
 use crate::kick::{EndpointRef, Kick};
@@ -260,32 +260,35 @@ async fn drain<M: Mailer>(
     swept: bool,
     started: Instant,
 ) -> Result<Drained, StoreError> {
-    let Some(mut webhook) = deps
-        .control
-        .webhook(&endpoint.tenant_id, &endpoint.webhook_id)
-        .await?
-    else {
-        // Deleted meanwhile: nothing of it is sent any more.
-        deps.control.drop_pending(&endpoint.webhook_id).await?;
-        return Ok(Drained::Stopped(0));
-    };
-    if !webhook.enabled {
-        deps.control.drop_pending(&webhook.id).await?;
-        return Ok(Drained::Stopped(0));
-    }
-    // A failing endpoint waits for its turn, however many new events arrive meanwhile.
-    if !swept
-        && webhook
-            .next_attempt_ms
-            .is_some_and(|due| due > now_millis())
-    {
-        return Ok(Drained::Stopped(0));
-    }
     let mut delivered = 0;
     loop {
+        // Read again before each batch: a secret rotated meanwhile signs the next batch, and an
+        // endpoint disabled meanwhile gets nothing more.
+        let Some(webhook) = deps
+            .control
+            .webhook(&endpoint.tenant_id, &endpoint.webhook_id)
+            .await?
+        else {
+            // Deleted meanwhile: nothing of it is sent any more.
+            deps.control.drop_pending(&endpoint.webhook_id).await?;
+            return Ok(Drained::Stopped(delivered));
+        };
+        if !webhook.enabled {
+            deps.control.drop_pending(&webhook.id).await?;
+            return Ok(Drained::Stopped(delivered));
+        }
+        // A failing endpoint waits for its turn, however many new events arrive meanwhile.
+        if delivered == 0
+            && !swept
+            && webhook
+                .next_attempt_ms
+                .is_some_and(|due| due > now_millis())
+        {
+            return Ok(Drained::Stopped(0));
+        }
         let batch = deps.control.pending(&webhook.id, 25).await?;
         if batch.is_empty() {
-            recovered(deps, &mut webhook).await?;
+            recovered(deps, webhook).await?;
             return Ok(Drained::Empty(delivered));
         }
         for pending in &batch {
@@ -296,23 +299,32 @@ async fn drain<M: Mailer>(
                 delivered += 1;
                 continue;
             }
-            failing(deps, &mut webhook).await?;
+            failing(deps, webhook).await?;
             return Ok(Drained::Stopped(delivered));
         }
         // Recovered, if it was failing: the rest goes out now.
-        recovered(deps, &mut webhook).await?;
+        recovered(deps, webhook).await?;
     }
 }
 
-/// After a delivery: a failing endpoint leaves the retry list.
-async fn recovered<M>(deps: &DeliverDeps<M>, webhook: &mut Webhook) -> Result<(), StoreError> {
-    if webhook.failures == 0 {
+/// After a delivery: a failing endpoint leaves the retry list. Only its delivery state is
+/// written, from the record as it is (an admin may have changed it during the attempts).
+async fn recovered<M>(deps: &DeliverDeps<M>, webhook: Webhook) -> Result<(), StoreError> {
+    if webhook.failures == 0 && webhook.next_attempt_ms.is_none() {
         return Ok(());
     }
-    webhook.failures = 0;
-    webhook.failing_since = None;
-    webhook.next_attempt_ms = None;
-    deps.control.save_webhook(webhook).await?;
+    let (tenant, id) = (webhook.tenant_id, webhook.id);
+    deps.control
+        .change_webhook(&tenant, &id, Some(webhook), |webhook| {
+            if !webhook.enabled || webhook.failures == 0 && webhook.next_attempt_ms.is_none() {
+                return &[];
+            }
+            webhook.failures = 0;
+            webhook.failing_since = None;
+            webhook.next_attempt_ms = None;
+            &[WebhookPart::Delivery]
+        })
+        .await?;
     Ok(())
 }
 
@@ -360,29 +372,42 @@ async fn attempt<M>(
 }
 
 /// After a failed attempt: the next one is scheduled, or, a day after the first failure, the
-/// endpoint is disabled and the organization's admins are told.
-async fn failing<M: Mailer>(
-    deps: &DeliverDeps<M>,
-    webhook: &mut Webhook,
-) -> Result<(), StoreError> {
+/// endpoint is disabled and the organization's admins are told. Written on the record as it is
+/// now, not as it was read before the attempts: an admin who disabled the endpoint meanwhile
+/// keeps it disabled, one who re-enabled it gave it a fresh start, a rotation stays.
+async fn failing<M: Mailer>(deps: &DeliverDeps<M>, webhook: Webhook) -> Result<(), StoreError> {
     let now = now_millis();
-    webhook.failures += 1;
-    let since = *webhook.failing_since.get_or_insert(now);
-    if now.saturating_sub(since) < GIVE_UP_AFTER.as_millis() as u64 {
-        webhook.next_attempt_ms = Some(now + backoff(webhook.failures).as_millis() as u64);
-        deps.control.save_webhook(webhook).await?;
+    let mut gave_up = false;
+    let (tenant, id) = (webhook.tenant_id, webhook.id);
+    let saved = deps
+        .control
+        .change_webhook(&tenant, &id, Some(webhook), |webhook| {
+            gave_up = false;
+            if !webhook.enabled {
+                return &[];
+            }
+            webhook.failures += 1;
+            let since = *webhook.failing_since.get_or_insert(now);
+            if now.saturating_sub(since) < GIVE_UP_AFTER.as_millis() as u64 {
+                webhook.next_attempt_ms = Some(now + backoff(webhook.failures).as_millis() as u64);
+                return &[WebhookPart::Delivery];
+            }
+            gave_up = true;
+            webhook.enabled = false;
+            webhook.next_attempt_ms = None;
+            webhook.status_reason = Some(format!(
+                "every delivery failed from {} for 24 hours",
+                Timestamp::from_millis(since)
+            ));
+            &[WebhookPart::Settings, WebhookPart::Delivery]
+        })
+        .await?;
+    let Some(webhook) = saved.filter(|_| gave_up) else {
         return Ok(());
-    }
-    webhook.enabled = false;
-    webhook.next_attempt_ms = None;
-    webhook.status_reason = Some(format!(
-        "every delivery failed from {} for 24 hours",
-        Timestamp::from_millis(since)
-    ));
-    deps.control.save_webhook(webhook).await?;
+    };
     deps.control.drop_pending(&webhook.id).await?;
     tracing::warn!(tenant_id = %webhook.tenant_id, webhook_id = %webhook.id, "webhook disabled after a day of failures");
-    tell_admins(deps, webhook).await
+    tell_admins(deps, &webhook).await
 }
 
 async fn tell_admins<M: Mailer>(

@@ -17,7 +17,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use shared::authority::now_millis;
 use shared::context::TenantContext;
@@ -32,7 +32,7 @@ use shared::ids::WebhookId;
 use shared::plans::{Limit, PlanLimits};
 use shared::store::StoreError;
 use shared::store::dynamo::DynamoControl;
-use shared::webhooks::{Pending, UrlPolicy, Webhook};
+use shared::webhooks::{Pending, UrlPolicy, Webhook, WebhookPart};
 
 use crate::kick::{Deliverer, EndpointRef};
 
@@ -171,7 +171,13 @@ async fn create(
     let url = deps.policy.check(&body.url)?;
     let events = event_types(&body.events)?;
     let description = description(body.description)?;
-    let webhook = Webhook::new(context.tenant_id, url.to_string(), events, description);
+    let webhook = Webhook::new(
+        context.tenant_id,
+        url.to_string(),
+        events,
+        description,
+        context.user_id.clone(),
+    );
     let max = PlanLimits::of(tier).max_webhooks;
     if !deps.control.create_webhook(&webhook, max).await? {
         return Err(StoreError::QuotaExceeded {
@@ -181,14 +187,48 @@ async fn create(
         .into());
     }
     tracing::info!(tenant_id = %context.tenant_id, webhook_id = %webhook.id, "webhook registered");
-    let mut view = webhook.view();
+    let mut view = webhook.view(false);
     view["secret"] = json!(webhook.secrets[0].secret);
     Ok(created(&format!("/webhooks/{}", webhook.id), &view))
 }
 
 async fn list(deps: &Deps, context: &TenantContext) -> Result<Response<Body>, ApiError> {
     let found = deps.control.webhooks(&context.tenant_id).await?;
-    Ok(items(found.iter().map(Webhook::view).collect()))
+    Ok(items(views(deps, context, &found).await?))
+}
+
+/// The endpoints as the API shows them, each flagged (`orphaned`) when whoever knows its
+/// current secret is no longer a member of the organization, so that the other admins rotate
+/// or delete it: one read of those people's member entries.
+async fn views(
+    deps: &Deps,
+    context: &TenantContext,
+    webhooks: &[Webhook],
+) -> Result<Vec<Value>, ApiError> {
+    let present = deps
+        .control
+        .members_present(
+            &context.tenant_id,
+            webhooks.iter().filter_map(Webhook::secret_holder),
+        )
+        .await?;
+    Ok(webhooks
+        .iter()
+        .map(|webhook| {
+            let orphaned = webhook
+                .secret_holder()
+                .is_some_and(|holder| !present.contains(holder));
+            webhook.view(orphaned)
+        })
+        .collect())
+}
+
+/// One endpoint as the API shows it (see [`views`]).
+async fn view(deps: &Deps, context: &TenantContext, webhook: Webhook) -> Result<Value, ApiError> {
+    let mut views = views(deps, context, std::slice::from_ref(&webhook)).await?;
+    views
+        .pop()
+        .ok_or_else(|| ApiError::Internal("no view of the endpoint".to_owned()))
 }
 
 async fn get(
@@ -197,7 +237,7 @@ async fn get(
     params: &PathParams,
 ) -> Result<Response<Body>, ApiError> {
     let webhook = load(deps, context, params).await?;
-    Ok(json(StatusCode::OK, &webhook.view()))
+    Ok(json(StatusCode::OK, &view(deps, context, webhook).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -233,36 +273,42 @@ async fn update(
     }
     let events = body.events.as_deref().map(event_types).transpose()?;
     let description = body.description.map(description).transpose()?;
-    let mut webhook = load(deps, context, params).await?;
-    if let Some(events) = events {
-        webhook.events = events;
-    }
-    if let Some(description) = description {
-        webhook.description = description;
-    }
-    match body.enabled {
-        Some(true) if !webhook.enabled => {
-            // A fresh start: the failures that disabled it are forgotten.
-            webhook.enabled = true;
-            webhook.status_reason = None;
-            webhook.failures = 0;
-            webhook.failing_since = None;
-            webhook.next_attempt_ms = None;
-        }
-        Some(false) if webhook.enabled => {
-            webhook.enabled = false;
-            webhook.status_reason = Some("disabled by an admin".to_owned());
-            webhook.next_attempt_ms = None;
-        }
-        _ => {}
-    }
-    if !deps.control.save_webhook(&webhook).await? {
-        return Err(ApiError::NotFound);
-    }
+    // Only the settings this change touches are written, on the record as stored now (a
+    // deliverer may be recording a failure meanwhile): see `WebhookPart`.
+    let webhook = deps
+        .control
+        .change_webhook(&context.tenant_id, &id, None, |webhook| {
+            if let Some(events) = &events {
+                webhook.events = events.clone();
+            }
+            if let Some(description) = &description {
+                webhook.description = description.clone();
+            }
+            match body.enabled {
+                Some(true) if !webhook.enabled => {
+                    // A fresh start: the failures that disabled it are forgotten.
+                    webhook.enabled = true;
+                    webhook.status_reason = None;
+                    webhook.failures = 0;
+                    webhook.failing_since = None;
+                    webhook.next_attempt_ms = None;
+                    &[WebhookPart::Settings, WebhookPart::Delivery]
+                }
+                Some(false) if webhook.enabled => {
+                    webhook.enabled = false;
+                    webhook.status_reason = Some("disabled by an admin".to_owned());
+                    webhook.next_attempt_ms = None;
+                    &[WebhookPart::Settings, WebhookPart::Delivery]
+                }
+                _ => &[WebhookPart::Settings],
+            }
+        })
+        .await?
+        .ok_or(ApiError::NotFound)?;
     if !webhook.enabled {
         deps.control.drop_pending(&id).await?;
     }
-    Ok(json(StatusCode::OK, &webhook.view()))
+    Ok(json(StatusCode::OK, &view(deps, context, webhook).await?))
 }
 
 async fn delete(
@@ -283,16 +329,24 @@ async fn rotate(
     context: &TenantContext,
     params: &PathParams,
 ) -> Result<Response<Body>, ApiError> {
-    let mut webhook = load(deps, context, params).await?;
-    let (secret, until) = webhook.rotate(now_millis());
-    let secret = secret.secret.clone();
-    if !deps.control.save_webhook(&webhook).await? {
-        return Err(ApiError::NotFound);
-    }
+    let id = webhook_id(params)?;
+    let now = now_millis();
+    let mut until = now;
+    // Only the secrets are written, on the record as stored now (see `WebhookPart`).
+    let webhook = deps
+        .control
+        .change_webhook(&context.tenant_id, &id, None, |webhook| {
+            until = webhook.rotate(now).1;
+            // The caller alone knows the new secret (so a removed creator's is replaced).
+            webhook.secret_by = Some(context.user_id.clone());
+            &[WebhookPart::Secrets]
+        })
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(json(
         StatusCode::OK,
         &json!({
-            "secret": secret,
+            "secret": webhook.secrets[0].secret,
             "previous_secret_expires_at": Timestamp::from_millis(until),
         }),
     ))

@@ -240,3 +240,70 @@ pub fn tenant_of(claims: &Claims) -> Result<TenantContext, ApiError> {
     span.record("role", tracing::field::display(&context.role));
     Ok(context)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::machine::Scope;
+    use crate::testing::{Event, assert_problem, body_json};
+
+    fn person() -> Event {
+        Event::load("tenants-api/get-tenant.a-admin.json")
+    }
+
+    fn machine() -> Event {
+        person().as_machine(&[
+            "products.read",
+            "products.write",
+            "orders.read",
+            "orders.write",
+        ])
+    }
+
+    /// A route served with [`serve`] or [`serve_caller`] (everything but products and orders)
+    /// refuses a machine client's token before its handler runs, whatever its scopes.
+    #[tokio::test]
+    async fn a_machine_token_never_reaches_a_persons_route() {
+        let reached = AtomicBool::new(false);
+        let handler = |_| {
+            reached.store(true, Ordering::SeqCst);
+            async { Ok(crate::http::no_content()) }
+        };
+        let response = serve(machine().request(), |context, _| handler(context.user_id)).await;
+        assert_problem(&response, 403, "forbidden");
+        let response = serve_caller(machine().request(), |claims, _| {
+            handler(claims.user_id().unwrap_or_else(|_| panic!("a principal")))
+        })
+        .await;
+        assert_problem(&response, 403, "forbidden");
+        assert!(!reached.load(Ordering::SeqCst), "a handler ran");
+        // A person's token reaches the handler.
+        let served = serve(person().request(), |context, _| handler(context.user_id)).await;
+        assert_eq!(served.status(), 204, "{}", body_json(&served));
+    }
+
+    /// The machine routes get the token with its scopes, which the handler checks.
+    #[tokio::test]
+    async fn a_machine_route_gets_the_tokens_scopes_and_principal() {
+        let event = person().as_machine(&["orders.read"]);
+        let response = serve_machines(event.request(), |context, _| async move {
+            assert_eq!(context.machine, Some(vec![Scope::OrdersRead]));
+            assert!(context.has_scope(Scope::OrdersRead));
+            assert!(!context.has_scope(Scope::OrdersWrite));
+            assert!(!context.has_scope(Scope::ProductsRead));
+            assert_eq!(context.user_id.as_str(), crate::testing::MACHINE_PRINCIPAL);
+            Ok(crate::http::no_content())
+        })
+        .await;
+        assert_eq!(response.status(), 204, "{}", body_json(&response));
+        let response = serve_machines(person().request(), |context, _| async move {
+            assert_eq!(context.machine, None);
+            assert!(Scope::ALL.into_iter().all(|scope| context.has_scope(scope)));
+            Ok(crate::http::no_content())
+        })
+        .await;
+        assert_eq!(response.status(), 204, "{}", body_json(&response));
+    }
+}

@@ -66,8 +66,9 @@ impl Phase {
     }
 }
 
+/// Where a migration goes, and how far it got (the migration record).
 #[derive(Debug, Clone)]
-struct Plan {
+pub struct Plan {
     to_tier: Tier,
     from_table: String,
     to_table: String,
@@ -279,6 +280,63 @@ impl Migrator {
         }
     }
 
+    /// Starts a migration of the tenant `record` describes (as it was read) to the storage of
+    /// `to_tier`: records the plan, then freezes the tenant (`provisioning`).
+    pub async fn begin(&self, record: &Tenant, to_tier: Tier) -> Result<Plan, StoreError> {
+        let tenant = &record.id;
+        if record.status != TenantStatus::Active {
+            return Err(StoreError::InvalidTenantTransition {
+                from: record.status,
+                to: TenantStatus::Provisioning,
+            });
+        }
+        let from_table = record
+            .data_table
+            .clone()
+            .unwrap_or_else(|| self.storage.pooled_table().to_owned());
+        let to_table = if is_silo(to_tier) {
+            self.storage.silo_table(tenant)
+        } else {
+            self.storage.pooled_table().to_owned()
+        };
+        let plan = self
+            .create(
+                tenant,
+                &Plan {
+                    to_tier,
+                    from_table,
+                    to_table,
+                    phase: Phase::Draining,
+                },
+            )
+            .await?;
+        // Frozen from the status that was read, and nothing else: a suspension (or an
+        // offboarding) that landed since is never overwritten; the migration then does not start.
+        let freeze = TenantStateChange {
+            status: Some(TenantStatus::Provisioning),
+            expected_status: Some(record.status),
+            ..TenantStateChange::default()
+        };
+        match self.control.set_tenant_state(tenant, freeze).await {
+            Ok(_) => {}
+            Err(StoreError::VersionConflict) => {
+                let now = self.control.get_tenant(tenant).await?;
+                if now.status != TenantStatus::Provisioning {
+                    self.finish(tenant).await?;
+                    tracing::warn!(tenant_id = %tenant, status = %now.status, "migration not started: the tenant changed status since it was read");
+                    return Err(StoreError::InvalidTenantTransition {
+                        from: now.status,
+                        to: TenantStatus::Provisioning,
+                    });
+                }
+                // Frozen by a concurrent start of this same migration (its plan was kept).
+            }
+            Err(err) => return Err(err),
+        }
+        tracing::info!(tenant_id = %tenant, from = plan.from_table, to = plan.to_table, "migration started");
+        Ok(plan)
+    }
+
     /// Moves `tenant` to the storage of `to_tier`, or resumes the migration already under way
     /// (its copy from the last page it finished).
     pub async fn migrate(&self, tenant: &TenantId, to_tier: Tier) -> Result<Outcome, StoreError> {
@@ -305,44 +363,7 @@ impl Migrator {
                     self.control.set_tenant_state(tenant, change).await?;
                     return Ok(Outcome::TierChanged);
                 }
-                if record.status != TenantStatus::Active {
-                    return Err(StoreError::InvalidTenantTransition {
-                        from: record.status,
-                        to: TenantStatus::Provisioning,
-                    });
-                }
-                let from_table = record
-                    .data_table
-                    .clone()
-                    .unwrap_or_else(|| self.storage.pooled_table().to_owned());
-                let to_table = if is_silo(to_tier) {
-                    self.storage.silo_table(tenant)
-                } else {
-                    self.storage.pooled_table().to_owned()
-                };
-                let plan = self
-                    .create(
-                        tenant,
-                        &Plan {
-                            to_tier,
-                            from_table,
-                            to_table,
-                            phase: Phase::Draining,
-                        },
-                    )
-                    .await?;
-                let freeze = TenantStateChange {
-                    status: Some(TenantStatus::Provisioning),
-                    ..TenantStateChange::default()
-                };
-                match self.control.set_tenant_state(tenant, freeze).await {
-                    Ok(_) => {}
-                    // Another run of this migration froze it first.
-                    Err(StoreError::VersionConflict) if self.still_frozen(tenant).await? => {}
-                    Err(err) => return Err(err),
-                }
-                tracing::info!(tenant_id = %tenant, from = plan.from_table, to = plan.to_table, "migration started");
-                plan
+                self.begin(&record, to_tier).await?
             }
         };
         let mut items = 0;

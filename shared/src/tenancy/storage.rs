@@ -54,6 +54,14 @@ type Key = HashMap<String, AttributeValue>;
 /// How many items one `Query` page holds at most, by default: a copy keeps one page in memory.
 pub const PAGE_ITEMS: i32 = 100;
 
+/// The attribute a tier migration's copy puts on every item it writes (when, in ms). The new
+/// table's change stream may be read from its start only after the switch to it (a new stream
+/// mapping takes a while to start, then reads from the stream's beginning), when the table is
+/// the tenant's live storage: the mark tells the events' publisher that those inserts are the
+/// copy, not the tenant's own changes (see `store::dynamo::changes`). The API's later writes
+/// either replace the whole item (the mark goes) or move its version on.
+pub const MIGRATION_COPY: &str = "migration_copy";
+
 struct Page {
     items: Vec<Key>,
     next: Option<Key>,
@@ -539,6 +547,7 @@ impl TenantStorage {
     ) -> Result<u64, StoreError> {
         let partitions = keys::tenant_partitions(tenant);
         let resume = checkpoints.saved().await?.unwrap_or_default();
+        let mark = AttributeValue::N(crate::authority::now_millis().to_string());
         let mut copied = 0;
         for (index, partition) in partitions.iter().enumerate().skip(resume.partition) {
             let mut start = if index == resume.partition {
@@ -552,7 +561,8 @@ impl TenantStorage {
                 let requests = page
                     .items
                     .into_iter()
-                    .map(|item| {
+                    .map(|mut item| {
+                        item.insert(MIGRATION_COPY.to_owned(), mark.clone());
                         PutRequest::builder()
                             .set_item(Some(item))
                             .build()

@@ -65,7 +65,7 @@ export const CHECKS = [
   { id: '13.webhooks-api', title: "webhooks-api's role: its control-table actions on TENANT# keys and endpoints' queues (ENDPOINT#) only" },
   { id: '14.webhook-events', title: "webhook-events' role: reading TENANT# keys, queueing on ENDPOINT# keys, only" },
   { id: '15.webhook-deliver', title: "webhook-deliver's role: TENANT# and ENDPOINT# keys, holding e-mails, and the index's WEBHOOKS_FAILING partition only" },
-  { id: '16.api-clients', title: "api-clients' role: TENANT# keys, and writing and deleting API clients' records (APICLIENT#), only" },
+  { id: '16.api-clients', title: "api-clients' role: TENANT# keys, writing and deleting API clients' records (APICLIENT#), and creating and deleting the user pool's app clients (never changing one, nor signing anyone in), only" },
   { id: '17.tenant-jobs', title: "tenant-jobs' role: changes and deletes the stack's silo tables only, reads the payment key only, invokes itself only" }
 ]
 
@@ -151,8 +151,9 @@ export const CONTROL_ROLES = {
       'dynamodb:GetItem': [`TENANT#${TENANT_A}`],
       // The tenant's endpoints; an endpoint's queue (to drop it) and attempts.
       'dynamodb:Query': [`TENANT#${TENANT_A}`, `ENDPOINT#${ENDPOINT}`],
-      // An endpoint registered or saved.
+      // An endpoint registered (whole), then changed a part at a time.
       'dynamodb:PutItem': [`TENANT#${TENANT_A}`],
+      'dynamodb:UpdateItem': [`TENANT#${TENANT_A}`],
       'dynamodb:DeleteItem': [`TENANT#${TENANT_A}`],
       // A test event queued, a deleted endpoint's queue dropped.
       'dynamodb:BatchWriteItem': [`ENDPOINT#${ENDPOINT}`]
@@ -178,9 +179,9 @@ export const CONTROL_ROLES = {
     uses: {
       // An endpoint, the tenant record (its name and locale for a notice).
       'dynamodb:GetItem': [`TENANT#${TENANT_A}`],
-      // The endpoint's failure state saved; a notice SES refused, held.
-      'dynamodb:PutItem': [`TENANT#${TENANT_A}`, `OUTBOX#${HELD}`],
-      // The endpoint's lease.
+      // A notice SES refused, held.
+      'dynamodb:PutItem': [`OUTBOX#${HELD}`],
+      // The endpoint's delivery state and its lease.
       'dynamodb:UpdateItem': [`TENANT#${TENANT_A}`],
       // The tenant's admins; the endpoint's queue.
       'dynamodb:Query': [`TENANT#${TENANT_A}`, `ENDPOINT#${ENDPOINT}`],
@@ -709,6 +710,49 @@ export async function runChecks(templateText) {
     for (const action of others) {
       for (const resource of [control, ...(['dynamodb:Query', 'dynamodb:Scan'].includes(action) ? [controlIndex] : [])]) {
         await own(`not granted, keys ${fmt([allowedKey])}`, action, resource, [allowedKey], DENIED)
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ 16: api-clients' app clients
+  // It creates (with no user sign-in flow: functions/api-clients) and deletes the user pool's app
+  // clients, and nothing else: never changing one (which could turn a sign-in flow on, or make
+  // it say whether an address has an account), nor signing anyone in, nor reading users.
+  const apiClients = functions.ApiClientsFunction
+  if (!apiClients || apiClients.unsupported) {
+    run.fail('16.api-clients', apiClients ? apiClients.unsupported : 'ApiClientsFunction is not an AWS::Serverless::Function in the template')
+  } else {
+    let pool
+    try {
+      pool = resolver.getAtt('UserPool', 'Arn')
+    } catch (error) {
+      run.fail('16.api-clients', error.message)
+    }
+    if (pool) {
+      const otherPool = pool.replace(/userpool\/.*$/, 'userpool/us-east-1_OtherPool')
+      const cognito = (action, resource, expected) =>
+        run.expect(
+          '16.api-clients',
+          `ApiClientsFunction: ${action} on ${resource.split(':').pop()}`,
+          { principal: apiClients.sessionArn, action, resource, context: {}, identityPolicies: apiClients.policies },
+          expected
+        )
+      for (const action of ['cognito-idp:CreateUserPoolClient', 'cognito-idp:DeleteUserPoolClient']) {
+        cognito(action, pool, ALLOWED)
+        cognito(action, otherPool, DENIED)
+      }
+      for (const action of [
+        'cognito-idp:UpdateUserPoolClient',
+        'cognito-idp:AdminInitiateAuth',
+        'cognito-idp:AdminRespondToAuthChallenge',
+        'cognito-idp:AdminCreateUser',
+        'cognito-idp:AdminGetUser',
+        'cognito-idp:AdminSetUserPassword',
+        'cognito-idp:ListUsers',
+        'cognito-idp:UpdateResourceServer',
+        'cognito-idp:UpdateUserPool'
+      ]) {
+        cognito(action, pool, DENIED)
       }
     }
   }

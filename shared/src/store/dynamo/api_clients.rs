@@ -4,10 +4,9 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 
-use super::control::{REVOKED, parse_tenant};
+use super::control::{REVOKED, Revocation, parse_tenant};
 use super::item::key_map;
 use super::{DynamoControl, Item, TransactionFailure, backend, built, transact};
-use crate::authority::now_millis;
 use crate::domain::tenant::Tenant;
 use crate::ids::{TenantId, UserId};
 use crate::keys::{self, ItemKey};
@@ -21,14 +20,18 @@ fn client_item(key: &ItemKey, client: &ApiClient) -> Item {
         .iter()
         .map(|scope| AttributeValue::S(scope.as_str().to_owned()))
         .collect();
-    Item::new(key)
+    let item = Item::new(key)
         .s("entity", "api-client")
         .s("client_id", client.client_id.as_str())
         .s("tenant_id", client.tenant_id.to_string())
         .s("name", client.name.clone())
         .value("scopes", AttributeValue::L(scopes))
         .s("principal", client.principal.as_str())
-        .n("created_ms", client.created_ms)
+        .n("created_ms", client.created_ms);
+    match &client.created_by {
+        Some(creator) => item.s("created_by", creator.as_str()),
+        None => item,
+    }
 }
 
 fn parse_client(item: &Item) -> Result<ApiClient, StoreError> {
@@ -50,6 +53,7 @@ fn parse_client(item: &Item) -> Result<ApiClient, StoreError> {
             .collect::<Result<_, _>>()?,
         principal: item.parse_s("principal", UserId::parse)?,
         created_ms: item.get_n("created_ms")?,
+        created_by: super::webhooks::optional_user(item, "created_by")?,
     })
 }
 
@@ -136,8 +140,11 @@ impl DynamoControl {
             .transpose()
     }
 
-    /// Deletes one of the tenant's API clients and revokes its tokens (its principal's, granted
-    /// before now: see [`crate::authority`]) in one transaction. The deleted client, or `None`.
+    /// Deletes one of the tenant's API clients and revokes its tokens in one transaction, as a
+    /// member's removal does: the revocation supersedes the client's grant (its tokens'
+    /// `tenant_grant`, when it was made) by the clock rule of [`crate::authority::next_grant`],
+    /// and the tenant's expired revocations are pruned after, so deleting clients never grows the
+    /// tenant record. The deleted client, or `None`.
     pub async fn delete_api_client(
         &self,
         tenant: &TenantId,
@@ -146,7 +153,18 @@ impl DynamoControl {
         let Some(found) = self.api_client(tenant, client).await? else {
             return Ok(None);
         };
-        self.add_revocations_map(tenant).await?;
+        let record = self
+            .get(&keys::tenant(tenant))
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if !record.0.contains_key(REVOKED) {
+            self.add_revocations_map(tenant).await?;
+        }
+        let revocation = Revocation::after(
+            found.principal.clone(),
+            found.created_ms,
+            &parse_tenant(&record)?.revoked,
+        );
         let revoke = built(
             Update::builder()
                 .table_name(self.table())
@@ -154,8 +172,8 @@ impl DynamoControl {
                 .update_expression("SET #revoked.#user = :at")
                 .condition_expression("attribute_exists(pk)")
                 .expression_attribute_names("#revoked", REVOKED)
-                .expression_attribute_names("#user", found.principal.as_str())
-                .expression_attribute_values(":at", AttributeValue::N(now_millis().to_string()))
+                .expression_attribute_names("#user", revocation.user.as_str())
+                .expression_attribute_values(":at", AttributeValue::N(revocation.at.to_string()))
                 .build(),
         )?;
         let actions = vec![
@@ -164,7 +182,10 @@ impl DynamoControl {
             TransactWriteItem::builder().update(revoke).build(),
         ];
         match transact(&self.scope, actions).await {
-            Ok(()) => Ok(Some(found)),
+            Ok(()) => {
+                self.prune_revocations(tenant, &revocation).await;
+                Ok(Some(found))
+            }
             // Deleted meanwhile by another request.
             Err(TransactionFailure::Conditions(_)) => Ok(None),
             Err(TransactionFailure::Other(err)) => Err(err),

@@ -27,6 +27,7 @@ use crate::events::{Event, EventType, ObjectKind, ObjectRef};
 use crate::ids::TenantId;
 use crate::keys::{self, DELIMITER, PK, SK};
 use crate::store::StoreError;
+use crate::tenancy::storage::MIGRATION_COPY;
 
 /// What a stream record says happened to an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,6 +222,9 @@ pub fn interpret(
         };
         (tenant, Origin::Control, events)
     } else {
+        if is_migration_copy(record) {
+            return Ok(None);
+        }
         let pk = record.key(PK);
         let mut parts = pk.split(DELIMITER);
         let (Some(tenant), Some(collection)) = (parts.next(), parts.next()) else {
@@ -261,6 +265,26 @@ pub fn interpret(
         sequence: record.sequence.clone(),
         at: record.at,
     }))
+}
+
+/// Whether a data table's record is a tier migration's copy of an item into the tenant's new
+/// storage (marked by the copy: [`MIGRATION_COPY`]), which is no change of the tenant's data.
+/// Its new image carries the mark, and it either created the item or rewrote it at the same
+/// version (a copy resumed after a crash). The table being the tenant's live storage does not
+/// settle it: the new table's stream may be read only after the switch to it. A later write by
+/// the API drops the mark (a whole item replaced) or moves the version on (an order's status).
+fn is_migration_copy(record: &StreamRecord) -> bool {
+    let Some(new) = &record.new else {
+        return false;
+    };
+    if !new.0.contains_key(MIGRATION_COPY) {
+        return false;
+    }
+    let version = |item: &Item| item.get_n::<u64>("version").ok();
+    record
+        .old
+        .as_ref()
+        .is_none_or(|old| version(old) == version(new))
 }
 
 type Meaning = (EventType, ObjectRef, Option<Value>);
@@ -527,6 +551,67 @@ mod tests {
         let removed = interpreted(&record(POOLED, "REMOVE", Some(&after), None));
         assert_eq!(kinds(&removed), vec![EventType::ProductDeleted]);
         assert_eq!(removed.map(|c| c.events[0].object.version), Some(2));
+    }
+
+    /// A migration's copy into a tenant's new table is read from that table's stream, possibly
+    /// after the switch to it: its inserts (and a resumed copy's rewrites) are no events; the
+    /// API's later changes of the copied items are.
+    #[test]
+    fn a_migrations_copy_is_no_change_but_later_writes_of_the_copied_items_are() {
+        let tenant = TenantId::generate();
+        let product = Product::create(draft("TEA-1", 1250));
+        let copied = product_item(&tenant, &product).n(MIGRATION_COPY, 1_700_000_000_000_u64);
+        const SILO: &str = "tenantry-tenant-x";
+        assert_eq!(
+            kinds(&interpreted(&record(SILO, "INSERT", None, Some(&copied)))),
+            vec![]
+        );
+        assert_eq!(
+            kinds(&interpreted(&record(
+                SILO,
+                "MODIFY",
+                Some(&copied),
+                Some(&copied)
+            ))),
+            vec![]
+        );
+        let original = product_item(&tenant, &product);
+        assert_eq!(
+            kinds(&interpreted(&record(
+                POOLED,
+                "MODIFY",
+                Some(&original),
+                Some(&copied)
+            ))),
+            vec![],
+            "a copy over an item left at the same version"
+        );
+        let replaced = product_item(&tenant, &product.replaced_by(draft("TEA-1", 1300)));
+        assert_eq!(
+            kinds(&interpreted(&record(
+                SILO,
+                "MODIFY",
+                Some(&copied),
+                Some(&replaced)
+            ))),
+            vec![EventType::ProductUpdated]
+        );
+        let moved_on = product_item(&tenant, &product.replaced_by(draft("TEA-1", 1300)))
+            .n(MIGRATION_COPY, 1_700_000_000_000_u64);
+        assert_eq!(
+            kinds(&interpreted(&record(
+                SILO,
+                "MODIFY",
+                Some(&copied),
+                Some(&moved_on)
+            ))),
+            vec![EventType::ProductUpdated],
+            "an update in place keeps the mark but moves the version on"
+        );
+        assert_eq!(
+            kinds(&interpreted(&record(SILO, "REMOVE", Some(&copied), None))),
+            vec![EventType::ProductDeleted]
+        );
     }
 
     #[test]

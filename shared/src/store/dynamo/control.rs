@@ -467,7 +467,7 @@ impl DynamoControl {
     /// Drops the revocations that `revocation` found expired, each only if it still holds the
     /// instant that was read (a user revoked again meanwhile keeps the new one). Best effort, after
     /// the change that recorded `revocation`: a failure leaves them for the next revocation.
-    async fn prune_revocations(&self, tenant: &TenantId, revocation: &Revocation) {
+    pub(super) async fn prune_revocations(&self, tenant: &TenantId, revocation: &Revocation) {
         let expired: Vec<&(UserId, u64)> = revocation
             .expired
             .iter()
@@ -625,29 +625,36 @@ impl DynamoControl {
     }
 }
 
-/// A removal or demotion to record in the tenant record.
+/// A removal or demotion (or an API client's deletion) to record in the tenant record.
 #[derive(Debug)]
-struct Revocation {
-    user: UserId,
-    at: u64,
+pub(super) struct Revocation {
+    pub(super) user: UserId,
+    pub(super) at: u64,
     /// Revocations old enough to drop (user, instant read), after the change.
     expired: Vec<(UserId, u64)>,
 }
 
 impl Revocation {
+    /// Supersedes the grant `granted` (what the user's tokens carry) and any earlier revocation
+    /// of the user in `revoked` (the tenant's, as read), by the clock rule of
+    /// [`crate::authority::next_grant`]: so every token issued before it is refused, whatever
+    /// this machine's clock says. The tenant's expired revocations go with it.
+    pub(super) fn after(user: UserId, granted: u64, revoked: &Revocations) -> Self {
+        let previous = granted.max(revoked.get(&user).copied().unwrap_or(0));
+        Self {
+            at: next_grant(previous),
+            expired: expired_revocations(revoked, now_millis()),
+            user,
+        }
+    }
+
     /// Supersedes every grant the user's current membership (if any) and earlier revocations
     /// hold, so every token issued before it is refused.
     fn of(state: &MemberState) -> Self {
-        let user = state.member.user_id.clone();
-        let previous = state
+        let granted = state
             .membership()
-            .map_or(0, |membership| membership.granted_at)
-            .max(state.tenant.revoked.get(&user).copied().unwrap_or(0));
-        Self {
-            at: next_grant(previous),
-            expired: expired_revocations(&state.tenant.revoked, now_millis()),
-            user,
-        }
+            .map_or(0, |membership| membership.granted_at);
+        Self::after(state.member.user_id.clone(), granted, &state.tenant.revoked)
     }
 }
 

@@ -18,6 +18,7 @@ use crate::ids::TenantId;
 mod api_clients;
 pub mod changes;
 mod control;
+mod creators;
 mod item;
 mod orders;
 mod products;

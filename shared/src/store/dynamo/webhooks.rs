@@ -11,50 +11,108 @@ use super::item::key_map;
 use super::{DynamoControl, Item, backend};
 use crate::domain::time::Timestamp;
 use crate::events::{Event, EventType};
-use crate::ids::{TenantId, WebhookId};
+use crate::ids::{TenantId, UserId, WebhookId};
 use crate::keys;
 use crate::store::StoreError;
-use crate::webhooks::{ATTEMPT_RETENTION, Attempt, Pending, SigningSecret, Webhook};
+use crate::webhooks::{ATTEMPT_RETENTION, Attempt, Pending, SigningSecret, Webhook, WebhookPart};
 
 /// How many writes one `BatchWriteItem` takes.
 const BATCH: usize = 25;
 
+/// How many times [`DynamoControl::change_webhook`] reads and writes again after losing to
+/// another writer (a deliverer and a few admins at most write one endpoint).
+const CHANGE_ATTEMPTS: usize = 8;
+
+/// The attributes of one part of an endpoint's record: those it sets, and those it removes
+/// (an optional field that is now empty).
+struct PartAttributes {
+    set: Vec<(&'static str, AttributeValue)>,
+    remove: Vec<&'static str>,
+}
+
+fn part_attributes(webhook: &Webhook, part: WebhookPart) -> Result<PartAttributes, StoreError> {
+    let mut set = Vec::new();
+    let mut remove = Vec::new();
+    let mut optional = |name: &'static str, value: Option<AttributeValue>| match value {
+        Some(value) => set.push((name, value)),
+        None => remove.push(name),
+    };
+    match part {
+        WebhookPart::Settings => {
+            let events = webhook
+                .events
+                .iter()
+                .map(|kind| AttributeValue::S(kind.as_str().to_owned()))
+                .collect();
+            optional("events", Some(AttributeValue::L(events)));
+            optional("enabled", Some(AttributeValue::Bool(webhook.enabled)));
+            optional(
+                "description",
+                webhook.description.clone().map(AttributeValue::S),
+            );
+            optional(
+                "status_reason",
+                webhook.status_reason.clone().map(AttributeValue::S),
+            );
+        }
+        WebhookPart::Secrets => {
+            let secrets = serde_json::to_string(&webhook.secrets)
+                .map_err(|err| StoreError::Backend(format!("webhook secrets: {err}")))?;
+            optional("secrets", Some(AttributeValue::S(secrets)));
+            optional(
+                "secret_by",
+                webhook
+                    .secret_by
+                    .as_ref()
+                    .map(|user| AttributeValue::S(user.to_string())),
+            );
+        }
+        WebhookPart::Delivery => {
+            let number = |n: u64| AttributeValue::N(n.to_string());
+            optional("failures", Some(number(u64::from(webhook.failures))));
+            optional("failing_since", webhook.failing_since.map(number));
+            // Listed in the index while failing, so the retry sweep finds it without a scan.
+            let due = webhook.next_attempt_ms.filter(|_| webhook.enabled);
+            optional("next_attempt", due.map(number));
+            optional(
+                keys::GSI1_PK,
+                due.map(|_| AttributeValue::S(keys::FAILING_WEBHOOKS.to_owned())),
+            );
+            optional(
+                keys::GSI1_SK,
+                due.map(|due| {
+                    AttributeValue::S(keys::failing_webhook_sort_key(
+                        due,
+                        &webhook.tenant_id,
+                        &webhook.id,
+                    ))
+                }),
+            );
+        }
+    }
+    Ok(PartAttributes { set, remove })
+}
+
+/// A new endpoint's whole record: every part, its identity and its version.
 fn webhook_item(webhook: &Webhook) -> Result<Item, StoreError> {
-    let secrets = serde_json::to_string(&webhook.secrets)
-        .map_err(|err| StoreError::Backend(format!("webhook secrets: {err}")))?;
-    let events = webhook
-        .events
-        .iter()
-        .map(|kind| AttributeValue::S(kind.as_str().to_owned()))
-        .collect();
     let mut item = Item::new(&keys::webhook(&webhook.tenant_id, &webhook.id))
         .s("entity", "webhook")
         .s("tenant_id", webhook.tenant_id.to_string())
         .s("webhook_id", webhook.id.to_string())
         .s("url", webhook.url.clone())
-        .value("events", AttributeValue::L(events))
-        .bool("enabled", webhook.enabled)
-        .n("failures", webhook.failures)
-        .s("secrets", secrets)
-        .s("created_at", webhook.created_at.to_string());
-    if let Some(description) = &webhook.description {
-        item = item.s("description", description.clone());
+        .s("created_at", webhook.created_at.to_string())
+        .n("version", webhook.version);
+    if let Some(creator) = &webhook.created_by {
+        item = item.s("created_by", creator.to_string());
     }
-    if let Some(reason) = &webhook.status_reason {
-        item = item.s("status_reason", reason.clone());
-    }
-    if let Some(since) = webhook.failing_since {
-        item = item.n("failing_since", since);
-    }
-    if let Some(due) = webhook.next_attempt_ms.filter(|_| webhook.enabled) {
-        // Listed in the index while failing, so the retry sweep finds it without a scan.
-        item = item
-            .n("next_attempt", due)
-            .s(keys::GSI1_PK, keys::FAILING_WEBHOOKS)
-            .s(
-                keys::GSI1_SK,
-                keys::failing_webhook_sort_key(due, &webhook.tenant_id, &webhook.id),
-            );
+    for part in [
+        WebhookPart::Settings,
+        WebhookPart::Secrets,
+        WebhookPart::Delivery,
+    ] {
+        for (name, value) in part_attributes(webhook, part)?.set {
+            item = item.value(name, value);
+        }
     }
     Ok(item)
 }
@@ -87,7 +145,19 @@ fn parse_webhook(item: &Item) -> Result<Webhook, StoreError> {
         next_attempt_ms: item.get_n("next_attempt").ok(),
         secrets,
         created_at: item.parse_s("created_at", |raw| Timestamp::parse(raw).ok_or(()))?,
+        version: item.get_n("version").unwrap_or(0),
+        created_by: optional_user(item, "created_by")?,
+        secret_by: optional_user(item, "secret_by")?,
     })
+}
+
+/// A user id attribute that older records lack.
+pub(super) fn optional_user(item: &Item, name: &str) -> Result<Option<UserId>, StoreError> {
+    if item.0.contains_key(name) {
+        item.parse_s(name, UserId::parse).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 fn pending_item(pending: &Pending) -> Result<Item, StoreError> {
@@ -231,18 +301,94 @@ impl DynamoControl {
             .transpose()
     }
 
-    /// Replaces a registered endpoint's record (`false` if it was deleted meanwhile).
-    pub async fn save_webhook(&self, webhook: &Webhook) -> Result<bool, StoreError> {
-        let result = self
+    /// Writes `parts` of an endpoint's record from `webhook`, and nothing else, if the stored
+    /// version is still the one `webhook` was read at; then `webhook` holds the new version.
+    /// `false` when another writer changed the record since (or deleted it): read it again and
+    /// redo the change on what is there now.
+    pub async fn update_webhook(
+        &self,
+        webhook: &mut Webhook,
+        parts: &[WebhookPart],
+    ) -> Result<bool, StoreError> {
+        let mut update = self
             .scope
             .client
-            .put_item()
+            .update_item()
             .table_name(self.table())
-            .set_item(Some(webhook_item(webhook)?.0))
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await;
-        held(result)
+            .set_key(Some(key_map(&keys::webhook(
+                &webhook.tenant_id,
+                &webhook.id,
+            ))))
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(
+                ":next",
+                AttributeValue::N((webhook.version + 1).to_string()),
+            );
+        // A record written before versions has none: it is version 0.
+        update = if webhook.version == 0 {
+            update.condition_expression("attribute_exists(pk) AND attribute_not_exists(#version)")
+        } else {
+            update
+                .condition_expression("#version = :read")
+                .expression_attribute_values(
+                    ":read",
+                    AttributeValue::N(webhook.version.to_string()),
+                )
+        };
+        let (mut set, mut remove) = (vec!["#version = :next".to_owned()], Vec::new());
+        for (i, part) in parts.iter().enumerate() {
+            let attributes = part_attributes(webhook, *part)?;
+            for (j, (name, value)) in attributes.set.into_iter().enumerate() {
+                let (alias, placeholder) = (format!("#a{i}_{j}"), format!(":v{i}_{j}"));
+                set.push(format!("{alias} = {placeholder}"));
+                update = update
+                    .expression_attribute_names(&alias, name)
+                    .expression_attribute_values(&placeholder, value);
+            }
+            for (j, name) in attributes.remove.into_iter().enumerate() {
+                let alias = format!("#r{i}_{j}");
+                remove.push(alias.clone());
+                update = update.expression_attribute_names(&alias, name);
+            }
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let saved = held(update.update_expression(expression).send().await)?;
+        if saved {
+            webhook.version += 1;
+        }
+        Ok(saved)
+    }
+
+    /// Changes an endpoint's record: `change` is applied to the record as stored (`read`, if
+    /// given, else read now) and names the parts it changed (none: nothing to write); they are
+    /// written conditioned on the version read, and when another writer came first the record is
+    /// read again and `change` applied again, to what is there now. The saved record, or `None`
+    /// if the endpoint is gone. A writer that keeps losing is [`StoreError::VersionConflict`].
+    pub async fn change_webhook(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookId,
+        read: Option<Webhook>,
+        mut change: impl FnMut(&mut Webhook) -> &'static [WebhookPart],
+    ) -> Result<Option<Webhook>, StoreError> {
+        let mut read = read;
+        for _ in 0..CHANGE_ATTEMPTS {
+            let current = match read.take() {
+                Some(webhook) => Some(webhook),
+                None => self.webhook(tenant, id).await?,
+            };
+            let Some(mut webhook) = current else {
+                return Ok(None);
+            };
+            let parts = change(&mut webhook);
+            if parts.is_empty() || self.update_webhook(&mut webhook, parts).await? {
+                return Ok(Some(webhook));
+            }
+        }
+        Err(StoreError::VersionConflict)
     }
 
     /// Deletes an endpoint and drops its pending deliveries (`false` if there was none).
