@@ -18,6 +18,10 @@ records with the same patterns (Lambda's FilterCriteria use EventBridge's syntax
 done: archives, replays, input transformers, schedules, retries, dead-letter queues, targets
 other than functions.
 
+A test control, `POST /test/refuse` with `{"containing": "text"}` (or `null` to stop), makes the
+entries whose Detail contains the text fail as EventBridge's own failures do (an entry with an
+ErrorCode, in a 200 answer).
+
     bus_standin.py --port 5012 --events-file DIR/bus.jsonl [--rules DIR/rules.json] \\
         [--lambda-endpoint http://127.0.0.1:9000]
 
@@ -237,6 +241,10 @@ class Bus:
         self.region = region
         self.lock = threading.Lock()
         self.deliveries = queue.Queue()
+        # Test control (POST /test/refuse): entries whose Detail contains this text fail, as
+        # EventBridge's own failures do (an entry with an ErrorCode), to show what the
+        # publisher does with a record it cannot publish.
+        self.refusing = None
         for rule in self.rules:
             try:
                 check_pattern(rule["pattern"])
@@ -253,6 +261,8 @@ class Bus:
         results, failed = [], 0
         for entry in entries:
             error, detail_or_message = check_entry(entry)
+            if not error and self.refusing and self.refusing in str(entry.get("Detail", "")):
+                error, detail_or_message = "InternalFailure", "refused by the stand-in's test control"
             if error:
                 failed += 1
                 results.append({"ErrorCode": error, "ErrorMessage": detail_or_message})
@@ -318,6 +328,11 @@ def handler_for(bus):
 
         def do_POST(self):
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path == "/test/refuse":
+                bus.refusing = (json.loads(raw or b"{}") or {}).get("containing") or None
+                log(f"test control: refusing events containing {bus.refusing!r}")
+                self.send_json(200, {"refusing": bus.refusing})
+                return
             target = self.headers.get("X-Amz-Target", "")
             if target != "AWSEvents.PutEvents":
                 log(f"{target or 'no X-Amz-Target'}: not an operation of the stand-in")

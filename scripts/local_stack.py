@@ -517,7 +517,7 @@ def up(args):
 
         put_payment_secrets(dynamodb_url, doc)
         verify_mail_sender(mail_url, doc, ports)
-        create_queues(dynamodb_url, doc, ports)
+        queues = create_queues(dynamodb_url, doc, ports)
 
         say(f"Starting the Stripe stand-in on 127.0.0.1:{ports['stripe']}")
         stripe_url = f"http://127.0.0.1:{ports['stripe']}"
@@ -651,6 +651,8 @@ def up(args):
             # The local webhook endpoint's signing secret (tests sign their own events with it).
             "stripe_webhook_secret": LOCAL_WEBHOOK_SECRET,
             "tables": tables,
+            # The template's queues (failed jobs, failed stream records), by logical id.
+            "queues": queues,
             "delivery_code": args.delivery_code,
             "cognito_db": str(cognito_dir / ".cognito" / "db" / f"{POOL_ID}.json"),
             "logs": str(directory),
@@ -721,11 +723,14 @@ def create_queues(endpoint, doc, ports):
     client = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION,
                           aws_access_key_id="local", aws_secret_access_key="local")
     refs = local_refs(doc, {}, ports)
+    urls = {}
     for logical_id, props in template.resources(doc, "AWS::SQS::Queue"):
         name = template.resolve(props["QueueName"], STACK_NAME, refs)
         url = client.create_queue(QueueName=name)["QueueUrl"]
         if url != refs[logical_id]:
             raise StackError(f"the local SQS answered {url} for {name}, not {refs[logical_id]} (scripts/local_stack.py)")
+        urls[logical_id] = url
+    return urls
 
 
 def create_tables(endpoint):

@@ -17,6 +17,7 @@ one, the mapping's filters applied), in stream order; a message is deleted only 
 took its records without an error or a reported failure, so a replay that fails can be run again.
 
     replay_stream_records.py --env prod [--positions] [--dry-run] [--max N]
+    replay_stream_records.py --stack-file .local/dev/stack.json     # the local stack's
 """
 
 import argparse
@@ -208,7 +209,9 @@ class Replayer:
 
 def main(argv=None, out=sys.stdout):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", required=True, help="an environment of samconfig.toml (dev, prod)")
+    parser.add_argument("--env", help="an environment of samconfig.toml (dev, prod)")
+    parser.add_argument("--stack-file", help="a local stack's stack.json (make dev: .local/dev/stack.json): "
+                                             "replay there instead of in a deployed stack")
     parser.add_argument("--positions", action="store_true",
                         help="replay the failed batches' positions, read again from the stream (within 24 hours)")
     parser.add_argument("--dry-run", action="store_true", help="say what would be replayed, change nothing")
@@ -216,6 +219,10 @@ def main(argv=None, out=sys.stdout):
     parser.add_argument("--config", default=str(samconfig.SAMCONFIG), help="the samconfig.toml to read")
     parser.add_argument("--endpoint-url", help="another AWS endpoint")
     args = parser.parse_args(argv)
+    if args.stack_file:
+        return replay_locally(args, out)
+    if not args.env:
+        parser.error("--env (or --stack-file) is required")
     config = samconfig.load(args.env, pathlib.Path(args.config))
     stack, region = config["stack_name"], config["region"]
 
@@ -236,6 +243,33 @@ def main(argv=None, out=sys.stdout):
         replayer.positions(found[key], args.max)
     else:
         replayer.whole_records(found[key], args.max)
+    print(", ".join(f"{n} {what}" for what, n in replayer.counts.items()), file=out)
+    return 1 if replayer.counts["failed"] or replayer.counts["messages kept"] and not args.dry_run else 0
+
+
+def replay_locally(args, out):
+    """The same replay in the local stack: its moto (SQS, streams), its functions by binary."""
+    state = json.loads(pathlib.Path(args.stack_file).read_text())
+    queue = state.get("queues", {}).get(
+        "WebhookEventsDeadLetterQueue" if args.positions else "FailedRecordsQueue")
+    if not queue:
+        print("replay: the local stack has no such queue (restart it with the current template)", file=out)
+        return 1
+
+    def client(service, endpoint):
+        return boto3.client(service, region_name=state["region"], endpoint_url=endpoint,
+                            aws_access_key_id="local", aws_secret_access_key="local")
+
+    local = state["dynamodb_endpoint"]
+    replayer = Replayer(client("lambda", state["lambda_endpoint"]), client("sqs", local),
+                        client("dynamodbstreams", local), "webhook-events",
+                        mapping_filters(template.load(), "tenantry-local"), out,
+                        args.dry_run)
+    print(f"Replaying the local stack's {'failed batches' if args.positions else 'failed records'}", file=out)
+    if args.positions:
+        replayer.positions(queue, args.max)
+    else:
+        replayer.whole_records(queue, args.max)
     print(", ".join(f"{n} {what}" for what, n in replayer.counts.items()), file=out)
     return 1 if replayer.counts["failed"] or replayer.counts["messages kept"] and not args.dry_run else 0
 

@@ -29,7 +29,9 @@ use shared::store::{OrderStore, ProductStore, StoreError};
 use shared::tenancy::access::{Clock, REFRESH_BEFORE_EXPIRY, SESSION_DURATION, TenantAccess};
 use shared::tenancy::jobs::{JobOutcome, JobRunner};
 use shared::tenancy::migration::{Outcome, RecordCheckpoints};
-use shared::tenancy::storage::{CopyCheckpoints, CopyPosition};
+use shared::tenancy::storage::{
+    CopyCheckpoints, CopyPosition, Progress, RunBudget, TenantStorage, Unlimited,
+};
 use shared::testing::SoleMembership;
 use shared::webhooks::Webhook;
 use tenantry_tests::{control_store, migrator, tenant_access, tenant_storage};
@@ -157,7 +159,9 @@ async fn migrate_crashing(
         pages: AtomicU64::new(pages),
         resumed_from: std::sync::Mutex::new(None),
     };
-    let outcome = migrator.migrate_with(tenant, to_tier, &checkpoints).await;
+    let outcome = migrator
+        .migrate_with(tenant, to_tier, &checkpoints, &Unlimited)
+        .await;
     let resumed = checkpoints.resumed_from.lock().unwrap().clone().flatten();
     (outcome, resumed)
 }
@@ -639,6 +643,46 @@ impl CopyCheckpoints for InMemoryCheckpoints {
     }
 }
 
+/// A whole copy of `tenant` from `from` to `to`, in one run; how many items.
+async fn copy_all(storage: &TenantStorage, tenant: &TenantId, from: &str, to: &str) -> u64 {
+    match storage
+        .copy_tenant(
+            tenant,
+            from,
+            to,
+            &InMemoryCheckpoints::default(),
+            &Unlimited,
+        )
+        .await
+        .unwrap()
+    {
+        Progress::Done(items) => items,
+        Progress::Paused => panic!("an unlimited copy paused"),
+    }
+}
+
+/// A whole verification, in one run.
+async fn verify_all(
+    storage: &TenantStorage,
+    tenant: &TenantId,
+    from: &str,
+    to: &str,
+) -> Result<u64, StoreError> {
+    match storage
+        .verify_copy(
+            tenant,
+            from,
+            to,
+            &InMemoryCheckpoints::default(),
+            &Unlimited,
+        )
+        .await?
+    {
+        Progress::Done(items) => Ok(items),
+        Progress::Paused => panic!("an unlimited verification paused"),
+    }
+}
+
 /// The verification after a copy catches a missing item and a stale version, page by page.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_copy_that_differs_by_one_item_or_one_version_fails_verification() {
@@ -649,12 +693,9 @@ async fn a_copy_that_differs_by_one_item_or_one_version_fails_verification() {
     let storage = tenant_storage().with_page_items(2);
     let silo = storage.provision_silo(&a).await.unwrap();
     let pooled = storage.pooled_table().to_owned();
-    let copied = storage
-        .copy_tenant(&a, &pooled, &silo, &InMemoryCheckpoints::default())
-        .await
-        .unwrap();
+    let copied = copy_all(&storage, &a, &pooled, &silo).await;
     assert_eq!(
-        storage.verify_copy(&a, &pooled, &silo).await.unwrap(),
+        verify_all(&storage, &a, &pooled, &silo).await.unwrap(),
         copied
     );
 
@@ -664,13 +705,10 @@ async fn a_copy_that_differs_by_one_item_or_one_version_fails_verification() {
         .replace_product(&a, &products[3], &changed)
         .await
         .unwrap();
-    assert!(storage.verify_copy(&a, &pooled, &silo).await.is_err());
+    assert!(verify_all(&storage, &a, &pooled, &silo).await.is_err());
     // Copied again, it verifies; then an item missing from the copy is caught.
-    storage
-        .copy_tenant(&a, &pooled, &silo, &InMemoryCheckpoints::default())
-        .await
-        .unwrap();
-    storage.verify_copy(&a, &pooled, &silo).await.unwrap();
+    copy_all(&storage, &a, &pooled, &silo).await;
+    verify_all(&storage, &a, &pooled, &silo).await.unwrap();
     let silo_store = DynamoStore::new(shared::store::dynamo::PooledTable(
         shared::store::dynamo::TableScope {
             client: tenantry_tests::dynamodb(),
@@ -681,7 +719,7 @@ async fn a_copy_that_differs_by_one_item_or_one_version_fails_verification() {
         .delete_product(&a, &products[5].id, None)
         .await
         .unwrap();
-    assert!(storage.verify_copy(&a, &pooled, &silo).await.is_err());
+    assert!(verify_all(&storage, &a, &pooled, &silo).await.is_err());
     storage.delete_silo(&silo).await.unwrap();
 }
 
@@ -982,6 +1020,81 @@ async fn a_migration_run_twice_at_once_moves_the_data_once_and_loses_nothing() {
         storage.table_exists(&silo).await.unwrap(),
         "the live table stays"
     );
+    assert_eq!(storage.count_items(&tenant, &silo).await.unwrap(), items);
+    assert_eq!(
+        storage
+            .count_items(&tenant, storage.pooled_table())
+            .await
+            .unwrap(),
+        0
+    );
+    let fresh = store_with(&Arc::new(tenant_access(FakeClock::new())));
+    for product in &products {
+        assert!(fresh.get_product(&tenant, &product.id).await.is_ok());
+    }
+}
+
+/// A run's budget that allows so many steps (saved positions), then is spent.
+struct Steps(AtomicU64);
+
+impl RunBudget for Steps {
+    fn spent(&self) -> bool {
+        self.0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            })
+            .is_err()
+    }
+}
+
+/// A migration larger than one function run stops at a saved position, dispatches itself again,
+/// and the next runs go on from there (copy, verification and purge alike) until it is done,
+/// with every item moved once and verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migration_larger_than_one_run_goes_on_over_several_and_loses_nothing() {
+    let store = store_with(&Arc::new(tenant_access(FakeClock::new())));
+    let (tenant, _) = tenant_at(Tier::Basic).await;
+    let products = fill(&store, &tenant, 6).await;
+    let storage = tenant_storage();
+    let items = storage
+        .count_items(&tenant, storage.pooled_table())
+        .await
+        .unwrap();
+    let runner = runner(MemoryDirectory::new());
+    let job = TenantJob::Migrate {
+        tenant_id: tenant,
+        to_tier: Tier::Premium,
+    };
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        assert!(runs < 200, "the migration never ends");
+        match runner
+            .run_within(&job, &Steps(AtomicU64::new(3)))
+            .await
+            .unwrap()
+        {
+            JobOutcome::Migrated(Outcome::Paused) => {
+                assert_eq!(
+                    runner.jobs.dispatched().last(),
+                    Some(&job),
+                    "a paused run dispatches the rest"
+                );
+            }
+            JobOutcome::Migrated(Outcome::Migrated { items: moved }) => {
+                assert_eq!(moved, items, "every item verified, once");
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(runs >= 4, "{runs} runs: the budget did not stop it");
+    let record = control_store().get_tenant(&tenant).await.unwrap();
+    assert_eq!(
+        (record.tier, record.status),
+        (Tier::Premium, TenantStatus::Active)
+    );
+    let silo = storage.silo_table(&tenant);
     assert_eq!(storage.count_items(&tenant, &silo).await.unwrap(), items);
     assert_eq!(
         storage

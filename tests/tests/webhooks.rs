@@ -1096,3 +1096,65 @@ async fn credentials_of_a_removed_admin_are_flagged_for_the_other_admins() {
         .await;
     assert_eq!(deleted.status, 204, "{}", deleted.body);
 }
+
+/// Has the EventBridge stand-in refuse the events containing `text` (none: accept them all).
+async fn refuse_on_the_bus(stack: &Stack, text: Option<&str>) {
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(tenantry_tests::env("TENANTRY_STACK")).unwrap(),
+    )
+    .unwrap();
+    let bus = state["bus_endpoint"].as_str().unwrap();
+    let answer = stack
+        .http
+        .post(format!("{bus}/test/refuse"))
+        .json(&json!({ "containing": text }))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+}
+
+/// A record the bus refuses every time neither blocks its shard nor is lost: it is kept whole
+/// in the failed-records queue, the changes after it are delivered, and once the cause is gone
+/// the replay (`scripts/replay_stream_records.py`) delivers it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_that_cannot_be_published_is_kept_whole_and_replayed_without_blocking_its_shard() {
+    let stack = Stack::from_env();
+    let (_, admin) = organization(&stack, "poisoned").await;
+    let port = free_port();
+    let hook = register(
+        &stack,
+        &admin.id,
+        &format!("http://127.0.0.1:{port}/hook"),
+        &["product.created"],
+    )
+    .await;
+    let receiver = Receiver::start(
+        port,
+        &[hook["secret"].as_str().unwrap()],
+        &output_file("poisoned"),
+    );
+    let poison = format!("POISON-{}", ulid_like());
+    refuse_on_the_bus(&stack, Some(&poison)).await;
+    create_product(&stack, &admin.id, &poison).await;
+    create_product(&stack, &admin.id, "TEA-AFTER").await;
+    let received = wait_for(&receiver, 1, 60).await;
+    assert_eq!(
+        received[0]["payload"]["data"]["sku"], "TEA-AFTER",
+        "the change after the refused one is delivered"
+    );
+    refuse_on_the_bus(&stack, None).await;
+    let replay = Command::new(repo().join(".venv/bin/python"))
+        .arg(repo().join("scripts/replay_stream_records.py"))
+        .args(["--stack-file", &tenantry_tests::env("TENANTRY_STACK")])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&replay.stdout);
+    assert!(replay.status.success(), "{said}");
+    assert!(!said.contains(" 0 replayed"), "{said}");
+    let received = wait_for(&receiver, 2, 60).await;
+    assert_eq!(
+        received[1]["payload"]["data"]["sku"], poison,
+        "the kept record is delivered once replayed"
+    );
+}

@@ -5,4 +5,5 @@
 pub mod deliver;
 pub mod http_handler;
 pub mod kick;
+pub mod parking;
 pub mod publish;

@@ -1,10 +1,14 @@
 //! `webhook-events`: a batch of a table's change stream becomes events on the bus and pending
 //! deliveries to the tenants' endpoints, then the deliverer is woken.
 //!
-//! Nothing here is lost on failure and nothing is made twice by a retry: any failure fails the
-//! whole batch, which Lambda sends again (in order: a stream shard waits for its batch), and a
-//! delivery's key is its stream position, so writing it again changes nothing. The bus sees
-//! such an event twice (EventBridge is at-least-once anyway); receivers deduplicate on its id.
+//! Nothing here is lost on failure and nothing is made twice by a retry: a batch that fails is
+//! published again record by record, each tried a few times; a record that still fails, or
+//! cannot be read, is kept whole in the failed-records queue (see [`crate::parking`]) and the
+//! shard goes on, so one poison record neither blocks its shard for a day nor is lost when the
+//! stream forgets it. Only a record that can be neither published nor kept is reported failed
+//! (`batchItemFailures`): Lambda sends it and those after it again, a handful of times. A
+//! delivery's key is its stream position, so writing it again changes nothing; the bus may see
+//! an event twice (EventBridge is at-least-once anyway), and receivers deduplicate on its id.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -20,6 +24,10 @@ use shared::store::dynamo::changes::{Changed, Origin, StreamRecord, interpret};
 use shared::webhooks::Pending;
 
 use crate::kick::{Deliverer, EndpointRef};
+use crate::parking::{Parking, sequence_of};
+
+/// How many times a record of a failed batch is tried on its own before it is kept aside.
+const RECORD_ATTEMPTS: u32 = 3;
 
 /// How many entries one `PutEvents` takes.
 const BUS_BATCH: usize = 10;
@@ -33,6 +41,8 @@ pub struct PublishDeps {
     pub control_table: String,
     /// The pooled data table's name.
     pub pooled_table: String,
+    /// Where a record that cannot be published is kept.
+    pub parking: Parking,
 }
 
 /// The platform's event bus.
@@ -76,25 +86,27 @@ impl Bus {
     }
 }
 
-/// The batch's events that count, in stream order: unreadable records are logged and skipped
-/// (sending them again would not make them readable), and a data table's changes count only if
-/// the table is the tenant's live storage (not a tier migration's copy or purge).
-async fn changes(deps: &PublishDeps, records: &[Value]) -> Result<Vec<Changed>, Error> {
+/// The batch's changes that count, in stream order, and the records that cannot be read (with
+/// why), which sending again would not make readable. A data table's changes count only if the
+/// table is the tenant's live storage (not a tier migration's copy or purge).
+async fn changes<'a>(
+    deps: &PublishDeps,
+    records: &'a [Value],
+) -> Result<(Vec<Changed>, Vec<(&'a Value, String)>), Error> {
     let mut changed = Vec::new();
+    let mut unreadable = Vec::new();
     for raw in records {
         let record = match StreamRecord::from_lambda(raw) {
             Ok(record) => record,
             Err(err) => {
-                tracing::error!(error = %err, "stream record skipped");
+                unreadable.push((raw, err.to_string()));
                 continue;
             }
         };
         match interpret(&record, &deps.control_table) {
             Ok(Some(change)) => changed.push(change),
             Ok(None) => {}
-            Err(err) => {
-                tracing::error!(error = %err, sequence = %record.sequence, "stream record skipped")
-            }
+            Err(err) => unreadable.push((raw, err.to_string())),
         }
     }
     let mut live: HashMap<TenantId, Option<String>> = HashMap::new();
@@ -123,7 +135,7 @@ async fn changes(deps: &PublishDeps, records: &[Value]) -> Result<Vec<Changed>, 
         }
         kept.push(change);
     }
-    Ok(kept)
+    Ok((kept, unreadable))
 }
 
 pub async fn function_handler(
@@ -134,7 +146,52 @@ pub async fn function_handler(
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let changes = changes(deps, &records).await?;
+    if let Err(err) = publish(deps, &records).await {
+        tracing::warn!(error = %err, records = records.len(), "the batch failed: its records are published one by one");
+        return Ok(json!({ "batchItemFailures": one_by_one(deps, &records).await }));
+    }
+    Ok(json!({ "batchItemFailures": [] }))
+}
+
+/// Publishes each record on its own, tried [`RECORD_ATTEMPTS`] times; one that still fails is
+/// kept in the failed-records queue and the others go on. Returns what to report failed: the
+/// first record that could be neither published nor kept (Lambda sends it and those after it
+/// again), or nothing.
+async fn one_by_one(deps: &PublishDeps, records: &[Value]) -> Vec<Value> {
+    for record in records {
+        let mut failure = None;
+        for attempt in 0..RECORD_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(250 << attempt)).await;
+            }
+            match publish(deps, std::slice::from_ref(record)).await {
+                Ok(()) => {
+                    failure = None;
+                    break;
+                }
+                Err(err) => failure = Some(err.to_string()),
+            }
+        }
+        let Some(why) = failure else { continue };
+        let sequence = sequence_of(record);
+        match deps.parking.park(record, &why).await {
+            Ok(()) => {
+                tracing::error!(sequence, reason = %why, "a stream record could not be published: kept in the failed-records queue");
+            }
+            Err(err) => {
+                tracing::error!(sequence, reason = %why, error = %err, "a stream record could be neither published nor kept: reported failed");
+                return vec![json!({ "itemIdentifier": sequence })];
+            }
+        }
+    }
+    Vec::new()
+}
+
+/// Publishes `records`: their events on the bus, their deliveries queued, the deliverer woken;
+/// the records that cannot be read kept aside, last (so that a failure before leaves them for
+/// the record-by-record retry, which keeps each once).
+async fn publish(deps: &PublishDeps, records: &[Value]) -> Result<(), Error> {
+    let (changes, unreadable) = changes(deps, records).await?;
     let events: Vec<Event> = changes.iter().flat_map(|c| c.events.clone()).collect();
     deps.bus.put(&events).await?;
 
@@ -172,6 +229,10 @@ pub async fn function_handler(
     }
     deps.control.enqueue(&deliveries).await?;
     deps.deliverer.kick(endpoints.into_iter().collect()).await?;
+    for (record, why) in &unreadable {
+        deps.parking.park(record, why).await?;
+        tracing::error!(sequence = sequence_of(record), reason = %why, "an unreadable stream record: kept in the failed-records queue");
+    }
     let by_type = events.iter().fold(BTreeMap::new(), |mut counts, event| {
         *counts.entry(event.kind.as_str()).or_insert(0_usize) += 1;
         counts
@@ -180,10 +241,11 @@ pub async fn function_handler(
         records = records.len(),
         events = events.len(),
         deliveries = deliveries.len(),
+        unreadable = unreadable.len(),
         by_type = ?by_type,
         "stream batch published"
     );
-    Ok(json!({ "batchItemFailures": [] }))
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! Lambda retries a failed asynchronous invocation, and a job can be dispatched again by hand.
 
 use super::migration::{Migrator, Outcome};
+use super::storage::{RunBudget, Unlimited};
 use crate::billing::provider::{Cancellation, PaymentProvider, ProviderError};
 use crate::billing::reconcile;
 use crate::billing::subscription::Standing;
@@ -63,15 +64,38 @@ where
     P: PaymentProvider,
 {
     pub async fn run(&self, job: &TenantJob) -> Result<JobOutcome, JobError> {
+        self.run_within(job, &Unlimited).await
+    }
+
+    /// Runs `job` within one run's `budget`. A migration larger than one run stops at a saved
+    /// position and dispatches itself again, to go on in the next run (through the same queue,
+    /// so with the same retries and dead-letter queue).
+    pub async fn run_within(
+        &self,
+        job: &TenantJob,
+        budget: &impl RunBudget,
+    ) -> Result<JobOutcome, JobError> {
         if !matches!(job, TenantJob::Offboard { .. }) {
             self.protect_storage(job.tenant_id()).await?;
         }
         match job {
             TenantJob::Provision { tenant_id } => self.provision(tenant_id).await,
             TenantJob::Migrate { tenant_id, to_tier } => {
-                let outcome = self.migrator.migrate(tenant_id, *to_tier).await?;
-                if outcome != Outcome::Abandoned {
-                    self.reconcile_billing(tenant_id).await?;
+                let outcome = self
+                    .migrator
+                    .migrate_within(tenant_id, *to_tier, budget)
+                    .await?;
+                match outcome {
+                    Outcome::Paused => {
+                        self.jobs.dispatch(job).await.map_err(|err| {
+                            StoreError::Backend(format!("dispatching the rest: {err}"))
+                        })?;
+                        tracing::info!(tenant_id = %tenant_id, "the migration goes on in a new run");
+                    }
+                    Outcome::Abandoned => {}
+                    Outcome::Migrated { .. } | Outcome::TierChanged => {
+                        self.reconcile_billing(tenant_id).await?;
+                    }
                 }
                 Ok(JobOutcome::Migrated(outcome))
             }

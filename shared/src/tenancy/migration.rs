@@ -21,7 +21,9 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::storage::{CopyCheckpoints, CopyPosition, TenantStorage};
+use super::storage::{
+    CopyCheckpoints, CopyPosition, Progress, RunBudget, TenantStorage, Unlimited, VerifyPosition,
+};
 use crate::context::Tier;
 use crate::domain::tenant::{Tenant, TenantStatus};
 use crate::ids::TenantId;
@@ -86,6 +88,9 @@ pub enum Outcome {
     Abandoned,
     /// The new tier uses the same storage: only the tier changed.
     TierChanged,
+    /// The run's budget was spent: the migration stopped at a saved position, and the next run
+    /// goes on from it.
+    Paused,
 }
 
 /// Runs migrations with the jobs function's own credentials.
@@ -252,12 +257,31 @@ impl Migrator {
 
     /// Removes the copy the tenant left (pooled items, or its former table).
     async fn purge_source(&self, tenant: &TenantId, plan: &Plan) -> Result<(), StoreError> {
+        self.purge_source_within(tenant, plan, &Unlimited).await?;
+        Ok(())
+    }
+
+    /// [`Migrator::purge_source`], stopping after a page of the pooled items once `budget` is
+    /// spent.
+    async fn purge_source_within(
+        &self,
+        tenant: &TenantId,
+        plan: &Plan,
+        budget: &impl RunBudget,
+    ) -> Result<Progress<()>, StoreError> {
         if plan.from_table == self.storage.pooled_table() {
-            self.storage.purge_tenant(tenant, &plan.from_table).await?;
+            if self
+                .storage
+                .purge_tenant_within(tenant, &plan.from_table, budget)
+                .await?
+                == Progress::Paused
+            {
+                return Ok(Progress::Paused);
+            }
         } else {
             self.storage.delete_silo(&plan.from_table).await?;
         }
-        Ok(())
+        Ok(Progress::Done(()))
     }
 
     /// Deletes the migration record (idempotent).
@@ -340,16 +364,30 @@ impl Migrator {
     /// Moves `tenant` to the storage of `to_tier`, or resumes the migration already under way
     /// (its copy from the last page it finished).
     pub async fn migrate(&self, tenant: &TenantId, to_tier: Tier) -> Result<Outcome, StoreError> {
-        self.migrate_with(tenant, to_tier, &self.checkpoints(tenant))
+        self.migrate_with(tenant, to_tier, &self.checkpoints(tenant), &Unlimited)
             .await
     }
 
-    /// [`Migrator::migrate`], with the copy's position kept by `checkpoints`.
+    /// [`Migrator::migrate`] within one run's `budget`: a migration too large for it stops at a
+    /// saved position ([`Outcome::Paused`]) for the next run to go on.
+    pub async fn migrate_within(
+        &self,
+        tenant: &TenantId,
+        to_tier: Tier,
+        budget: &impl RunBudget,
+    ) -> Result<Outcome, StoreError> {
+        self.migrate_with(tenant, to_tier, &self.checkpoints(tenant), budget)
+            .await
+    }
+
+    /// [`Migrator::migrate_within`], with the copy's and the verification's positions kept by
+    /// `checkpoints`.
     pub async fn migrate_with(
         &self,
         tenant: &TenantId,
         to_tier: Tier,
         checkpoints: &impl CopyCheckpoints,
+        budget: &impl RunBudget,
     ) -> Result<Outcome, StoreError> {
         let mut plan = match self.load(tenant).await? {
             Some(plan) => plan,
@@ -397,13 +435,37 @@ impl Migrator {
                     if record.status != TenantStatus::Provisioning {
                         return self.abandon(tenant, &plan).await;
                     }
-                    self.storage
-                        .copy_tenant(tenant, &plan.from_table, &plan.to_table, checkpoints)
-                        .await?;
-                    items = self
+                    let copied = self
                         .storage
-                        .verify_copy(tenant, &plan.from_table, &plan.to_table)
+                        .copy_tenant(
+                            tenant,
+                            &plan.from_table,
+                            &plan.to_table,
+                            checkpoints,
+                            budget,
+                        )
                         .await?;
+                    if copied == Progress::Paused {
+                        tracing::info!(tenant_id = %tenant, "migration paused in its copy: it goes on in the next run");
+                        return Ok(Outcome::Paused);
+                    }
+                    items = match self
+                        .storage
+                        .verify_copy(
+                            tenant,
+                            &plan.from_table,
+                            &plan.to_table,
+                            checkpoints,
+                            budget,
+                        )
+                        .await?
+                    {
+                        Progress::Done(items) => items,
+                        Progress::Paused => {
+                            tracing::info!(tenant_id = %tenant, "migration paused in its verification: it goes on in the next run");
+                            return Ok(Outcome::Paused);
+                        }
+                    };
                     let switch = TenantStateChange {
                         status: Some(TenantStatus::Active),
                         tier: Some(plan.to_tier),
@@ -431,7 +493,14 @@ impl Migrator {
                     plan.phase = Phase::Switched;
                 }
                 Phase::Switched => {
-                    self.purge_source(tenant, &plan).await?;
+                    // The count verified, by this run or an earlier one.
+                    if let Some(verified) = checkpoints.verified().await? {
+                        items = verified.items;
+                    }
+                    if self.purge_source_within(tenant, &plan, budget).await? == Progress::Paused {
+                        tracing::info!(tenant_id = %tenant, "migration paused in its purge: it goes on in the next run");
+                        return Ok(Outcome::Paused);
+                    }
                     self.finish(tenant).await?;
                     tracing::info!(tenant_id = %tenant, items, "migration finished");
                     return Ok(Outcome::Migrated { items });
@@ -441,15 +510,16 @@ impl Migrator {
     }
 }
 
-/// The copy's position in the migration record (`copy_partition`, `copy_after`).
+/// The copy's position in the migration record (`copy_partition`, `copy_after`), and the
+/// verification's (`verify_partitions`, `verify_items`).
 #[derive(Debug)]
 pub struct RecordCheckpoints<'a> {
     migrator: &'a Migrator,
     tenant: &'a TenantId,
 }
 
-impl CopyCheckpoints for RecordCheckpoints<'_> {
-    async fn saved(&self) -> Result<Option<CopyPosition>, StoreError> {
+impl RecordCheckpoints<'_> {
+    async fn record(&self) -> Result<Option<Item>, StoreError> {
         let output = self
             .migrator
             .client
@@ -460,7 +530,45 @@ impl CopyCheckpoints for RecordCheckpoints<'_> {
             .send()
             .await
             .map_err(backend)?;
-        let Some(item) = output.item.map(Item) else {
+        Ok(output.item.map(Item))
+    }
+}
+
+impl CopyCheckpoints for RecordCheckpoints<'_> {
+    async fn verified(&self) -> Result<Option<VerifyPosition>, StoreError> {
+        let Some(item) = self.record().await? else {
+            return Ok(None);
+        };
+        let (Ok(partitions), Ok(items)) = (
+            item.get_n::<usize>("verify_partitions"),
+            item.get_n::<u64>("verify_items"),
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(VerifyPosition { partitions, items }))
+    }
+
+    async fn save_verified(&self, position: &VerifyPosition) -> Result<(), StoreError> {
+        self.migrator
+            .client
+            .update_item()
+            .table_name(&self.migrator.control_table)
+            .set_key(Some(Item::new(&keys::migration(self.tenant)).into_map()))
+            .condition_expression("attribute_exists(pk)")
+            .update_expression("SET verify_partitions = :partitions, verify_items = :items")
+            .expression_attribute_values(
+                ":partitions",
+                AttributeValue::N(position.partitions.to_string()),
+            )
+            .expression_attribute_values(":items", AttributeValue::N(position.items.to_string()))
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn saved(&self) -> Result<Option<CopyPosition>, StoreError> {
+        let Some(item) = self.record().await? else {
             return Ok(None);
         };
         let Ok(partition) = item.get_n::<usize>("copy_partition") else {

@@ -82,10 +82,68 @@ pub struct CopyPosition {
     pub after: Option<String>,
 }
 
-/// Where a copy keeps its position between pages (the migration record, in production).
+/// How far a verification got: the partitions (in [`keys::tenant_partitions`] order) found the
+/// same on both sides, and how many items they hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerifyPosition {
+    pub partitions: usize,
+    pub items: u64,
+}
+
+/// Where a copy keeps its position between pages, and a verification between partitions (the
+/// migration record, in production), so that a run that stops is resumed where it stopped.
 pub trait CopyCheckpoints: Send + Sync {
     fn saved(&self) -> impl Future<Output = Result<Option<CopyPosition>, StoreError>> + Send;
     fn save(&self, position: &CopyPosition) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The verification's saved position (none saved: from the start).
+    fn verified(&self) -> impl Future<Output = Result<Option<VerifyPosition>, StoreError>> + Send {
+        async { Ok(None) }
+    }
+
+    fn save_verified(
+        &self,
+        _position: &VerifyPosition,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async { Ok(()) }
+    }
+}
+
+/// How much one run of a job may still do: a job that would outlast its function's run stops at
+/// a saved position and goes on in the next run (see [`crate::tenancy::jobs`]).
+pub trait RunBudget: Send + Sync {
+    /// Whether the run should stop at the next saved position.
+    fn spent(&self) -> bool;
+}
+
+/// A run with no end (tests, and work that always fits).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unlimited;
+
+impl RunBudget for Unlimited {
+    fn spent(&self) -> bool {
+        false
+    }
+}
+
+/// A run that must stop by a moment: the function's deadline less what finishing the current
+/// step may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline(pub std::time::Instant);
+
+impl RunBudget for Deadline {
+    fn spent(&self) -> bool {
+        std::time::Instant::now() >= self.0
+    }
+}
+
+/// What a step that a budget may stop did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress<T> {
+    /// Finished, with its result.
+    Done(T),
+    /// Stopped at a saved position: the next run goes on from there.
+    Paused,
 }
 
 /// An order-sensitive digest of a partition's (sort key, version) pairs, and their count: two
@@ -544,7 +602,8 @@ impl TenantStorage {
         from: &str,
         to: &str,
         checkpoints: &impl CopyCheckpoints,
-    ) -> Result<u64, StoreError> {
+        budget: &impl RunBudget,
+    ) -> Result<Progress<u64>, StoreError> {
         let partitions = keys::tenant_partitions(tenant);
         let resume = checkpoints.saved().await?.unwrap_or_default();
         let mark = AttributeValue::N(crate::authority::now_millis().to_string());
@@ -590,12 +649,15 @@ impl TenantStorage {
                     }
                 };
                 checkpoints.save(&next).await?;
+                if budget.spent() {
+                    return Ok(Progress::Paused);
+                }
                 if done {
                     break;
                 }
             }
         }
-        Ok(copied)
+        Ok(Progress::Done(copied))
     }
 
     /// Calls `visit` with the (sort key, version) of every item of one partition in sort-key
@@ -637,9 +699,14 @@ impl TenantStorage {
         tenant: &TenantId,
         from: &str,
         to: &str,
-    ) -> Result<u64, StoreError> {
-        let mut total = 0;
-        for partition in keys::tenant_partitions(tenant) {
+        checkpoints: &impl CopyCheckpoints,
+        budget: &impl RunBudget,
+    ) -> Result<Progress<u64>, StoreError> {
+        let resume = checkpoints.verified().await?.unwrap_or_default();
+        let mut total = resume.items;
+        let partitions = keys::tenant_partitions(tenant);
+        let count = partitions.len();
+        for (index, partition) in partitions.into_iter().enumerate().skip(resume.partitions) {
             let (mut source, mut target) = (Fingerprint::default(), Fingerprint::default());
             self.each_version(from, &partition, |sk, version| source.add(&sk, version))
                 .await?;
@@ -652,13 +719,37 @@ impl TenantStorage {
                 )));
             }
             total += source.items;
+            checkpoints
+                .save_verified(&VerifyPosition {
+                    partitions: index + 1,
+                    items: total,
+                })
+                .await?;
+            // After a partition, never before: every run moves the verification on.
+            if index + 1 < count && budget.spent() {
+                return Ok(Progress::Paused);
+            }
         }
-        Ok(total)
+        Ok(Progress::Done(total))
     }
 
     /// Deletes every item of `tenant` in `table`, a page at a time. Idempotent. Returns how many
     /// were deleted.
     pub async fn purge_tenant(&self, tenant: &TenantId, table: &str) -> Result<u64, StoreError> {
+        match self.purge_tenant_within(tenant, table, &Unlimited).await? {
+            Progress::Done(deleted) => Ok(deleted),
+            Progress::Paused => Err(StoreError::Backend("an unlimited purge paused".into())),
+        }
+    }
+
+    /// [`TenantStorage::purge_tenant`], stopping after a page once `budget` is spent (a run that
+    /// stops leaves what it did not delete for the next, which finds it again).
+    pub async fn purge_tenant_within(
+        &self,
+        tenant: &TenantId,
+        table: &str,
+        budget: &impl RunBudget,
+    ) -> Result<Progress<u64>, StoreError> {
         let mut deleted = 0;
         for partition in keys::tenant_partitions(tenant) {
             let mut start = None;
@@ -682,14 +773,20 @@ impl TenantStorage {
                             .map_err(|err| StoreError::Backend(err.to_string()))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
+                let emptied = requests.is_empty();
                 self.write_batches(table, requests).await?;
+                // A run that stops starts again from the first partition: only a page that
+                // deleted something uses the budget, so each run makes progress.
+                if !emptied && budget.spent() {
+                    return Ok(Progress::Paused);
+                }
                 start = page.next;
                 if start.is_none() {
                     break;
                 }
             }
         }
-        Ok(deleted)
+        Ok(Progress::Done(deleted))
     }
 
     /// How many items `tenant` has in `table`.

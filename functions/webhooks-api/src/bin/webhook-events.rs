@@ -4,6 +4,7 @@ use lambda_runtime::{Error, run, service_fn};
 use shared::config::required;
 
 use webhooks_api::kick::Deliverer;
+use webhooks_api::parking::Parking;
 use webhooks_api::publish::{Bus, PublishDeps, function_handler};
 
 #[tokio::main(flavor = "current_thread")]
@@ -22,6 +23,10 @@ async fn main() -> Result<(), Error> {
         ),
         control_table: required("CONTROL_TABLE")?,
         pooled_table: required("DATA_TABLE")?,
+        parking: Parking {
+            client: aws_sdk_sqs::Client::new(&sdk),
+            queue_url: required("FAILED_RECORDS_QUEUE_URL")?,
+        },
     };
     run(service_fn(|event| function_handler(&deps, event))).await
 }
