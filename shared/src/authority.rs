@@ -18,54 +18,20 @@
 //!   the stored one, at once.
 //!
 //! A grant and the revocation that supersedes it are written in one transaction, with the same
-//! value (see [`next_grant`]), so no clock comparison across machines is involved: a token
+//! value (see [`crate::domain::revocation::next_grant`]), so no clock comparison across machines is involved: a token
 //! issued from the membership before the change carries a smaller grant than the revocation,
 //! and one issued after carries exactly the revocation's value.
 //!
-//! Revocations are kept for [`REVOCATION_RETENTION`], the longest an ID token can outlive its
+//! Revocations are kept for [`crate::domain::revocation::REVOCATION_RETENTION`], the longest an ID token can outlive its
 //! grant, and pruned by the next revocation in the tenant, so the record stays small.
 
-use std::collections::BTreeMap;
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::context::{Role, TenantContext, Tier};
+use crate::context::TenantContext;
+use crate::domain::revocation::Revocations;
 use crate::domain::tenant::{Tenant, TenantStatus};
-use crate::ids::UserId;
+use crate::domain::{Role, Tier};
 use crate::store::StoreError;
-
-/// For each recently removed or demoted user, when (ms since the epoch): tokens granted before
-/// that are refused.
-pub type Revocations = BTreeMap<UserId, u64>;
-
-/// How long a revocation is kept: at least the ID-token lifetime set on the user pool client
-/// (`IdTokenValidity` in template.yaml, 15 minutes), with room to raise it to an hour.
-pub const REVOCATION_RETENTION: Duration = Duration::from_secs(60 * 60);
-
-/// Milliseconds since the Unix epoch.
-pub fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|since| since.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-/// The grant stamp of a membership granted or changed now, strictly after `previous` (so a
-/// demotion within the same millisecond as the grant still supersedes it).
-pub fn next_grant(previous: u64) -> u64 {
-    now_millis().max(previous.saturating_add(1))
-}
-
-/// The revocations that no token can still need, at `now` (ms), with their instants (a pruning
-/// must not drop one that a newer revocation of the same user replaced meanwhile).
-pub fn expired_revocations(revoked: &Revocations, now: u64) -> Vec<(UserId, u64)> {
-    let horizon = now.saturating_sub(REVOCATION_RETENTION.as_millis() as u64);
-    revoked
-        .iter()
-        .filter(|(_, at)| **at < horizon)
-        .map(|(user, at)| (user.clone(), *at))
-        .collect()
-}
 
 /// Refuses a caller whose tenant is not usable, whose token predates a revocation of its user,
 /// or who signed in without a second factor while the tenant requires one. A tenant still
@@ -244,7 +210,7 @@ mod tests {
         assert!(over_limits(Tier::Basic, 6, 0).is_some());
         assert_eq!(over_limits(Tier::Standard, 6, 101), None);
     }
-    use crate::ids::TenantId;
+    use crate::ids::{TenantId, UserId};
 
     fn caller(grant: u64) -> TenantContext {
         TenantContext {
@@ -317,7 +283,7 @@ mod tests {
     #[test]
     fn a_machine_client_is_exempt_from_the_mfa_requirement_but_not_from_revocation() {
         let machine = TenantContext {
-            machine: Some(vec![crate::machine::Scope::OrdersRead]),
+            machine: Some(vec![crate::api_clients::Scope::OrdersRead]),
             ..caller(10)
         };
         let active = TenantStatus::Active;
@@ -331,23 +297,5 @@ mod tests {
             check(&machine, TenantStatus::Suspended, &Revocations::new(), true),
             Err(StoreError::TenantInactive)
         ));
-    }
-
-    #[test]
-    fn grants_move_forward_and_old_revocations_expire() {
-        let far_future = now_millis() + 60_000;
-        assert_eq!(next_grant(far_future), far_future + 1);
-        assert!(next_grant(0) >= now_millis() - 1_000);
-        let retention = REVOCATION_RETENTION.as_millis() as u64;
-        let old = UserId::parse("3f1c1e4a-9c3b-4e0b-9f49-0b4c8c1e2d3a").unwrap();
-        let recent = UserId::parse("4f1c1e4a-9c3b-4e0b-9f49-0b4c8c1e2d3a").unwrap();
-        let now = 10 * retention;
-        let revoked: Revocations = [(old.clone(), now - retention - 1), (recent, now - 5)]
-            .into_iter()
-            .collect();
-        assert_eq!(
-            expired_revocations(&revoked, now),
-            vec![(old, now - retention - 1)]
-        );
     }
 }

@@ -2,81 +2,13 @@
 //! verified, never from the path, the body, a header or the query string.
 
 use std::collections::HashMap;
-use std::fmt;
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
-use serde::{Deserialize, Serialize};
 
 use crate::claims;
+use crate::domain::{Role, Tier};
 use crate::ids::{TenantId, UserId};
-
-/// A user's role inside their tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Admin,
-    Member,
-}
-
-impl Role {
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "admin" => Some(Self::Admin),
-            "member" => Some(Self::Member),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::Member => "member",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A tenant's plan. `premium` tenants get a dedicated (silo) data table.
-///
-/// Ordered from the smallest plan to the largest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Tier {
-    Basic,
-    Standard,
-    Premium,
-}
-
-impl Tier {
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "basic" => Some(Self::Basic),
-            "standard" => Some(Self::Standard),
-            "premium" => Some(Self::Premium),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Basic => "basic",
-            Self::Standard => "standard",
-            Self::Premium => "premium",
-        }
-    }
-}
-
-impl fmt::Display for Tier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Why a request carries no usable identity.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -156,9 +88,9 @@ impl Claims {
     }
 
     /// The scopes of a machine client's token; `None` for a person's.
-    pub fn machine_scopes(&self) -> Option<Vec<crate::machine::Scope>> {
+    pub fn machine_scopes(&self) -> Option<Vec<crate::api_clients::Scope>> {
         self.is_machine()
-            .then(|| crate::machine::Scope::from_claim(self.get(claims::SCOPE).unwrap_or("")))
+            .then(|| crate::api_clients::Scope::from_claim(self.get(claims::SCOPE).unwrap_or("")))
     }
 
     /// The authenticated user, whatever their tenancy; for a machine client, the principal its
@@ -201,7 +133,7 @@ pub struct TenantContext {
     /// The user had TOTP turned on when the token was issued (the claim `tenant_mfa`).
     pub mfa: bool,
     /// A machine client's scopes; `None` for a person.
-    pub machine: Option<Vec<crate::machine::Scope>>,
+    pub machine: Option<Vec<crate::api_clients::Scope>>,
 }
 
 impl TenantContext {
@@ -241,7 +173,7 @@ impl TenantContext {
 
     /// Nothing for a person (their role decides); for a machine client, whether its token
     /// carries `scope`.
-    pub fn has_scope(&self, scope: crate::machine::Scope) -> bool {
+    pub fn has_scope(&self, scope: crate::api_clients::Scope) -> bool {
         self.machine
             .as_ref()
             .is_none_or(|scopes| scopes.contains(&scope))

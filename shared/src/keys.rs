@@ -332,7 +332,7 @@ pub fn failing_webhook_bound(now_ms: u64) -> String {
 }
 
 /// An API client, by its id (what a client-credentials token names).
-pub fn api_client(client: &crate::machine::ClientId) -> ItemKey {
+pub fn api_client(client: &crate::api_clients::ClientId) -> ItemKey {
     ItemKey {
         pk: format!("{API_CLIENT_PREFIX}{client}"),
         sk: "APICLIENT".to_owned(),
@@ -340,7 +340,7 @@ pub fn api_client(client: &crate::machine::ClientId) -> ItemKey {
 }
 
 /// An API client in its tenant's partition (the tenant's list).
-pub fn tenant_api_client(tenant: &TenantId, client: &crate::machine::ClientId) -> ItemKey {
+pub fn tenant_api_client(tenant: &TenantId, client: &crate::api_clients::ClientId) -> ItemKey {
     ItemKey {
         pk: tenant_partition(tenant),
         sk: format!("{API_CLIENT_PREFIX}{client}"),

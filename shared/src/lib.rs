@@ -4,6 +4,7 @@
 //! [`TenantContext`](context::TenantContext) built from verified token claims, and only through
 //! store methods that take the tenant first. Key strings are built in [`keys`] and nowhere else.
 
+pub mod api_clients;
 pub mod authority;
 pub mod billing;
 pub mod claims;
@@ -14,9 +15,7 @@ pub mod events;
 pub mod http;
 pub mod identity;
 pub mod ids;
-pub mod jobs;
 pub mod keys;
-pub mod machine;
 pub mod mail;
 pub mod metrics;
 pub mod pagination;

@@ -6,7 +6,7 @@
 
 use std::future::Future;
 
-use crate::context::Tier;
+use crate::domain::Tier;
 use crate::domain::email::EmailAddress;
 use crate::plans::PlanLimits;
 use crate::store::StoreError;
@@ -473,51 +473,6 @@ pub fn webhook_disabled(
     }
 }
 
-/// An in-memory mailer that keeps what it was asked to send (tests).
-#[cfg(any(test, feature = "testing"))]
-pub mod memory {
-    use std::sync::Mutex;
-
-    use super::*;
-
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    #[derive(Debug, Default)]
-    pub struct MemoryMailer {
-        sent: Mutex<Vec<Email>>,
-        refusing: AtomicBool,
-    }
-
-    impl MemoryMailer {
-        pub fn sent(&self) -> Vec<Email> {
-            self.sent
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .clone()
-        }
-
-        /// Refuses every e-mail (as SES does when throttling or down) until told otherwise.
-        pub fn refuse(&self, refusing: bool) {
-            self.refusing.store(refusing, Ordering::SeqCst);
-        }
-    }
-
-    impl Mailer for MemoryMailer {
-        async fn send(&self, email: &Email) -> Result<(), MailError> {
-            if self.refusing.load(Ordering::SeqCst) {
-                return Err(MailError(
-                    "the mail service refuses (a test's outage)".into(),
-                ));
-            }
-            self.sent
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .push(email.clone());
-            Ok(())
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -528,9 +483,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_e_mail_refused_now_is_held_and_sent_later_once() {
-        use crate::store::memory_control::MemoryControl;
+        use crate::testing::memory_control::MemoryControl;
         let outbox = MemoryControl::new();
-        let ses = memory::MemoryMailer::default();
+        let ses = crate::testing::mailer::MemoryMailer::default();
         let mailer = Deferring {
             mailer: &ses,
             outbox: &outbox,

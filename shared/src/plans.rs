@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::context::Tier;
+use crate::domain::Tier;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct PlanLimits {

@@ -97,8 +97,8 @@ pub async fn payment_provider(
 }
 
 /// The queue of tenant jobs: asynchronous invocations of `TENANT_JOBS_FUNCTION`.
-pub fn job_queue(sdk: &SdkConfig) -> Result<crate::jobs::LambdaJobQueue, ConfigError> {
-    Ok(crate::jobs::LambdaJobQueue::new(
+pub fn job_queue(sdk: &SdkConfig) -> Result<crate::tenancy::jobs::LambdaJobQueue, ConfigError> {
+    Ok(crate::tenancy::jobs::LambdaJobQueue::new(
         aws_sdk_lambda::Client::new(sdk),
         required("TENANT_JOBS_FUNCTION")?,
     ))

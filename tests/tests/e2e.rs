@@ -1578,7 +1578,7 @@ async fn premium_tenants_live_in_their_own_table() {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let record = control.get_tenant(&tenant_id).await.unwrap();
-        if record.tier == shared::context::Tier::Premium
+        if record.tier == shared::domain::Tier::Premium
             && record.status == shared::domain::tenant::TenantStatus::Active
         {
             break;

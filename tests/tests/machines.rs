@@ -470,12 +470,13 @@ async fn an_api_clients_app_client_signs_no_person_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_an_api_client_revokes_after_its_grant_and_prunes_expired_revocations() {
     use aws_sdk_dynamodb::types::AttributeValue;
-    use shared::authority::{REVOCATION_RETENTION, now_millis};
-    use shared::context::Tier;
+    use shared::api_clients::{ApiClient, ClientId, Scope};
+    use shared::domain::Tier;
     use shared::domain::email::EmailAddress;
+    use shared::domain::revocation::REVOCATION_RETENTION;
     use shared::domain::tenant::{Tenant, TenantName, TenantStatus};
+    use shared::domain::time::now_millis;
     use shared::ids::UserId;
-    use shared::machine::{ApiClient, ClientId, Scope};
     use shared::store::control::{Onboarding, TenantStore};
 
     let control = tenantry_tests::control_store();

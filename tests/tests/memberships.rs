@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use shared::context::{Role, Tier};
 use shared::domain::email::EmailAddress;
 use shared::domain::member::{Invitation, MembershipState};
 use shared::domain::tenant::{Tenant, TenantName, TenantStatus};
+use shared::domain::{Role, Tier};
 use shared::ids::{TenantId, UserId};
 use shared::store::StoreError;
 use shared::store::control::{
@@ -235,7 +235,7 @@ async fn an_expired_invitation_cannot_be_accepted_but_can_be_declined() {
     let MembershipState::Invited { expires_at } = profile.of(&b.id).unwrap().state else {
         panic!("pending");
     };
-    let now = shared::authority::now_millis();
+    let now = shared::domain::time::now_millis();
     let week = 7 * 24 * 60 * 60 * 1000;
     assert!(expires_at > now + week - 60_000 && expires_at <= now + week);
     // A week passes.
@@ -323,7 +323,7 @@ async fn expired_revocations_are_pruned_after_the_next_one_and_fresh_ones_stay()
         .await
         .unwrap();
     // Two people removed long ago: one two hours ago (expired), one a minute ago (not).
-    let now = shared::authority::now_millis();
+    let now = shared::domain::time::now_millis();
     let (old, recent) = (new_user(), new_user());
     dynamodb()
         .update_item()

@@ -6,33 +6,33 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use shared::api_clients::{ApiClient, ClientId};
 use shared::billing::provider::Cancellation;
-use shared::billing::provider::fake::FakeProvider;
 use shared::billing::subscription::{Standing, Subscription};
-use shared::context::Tier;
+use shared::domain::Tier;
 use shared::domain::email::EmailAddress;
 use shared::domain::money::Quantity;
 use shared::domain::order::{Order, OrderRequest};
 use shared::domain::product::Product;
 use shared::domain::tenant::{Tenant, TenantName, TenantStatus};
 use shared::events::EventType;
-use shared::identity::memory::MemoryDirectory;
 use shared::ids::{TenantId, UserId};
-use shared::jobs::MemoryJobQueue;
-use shared::jobs::TenantJob;
-use shared::machine::{ApiClient, ClientId};
 use shared::store::billing::BillingStore;
-use shared::store::contract::draft;
 use shared::store::control::{Onboarding, TenantStateChange, TenantStore};
 use shared::store::dynamo::DynamoStore;
 use shared::store::{OrderStore, ProductStore, StoreError};
 use shared::tenancy::access::{Clock, REFRESH_BEFORE_EXPIRY, SESSION_DURATION, TenantAccess};
+use shared::tenancy::jobs::TenantJob;
 use shared::tenancy::jobs::{JobOutcome, JobRunner};
 use shared::tenancy::migration::{Outcome, RecordCheckpoints};
 use shared::tenancy::storage::{
     CopyCheckpoints, CopyPosition, Progress, RunBudget, TenantStorage, Unlimited,
 };
 use shared::testing::SoleMembership;
+use shared::testing::directory::MemoryDirectory;
+use shared::testing::jobs::MemoryJobQueue;
+use shared::testing::payments::FakeProvider;
+use shared::testing::store_contract::draft;
 use shared::webhooks::Webhook;
 use tenantry_tests::{control_store, migrator, tenant_access, tenant_storage};
 
@@ -896,7 +896,7 @@ async fn offboarding_a_paying_tenant_cancels_its_subscription_and_removes_its_in
             client_id: ClientId::parse(&format!("c{}", uuid::Uuid::new_v4().simple())).unwrap(),
             tenant_id: owner,
             name: "ERP".to_owned(),
-            scopes: shared::machine::scopes(&["products.read".to_owned()]).unwrap(),
+            scopes: shared::api_clients::scopes(&["products.read".to_owned()]).unwrap(),
             principal: new_user(),
             created_ms: 1,
             created_by: None,

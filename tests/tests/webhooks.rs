@@ -567,7 +567,7 @@ async fn an_endpoint_failing_for_a_day_is_disabled_its_admins_told_and_can_be_en
         .await
         .unwrap()
         .unwrap();
-    let now = shared::authority::now_millis();
+    let now = shared::domain::time::now_millis();
     webhook.failures = 8;
     webhook.failing_since = Some(now - 25 * 60 * 60 * 1000);
     webhook.next_attempt_ms = None;

@@ -16,7 +16,8 @@ use lambda_http::{Body, Error, Request, Response};
 use serde_json::{Value, json};
 
 use shared::claims::PLATFORM_ADMIN_GROUP;
-use shared::context::{Claims, Tier};
+use shared::context::Claims;
+use shared::domain::Tier;
 use shared::domain::ValidationError;
 use shared::domain::tenant::{AdminUpdateTenantBody, SuspensionCause, Tenant, TenantStatus};
 use shared::http::{
@@ -25,10 +26,10 @@ use shared::http::{
 };
 use shared::identity::UserDirectory;
 use shared::ids::TenantId;
-use shared::jobs::{JobQueue, TenantJob};
 use shared::plans::PlanLimits;
 use shared::store::control::{TenantStateChange, TenantStore};
 use shared::store::{ListPage, StoreError};
+use shared::tenancy::jobs::{JobQueue, TenantJob};
 
 use crate::operators::{Freshness, Operators};
 
@@ -211,11 +212,6 @@ async fn dispatch_job<C: TenantStore, J: JobQueue, D>(
     ))
 }
 
-/// Whether a tenant of `tier` has a dedicated table.
-fn is_silo(tier: Tier) -> bool {
-    tier == Tier::Premium
-}
-
 async fn update<C: TenantStore, J: JobQueue, D>(
     deps: &Deps<C, J, D>,
     request: &Request,
@@ -259,7 +255,7 @@ async fn update<C: TenantStore, J: JobQueue, D>(
             "The tenant's storage is being provisioned or migrated; try again when it is active.",
         ));
     }
-    let migration = tier.filter(|tier| is_silo(*tier) != is_silo(current.tier));
+    let migration = tier.filter(|tier| tier.is_silo() != current.tier.is_silo());
     if migration.is_some() && status.unwrap_or(current.status) == TenantStatus::Suspended {
         // The migration job moves an active tenant's data (it passes through `provisioning`,
         // which a suspension must not be lifted into).
@@ -325,11 +321,11 @@ async fn update<C: TenantStore, J: JobQueue, D>(
 #[cfg(test)]
 mod tests {
     use shared::domain::email::EmailAddress;
-    use shared::identity::memory::MemoryDirectory;
     use shared::ids::UserId;
-    use shared::jobs::MemoryJobQueue;
-    use shared::store::memory_control::MemoryControl;
     use shared::testing::SoleMembership;
+    use shared::testing::directory::MemoryDirectory;
+    use shared::testing::jobs::MemoryJobQueue;
+    use shared::testing::memory_control::MemoryControl;
     use shared::testing::{
         Event, PLATFORM_ADMIN, TENANT_A, TENANT_B, assert_problem, body_json, seed_sample_tenants,
         user_id,

@@ -1,5 +1,5 @@
 //! `api-clients`: an organization's admins create the credentials its integrations use (OAuth 2
-//! client credentials; see `shared::machine`).
+//! client credentials; see `shared::api_clients`).
 //!
 //! | route | who |
 //! | --- | --- |
@@ -22,14 +22,14 @@ use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use shared::authority::now_millis;
+use shared::api_clients::{ApiClient, ClientId};
 use shared::context::TenantContext;
+use shared::domain::time::now_millis;
 use shared::http::{
     ApiError, MAX_BODY_BYTES, PathParams, Route, admin_of, created, items, json, json_body,
     match_route, no_content, serve_caller,
 };
 use shared::ids::UserId;
-use shared::machine::{ApiClient, ClientId};
 use shared::plans::{Limit, PlanLimits};
 use shared::store::StoreError;
 use shared::store::dynamo::DynamoControl;
@@ -108,12 +108,12 @@ fn cognito_failed(what: &str, err: impl std::error::Error + 'static) -> ApiError
 async fn create(
     deps: &Deps,
     context: &TenantContext,
-    tier: shared::context::Tier,
+    tier: shared::domain::Tier,
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let body: CreateBody = json_body(request, MAX_BODY_BYTES)?;
-    let name = shared::machine::name(&body.name)?;
-    let scopes = shared::machine::scopes(&body.scopes)?;
+    let name = shared::api_clients::name(&body.name)?;
+    let scopes = shared::api_clients::scopes(&body.scopes)?;
     let max = PlanLimits::of(tier).max_api_clients;
     let quota = || {
         ApiError::from(StoreError::QuotaExceeded {

@@ -35,7 +35,8 @@ use shared::billing::events::{self, ProviderEvent};
 use shared::billing::reconcile;
 use shared::billing::signature::{self, WebhookSecrets};
 use shared::billing::subscription::{self, Standing};
-use shared::context::{Claims, Tier};
+use shared::context::Claims;
+use shared::domain::Tier;
 use shared::domain::ValidationError;
 use shared::domain::email::EmailAddress;
 use shared::domain::tenant::{Tenant, TenantStatus};
@@ -45,12 +46,12 @@ use shared::http::{
     serve_public, tenant_of,
 };
 use shared::ids::TenantId;
-use shared::jobs::JobQueue;
 use shared::mail::{self, Language, Mailer, Welcome};
 use shared::store::StoreError;
 use shared::store::billing::{BillingStore, Saved};
 use shared::store::control::TenantStore;
 use shared::tenancy::access::Clock;
+use shared::tenancy::jobs::JobQueue;
 
 use shared::billing::provider::{
     Cancellation, CheckoutRequest, Interval, PaymentProvider, ProviderError,
@@ -619,17 +620,17 @@ mod tests {
 
     use serde_json::Value;
     use shared::billing::signature::{WebhookSecret, sign};
-    use shared::jobs::MemoryJobQueue;
-    use shared::mail::memory::MemoryMailer;
-    use shared::store::memory_control::MemoryControl;
+    use shared::testing::jobs::MemoryJobQueue;
+    use shared::testing::mailer::MemoryMailer;
+    use shared::testing::memory_control::MemoryControl;
     use shared::testing::{Event, TENANT_A, assert_problem, body_json, seed_sample_tenants};
 
     use super::*;
-    use shared::billing::provider::fake::FakeProvider;
     use shared::domain::tenant::SuspensionCause;
     use shared::ids::TenantId;
-    use shared::jobs::TenantJob;
     use shared::store::control::TenantStateChange;
+    use shared::tenancy::jobs::TenantJob;
+    use shared::testing::payments::FakeProvider;
 
     #[test]
     fn the_route_table_is_the_documents() {

@@ -31,12 +31,12 @@ use serde_json::Value;
 use shared::billing::reconcile;
 use shared::domain::email::EmailAddress;
 use shared::ids::TenantId;
-use shared::jobs::JobQueue;
 use shared::mail::{self, Deferring, Delivered, Language, Mailer, Outbox, deliver_held};
 use shared::store::StoreError;
 use shared::store::billing::BillingStore;
 use shared::store::control::TenantStore;
 use shared::tenancy::access::Clock;
+use shared::tenancy::jobs::JobQueue;
 
 use crate::http_handler::{BillingConfig, live_tenant, newly_suspended, send_all, unix};
 

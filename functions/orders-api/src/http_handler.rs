@@ -10,6 +10,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 
+use shared::api_clients::Scope;
 use shared::authority::{CallerStanding, Standing, ensure_writable};
 use shared::context::TenantContext;
 use shared::domain::ValidationError;
@@ -19,7 +20,6 @@ use shared::http::{
     list_params, match_route, page, serve_machines, with_etag,
 };
 use shared::ids::OrderId;
-use shared::machine::Scope;
 use shared::plans::PlanLimits;
 use shared::store::UsageReader;
 use shared::store::{OrderStore, ProductLookup, StoreError};
@@ -177,8 +177,8 @@ mod tests {
     use shared::domain::product::Product;
     use shared::ids::TenantId;
     use shared::store::ProductStore;
-    use shared::store::contract::draft;
-    use shared::store::memory::MemoryStore;
+    use shared::testing::memory_store::MemoryStore;
+    use shared::testing::store_contract::draft;
     use shared::testing::{Event, TENANT_A, TENANT_B, assert_problem, body_json};
 
     use super::*;
@@ -646,7 +646,7 @@ mod tests {
     async fn the_monthly_order_limit_is_enforced() {
         let deps = deps();
         let tea = product(&deps, TENANT_A, "TEA", 1).await;
-        let max = PlanLimits::of(shared::context::Tier::Basic).max_orders_per_month;
+        let max = PlanLimits::of(shared::domain::Tier::Basic).max_orders_per_month;
         for _ in 0..max {
             place(&deps, "a-member", &[(&tea, 1)]).await;
         }

@@ -14,7 +14,7 @@ use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 
 use shared::claims::{SIGN_UP_PLAN, SIGN_UP_TENANT_NAME};
-use shared::context::Tier;
+use shared::domain::Tier;
 use shared::domain::email::EmailAddress;
 use shared::domain::tenant::{Tenant, TenantName, requested_tier};
 use shared::ids::UserId;
@@ -124,13 +124,13 @@ async fn onboard<S: Onboarding, M: Mailer>(
 #[cfg(test)]
 mod tests {
     use lambda_runtime::Context;
-    use shared::context::{Role, Tier};
     use shared::domain::tenant::TenantStatus;
-    use shared::mail::memory::MemoryMailer;
+    use shared::domain::{Role, Tier};
     use shared::store::control::TenantStore;
-    use shared::store::memory_control::MemoryControl;
     use shared::testing::SoleMembership;
     use shared::testing::events_dir;
+    use shared::testing::mailer::MemoryMailer;
+    use shared::testing::memory_control::MemoryControl;
 
     use super::*;
 

@@ -29,18 +29,18 @@
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Map, Value, json};
 
+use shared::api_clients::ClientId;
 use shared::claims::SIGN_UP_TENANT_NAME;
 use shared::claims::{
     TENANT_GRANT, TENANT_ID, TENANT_MFA, TENANT_PRINCIPAL, TENANT_ROLE, TENANT_TIER,
 };
-use shared::context::Role;
-use shared::context::Tier;
+use shared::domain::Role;
+use shared::domain::Tier;
 use shared::domain::email::EmailAddress;
 use shared::domain::member::{Membership, Profile};
 use shared::domain::tenant::{Tenant, TenantName};
 use shared::identity::{DirectoryError, SecondFactor};
 use shared::ids::UserId;
-use shared::machine::ClientId;
 use shared::store::StoreError;
 use shared::store::control::{MachineLookup, Onboarding};
 
@@ -287,16 +287,16 @@ pub async fn function_handler<S: Onboarding + MachineLookup, F: SecondFactor>(
 #[cfg(test)]
 mod tests {
     use lambda_runtime::Context;
-    use shared::context::{Role, Tier};
     use shared::domain::email::EmailAddress;
     use shared::domain::tenant::TenantStatus;
     use shared::domain::tenant::{Tenant, TenantName};
-    use shared::identity::memory::MemoryDirectory;
+    use shared::domain::{Role, Tier};
     use shared::ids::TenantId;
     use shared::store::control::{MemberStore, PersonStore, TenantStateChange, TenantStore};
-    use shared::store::memory_control::MemoryControl;
     use shared::testing::SoleMembership;
+    use shared::testing::directory::MemoryDirectory;
     use shared::testing::events_dir;
+    use shared::testing::memory_control::MemoryControl;
 
     use super::*;
 
@@ -640,12 +640,12 @@ mod tests {
         }
     }
 
-    fn erp_client(tenant: TenantId) -> shared::machine::ApiClient {
-        shared::machine::ApiClient {
+    fn erp_client(tenant: TenantId) -> shared::api_clients::ApiClient {
+        shared::api_clients::ApiClient {
             client_id: ClientId::parse("5example0client0id0tenantry").unwrap(),
             tenant_id: tenant,
             name: "ERP".to_owned(),
-            scopes: vec![shared::machine::Scope::ProductsRead],
+            scopes: vec![shared::api_clients::Scope::ProductsRead],
             principal: UserId::parse("7c9e6679-7425-40de-944b-e07fc1f90ae7").unwrap(),
             created_ms: 1_700_000_000_123,
             created_by: None,

@@ -11,6 +11,7 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Error, Request, Response};
 
+use shared::api_clients::Scope;
 use shared::authority::{CallerStanding, Standing, ensure_writable};
 use shared::context::TenantContext;
 use shared::domain::product::{CreateProductBody, Product, ProductDraft, ReplaceProductBody};
@@ -19,7 +20,6 @@ use shared::http::{
     json_body, list_params, match_route, no_content, page, serve_machines, with_etag,
 };
 use shared::ids::ProductId;
-use shared::machine::Scope;
 use shared::plans::PlanLimits;
 use shared::store::UsageReader;
 use shared::store::{ProductStore, StoreError};
@@ -198,7 +198,7 @@ mod tests {
     use std::sync::Arc;
 
     use serde_json::Value;
-    use shared::store::memory::MemoryStore;
+    use shared::testing::memory_store::MemoryStore;
     use shared::testing::{Event, TENANT_A, TENANT_B, assert_problem, body_json};
 
     use super::*;
@@ -707,7 +707,7 @@ mod tests {
     #[tokio::test]
     async fn the_plan_limit_on_products_is_enforced() {
         let deps = deps();
-        let max = PlanLimits::of(shared::context::Tier::Basic).max_products;
+        let max = PlanLimits::of(shared::domain::Tier::Basic).max_products;
         for i in 0..max {
             create(&deps, "a-member", &format!("Q-{i}")).await;
         }
@@ -729,13 +729,13 @@ mod tests {
     async fn over_a_lowered_plans_limits_the_data_is_read_only_until_within_them() {
         let deps = deps();
         let b: shared::ids::TenantId = TENANT_B.parse().unwrap();
-        let max = PlanLimits::of(shared::context::Tier::Basic).max_products;
+        let max = PlanLimits::of(shared::domain::Tier::Basic).max_products;
         let mut products = Vec::new();
         for i in 0..=max {
             products.push(create(&deps, "b-member", &format!("R-{i}")).await);
         }
         // Cancelled: back to basic with one product too many.
-        deps.store.set_tier(b, shared::context::Tier::Basic);
+        deps.store.set_tier(b, shared::domain::Tier::Basic);
         deps.store.set_plan_lowered(b, 2);
         let first = id_of(&products[0]).to_owned();
         let body =
@@ -781,8 +781,8 @@ mod tests {
         let deps = deps();
         // Tenant b's token still says standard; the plan was moved down to basic.
         deps.store
-            .set_tier(TENANT_B.parse().unwrap(), shared::context::Tier::Basic);
-        let max = PlanLimits::of(shared::context::Tier::Basic).max_products;
+            .set_tier(TENANT_B.parse().unwrap(), shared::domain::Tier::Basic);
+        let max = PlanLimits::of(shared::domain::Tier::Basic).max_products;
         for i in 0..max {
             create(&deps, "b-member", &format!("Q-{i}")).await;
         }

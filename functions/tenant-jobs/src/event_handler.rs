@@ -8,8 +8,8 @@ use tracing::Instrument;
 
 use shared::billing::provider::PaymentProvider;
 use shared::identity::{AppClients, UserDirectory};
-use shared::jobs::{JobQueue, TenantJob};
 use shared::tenancy::jobs::JobRunner;
+use shared::tenancy::jobs::{JobQueue, TenantJob};
 use shared::tenancy::storage::Deadline;
 use std::time::{Duration, Instant, SystemTime};
 

@@ -52,7 +52,7 @@ async fn main() -> Result<(), Error> {
         directory: shared::setup::user_directory(&sdk)?,
         // The next job of a tenant goes to this function itself, which Lambda names in
         // `AWS_LAMBDA_FUNCTION_NAME` (the local stack names it in `TENANT_JOBS_FUNCTION`).
-        jobs: shared::jobs::LambdaJobQueue::new(
+        jobs: shared::tenancy::jobs::LambdaJobQueue::new(
             aws_sdk_lambda::Client::new(&sdk),
             optional("TENANT_JOBS_FUNCTION")
                 .or_else(|| optional("AWS_LAMBDA_FUNCTION_NAME"))

@@ -18,10 +18,10 @@ use shared::http::{
     ApiError, MAX_BODY_BYTES, Route, expected_version, json, json_body, match_route, serve,
     with_etag,
 };
-use shared::jobs::{JobQueue, TenantJob};
 use shared::plans::PlanLimits;
 use shared::store::control::TenantStore;
 use shared::store::{StoreError, Usage, UsageReader};
+use shared::tenancy::jobs::{JobQueue, TenantJob};
 
 pub struct Deps<C, U, J> {
     pub control: C,
@@ -206,12 +206,12 @@ async fn delete<C: TenantStore, U, J: JobQueue>(
 mod tests {
     use shared::domain::product::Product;
     use shared::ids::TenantId;
-    use shared::jobs::MemoryJobQueue;
     use shared::store::ProductStore;
-    use shared::store::contract::draft;
-    use shared::store::memory::MemoryStore;
-    use shared::store::memory_control::MemoryControl;
     use shared::testing::SoleMembership;
+    use shared::testing::jobs::MemoryJobQueue;
+    use shared::testing::memory_control::MemoryControl;
+    use shared::testing::memory_store::MemoryStore;
+    use shared::testing::store_contract::draft;
     use shared::testing::{
         Event, TENANT_A, TENANT_B, assert_problem, body_json, seed_sample_tenants, user_id,
     };
@@ -272,7 +272,7 @@ mod tests {
         );
         assert_eq!(
             body["limits"],
-            json!(PlanLimits::of(shared::context::Tier::Basic))
+            json!(PlanLimits::of(shared::domain::Tier::Basic))
         );
         assert_eq!(
             body["usage"],

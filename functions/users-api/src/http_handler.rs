@@ -30,7 +30,8 @@ use serde_json::{Value, json};
 
 use shared::authority::{Authority, ControlAuthority};
 use shared::claims;
-use shared::context::{Claims, TenantContext, Tier};
+use shared::context::{Claims, TenantContext};
+use shared::domain::Tier;
 use shared::domain::ValidationError;
 use shared::domain::email::EmailAddress;
 use shared::domain::member::{
@@ -369,7 +370,7 @@ async fn invitations<S: PersonStore, D>(
         return Ok(json(StatusCode::OK, &json!({ "items": [] })));
     };
     let tenants = records(deps, profile.invitations()).await?;
-    let now = shared::authority::now_millis();
+    let now = shared::domain::time::now_millis();
     let items: Vec<Value> = profile
         .invitations()
         .filter_map(|m| {
@@ -715,12 +716,12 @@ async fn delete_account<S: MemberStore, D: UserDirectory>(
 #[cfg(test)]
 mod tests {
     use serde_json::Value;
-    use shared::context::Role;
-    use shared::identity::memory::MemoryDirectory;
+    use shared::domain::Role;
     use shared::ids::TenantId;
     use shared::store::control::{MembershipLookup, TenantStore};
-    use shared::store::memory_control::MemoryControl;
     use shared::testing::SoleMembership;
+    use shared::testing::directory::MemoryDirectory;
+    use shared::testing::memory_control::MemoryControl;
     use shared::testing::{
         Event, TENANT_A, TENANT_B, USERS, assert_problem, body_json, seed_sample_tenants, user_id,
     };

@@ -15,9 +15,9 @@ use lambda_runtime::{Error, LambdaEvent};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde_json::{Value, json};
 
-use shared::authority::now_millis;
 use shared::domain::member::MemberStatus;
 use shared::domain::time::Timestamp;
+use shared::domain::time::now_millis;
 use shared::mail::{Language, Mailer};
 use shared::store::StoreError;
 use shared::store::control::{MemberStore, TenantStore};
@@ -425,7 +425,7 @@ async fn tell_admins<M: Mailer>(
         for member in page
             .items
             .iter()
-            .filter(|m| m.role == shared::context::Role::Admin && m.status == MemberStatus::Active)
+            .filter(|m| m.role == shared::domain::Role::Admin && m.status == MemberStatus::Active)
         {
             let email = shared::mail::webhook_disabled(
                 &member.email,

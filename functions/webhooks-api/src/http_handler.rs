@@ -19,10 +19,10 @@ use lambda_http::{Body, Error, Request, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use shared::authority::now_millis;
 use shared::context::TenantContext;
 use shared::domain::ValidationError;
 use shared::domain::time::Timestamp;
+use shared::domain::time::now_millis;
 use shared::events::{Event, EventType, ObjectKind, ObjectRef};
 use shared::http::{
     ApiError, MAX_BODY_BYTES, PathParams, Route, admin_of, created, items, json, json_body,
@@ -164,7 +164,7 @@ struct CreateBody {
 async fn create(
     deps: &Deps,
     context: &TenantContext,
-    tier: shared::context::Tier,
+    tier: shared::domain::Tier,
     request: &Request,
 ) -> Result<Response<Body>, ApiError> {
     let body: CreateBody = json_body(request, MAX_BODY_BYTES)?;

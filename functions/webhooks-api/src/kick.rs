@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use shared::ids::{TenantId, WebhookId};
-use shared::jobs::{DispatchError, invoke_async};
+use shared::tenancy::jobs::{DispatchError, invoke_async};
 
 /// An endpoint with deliveries to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

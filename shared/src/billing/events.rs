@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use super::subscription::{Change, What};
-use crate::context::Tier;
+use crate::domain::Tier;
 use crate::ids::TenantId;
 
 /// The metadata key the service writes on everything it creates at the provider.

@@ -22,12 +22,11 @@
 
 use super::Account;
 use super::subscription;
-use crate::context::Tier;
+use crate::domain::Tier;
 use crate::domain::tenant::{SuspensionCause, Tenant, TenantStatus};
-use crate::jobs::{JobQueue, TenantJob};
 use crate::store::StoreError;
 use crate::store::control::{TenantStateChange, TenantStore};
-use crate::tenancy::migration::is_silo;
+use crate::tenancy::jobs::{JobQueue, TenantJob};
 
 /// What [`reconcile`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -114,7 +113,7 @@ where
     let mut moves_to = None;
     if let Some(entitled) = entitled.filter(|entitled| *entitled != tenant.tier) {
         change.plan_lowered = crate::plans::lowering(tenant.tier, entitled);
-        if is_silo(entitled) == is_silo(tenant.tier) {
+        if entitled.is_silo() == tenant.tier.is_silo() {
             change.tier = Some(entitled);
         } else {
             moves_to = Some(entitled);

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::context::Tier;
+use crate::domain::Tier;
 
 /// How long a tenant whose payment failed keeps its plan before it is suspended (default).
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(7 * 24 * 60 * 60);

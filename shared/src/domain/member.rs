@@ -8,7 +8,7 @@ use super::ValidationError;
 use super::email::EmailAddress;
 use super::tenant::{Tenant, TenantStatus};
 use super::time::Timestamp;
-use crate::context::{Role, Tier};
+use crate::domain::{Role, Tier};
 use crate::ids::{TenantId, UserId};
 
 /// How long an invitation of someone who already has an account can be accepted.
@@ -48,7 +48,7 @@ impl Membership {
             tier: tenant.tier,
             tenant_status: tenant.status,
             email: email.clone(),
-            granted_at: crate::authority::now_millis(),
+            granted_at: crate::domain::time::now_millis(),
             require_mfa: tenant.require_mfa,
             state: MembershipState::Active,
         }

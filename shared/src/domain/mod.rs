@@ -6,9 +6,15 @@ pub mod member;
 pub mod money;
 pub mod order;
 pub mod product;
+pub mod revocation;
+pub mod role;
 pub mod tenant;
 pub mod text;
+pub mod tier;
 pub mod time;
+
+pub use role::Role;
+pub use tier::Tier;
 
 /// A value from a request that does not satisfy the domain's rules. The message is written for
 /// the client and names the field.

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::ValidationError;
 use super::text::bounded;
 use super::time::Timestamp;
-use crate::authority::Revocations;
-use crate::context::Tier;
+use crate::domain::Tier;
+use crate::domain::revocation::Revocations;
 use crate::ids::TenantId;
 
 /// An organization's name: 2 to 100 characters of letters, digits, spaces and `& ' . , - ( )`.

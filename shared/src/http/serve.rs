@@ -246,7 +246,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
-    use crate::machine::Scope;
+    use crate::api_clients::Scope;
     use crate::testing::{Event, assert_problem, body_json};
 
     fn person() -> Event {

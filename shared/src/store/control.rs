@@ -4,13 +4,13 @@
 use std::future::Future;
 
 use super::{ListPage, StoreError};
-use crate::authority::next_grant;
-use crate::context::{Role, Tier};
 use crate::domain::email::EmailAddress;
 use crate::domain::member::{
     INVITATION_LIFETIME_MS, Invitation, Member, Membership, MembershipState, Profile,
 };
+use crate::domain::revocation::next_grant;
 use crate::domain::tenant::{Tenant, TenantName, TenantSettings, TenantStatus};
+use crate::domain::{Role, Tier};
 use crate::ids::{TenantId, UserId};
 
 /// What [`Onboarding::onboard`] did.
@@ -37,8 +37,8 @@ pub trait MachineLookup: Send + Sync {
     /// The API client and its tenant's record (tier and status), if both exist.
     fn machine_client(
         &self,
-        client: &crate::machine::ClientId,
-    ) -> impl Future<Output = Result<Option<(crate::machine::ApiClient, Tenant)>, StoreError>> + Send;
+        client: &crate::api_clients::ClientId,
+    ) -> impl Future<Output = Result<Option<(crate::api_clients::ApiClient, Tenant)>, StoreError>> + Send;
 }
 
 /// Self-service sign-up.

@@ -12,17 +12,9 @@ use crate::ids::{OrderId, ProductId, TenantId};
 use crate::plans::Limit;
 
 pub mod billing;
-#[cfg(any(test, feature = "testing"))]
-pub mod contract;
 pub mod control;
-#[cfg(any(test, feature = "testing"))]
-pub mod control_contract;
-mod control_cursor;
+pub(crate) mod control_cursor;
 pub mod dynamo;
-#[cfg(any(test, feature = "testing"))]
-pub mod memory;
-#[cfg(any(test, feature = "testing"))]
-pub mod memory_control;
 
 /// Why a store call did not succeed.
 #[derive(Debug, thiserror::Error)]

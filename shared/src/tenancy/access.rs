@@ -25,8 +25,10 @@ use std::time::{Duration, SystemTime};
 use aws_config::SdkConfig;
 use aws_sdk_sts::error::DisplayErrorContext;
 
-use crate::authority::{CallerStanding, Revocations, Standing};
-use crate::context::{TenantContext, Tier};
+use crate::authority::{CallerStanding, Standing};
+use crate::context::TenantContext;
+use crate::domain::Tier;
+use crate::domain::revocation::Revocations;
 use crate::domain::tenant::TenantStatus;
 use crate::ids::TenantId;
 use crate::store::StoreError;

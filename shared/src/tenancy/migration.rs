@@ -24,7 +24,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::storage::{
     CopyCheckpoints, CopyPosition, Progress, RunBudget, TenantStorage, Unlimited, VerifyPosition,
 };
-use crate::context::Tier;
+use crate::domain::Tier;
 use crate::domain::tenant::{Tenant, TenantStatus};
 use crate::ids::TenantId;
 use crate::keys;
@@ -32,7 +32,6 @@ use crate::store::StoreError;
 use crate::store::control::{TenantStateChange, TenantStore};
 use crate::store::dynamo::{DynamoControl, Item};
 
-/// Whether a tier's tenants have a dedicated table.
 /// How long a data API request may run (the `Timeout` of template.yaml's `Globals`).
 pub const DATA_API_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -40,10 +39,6 @@ pub const DATA_API_TIMEOUT: Duration = Duration::from_secs(10);
 /// freeze may go on for the record's cache lifetime plus a request's timeout.
 pub const MIN_DRAIN: Duration =
     Duration::from_secs(super::access::RECORD_TTL.as_secs() + DATA_API_TIMEOUT.as_secs());
-
-pub fn is_silo(tier: Tier) -> bool {
-    tier == Tier::Premium
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -318,7 +313,7 @@ impl Migrator {
             .data_table
             .clone()
             .unwrap_or_else(|| self.storage.pooled_table().to_owned());
-        let to_table = if is_silo(to_tier) {
+        let to_table = if to_tier.is_silo() {
             self.storage.silo_table(tenant)
         } else {
             self.storage.pooled_table().to_owned()
@@ -393,7 +388,7 @@ impl Migrator {
             Some(plan) => plan,
             None => {
                 let record = self.control.get_tenant(tenant).await?;
-                if is_silo(record.tier) == is_silo(to_tier) {
+                if record.tier.is_silo() == to_tier.is_silo() {
                     let change = TenantStateChange {
                         tier: Some(to_tier),
                         ..TenantStateChange::default()

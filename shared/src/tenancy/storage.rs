@@ -606,7 +606,7 @@ impl TenantStorage {
     ) -> Result<Progress<u64>, StoreError> {
         let partitions = keys::tenant_partitions(tenant);
         let resume = checkpoints.saved().await?.unwrap_or_default();
-        let mark = AttributeValue::N(crate::authority::now_millis().to_string());
+        let mark = AttributeValue::N(crate::domain::time::now_millis().to_string());
         let mut copied = 0;
         for (index, partition) in partitions.iter().enumerate().skip(resume.partition) {
             let mut start = if index == resume.partition {

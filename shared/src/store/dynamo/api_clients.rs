@@ -7,10 +7,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Up
 use super::control::{REVOKED, Revocation, parse_tenant};
 use super::item::key_map;
 use super::{DynamoControl, Item, TransactionFailure, backend, built, transact};
+use crate::api_clients::{ApiClient, ClientId, Scope};
 use crate::domain::tenant::Tenant;
 use crate::ids::{TenantId, UserId};
 use crate::keys::{self, ItemKey};
-use crate::machine::{ApiClient, ClientId, Scope};
 use crate::store::StoreError;
 use crate::store::control::MachineLookup;
 
@@ -142,7 +142,7 @@ impl DynamoControl {
 
     /// Deletes one of the tenant's API clients and revokes its tokens in one transaction, as a
     /// member's removal does: the revocation supersedes the client's grant (its tokens'
-    /// `tenant_grant`, when it was made) by the clock rule of [`crate::authority::next_grant`],
+    /// `tenant_grant`, when it was made) by the clock rule of [`crate::domain::revocation::next_grant`],
     /// and the tenant's expired revocations are pruned after, so deleting clients never grows the
     /// tenant record. The deleted client, or `None`.
     pub async fn delete_api_client(

@@ -19,7 +19,7 @@ use super::orders::parse_order;
 use super::products::parse_product;
 use crate::billing::Account;
 use crate::billing::subscription::Standing;
-use crate::context::Tier;
+use crate::domain::Tier;
 use crate::domain::member::Member;
 use crate::domain::tenant::TenantStatus;
 use crate::domain::time::Timestamp;
@@ -450,15 +450,15 @@ fn billing_events(record: &StreamRecord, tenant: &TenantId) -> Result<Vec<Meanin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::Role;
+    use crate::domain::Role;
     use crate::domain::email::EmailAddress;
     use crate::domain::member::MemberStatus;
     use crate::domain::product::Product;
     use crate::domain::tenant::{Tenant, TenantName};
     use crate::ids::UserId;
-    use crate::store::contract::draft;
     use crate::store::dynamo::control::{member_item, tenant_item};
     use crate::store::dynamo::products::product_item;
+    use crate::testing::store_contract::draft;
 
     const CONTROL: &str = "tenantry-control";
     const POOLED: &str = "tenantry-data";

@@ -11,17 +11,18 @@ use aws_sdk_dynamodb::types::{
 
 use super::item::key_map;
 use super::{Item, TableScope, TransactionFailure, backend, built, transact};
-use crate::authority::{
-    Admit, Authority, ControlAuthority, Revocations, expired_revocations, next_grant, now_millis,
-};
+use crate::authority::{Admit, Authority, ControlAuthority};
 use crate::billing::Account;
-use crate::context::{Role, TenantContext, Tier};
+use crate::context::TenantContext;
 use crate::domain::email::EmailAddress;
 use crate::domain::member::{
     Invitation, MAX_MEMBERSHIPS, Member, MemberStatus, Membership, MembershipState, Profile,
 };
+use crate::domain::revocation::{Revocations, expired_revocations, next_grant};
 use crate::domain::tenant::{SuspensionCause, Tenant, TenantName, TenantSettings, TenantStatus};
 use crate::domain::time::Timestamp;
+use crate::domain::time::now_millis;
+use crate::domain::{Role, Tier};
 use crate::ids::{TenantId, UserId};
 use crate::keys::{self, ItemKey};
 use crate::pagination::{Cursor, Position};
@@ -637,7 +638,7 @@ pub(super) struct Revocation {
 impl Revocation {
     /// Supersedes the grant `granted` (what the user's tokens carry) and any earlier revocation
     /// of the user in `revoked` (the tenant's, as read), by the clock rule of
-    /// [`crate::authority::next_grant`]: so every token issued before it is refused, whatever
+    /// [`crate::domain::revocation::next_grant`]: so every token issued before it is refused, whatever
     /// this machine's clock says. The tenant's expired revocations go with it.
     pub(super) fn after(user: UserId, granted: u64, revoked: &Revocations) -> Self {
         let previous = granted.max(revoked.get(&user).copied().unwrap_or(0));

@@ -1,7 +1,7 @@
 //! Whether the people who made an organization's credentials (webhook endpoints' secrets, API
 //! clients) are still its members: a credential whose maker was removed is flagged for the
 //! other admins (see [`crate::webhooks::Webhook::secret_holder`] and
-//! [`crate::machine::ApiClient::created_by`]).
+//! [`crate::api_clients::ApiClient::created_by`]).
 
 use std::collections::BTreeSet;
 

@@ -4,12 +4,12 @@
 
 use std::collections::HashSet;
 
-use super::{OrderStore, ProductLookup, ProductStore, StoreError};
 use crate::domain::money::{Amount, Currency, Quantity};
 use crate::domain::order::{Order, OrderRequest, OrderStatus};
 use crate::domain::product::{Product, ProductDraft};
 use crate::domain::text::{Description, ProductName, Sku};
 use crate::ids::{OrderId, ProductId, TenantId, UserId};
+use crate::store::{OrderStore, ProductLookup, ProductStore, StoreError};
 
 /// Everything the suite needs of an adapter.
 pub trait ContractStore: ProductStore + ProductLookup + OrderStore + Clone + 'static {}
@@ -527,7 +527,7 @@ macro_rules! store_contract_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $case() {
                 let store = $make;
-                $crate::store::contract::$case(&store).await;
+                $crate::testing::store_contract::$case(&store).await;
             }
         )+
     };

@@ -3,18 +3,19 @@
 
 use std::collections::HashSet;
 
-use super::StoreError;
-use super::billing::{BillingStore, Saved};
-use super::control::{
-    MemberStore, Onboarded, Onboarding, PersonStore, Reservation, Reserved, TenantStateChange,
-    TenantStore,
-};
 use crate::authority::ControlAuthority;
-use crate::context::{Role, TenantContext, Tier};
+use crate::context::TenantContext;
 use crate::domain::email::EmailAddress;
 use crate::domain::member::Invitation;
 use crate::domain::tenant::{Tenant, TenantName, TenantSettings, TenantStatus};
+use crate::domain::{Role, Tier};
 use crate::ids::{TenantId, UserId};
+use crate::store::StoreError;
+use crate::store::billing::{BillingStore, Saved};
+use crate::store::control::{
+    MemberStore, Onboarded, Onboarding, PersonStore, Reservation, Reserved, TenantStateChange,
+    TenantStore,
+};
 use crate::testing::{SoleMembership, reserve_new};
 
 pub trait ContractControl:
@@ -538,7 +539,7 @@ pub async fn an_mfa_requirement_reaches_memberships_and_the_authority_check<S: C
         user_id: admin.clone(),
         role: Role::Admin,
         tier: Tier::Basic,
-        grant: crate::authority::now_millis(),
+        grant: crate::domain::time::now_millis(),
         mfa: false,
         machine: None,
     };
@@ -947,7 +948,7 @@ pub async fn authority_is_the_stored_role_and_status<S: ContractControl>(store: 
         mfa: false,
         machine: None,
     };
-    let now = crate::authority::now_millis();
+    let now = crate::domain::time::now_millis();
     let authority = store
         .authority(&caller(&member, Role::Admin, now))
         .await
@@ -1097,7 +1098,7 @@ pub async fn a_person_belongs_to_several_organizations<S: ContractControl>(store
     assert_eq!(profile.memberships.len(), 2);
     assert_eq!(profile.chosen().map(|m| m.tenant_id), Some(a.id));
     assert_eq!(profile.invitations().count(), 1);
-    let now = crate::authority::now_millis();
+    let now = crate::domain::time::now_millis();
     assert!(matches!(
         store
             .authority(&caller_in(&b.id, &person, Role::Admin, now))
@@ -1696,7 +1697,7 @@ macro_rules! control_contract_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $case() {
                 let store = $make;
-                $crate::store::control_contract::$case(&store).await;
+                $crate::testing::control_contract::$case(&store).await;
             }
         )+
     };

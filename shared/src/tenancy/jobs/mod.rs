@@ -3,6 +3,9 @@
 //! of `tenant-jobs` (which Lambda retries on failure); every job is idempotent, so running one
 //! twice is harmless and a failed one can simply be dispatched again.
 
+mod runner;
+pub use runner::{JobError, JobOutcome, JobRunner};
+
 use std::future::Future;
 
 use aws_sdk_lambda::error::DisplayErrorContext;
@@ -10,7 +13,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use serde::{Deserialize, Serialize};
 
-use crate::context::Tier;
+use crate::domain::Tier;
 use crate::ids::TenantId;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,38 +84,6 @@ impl JobQueue for LambdaJobQueue {
     async fn dispatch(&self, job: &TenantJob) -> Result<(), DispatchError> {
         invoke_async(&self.client, &self.function, job).await?;
         tracing::info!(job = ?job, "tenant job dispatched");
-        Ok(())
-    }
-}
-
-/// Records dispatched jobs, for tests.
-#[cfg(any(test, feature = "testing"))]
-#[derive(Debug, Clone, Default)]
-pub struct MemoryJobQueue {
-    jobs: std::sync::Arc<std::sync::Mutex<Vec<TenantJob>>>,
-}
-
-#[cfg(any(test, feature = "testing"))]
-impl MemoryJobQueue {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn dispatched(&self) -> Vec<TenantJob> {
-        self.jobs
-            .lock()
-            .map(|jobs| jobs.clone())
-            .unwrap_or_default()
-    }
-}
-
-#[cfg(any(test, feature = "testing"))]
-impl JobQueue for MemoryJobQueue {
-    async fn dispatch(&self, job: &TenantJob) -> Result<(), DispatchError> {
-        self.jobs
-            .lock()
-            .map_err(|_| DispatchError("poisoned".into()))?
-            .push(job.clone());
         Ok(())
     }
 }

@@ -1,5 +1,14 @@
 //! Test support: fixture events from `events/`, adjusted per test, and response helpers.
 
+pub mod control_contract;
+pub mod directory;
+pub mod jobs;
+pub mod mailer;
+pub mod memory_control;
+pub mod memory_store;
+pub mod payments;
+pub mod store_contract;
+
 use std::path::PathBuf;
 
 use lambda_http::{Body, Request, Response};
@@ -117,7 +126,7 @@ impl Event {
         }
         let scope = scopes
             .iter()
-            .map(|scope| format!("{}/{scope}", crate::machine::RESOURCE_SERVER))
+            .map(|scope| format!("{}/{scope}", crate::api_clients::RESOURCE_SERVER))
             .collect::<Vec<_>>()
             .join(" ");
         self.claim(claims::TOKEN_USE, Some("access"))
@@ -175,28 +184,28 @@ pub fn assert_problem(response: &Response<Body>, status: u16, code: &str) -> Val
 }
 
 /// The sample users of `events/`: (tenant, role) → (sub, e-mail).
-pub const USERS: [(&str, crate::context::Role, &str, &str); 4] = [
+pub const USERS: [(&str, crate::domain::Role, &str, &str); 4] = [
     (
         TENANT_A,
-        crate::context::Role::Admin,
+        crate::domain::Role::Admin,
         "0a000000-0000-4000-8000-00000000a0ad",
         "alice@acme.example",
     ),
     (
         TENANT_A,
-        crate::context::Role::Member,
+        crate::domain::Role::Member,
         "0a000000-0000-4000-8000-00000000a0ae",
         "amir@acme.example",
     ),
     (
         TENANT_B,
-        crate::context::Role::Admin,
+        crate::domain::Role::Admin,
         "0b000000-0000-4000-8000-00000000b0ad",
         "bea@bolt.example",
     ),
     (
         TENANT_B,
-        crate::context::Role::Member,
+        crate::domain::Role::Member,
         "0b000000-0000-4000-8000-00000000b0ae",
         "bo@bolt.example",
     ),
@@ -232,10 +241,10 @@ pub async fn seed_sample_tenants<S>(store: &S)
 where
     S: crate::store::control::Onboarding + crate::store::control::MemberStore,
 {
-    use crate::context::{Role, Tier};
     use crate::domain::email::EmailAddress;
     use crate::domain::member::Invitation;
     use crate::domain::tenant::{Tenant, TenantName};
+    use crate::domain::{Role, Tier};
     use crate::ids::{TenantId, UserId};
 
     for (tenant_id, name, tier) in [
@@ -283,7 +292,7 @@ pub async fn seed_people_in_two_organizations<S>(store: &S)
 where
     S: crate::store::control::MemberStore + crate::store::control::PersonStore,
 {
-    use crate::context::Role;
+    use crate::domain::Role;
     use crate::domain::email::EmailAddress;
     use crate::domain::member::Invitation;
     use crate::ids::{TenantId, UserId};

@@ -1,18 +1,19 @@
 //! The work behind [`TenantJob`]s, run by the `tenant-jobs` function. Every job is idempotent:
 //! Lambda retries a failed asynchronous invocation, and a job can be dispatched again by hand.
 
-use super::migration::{Migrator, Outcome};
-use super::storage::{RunBudget, Unlimited};
+use super::JobQueue;
+use super::TenantJob;
 use crate::billing::provider::{Cancellation, PaymentProvider, ProviderError};
 use crate::billing::reconcile;
 use crate::billing::subscription::Standing;
 use crate::domain::tenant::TenantStatus;
 use crate::identity::{AppClients, DirectoryError, UserDirectory};
 use crate::ids::TenantId;
-use crate::jobs::{JobQueue, TenantJob};
 use crate::store::StoreError;
 use crate::store::billing::BillingStore;
 use crate::store::control::{TenantStateChange, TenantStore};
+use crate::tenancy::migration::{Migrator, Outcome};
+use crate::tenancy::storage::{RunBudget, Unlimited};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {

@@ -4,20 +4,22 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{
-    ListPage, ORDERS, OrderStore, PRODUCTS, ProductLookup, ProductStore, StoreError, Usage,
-    UsageReader,
-};
-use crate::authority::{CallerStanding, Revocations, Standing};
-use crate::context::{TenantContext, Tier};
+use crate::authority::{CallerStanding, Standing};
+use crate::context::TenantContext;
+use crate::domain::Tier;
 use crate::domain::order::{Order, OrderStatus, PricedOrder};
 use crate::domain::product::Product;
+use crate::domain::revocation::Revocations;
 use crate::domain::tenant::TenantStatus;
 use crate::domain::text::Sku;
 use crate::domain::time::Timestamp;
 use crate::ids::{OrderId, ProductId, TenantId, UserId};
 use crate::pagination::{Cursor, Position};
 use crate::plans::Limit;
+use crate::store::{
+    ListPage, ORDERS, OrderStore, PRODUCTS, ProductLookup, ProductStore, StoreError, Usage,
+    UsageReader,
+};
 
 #[derive(Debug, Default)]
 struct TenantData {

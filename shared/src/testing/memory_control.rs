@@ -3,26 +3,27 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::billing::{BillingStore, Saved};
-use super::control::{
-    MemberStore, MembershipLookup, MigrationState, Onboarded, Onboarding, PersonStore, Removed,
-    Reservation, Reserved, TenantStateChange, TenantStore, room_for, status_change_allowed,
-};
-use super::{ListPage, MEMBERS, StoreError};
-use crate::authority::{
-    Admit, Authority, ControlAuthority, expired_revocations, next_grant, now_millis,
-};
+use crate::authority::{Admit, Authority, ControlAuthority};
 use crate::billing::Account;
-use crate::context::{Role, TenantContext};
+use crate::context::TenantContext;
+use crate::domain::Role;
 use crate::domain::email::EmailAddress;
 use crate::domain::member::{
     Invitation, MAX_MEMBERSHIPS, Member, MemberStatus, Membership, MembershipState, Profile,
 };
+use crate::domain::revocation::{expired_revocations, next_grant};
 use crate::domain::tenant::{Tenant, TenantName, TenantSettings, TenantStatus};
 use crate::domain::time::Timestamp;
+use crate::domain::time::now_millis;
 use crate::ids::{TenantId, UserId};
 use crate::pagination::{Cursor, Position};
 use crate::plans::Limit;
+use crate::store::billing::{BillingStore, Saved};
+use crate::store::control::{
+    MemberStore, MembershipLookup, MigrationState, Onboarded, Onboarding, PersonStore, Removed,
+    Reservation, Reserved, TenantStateChange, TenantStore, room_for, status_change_allowed,
+};
+use crate::store::{ListPage, MEMBERS, StoreError};
 
 /// Which person an address belongs to, or which tenant's unfinished invitation holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +44,7 @@ struct State {
     events: std::collections::HashSet<String>,
     outbox: Vec<crate::mail::Held>,
     outbox_released: usize,
-    api_clients: HashMap<crate::machine::ClientId, crate::machine::ApiClient>,
+    api_clients: HashMap<crate::api_clients::ClientId, crate::api_clients::ApiClient>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -103,7 +104,7 @@ impl MembershipLookup for MemoryControl {
 
 impl MemoryControl {
     /// Records an API client, as the api-clients function would (test set-up).
-    pub fn add_api_client(&self, client: crate::machine::ApiClient) {
+    pub fn add_api_client(&self, client: crate::api_clients::ApiClient) {
         self.lock()
             .api_clients
             .insert(client.client_id.clone(), client);
@@ -113,8 +114,8 @@ impl MemoryControl {
 impl crate::store::control::MachineLookup for MemoryControl {
     async fn machine_client(
         &self,
-        client: &crate::machine::ClientId,
-    ) -> Result<Option<(crate::machine::ApiClient, Tenant)>, StoreError> {
+        client: &crate::api_clients::ClientId,
+    ) -> Result<Option<(crate::api_clients::ApiClient, Tenant)>, StoreError> {
         let state = self.lock();
         Ok(state.api_clients.get(client).and_then(|client| {
             let tenant = state.tenants.get(&client.tenant_id)?;
@@ -634,7 +635,9 @@ impl TenantStore for MemoryControl {
         cursor: Option<&str>,
     ) -> Result<ListPage<Tenant>, StoreError> {
         let state = self.lock();
-        let after = cursor.map(super::control_cursor::decode).transpose()?;
+        let after = cursor
+            .map(crate::store::control_cursor::decode)
+            .transpose()?;
         let candidates: Vec<&Tenant> = match after {
             None => state.tenants.values().collect(),
             Some(after) => state
@@ -649,7 +652,7 @@ impl TenantStore for MemoryControl {
             .map(|t| (*t).clone())
             .collect();
         let next_cursor = (candidates.len() > limit)
-            .then(|| super::control_cursor::encode(&candidates[limit - 1].id));
+            .then(|| crate::store::control_cursor::encode(&candidates[limit - 1].id));
         Ok(ListPage { items, next_cursor })
     }
 
