@@ -251,10 +251,61 @@ pub(crate) async fn transact(
 
 /// Why [`transact`] failed.
 #[derive(Debug)]
-pub(crate) enum TransactionFailure {
-    /// These actions' conditions failed (index in the transaction, the item as it was).
-    Conditions(Vec<(usize, Option<Item>)>),
+pub(crate) enum TransactionFailure<G = usize> {
+    /// These actions' conditions failed (what each guards, or its index in the transaction for
+    /// [`transact`]; the item as it was).
+    Conditions(Vec<(G, Option<Item>)>),
     Other(StoreError),
+}
+
+/// A write transaction whose actions are named by what their condition guards, so that a
+/// cancellation is read by meaning (`failed.includes(Guard::Sku)`) and never by the position an
+/// action happened to take in the list (which moves when an action is added or made optional).
+pub(crate) struct Transaction<G> {
+    actions: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    guards: Vec<G>,
+}
+
+impl<G: Copy> Transaction<G> {
+    pub(crate) fn new() -> Self {
+        Self {
+            actions: Vec::new(),
+            guards: Vec::new(),
+        }
+    }
+
+    /// Adds `action`, whose condition (if any) guards `guard`.
+    pub(crate) fn push(&mut self, guard: G, action: aws_sdk_dynamodb::types::TransactWriteItem) {
+        self.actions.push(action);
+        self.guards.push(guard);
+    }
+
+    /// Runs it as [`transact`] does; a cancellation names the guards that failed, in the order of
+    /// the actions.
+    pub(crate) async fn run(self, scope: &TableScope) -> Result<(), TransactionFailure<G>> {
+        match transact(scope, self.actions).await {
+            Ok(()) => Ok(()),
+            Err(TransactionFailure::Other(err)) => Err(TransactionFailure::Other(err)),
+            Err(TransactionFailure::Conditions(failed)) => Err(TransactionFailure::Conditions(
+                failed
+                    .into_iter()
+                    .map(|(index, item)| (self.guards[index], item))
+                    .collect(),
+            )),
+        }
+    }
+}
+
+/// What a cancelled [`Transaction`] reports, read by guard.
+pub(crate) trait Failed<G> {
+    /// Whether the condition guarding `guard` failed.
+    fn includes(&self, guard: G) -> bool;
+}
+
+impl<G: PartialEq> Failed<G> for [(G, Option<Item>)] {
+    fn includes(&self, guard: G) -> bool {
+        self.iter().any(|(failed, _)| *failed == guard)
+    }
 }
 
 impl<R: TableResolver> super::UsageReader for DynamoStore<R> {

@@ -9,7 +9,9 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::item::key_map;
-use super::{DynamoStore, Item, TableResolver, TransactionFailure, backend, built, transact};
+use super::{
+    DynamoStore, Failed, Item, TableResolver, Transaction, TransactionFailure, backend, built,
+};
 use crate::domain::money::{Amount, Currency, Quantity};
 use crate::domain::order::{Order, OrderLine, OrderStatus, PricedOrder};
 use crate::domain::text::{ProductName, Sku};
@@ -110,6 +112,17 @@ pub(super) fn parse_order(item: &Item) -> Result<Order, StoreError> {
     })
 }
 
+/// What the conditions of an order's transaction guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Guard {
+    /// The order is new.
+    Order,
+    /// The month's order counter under the plan's limit.
+    Quota,
+    /// A product still at the version its price was read from.
+    Price,
+}
+
 impl<R: TableResolver> OrderStore for DynamoStore<R> {
     /// One transaction: the order, the month's counter (enforcing the plan limit), and a version
     /// check of every product the prices were copied from.
@@ -141,10 +154,12 @@ impl<R: TableResolver> OrderStore for DynamoStore<R> {
                 .expression_attribute_values(":max", AttributeValue::N(max_per_month.to_string()))
                 .build(),
         )?;
-        let mut actions = vec![
-            TransactWriteItem::builder().put(put).build(),
+        let mut transaction = Transaction::new();
+        transaction.push(Guard::Order, TransactWriteItem::builder().put(put).build());
+        transaction.push(
+            Guard::Quota,
             TransactWriteItem::builder().update(counter).build(),
-        ];
+        );
         for (product, version) in &priced.product_versions {
             let check = built(
                 ConditionCheck::builder()
@@ -154,22 +169,23 @@ impl<R: TableResolver> OrderStore for DynamoStore<R> {
                     .expression_attribute_values(":version", AttributeValue::N(version.to_string()))
                     .build(),
             )?;
-            actions.push(TransactWriteItem::builder().condition_check(check).build());
+            transaction.push(
+                Guard::Price,
+                TransactWriteItem::builder().condition_check(check).build(),
+            );
         }
-        match transact(&scope, actions).await {
+        match transaction.run(&scope).await {
             Ok(()) => Ok(()),
-            Err(TransactionFailure::Conditions(failed)) => {
-                Err(if failed.iter().any(|(i, _)| *i >= 2) {
-                    StoreError::ProductsChanged
-                } else if failed.iter().any(|(i, _)| *i == 1) {
-                    StoreError::QuotaExceeded {
-                        limit: Limit::OrdersPerMonth,
-                        max: max_per_month,
-                    }
-                } else {
-                    StoreError::VersionConflict
-                })
-            }
+            Err(TransactionFailure::Conditions(failed)) => Err(if failed.includes(Guard::Price) {
+                StoreError::ProductsChanged
+            } else if failed.includes(Guard::Quota) {
+                StoreError::QuotaExceeded {
+                    limit: Limit::OrdersPerMonth,
+                    max: max_per_month,
+                }
+            } else {
+                StoreError::VersionConflict
+            }),
             Err(TransactionFailure::Other(err)) => Err(err),
         }
     }

@@ -8,7 +8,9 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::item::key_map;
-use super::{DynamoStore, Item, TableResolver, TransactionFailure, backend, built, transact};
+use super::{
+    DynamoStore, Failed, Item, TableResolver, Transaction, TransactionFailure, backend, built,
+};
 use crate::domain::money::{Amount, Currency};
 use crate::domain::product::Product;
 use crate::domain::text::{Description, ProductName, Sku};
@@ -165,6 +167,19 @@ impl<R: TableResolver> ProductLookup for DynamoStore<R> {
     }
 }
 
+/// What the conditions of a product's transactions guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Guard {
+    /// The product itself: absent when created, at the version read when changed.
+    Product,
+    /// A SKU claimed by no other product.
+    Sku,
+    /// The SKU claim being released still names this product.
+    OldSku,
+    /// The product counter under the plan's limit.
+    Quota,
+}
+
 impl<R: TableResolver> ProductStore for DynamoStore<R> {
     /// One transaction: the product, its SKU claim, and the counter that enforces the plan limit.
     async fn create_product(
@@ -174,25 +189,31 @@ impl<R: TableResolver> ProductStore for DynamoStore<R> {
         max_products: u64,
     ) -> Result<(), StoreError> {
         let scope = self.scope(tenant).await?;
-        let actions = vec![
+        let mut transaction = Transaction::new();
+        transaction.push(
+            Guard::Product,
             put_new(&scope.table, product_item(tenant, product))?,
+        );
+        transaction.push(
+            Guard::Sku,
             put_new(&scope.table, sku_claim(tenant, &product.sku, &product.id))?,
+        );
+        transaction.push(
+            Guard::Quota,
             count_products(&scope.table, tenant, 1, Some(max_products))?,
-        ];
-        match transact(&scope, actions).await {
+        );
+        match transaction.run(&scope).await {
             Ok(()) => Ok(()),
-            Err(TransactionFailure::Conditions(failed)) => {
-                Err(if failed.iter().any(|(i, _)| *i == 1) {
-                    StoreError::SkuTaken
-                } else if failed.iter().any(|(i, _)| *i == 2) {
-                    StoreError::QuotaExceeded {
-                        limit: Limit::Products,
-                        max: max_products,
-                    }
-                } else {
-                    StoreError::VersionConflict
-                })
-            }
+            Err(TransactionFailure::Conditions(failed)) => Err(if failed.includes(Guard::Sku) {
+                StoreError::SkuTaken
+            } else if failed.includes(Guard::Quota) {
+                StoreError::QuotaExceeded {
+                    limit: Limit::Products,
+                    max: max_products,
+                }
+            } else {
+                StoreError::VersionConflict
+            }),
             Err(TransactionFailure::Other(err)) => Err(err),
         }
     }
@@ -254,25 +275,29 @@ impl<R: TableResolver> ProductStore for DynamoStore<R> {
                 )
                 .build(),
         )?;
-        let mut actions = vec![TransactWriteItem::builder().put(put).build()];
+        let mut transaction = Transaction::new();
+        transaction.push(
+            Guard::Product,
+            TransactWriteItem::builder().put(put).build(),
+        );
         if replacement.sku != current.sku {
-            actions.push(delete_claim(
-                &scope.table,
-                tenant,
-                &current.sku,
-                &current.id,
-            )?);
-            actions.push(put_new(
-                &scope.table,
-                sku_claim(tenant, &replacement.sku, &replacement.id),
-            )?);
+            transaction.push(
+                Guard::OldSku,
+                delete_claim(&scope.table, tenant, &current.sku, &current.id)?,
+            );
+            transaction.push(
+                Guard::Sku,
+                put_new(
+                    &scope.table,
+                    sku_claim(tenant, &replacement.sku, &replacement.id),
+                )?,
+            );
         }
-        match transact(&scope, actions).await {
+        match transaction.run(&scope).await {
             Ok(()) => Ok(()),
             Err(TransactionFailure::Conditions(failed)) => Err(match failed.first() {
-                Some((0, None)) => StoreError::NotFound,
-                Some((0, Some(_))) => StoreError::VersionConflict,
-                Some((2, _)) => StoreError::SkuTaken,
+                Some((Guard::Product, None)) => StoreError::NotFound,
+                Some((Guard::Sku, _)) => StoreError::SkuTaken,
                 _ => StoreError::VersionConflict,
             }),
             Err(TransactionFailure::Other(err)) => Err(err),
@@ -306,15 +331,23 @@ impl<R: TableResolver> ProductStore for DynamoStore<R> {
                 )
                 .build(),
         )?;
-        let actions = vec![
+        let mut transaction = Transaction::new();
+        transaction.push(
+            Guard::Product,
             TransactWriteItem::builder().delete(delete).build(),
+        );
+        transaction.push(
+            Guard::OldSku,
             delete_claim(&scope.table, tenant, &current.sku, id)?,
+        );
+        transaction.push(
+            Guard::Quota,
             count_products(&scope.table, tenant, -1, None)?,
-        ];
-        match transact(&scope, actions).await {
+        );
+        match transaction.run(&scope).await {
             Ok(()) => Ok(()),
             Err(TransactionFailure::Conditions(failed)) => Err(match failed.first() {
-                Some((0, None)) => StoreError::NotFound,
+                Some((Guard::Product, None)) => StoreError::NotFound,
                 _ => StoreError::VersionConflict,
             }),
             Err(TransactionFailure::Other(err)) => Err(err),
