@@ -36,6 +36,7 @@ import template
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 REGION = "us-east-1"
+PIDS_FILE = "pids.json"  # the process groups a run started (see Stack.record)
 STACK_NAME = "tenantry-local"
 POOL_ID = f"{REGION}_LocalTenantry"
 CLIENT_ID = "tenantrylocalwebclient0001"
@@ -418,7 +419,14 @@ class Stack:
         process = subprocess.Popen(command, cwd=cwd or ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
         self.processes.append((name, process))
+        self.record()
         return process
+
+    def record(self):
+        """Writes the process groups this run started to pids.json, so that a later run in this
+        directory can stop them if this one is killed before it could."""
+        pids = {name: process.pid for name, process in self.processes}
+        (self.dir / PIDS_FILE).write_text(json.dumps(pids) + "\n")
 
     def wait_http(self, name, process, url, seconds):
         deadline = time.monotonic() + seconds
@@ -437,6 +445,9 @@ class Stack:
                          + tail(self.dir / f"{name}.log"))
 
     def stop(self):
+        # A second Ctrl-C or TERM while stopping must not leave servers running: stopping goes on.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
         for _, process in reversed(self.processes):
             if process.poll() is None:
                 try:
@@ -453,6 +464,7 @@ class Stack:
                 except ProcessLookupError:
                     pass
         self.processes = []
+        (self.dir / PIDS_FILE).unlink(missing_ok=True)
 
     def dead(self):
         return [name for name, process in self.processes if process.poll() is not None]
@@ -465,8 +477,55 @@ def tail(path, lines=30):
         return ""
 
 
+def stop_leftovers(directory):
+    """Stops the servers an earlier run in `directory` started and could not stop (it was killed
+    outright): they would hold the ports. Only process groups that still run from this checkout
+    are stopped; where that cannot be known (no /proc), their PIDs are named instead."""
+    try:
+        recorded = json.loads((directory / PIDS_FILE).read_text())
+    except (OSError, ValueError):
+        return
+    ours = []
+    for name, pid in recorded.items():
+        try:
+            if os.getpgid(pid) != pid:
+                continue  # that PID is another process now
+        except ProcessLookupError:
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            print(f"warning: {name} (PID {pid}) from an earlier run may still be running; stop it if a port is taken",
+                  file=sys.stderr)
+            continue
+        if cwd == str(ROOT) or cwd.startswith(str(ROOT) + os.sep):
+            ours.append((name, pid))
+    if not ours:
+        return
+    say("Stopping what an earlier run left running: " + ", ".join(f"{name} (PID {pid})" for name, pid in ours))
+    for _, pid in ours:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 10
+    for _, pid in ours:
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 def up(args):
     directory = (ROOT / args.dir).resolve()
+    stop_leftovers(directory)
     ports = choose_ports(args.free_ports)
     if directory.exists():
         shutil.rmtree(directory)
