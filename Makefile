@@ -1,5 +1,14 @@
 # The logic lives in scripts/; these targets are the entry points the README documents.
-.PHONY: test dev bench bench-console fuzz fmt events openapi docs preflight deploy stack-policy publish-console console-rollback replay-stream-records sync checkov
+.PHONY: help check test dev bench bench-console fuzz fmt events openapi docs preflight deploy stack-policy publish-console console-rollback replay-stream-records sync checkov
+
+## Lists the targets.
+help:
+	@awk '/^## /{sub(/^## /, ""); doc = doc (doc ? " " : "") $$0; next} /^[a-z-]+:/{if (doc) printf "  %-24s %s\n", substr($$1, 1, length($$1) - 1), doc; doc = ""; next} {doc = ""}' $(MAKEFILE_LIST)
+
+## The quick checks, no servers: formatting, clippy, the unit and handler tests, the console's
+## type check (under a minute when built).
+check:
+	@scripts/check.sh
 
 ## Runs the whole system on 127.0.0.1 (local DynamoDB, Cognito with the real triggers, the
 ## functions, API Gateway) until Ctrl-C, and prints a walkthrough.
@@ -20,7 +29,8 @@ fuzz:
 
 ## Rebuilds docs/openapi.json from docs/openapi/.
 openapi:
-	python3 scripts/openapi.py
+	@[ -x .venv/bin/python ] || scripts/bootstrap.sh
+	.venv/bin/python scripts/openapi.py
 
 ## Serves the API reference (docs/api.html: Redoc rendering docs/openapi.json) on 127.0.0.1:8088.
 docs:
