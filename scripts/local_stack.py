@@ -45,7 +45,7 @@ ACCOUNT = "123456789012"
 DEFAULT_PORTS = {"api": 3000, "cognito": 9229, "lambda": 9000, "lambda_async": 9001, "dynamodb": 5010,
                  "stripe": 12111, "mail": 5011, "bus": 5012, "machine_api": 3001, "console": 5173}
 # The payment provider's secrets the local stack puts in (moto's) SSM Parameter Store, and gives
-# the Stripe stand-in: what a deployment creates by hand (see README).
+# the Stripe stand-in: what a deployment creates by hand (see docs/OPERATIONS.md).
 LOCAL_STRIPE_KEY = "sk_test_local_tenantry"
 LOCAL_WEBHOOK_SECRET = "whsec_local_tenantry"
 PORT_VARIABLES = {name: f"TENANTRY_{name.upper()}_PORT" for name in DEFAULT_PORTS}

@@ -27,7 +27,7 @@ among `invitations`).
 It reads the endpoints from .local/dev/stack.json (or --stack FILE) and keeps the tokens in
 .local/dev/tokens.json. ID tokens last 15 minutes: every command that calls the API refreshes an
 expired or revoked one with the stored refresh token (once) and retries. Everything it does can
-be done with the AWS CLI and curl (see README).
+be done with the AWS CLI and curl (see docs/DEVELOPMENT.md).
 """
 
 import argparse

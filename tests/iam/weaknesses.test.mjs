@@ -1,6 +1,6 @@
-// Weaknesses an earlier version of template.yaml had, kept as guards now that the template is
-// tightened: a tenant's credentials reach no other silo table (the silo resource is named after
-// the session's TenantId tag), tenants-api can neither read nor write memberships, users-api and
+// Guards in template.yaml against weaknesses a looser policy would have, each checked here: a
+// tenant's credentials reach no other silo table (the silo resource is named after the session's
+// TenantId tag), tenants-api can neither read nor write memberships, users-api and
 // post-confirmation write only TENANT#, USER# and EMAIL# items in the control table, and the
 // trust policy accepts only a tenant-id-shaped tag.
 //
