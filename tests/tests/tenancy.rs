@@ -140,7 +140,7 @@ impl CopyCheckpoints for CrashAfter<'_> {
     async fn save(&self, position: &CopyPosition) -> Result<(), StoreError> {
         self.inner.save(position).await?;
         if self.pages.fetch_sub(1, Ordering::SeqCst) == 1 {
-            return Err(StoreError::Backend("crash between two pages".into()));
+            return Err(StoreError::backend("crash between two pages"));
         }
         Ok(())
     }
