@@ -136,7 +136,7 @@ where
                 to_tier,
             })
             .await
-            .map_err(|err| StoreError::Backend(format!("dispatching the migration: {err}")))?;
+            .map_err(|err| StoreError::backend(format!("dispatching the migration: {err}")))?;
             tracing::info!(tenant_id = %id, to_tier = %to_tier, "plan changed: storage migration dispatched");
             migrating_to = Some(to_tier);
         } else {

@@ -288,7 +288,8 @@ impl From<StoreError> for ApiError {
             StoreError::TenantInactive => Self::TenantInactive,
             StoreError::Revoked => Self::Revoked,
             StoreError::MfaRequired => Self::MfaRequired,
-            StoreError::Backend(cause) | StoreError::Corrupt(cause) => Self::Internal(cause),
+            err @ StoreError::Backend { .. } => Self::Internal(err.chain()),
+            StoreError::Corrupt(cause) => Self::Internal(cause),
         }
     }
 }

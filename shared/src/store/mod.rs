@@ -73,12 +73,60 @@ pub enum StoreError {
         from: TenantStatus,
         to: TenantStatus,
     },
-    /// DynamoDB (or credentials for it) failed; the message is for logs only.
-    #[error("storage backend failure: {0}")]
-    Backend(String),
+    /// DynamoDB (or credentials for it) failed: what failed, and the SDK's error with its
+    /// chain of causes when there is one. For the logs only.
+    #[error("storage backend failure: {message}")]
+    Backend {
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// A stored item that does not parse; the message is for logs only.
     #[error("corrupt item: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// A backend failure that no SDK error stands behind (an unexpected answer).
+    pub fn backend(message: impl Into<String>) -> Self {
+        Self::Backend {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A backend failure with what was being done, and the error behind it.
+    pub fn caused(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Backend {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// The error and every cause below it, on one line, for the logs.
+    pub fn chain(&self) -> String {
+        let mut line = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(err) = cause {
+            line.push_str(": ");
+            line.push_str(&err.to_string());
+            cause = err.source();
+        }
+        line
+    }
+}
+
+/// Any SDK failure that is not an expected condition: kept as the source of a
+/// [`StoreError::Backend`], logged, never shown to clients.
+pub(crate) fn backend<E, R>(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    StoreError::caused("the DynamoDB request failed", err)
 }
 
 /// One page of a listing and the opaque cursor of the next page.
@@ -197,4 +245,25 @@ pub trait UsageReader: Send + Sync {
 pub struct Usage {
     pub products: u64,
     pub orders_this_month: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+
+    /// A backend failure keeps the error behind it: as its source, and in the line the logs get.
+    #[test]
+    fn a_backend_failure_keeps_its_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "connection timed out");
+        let err = StoreError::caused("the DynamoDB request failed", io);
+        let source = std::error::Error::source(&err).expect("the cause is kept as the source");
+        assert_eq!(source.to_string(), "connection timed out");
+        assert_eq!(
+            err.chain(),
+            "storage backend failure: the DynamoDB request failed: connection timed out"
+        );
+        let plain = StoreError::backend("an unexpected answer");
+        assert!(std::error::Error::source(&plain).is_none());
+        assert_eq!(plain.chain(), "storage backend failure: an unexpected answer");
+    }
 }

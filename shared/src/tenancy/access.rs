@@ -86,7 +86,7 @@ fn slot<T>(
 ) -> Result<Slot<T>, StoreError> {
     let mut map = map
         .lock()
-        .map_err(|_| StoreError::Backend("tenant cache poisoned".into()))?;
+        .map_err(|_| StoreError::backend("tenant cache poisoned"))?;
     Ok(Arc::clone(map.entry(*tenant).or_default()))
 }
 
@@ -193,7 +193,7 @@ impl TenantAccess {
             let mut sessions = self
                 .sessions
                 .lock()
-                .map_err(|_| StoreError::Backend("session cache poisoned".into()))?;
+                .map_err(|_| StoreError::backend("session cache poisoned"))?;
             Arc::clone(sessions.entry(*tenant).or_default())
         };
         // One STS call per tenant at a time: concurrent requests wait for it and share the result.
@@ -219,7 +219,7 @@ impl TenantAccess {
             .key(TENANT_TAG)
             .value(tenant.to_string())
             .build()
-            .map_err(|err| StoreError::Backend(err.to_string()))?;
+            .map_err(|err| StoreError::backend(err.to_string()))?;
         let output = self
             .sts
             .assume_role()
@@ -229,14 +229,12 @@ impl TenantAccess {
             .duration_seconds(SESSION_DURATION.as_secs() as i32)
             .send()
             .await
-            .map_err(|err| {
-                StoreError::Backend(format!("AssumeRole: {}", DisplayErrorContext(err)))
-            })?;
+            .map_err(|err| StoreError::caused("AssumeRole", err))?;
         let credentials = output
             .credentials
-            .ok_or_else(|| StoreError::Backend("AssumeRole returned no credentials".into()))?;
+            .ok_or_else(|| StoreError::backend("AssumeRole returned no credentials"))?;
         let expires_at = SystemTime::try_from(credentials.expiration)
-            .map_err(|err| StoreError::Backend(format!("AssumeRole expiration: {err}")))?;
+            .map_err(|err| StoreError::backend(format!("AssumeRole expiration: {err}")))?;
         let provider = aws_credential_types::Credentials::new(
             credentials.access_key_id,
             credentials.secret_access_key,

@@ -17,7 +17,6 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -98,11 +97,7 @@ pub struct Migrator {
     drain: Duration,
 }
 
-fn backend<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    err: aws_sdk_dynamodb::error::SdkError<E, R>,
-) -> StoreError {
-    StoreError::Backend(DisplayErrorContext(err).to_string())
-}
+use crate::store::backend;
 
 impl Migrator {
     /// `drain` must exceed how long the data APIs cache a tenant's record.
@@ -172,7 +167,7 @@ impl Migrator {
             {
                 self.load(tenant)
                     .await?
-                    .ok_or_else(|| StoreError::Backend("migration record vanished".into()))
+                    .ok_or_else(|| StoreError::backend("migration record vanished"))
             }
             Err(err) => Err(backend(err)),
         }

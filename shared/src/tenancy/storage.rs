@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::delete_table::DeleteTableError;
 use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
@@ -24,9 +24,7 @@ use crate::store::StoreError;
 /// that DynamoDB's TTL wrote (expiries) carry a `userIdentity` and never invoke the consumer.
 pub const STREAM_FILTER: &str = r#"{"userIdentity": {"type": [{"exists": false}]}}"#;
 
-fn backend<E: std::error::Error + 'static, R: std::fmt::Debug>(err: SdkError<E, R>) -> StoreError {
-    StoreError::Backend(DisplayErrorContext(err).to_string())
-}
+use crate::store::backend;
 
 /// The storage of every tenant: the pooled table and the silo tables.
 #[derive(Debug, Clone)]
@@ -216,7 +214,7 @@ impl TenantStorage {
             .await
             .map_err(backend)?
             .table
-            .ok_or_else(|| StoreError::Backend("DescribeTable returned no table".into()))?;
+            .ok_or_else(|| StoreError::backend("DescribeTable returned no table"))?;
         let created = self
             .client
             .create_table()
@@ -247,7 +245,7 @@ impl TenantStorage {
                     .key("TenantId")
                     .value(tenant.to_string())
                     .build()
-                    .map_err(|err| StoreError::Backend(err.to_string()))?,
+                    .map_err(|err| StoreError::backend(err.to_string()))?,
             )
             .send()
             .await;
@@ -314,7 +312,7 @@ impl TenantStorage {
                     PointInTimeRecoverySpecification::builder()
                         .point_in_time_recovery_enabled(true)
                         .build()
-                        .map_err(|err| StoreError::Backend(err.to_string()))?,
+                        .map_err(|err| StoreError::backend(err.to_string()))?,
                 )
                 .send()
                 .await
@@ -359,12 +357,7 @@ impl TenantStorage {
             .function_name(&consumer.function)
             .send()
             .await
-            .map_err(|err| {
-                StoreError::Backend(format!(
-                    "the stream mappings of {table}: {}",
-                    DisplayErrorContext(err)
-                ))
-            })?;
+            .map_err(|err| StoreError::caused(format!("the stream mappings of {table}"), err))?;
         Ok(Some((stream, mappings.event_source_mappings().to_vec())))
     }
 
@@ -377,7 +370,7 @@ impl TenantStorage {
         let (stream, existing) = self
             .stream_mappings(consumer, table)
             .await?
-            .ok_or_else(|| StoreError::Backend(format!("{table} has no stream")))?;
+            .ok_or_else(|| StoreError::backend(format!("{table} has no stream")))?;
         if !existing.is_empty() {
             return Ok(());
         }
@@ -417,12 +410,7 @@ impl TenantStorage {
             )
             .send()
             .await
-            .map_err(|err| {
-                StoreError::Backend(format!(
-                    "mapping the stream of {table}: {}",
-                    DisplayErrorContext(err)
-                ))
-            })?;
+            .map_err(|err| StoreError::caused(format!("mapping the stream of {table}"), err))?;
         tracing::info!(table, function = %consumer.function, "silo stream mapped");
         Ok(())
     }
@@ -443,10 +431,7 @@ impl TenantStorage {
                 .send()
                 .await
                 .map_err(|err| {
-                    StoreError::Backend(format!(
-                        "unmapping the stream of {table}: {}",
-                        DisplayErrorContext(err)
-                    ))
+                    StoreError::caused(format!("unmapping the stream of {table}"), err)
                 })?;
         }
         Ok(())
@@ -468,7 +453,7 @@ impl TenantStorage {
             }
             tokio::time::sleep(Duration::from_millis(500 + 100 * attempt.min(20))).await;
         }
-        Err(StoreError::Backend(format!(
+        Err(StoreError::backend(format!(
             "table {table} did not become active"
         )))
     }
@@ -476,7 +461,7 @@ impl TenantStorage {
     /// Deletes a tenant's dedicated table. Idempotent. Refuses the pooled table.
     pub async fn delete_silo(&self, table: &str) -> Result<(), StoreError> {
         if table == self.pooled_table || !table.starts_with(&self.silo_prefix) {
-            return Err(StoreError::Backend(format!(
+            return Err(StoreError::backend(format!(
                 "refusing to delete {table}: not a silo table"
             )));
         }
@@ -584,9 +569,7 @@ impl TenantStorage {
                 tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
             }
             if !batch.is_empty() {
-                return Err(StoreError::Backend(
-                    "BatchWriteItem kept items unprocessed".into(),
-                ));
+                return Err(StoreError::backend("BatchWriteItem kept items unprocessed"));
             }
         }
         Ok(())
@@ -626,7 +609,7 @@ impl TenantStorage {
                             .set_item(Some(item))
                             .build()
                             .map(|put| WriteRequest::builder().put_request(put).build())
-                            .map_err(|err| StoreError::Backend(err.to_string()))
+                            .map_err(|err| StoreError::backend(err.to_string()))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 self.write_batches(to, requests).await?;
@@ -713,7 +696,7 @@ impl TenantStorage {
             self.each_version(to, &partition, |sk, version| target.add(&sk, version))
                 .await?;
             if source != target {
-                return Err(StoreError::Backend(format!(
+                return Err(StoreError::backend(format!(
                     "copy of tenant {tenant} from {from} to {to} differs in {partition}: {} items vs {}",
                     source.items, target.items
                 )));
@@ -738,7 +721,7 @@ impl TenantStorage {
     pub async fn purge_tenant(&self, tenant: &TenantId, table: &str) -> Result<u64, StoreError> {
         match self.purge_tenant_within(tenant, table, &Unlimited).await? {
             Progress::Done(deleted) => Ok(deleted),
-            Progress::Paused => Err(StoreError::Backend("an unlimited purge paused".into())),
+            Progress::Paused => Err(StoreError::backend("an unlimited purge paused")),
         }
     }
 
@@ -770,7 +753,7 @@ impl TenantStorage {
                             .set_key(Some(key))
                             .build()
                             .map(|delete| WriteRequest::builder().delete_request(delete).build())
-                            .map_err(|err| StoreError::Backend(err.to_string()))
+                            .map_err(|err| StoreError::backend(err.to_string()))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 let emptied = requests.is_empty();

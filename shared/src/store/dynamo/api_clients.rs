@@ -104,7 +104,7 @@ impl DynamoControl {
         ];
         match transact(&self.scope, actions).await {
             Ok(()) => Ok(true),
-            Err(TransactionFailure::Conditions(failed)) => Err(StoreError::Backend(format!(
+            Err(TransactionFailure::Conditions(failed)) => Err(StoreError::backend(format!(
                 "an API client with this id exists: {failed:?}"
             ))),
             Err(TransactionFailure::Other(err)) => Err(err),

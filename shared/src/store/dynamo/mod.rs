@@ -5,15 +5,15 @@
 //! [`crate::store::dynamo`]'s callers). The adapter itself never sees anything but one tenant's
 //! keys, built by [`crate::keys`].
 
-use std::error::Error;
 use std::future::Future;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{BuildError, SdkError};
 
 use super::StoreError;
 use crate::ids::TenantId;
+use crate::keys::ItemKey;
 
 mod api_clients;
 pub mod changes;
@@ -32,6 +32,22 @@ pub use item::Item;
 pub struct TableScope {
     pub client: Client,
     pub table: String,
+}
+
+impl TableScope {
+    /// One strongly consistent `GetItem` of `key`.
+    pub(crate) async fn get(&self, key: &ItemKey) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(item::key_map(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(output.item.map(Item))
+    }
 }
 
 /// Decides which client and table serve a tenant.
@@ -96,13 +112,10 @@ impl<T: crate::authority::CallerStanding> crate::authority::CallerStanding for A
     }
 }
 
-/// Any SDK failure that is not an expected condition: logged, never shown to clients.
-pub(crate) fn backend<E: Error + 'static, R: std::fmt::Debug>(err: SdkError<E, R>) -> StoreError {
-    StoreError::Backend(DisplayErrorContext(err).to_string())
-}
+pub(crate) use super::backend;
 
 pub(crate) fn built<T>(result: Result<T, BuildError>) -> Result<T, StoreError> {
-    result.map_err(|err| StoreError::Backend(format!("invalid request: {err}")))
+    result.map_err(|err| StoreError::backend(format!("invalid request: {err}")))
 }
 
 impl<R: TableResolver> DynamoStore<R> {
@@ -175,7 +188,7 @@ impl<R: TableResolver> DynamoStore<R> {
         let mut pages: Vec<Option<ShardPage<T>>> = (0..shards).map(|_| None).collect();
         while let Some(joined) = queries.join_next().await {
             let (shard, page) = joined
-                .map_err(|err| StoreError::Backend(format!("query task failed: {err}")))??;
+                .map_err(|err| StoreError::backend(format!("query task failed: {err}")))??;
             pages[shard] = Some(page);
         }
         let page = merge_newest_first(cursor, pages, limit);

@@ -192,19 +192,10 @@ impl<R: TableResolver> OrderStore for DynamoStore<R> {
 
     async fn get_order(&self, tenant: &TenantId, id: &OrderId) -> Result<Order, StoreError> {
         let scope = self.scope(tenant).await?;
-        let output = scope
-            .client
-            .get_item()
-            .table_name(&scope.table)
-            .set_key(Some(key_map(&keys::order(tenant, id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(backend)?;
-        output
-            .item
-            .map(|map| parse_order(&Item(map)))
-            .unwrap_or(Err(StoreError::NotFound))
+        match scope.get(&keys::order(tenant, id)).await? {
+            Some(item) => parse_order(&item),
+            None => Err(StoreError::NotFound),
+        }
     }
 
     async fn list_orders(

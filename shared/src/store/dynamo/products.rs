@@ -138,8 +138,8 @@ impl<R: TableResolver> ProductLookup for DynamoStore<R> {
         while let Some(keys_and_attributes) = request.take() {
             rounds += 1;
             if rounds > 5 {
-                return Err(StoreError::Backend(
-                    "BatchGetItem left keys unprocessed five times".into(),
+                return Err(StoreError::backend(
+                    "BatchGetItem left keys unprocessed five times",
                 ));
             }
             let output = scope
@@ -220,19 +220,10 @@ impl<R: TableResolver> ProductStore for DynamoStore<R> {
 
     async fn get_product(&self, tenant: &TenantId, id: &ProductId) -> Result<Product, StoreError> {
         let scope = self.scope(tenant).await?;
-        let output = scope
-            .client
-            .get_item()
-            .table_name(&scope.table)
-            .set_key(Some(key_map(&keys::product(tenant, id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(backend)?;
-        output
-            .item
-            .map(|map| parse_product(&Item(map)))
-            .unwrap_or(Err(StoreError::NotFound))
+        match scope.get(&keys::product(tenant, id)).await? {
+            Some(item) => parse_product(&item),
+            None => Err(StoreError::NotFound),
+        }
     }
 
     async fn list_products(

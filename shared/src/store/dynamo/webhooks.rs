@@ -57,7 +57,7 @@ fn part_attributes(webhook: &Webhook, part: WebhookPart) -> Result<PartAttribute
         }
         WebhookPart::Secrets => {
             let secrets = serde_json::to_string(&webhook.secrets)
-                .map_err(|err| StoreError::Backend(format!("webhook secrets: {err}")))?;
+                .map_err(|err| StoreError::backend(format!("webhook secrets: {err}")))?;
             optional("secrets", Some(AttributeValue::S(secrets)));
             optional(
                 "secret_by",
@@ -162,7 +162,7 @@ pub(super) fn optional_user(item: &Item, name: &str) -> Result<Option<UserId>, S
 
 fn pending_item(pending: &Pending) -> Result<Item, StoreError> {
     let event = serde_json::to_string(&pending.event)
-        .map_err(|err| StoreError::Backend(format!("event: {err}")))?;
+        .map_err(|err| StoreError::backend(format!("event: {err}")))?;
     Ok(
         Item::new(&keys::pending_delivery(&pending.webhook, &pending.order))
             .s("entity", "pending-delivery")
@@ -183,7 +183,7 @@ fn parse_pending(webhook: &WebhookId, item: &Item) -> Result<Pending, StoreError
 
 fn attempt_item(webhook: &WebhookId, attempt: &Attempt) -> Result<Item, StoreError> {
     let json = serde_json::to_string(attempt)
-        .map_err(|err| StoreError::Backend(format!("attempt: {err}")))?;
+        .map_err(|err| StoreError::backend(format!("attempt: {err}")))?;
     let expires = Timestamp::now().unix_seconds() + ATTEMPT_RETENTION.as_secs() as i64;
     Ok(Item::new(&keys::delivery_attempt(webhook, &attempt.id))
         .s("entity", "delivery-attempt")
@@ -228,7 +228,7 @@ impl DynamoControl {
             let mut round = 0_u32;
             while !todo.is_empty() {
                 if round == 8 {
-                    return Err(StoreError::Backend(
+                    return Err(StoreError::backend(
                         "BatchWriteItem left writes unprocessed".to_owned(),
                     ));
                 }
@@ -437,7 +437,7 @@ impl DynamoControl {
                 let put = PutRequest::builder()
                     .set_item(Some(pending_item(pending)?.0))
                     .build()
-                    .map_err(|err| StoreError::Backend(err.to_string()))?;
+                    .map_err(|err| StoreError::backend(err.to_string()))?;
                 Ok(WriteRequest::builder().put_request(put).build())
             })
             .collect::<Result<_, StoreError>>()?;
@@ -470,7 +470,7 @@ impl DynamoControl {
         let put = PutRequest::builder()
             .set_item(Some(attempt_item(id, attempt)?.0))
             .build()
-            .map_err(|err| StoreError::Backend(err.to_string()))?;
+            .map_err(|err| StoreError::backend(err.to_string()))?;
         let mut writes = vec![WriteRequest::builder().put_request(put).build()];
         if let Some(pending) = delivered {
             writes.push(delete_request(&keys::pending_delivery(id, &pending.order))?);
@@ -582,8 +582,8 @@ impl DynamoControl {
 /// Whether a conditional write's condition held (`false` when it did not: not an error).
 fn held<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
 where
-    E: std::error::Error + ConditionFailure + 'static,
-    R: std::fmt::Debug,
+    E: std::error::Error + ConditionFailure + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     match result {
         Ok(_) => Ok(true),
@@ -619,6 +619,6 @@ fn delete_request(key: &keys::ItemKey) -> Result<WriteRequest, StoreError> {
     let delete = DeleteRequest::builder()
         .set_key(Some(key_map(key)))
         .build()
-        .map_err(|err| StoreError::Backend(err.to_string()))?;
+        .map_err(|err| StoreError::backend(err.to_string()))?;
     Ok(WriteRequest::builder().delete_request(delete).build())
 }

@@ -89,7 +89,7 @@ where
                 match outcome {
                     Outcome::Paused => {
                         self.jobs.dispatch(job).await.map_err(|err| {
-                            StoreError::Backend(format!("dispatching the rest: {err}"))
+                            StoreError::backend(format!("dispatching the rest: {err}"))
                         })?;
                         tracing::info!(tenant_id = %tenant_id, "the migration goes on in a new run");
                     }

@@ -94,7 +94,7 @@ impl BillingStore for DynamoControl {
         event: Option<&str>,
     ) -> Result<Saved, StoreError> {
         let json = serde_json::to_string(account)
-            .map_err(|err| StoreError::Backend(format!("billing account: {err}")))?;
+            .map_err(|err| StoreError::backend(format!("billing account: {err}")))?;
         let condition = if account.version == 0 {
             "attribute_not_exists(version)"
         } else {

@@ -473,8 +473,8 @@ impl MemberStore for DynamoControl {
                         Err(StoreError::EmailTaken { same_tenant: false })
                     }
                     (Some(Guard::Tenant), old) => Err(self.seat_refusal(old, max_users)?),
-                    _ => Err(StoreError::Backend(
-                        "invitation transaction failed without a reason".into(),
+                    _ => Err(StoreError::backend(
+                        "invitation transaction failed without a reason",
                     )),
                 };
             }

@@ -68,23 +68,9 @@ impl DynamoControl {
     }
 
     pub(crate) async fn get(&self, key: &ItemKey) -> Result<Option<Item>, StoreError> {
-        let output = self
-            .scope
-            .client
-            .get_item()
-            .table_name(self.table())
-            .set_key(Some(key_map(key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(backend)?;
-        Ok(output.item.map(Item))
+        self.scope.get(key).await
     }
 
-    /// What the data APIs need of a tenant record: its status, dedicated table (if any), tier
-    /// and revocations. A read projected to exactly those attributes, because that is all the
-    /// data APIs' own role may read of the control table (the IAM condition
-    /// `dynamodb:Attributes` in template.yaml).
     /// A query of one partition of the control index, with the sort keys `sort` names if given.
     pub(crate) fn index_query(
         &self,
@@ -110,8 +96,10 @@ impl DynamoControl {
             .expression_attribute_values(":bound", AttributeValue::S(bound))
     }
 
-    /// What [`DynamoControl::tenant_location`] reads of a tenant record: the data APIs' IAM
-    /// policies allow exactly these attributes (`dynamodb:Attributes` in `template.yaml`).
+    /// What the data APIs need of a tenant record: its status, dedicated table (if any), tier
+    /// and revocations. A read projected to exactly those attributes, because that is all the
+    /// data APIs' own role may read of the control table (the IAM condition
+    /// `dynamodb:Attributes` in template.yaml).
     pub async fn tenant_location(
         &self,
         tenant: &TenantId,

@@ -344,7 +344,7 @@ impl Onboarding for DynamoControl {
                 } else if failed.includes(Guard::Email) {
                     Err(StoreError::EmailTaken { same_tenant: false })
                 } else {
-                    Err(StoreError::Backend(format!(
+                    Err(StoreError::backend(format!(
                         "onboarding transaction: conditions {failed:?} failed"
                     )))
                 }
@@ -607,7 +607,7 @@ impl PersonStore for DynamoControl {
             Err(TransactionFailure::Conditions(failed)) if failed.includes(Guard::Profile) => {
                 Err(StoreError::TooManyOrganizations)
             }
-            Err(TransactionFailure::Conditions(failed)) => Err(StoreError::Backend(format!(
+            Err(TransactionFailure::Conditions(failed)) => Err(StoreError::backend(format!(
                 "creating an organization: conditions {failed:?} failed"
             ))),
             Err(TransactionFailure::Other(err)) => Err(err),

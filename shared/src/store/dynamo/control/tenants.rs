@@ -324,7 +324,7 @@ impl TenantStore for DynamoControl {
         }
         if let Some(settings) = &settings {
             let json = serde_json::to_string(settings)
-                .map_err(|err| StoreError::Backend(err.to_string()))?;
+                .map_err(|err| StoreError::backend(err.to_string()))?;
             update = update.expression_attribute_values(":settings", AttributeValue::S(json));
         }
         let mut condition = "attribute_exists(pk)".to_owned();
