@@ -71,6 +71,113 @@ impl DataConfig {
 mod tests {
     use super::*;
 
+    /// The `.rs` files below `dir`.
+    fn sources(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("a source folder") {
+            let path = entry.expect("a folder entry").path();
+            if path.is_dir() {
+                sources(&path, found);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                found.push(path);
+            }
+        }
+    }
+
+    /// The variable names the code (not its tests) reads through this module's `required`,
+    /// `optional` and `duration`, and `setup::secret_parameter`.
+    fn names_read() -> std::collections::BTreeSet<String> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = Vec::new();
+        sources(&root.join("shared/src"), &mut files);
+        sources(&root.join("functions"), &mut files);
+        let mut names = std::collections::BTreeSet::new();
+        for file in files {
+            if file.file_name().is_some_and(|name| name == "tests.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).expect("a source file");
+            // What the code reads, not what its tests set up.
+            let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for call in [
+                "required(\"",
+                "optional(\"",
+                "duration(\"",
+                "secret_parameter(sdk, \"",
+            ] {
+                for (at, _) in text.match_indices(call) {
+                    let rest = &text[at + call.len()..];
+                    let name: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                        .collect();
+                    if !name.is_empty() && rest[name.len()..].starts_with('"') {
+                        names.insert(name);
+                    }
+                }
+            }
+        }
+        names
+    }
+
+    /// The variable names template.yaml sets, in any function's `Environment.Variables` or the
+    /// globals'.
+    fn names_set() -> std::collections::BTreeSet<String> {
+        let template = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"),
+        )
+        .expect("template.yaml");
+        let mut names = std::collections::BTreeSet::new();
+        let mut block: Option<usize> = None;
+        for line in template.lines() {
+            let indent = line.len() - line.trim_start().len();
+            let trimmed = line.trim();
+            if trimmed == "Variables:" {
+                block = Some(indent);
+                continue;
+            }
+            let Some(outer) = block else { continue };
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            if indent <= outer {
+                block = None;
+                continue;
+            }
+            if let Some((name, _)) = trimmed.split_once(':') {
+                names.insert(name.to_owned());
+            }
+        }
+        names
+    }
+
+    /// Every variable the code reads is one the template sets (or Lambda's own), and every
+    /// variable the template sets is read by the code (or by a library: the log level, the TLS
+    /// trust store): a renamed or misspelt variable fails here, not at a cold start in AWS.
+    #[test]
+    fn the_variables_read_are_the_templates() {
+        const SET_BY_LAMBDA: &[&str] = &["AWS_LAMBDA_FUNCTION_NAME"];
+        const READ_BY_LIBRARIES: &[&str] = &["RUST_LOG", "SSL_CERT_FILE"];
+        let read = names_read();
+        let set = names_set();
+        assert!(read.len() >= 19, "the scan found the names: {read:?}");
+        let unset: Vec<&String> = read
+            .iter()
+            .filter(|name| !set.contains(*name) && !SET_BY_LAMBDA.contains(&name.as_str()))
+            .collect();
+        assert!(
+            unset.is_empty(),
+            "read but never set in template.yaml: {unset:?}"
+        );
+        let unread: Vec<&String> = set
+            .iter()
+            .filter(|name| !read.contains(*name) && !READ_BY_LIBRARIES.contains(&name.as_str()))
+            .collect();
+        assert!(
+            unread.is_empty(),
+            "set in template.yaml but never read: {unread:?}"
+        );
+    }
+
     #[test]
     fn durations_are_a_number_and_a_unit() {
         let secs = |raw| parse_duration(raw).map(|d| d.as_secs());

@@ -264,6 +264,9 @@ mod tests {
         );
         let plain = StoreError::backend("an unexpected answer");
         assert!(std::error::Error::source(&plain).is_none());
-        assert_eq!(plain.chain(), "storage backend failure: an unexpected answer");
+        assert_eq!(
+            plain.chain(),
+            "storage backend failure: an unexpected answer"
+        );
     }
 }
