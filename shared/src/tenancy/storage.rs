@@ -207,14 +207,9 @@ impl TenantStorage {
     pub async fn provision_silo(&self, tenant: &TenantId) -> Result<String, StoreError> {
         let table = self.silo_table(tenant);
         let pooled = self
-            .client
-            .describe_table()
-            .table_name(&self.pooled_table)
-            .send()
-            .await
-            .map_err(backend)?
-            .table
-            .ok_or_else(|| StoreError::backend("DescribeTable returned no table"))?;
+            .describe(&self.pooled_table)
+            .await?
+            .ok_or_else(|| StoreError::backend("the pooled table is gone"))?;
         let created = self
             .client
             .create_table()
@@ -271,15 +266,9 @@ impl TenantStorage {
     /// off (a table created before they were set at creation, or changed by hand). Two reads when
     /// both are on already.
     pub async fn protect_silo(&self, table: &str) -> Result<(), StoreError> {
-        let described = self
-            .client
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .map_err(backend)?;
-        let protected = described
-            .table
+        let protected = self
+            .describe(table)
+            .await?
             .and_then(|t| t.deletion_protection_enabled)
             .unwrap_or(false);
         if !protected {
@@ -335,19 +324,11 @@ impl TenantStorage {
         )>,
         StoreError,
     > {
-        let stream = match self.client.describe_table().table_name(table).send().await {
-            Ok(output) => output.table.and_then(|t| t.latest_stream_arn),
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(DescribeTableError::ResourceNotFoundException(_))
-                ) =>
-            {
-                None
-            }
-            Err(err) => return Err(backend(err)),
-        };
-        let Some(stream) = stream else {
+        let Some(stream) = self
+            .describe(table)
+            .await?
+            .and_then(|t| t.latest_stream_arn)
+        else {
             return Ok(None);
         };
         let mappings = consumer
@@ -439,15 +420,7 @@ impl TenantStorage {
 
     async fn wait_until_active(&self, table: &str) -> Result<(), StoreError> {
         for attempt in 0..120u64 {
-            let status = self
-                .client
-                .describe_table()
-                .table_name(table)
-                .send()
-                .await
-                .map_err(backend)?
-                .table
-                .and_then(|t| t.table_status);
+            let status = self.describe(table).await?.and_then(|t| t.table_status);
             if status == Some(TableStatus::Active) {
                 return Ok(());
             }
@@ -502,15 +475,23 @@ impl TenantStorage {
 
     /// Whether a table exists.
     pub async fn table_exists(&self, table: &str) -> Result<bool, StoreError> {
+        Ok(self.describe(table).await?.is_some())
+    }
+
+    /// The table's description; `None` if there is no such table.
+    async fn describe(
+        &self,
+        table: &str,
+    ) -> Result<Option<aws_sdk_dynamodb::types::TableDescription>, StoreError> {
         match self.client.describe_table().table_name(table).send().await {
-            Ok(_) => Ok(true),
+            Ok(output) => Ok(output.table),
             Err(err)
                 if matches!(
                     err.as_service_error(),
                     Some(DescribeTableError::ResourceNotFoundException(_))
                 ) =>
             {
-                Ok(false)
+                Ok(None)
             }
             Err(err) => Err(backend(err)),
         }

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Up
 
 use super::control::{REVOKED, Revocation, parse_tenant};
 use super::item::key_map;
-use super::{DynamoControl, Item, TransactionFailure, backend, built, transact};
+use super::{DynamoControl, Item, TransactionFailure, backend, built, parse_all, transact};
 use crate::api_clients::{ApiClient, ClientId, Scope};
 use crate::domain::tenant::Tenant;
 use crate::ids::{TenantId, UserId};
@@ -118,12 +118,7 @@ impl DynamoControl {
             .send()
             .await
             .map_err(backend)?;
-        let mut clients = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|map| parse_client(&Item(map)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut clients = parse_all(output.items, parse_client)?;
         clients.sort_by_key(|client| client.created_ms);
         Ok(clients)
     }

@@ -50,6 +50,18 @@ impl TableScope {
     }
 }
 
+/// Parses the items of a query's or scan's answer, in their order.
+pub(crate) fn parse_all<T>(
+    items: Option<Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>>,
+    mut parse: impl FnMut(&Item) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    items
+        .unwrap_or_default()
+        .into_iter()
+        .map(|map| parse(&Item(map)))
+        .collect()
+}
+
 /// Decides which client and table serve a tenant.
 pub trait TableResolver: Send + Sync + 'static {
     fn resolve(

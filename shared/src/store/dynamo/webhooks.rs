@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, Select,
 
 use super::control::SortKey;
 use super::item::key_map;
-use super::{DynamoControl, Item, backend};
+use super::{DynamoControl, Item, backend, parse_all};
 use crate::domain::time::Timestamp;
 use crate::events::{Event, EventType};
 use crate::ids::{TenantId, UserId, WebhookId};
@@ -282,12 +282,7 @@ impl DynamoControl {
             .send()
             .await
             .map_err(backend)?;
-        output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|map| parse_webhook(&Item(map)))
-            .collect()
+        parse_all(output.items, parse_webhook)
     }
 
     pub async fn webhook(
@@ -452,12 +447,7 @@ impl DynamoControl {
             .send()
             .await
             .map_err(backend)?;
-        output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|map| parse_pending(id, &Item(map)))
-            .collect()
+        parse_all(output.items, |item| parse_pending(id, item))
     }
 
     /// Records an attempt; a delivered event leaves the queue in the same request.
@@ -487,16 +477,10 @@ impl DynamoControl {
             .send()
             .await
             .map_err(backend)?;
-        output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|map| {
-                let item = Item(map);
-                serde_json::from_str(item.get_s("attempt")?)
-                    .map_err(|err| StoreError::Corrupt(format!("delivery attempt: {err}")))
-            })
-            .collect()
+        parse_all(output.items, |item| {
+            serde_json::from_str(item.get_s("attempt")?)
+                .map_err(|err| StoreError::Corrupt(format!("delivery attempt: {err}")))
+        })
     }
 
     /// Failing endpoints whose next attempt is due at `now_ms`, earliest first.
@@ -514,18 +498,12 @@ impl DynamoControl {
             .send()
             .await
             .map_err(backend)?;
-        output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|map| {
-                let item = Item(map);
-                Ok((
-                    item.parse_s("tenant_id", TenantId::parse)?,
-                    item.parse_s("webhook_id", WebhookId::parse)?,
-                ))
-            })
-            .collect()
+        parse_all(output.items, |item| {
+            Ok((
+                item.parse_s("tenant_id", TenantId::parse)?,
+                item.parse_s("webhook_id", WebhookId::parse)?,
+            ))
+        })
     }
 
     /// Takes the endpoint's delivery lease until `until_ms` for `holder`, if no one holds it:

@@ -24,7 +24,7 @@ use crate::plans::Limit;
 use crate::store::control::{MemberStore, Removed, Reservation, Reserved, TenantStore, room_for};
 use crate::store::dynamo::item::key_map;
 use crate::store::dynamo::{
-    Failed, Item, Transaction, TransactionFailure, backend, built, transact,
+    Failed, Item, Transaction, TransactionFailure, backend, built, parse_all, transact,
 };
 use crate::store::{ListPage, MEMBERS, StoreError};
 
@@ -392,12 +392,7 @@ impl MemberStore for DynamoControl {
                 ),
         };
         let output = query.send().await.map_err(backend)?;
-        let items = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|map| parse_member(&Item(map)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = parse_all(output.items, parse_member)?;
         let next_cursor = match (output.last_evaluated_key.is_some(), items.last()) {
             (true, Some(last)) => Some(
                 Cursor {

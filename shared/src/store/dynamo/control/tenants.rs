@@ -22,7 +22,7 @@ use crate::store::control::{
     MemberStore, MigrationState, TenantStateChange, TenantStore, status_change_allowed,
 };
 use crate::store::dynamo::item::key_map;
-use crate::store::dynamo::{Item, TransactionFailure, backend, built, transact};
+use crate::store::dynamo::{Item, TransactionFailure, backend, built, parse_all, transact};
 use crate::store::{ListPage, StoreError, control_cursor};
 
 impl DynamoControl {
@@ -504,12 +504,7 @@ impl TenantStore for DynamoControl {
             .send()
             .await
             .map_err(backend)?;
-        let items = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|map| parse_tenant(&Item(map)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let items = parse_all(output.items, parse_tenant)?;
         let next_cursor = match (output.last_evaluated_key.is_some(), items.last()) {
             (true, Some(last)) => Some(control_cursor::encode(&last.id)),
             _ => None,
