@@ -48,7 +48,7 @@ bench:
 ## Measures the web console against its budgets (sizes, and the home page's first meaningful
 ## paint on a fresh local stack) and rewrites its section of docs/PERFORMANCE.md.
 bench-console:
-	@scripts/bench-console.sh
+	@scripts/bench_console.sh
 
 # ---------------------------------------------------------------- AWS (docs/OPERATIONS.md)
 # ENV is an environment of samconfig.toml: dev or prod.

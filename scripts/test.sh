@@ -18,7 +18,7 @@ sam validate --lint --template template.yaml >/dev/null 2>&1 || die "sam validat
 "$ROOT/scripts/checkov.sh"
 "$PY" "$ROOT/scripts/openapi.py" --check
 
-"$ROOT/scripts/test-iam.sh"
+"$ROOT/scripts/test_iam.sh"
 
 step "The API reference page in a real browser (scripts/docs_test.mjs: Chromium, every operation, nothing from another origin, 375 px)"
 node "$ROOT/scripts/docs_test.mjs"
@@ -51,4 +51,4 @@ grep -qE '^ℹ fail 0$' "$RUN_DIR/console-test.log" || { tail -n 80 "$RUN_DIR/co
 node "$ROOT/scripts/console_budget.mjs" --check --paint 3
 
 step "Benchmark harness smoke run (few iterations, no figures asserted)"
-"$ROOT/scripts/bench-smoke.sh"
+"$ROOT/scripts/bench_smoke.sh"

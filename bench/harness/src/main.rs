@@ -4,7 +4,7 @@
 //! It runs each function as Lambda would (a Runtime API of its own, the environment Lambda sets),
 //! against a stub of DynamoDB and STS that answers instantly and counts calls, and optionally
 //! against the local DynamoDB server (moto); then it writes the figures as JSON and as
-//! docs/PERFORMANCE.md. `scripts/bench.sh` builds, sets up and runs it; `scripts/bench-smoke.sh`
+//! docs/PERFORMANCE.md. `scripts/bench.sh` builds, sets up and runs it; `scripts/bench_smoke.sh`
 //! runs it with a few iterations as part of `make test`.
 
 use std::path::{Path, PathBuf};
