@@ -34,7 +34,7 @@ openapi:
 
 ## Serves the API reference (docs/api.html: Redoc rendering docs/openapi.json) on 127.0.0.1:8088.
 docs:
-	@scripts/bootstrap.sh && .venv/bin/python scripts/serve_docs.py
+	@scripts/bootstrap.sh && .venv/bin/python local/serve_docs.py
 
 ## Regenerates the sample events in events/.
 events:

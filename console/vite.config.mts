@@ -13,7 +13,7 @@ export default defineConfig({
     assetsInlineLimit: 0,
     modulePreload: { polyfill: false },
     sourcemap: false,
-    // dist/.vite/manifest.json: which chunks each page needs (scripts/console_budget.mjs reads it).
+    // dist/.vite/manifest.json: which chunks each page needs (tests/console_budget.mjs reads it).
     manifest: true,
     reportCompressedSize: false,
   },

@@ -77,10 +77,10 @@ info "$(cd "$RUN_DIR/artifacts" && ls -l --block-size=1 | awk 'NR>1 {printf "%s 
 
 step "Starting the local DynamoDB/STS server (moto) with the tables and the sample items"
 moto_port=$(free_port)
-start_bg "$RUN_DIR/moto.log" "$PY" "$ROOT/scripts/moto_serialized.py" -H 127.0.0.1 -p "$moto_port"
+start_bg "$RUN_DIR/moto.log" "$PY" "$ROOT/local/moto_serialized.py" -H 127.0.0.1 -p "$moto_port"
 wait_for_http "http://127.0.0.1:$moto_port/moto-api/" 60 "moto" "$RUN_DIR/moto.log" "$LAST_PID"
 moto_url="http://127.0.0.1:$moto_port"
-tables=$("$PY" "$ROOT/scripts/local_tables.py" --endpoint "$moto_url" --stack-name bench)
+tables=$("$PY" "$ROOT/local/local_tables.py" --endpoint "$moto_url" --stack-name bench)
 table() { "$PY" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$tables" "$1"; }
 data_table=$(table DataTable)
 control_table=$(table ControlTable)

@@ -9,5 +9,5 @@ RUN_DIR="$ROOT/.local/bench-console"
 rm -rf "$RUN_DIR" && mkdir -p "$RUN_DIR"
 trap stop_all EXIT
 start_test_stack ".local/bench-console-stack" "$RUN_DIR"
-step "Measuring the console (scripts/console_budget.mjs)"
-node "$ROOT/scripts/console_budget.mjs" --check --paint 15 --write
+step "Measuring the console (tests/console_budget.mjs)"
+node "$ROOT/tests/console_budget.mjs" --check --paint 15 --write

@@ -12,5 +12,5 @@ trap stop_all EXIT
 start_test_stack ".local/fuzz-stack" "$RUN_DIR"
 
 step "API contract (Schemathesis, ${FUZZ_EXAMPLES:-200} examples per operation)"
-"$PY" "$ROOT/scripts/contract_test.py" --stack "$TENANTRY_STACK" --max-examples "${FUZZ_EXAMPLES:-200}" \
+"$PY" "$ROOT/tests/contract_test.py" --stack "$TENANTRY_STACK" --max-examples "${FUZZ_EXAMPLES:-200}" \
   --report-dir "$RUN_DIR/contract"

@@ -67,7 +67,7 @@ start_test_stack() {
   local STACK_DIR=$1 RUN_DIR=$2 stack_pid waited
 
   step "Starting the local stack on free ports (moto, cognito-local with the triggers, cargo lambda watch, local gateway)"
-  start_bg "$RUN_DIR/stack.log" "$PY" "$ROOT/scripts/local_stack.py" up --dir "$STACK_DIR" --free-ports --quiet --delivery-code "$(python3 -c 'import secrets; print(secrets.randbelow(900000) + 100000)')"
+  start_bg "$RUN_DIR/stack.log" "$PY" "$ROOT/local/local_stack.py" up --dir "$STACK_DIR" --free-ports --quiet --delivery-code "$(python3 -c 'import secrets; print(secrets.randbelow(900000) + 100000)')"
   stack_pid=$LAST_PID
   waited=0
   until [[ -f "$ROOT/$STACK_DIR/stack.json" ]]; do

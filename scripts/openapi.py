@@ -126,6 +126,7 @@ def machine_operations(document):
 def template_routes(path):
     """The template's API routes: of the people's API, (method, path, function, guarded); of
     the machine API, (method, path, function, guarded, authorization scopes)."""
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "local"))
     import local_stack
     doc = template.load(path)
     people, machine = set(), set()

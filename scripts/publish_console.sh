@@ -36,7 +36,7 @@ done
 step "Building the console (npm run console:build)"
 [[ -d node_modules ]] || npm ci --no-audit --no-fund --loglevel=error
 npm run --silent console:build
-node scripts/console_budget.mjs --check
+node tests/console_budget.mjs --check
 
 step "Writing its configuration (console/dist/config.json)"
 python3 - "$region" "$pool" "$client" > console/dist/config.json <<'PY'

@@ -29,7 +29,9 @@ import boto3
 
 import samconfig
 import template
-from bus_standin import matches
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "local"))  # the stand-ins
+from bus_standin import matches  # noqa: E402
 
 FUNCTION_LOGICAL_ID = "WebhookEventsFunction"
 

@@ -20,10 +20,11 @@ sam validate --lint --template template.yaml >/dev/null 2>&1 || die "sam validat
 
 "$ROOT/scripts/test_iam.sh"
 
-step "The API reference page in a real browser (scripts/docs_test.mjs: Chromium, every operation, nothing from another origin, 375 px)"
-node "$ROOT/scripts/docs_test.mjs"
+step "The API reference page in a real browser (tests/docs_test.mjs: Chromium, every operation, nothing from another origin, 375 px)"
+node "$ROOT/tests/docs_test.mjs"
 
-step "The scripts' tests (scripts/test_*.py: the stand-ins' patterns, checks and stream filters, the console's server; against moto: the preflight, the replay of stream records, the console's rollback)"
+step "The stand-ins' and scripts' tests (local/test_*.py: the stand-ins' patterns, checks and stream filters, the console's server; scripts/test_*.py, against moto: the preflight, the replay of stream records, the console's rollback)"
+PYTHONDONTWRITEBYTECODE=1 "$PY" -m unittest discover -b -s "$ROOT/local" -p 'test_*.py'
 PYTHONDONTWRITEBYTECODE=1 "$PY" -m unittest discover -b -s "$ROOT/scripts" -p 'test_*.py'
 
 RUN_DIR="$ROOT/.local/test"
@@ -40,7 +41,7 @@ grep -E '^test result:' "$RUN_DIR/cargo-test.log" | awk '{p+=$4; f+=$6; i+=$8} E
 (( status == 0 )) || exit "$status"
 
 step "API contract (Schemathesis against the local stack, 10 examples per operation, about a minute; more: make fuzz)"
-"$PY" "$ROOT/scripts/contract_test.py" --stack "$TENANTRY_STACK" --max-examples 10 --report-dir "$RUN_DIR/contract" \
+"$PY" "$ROOT/tests/contract_test.py" --stack "$TENANTRY_STACK" --max-examples 10 --report-dir "$RUN_DIR/contract" \
   >"$RUN_DIR/contract.log" 2>&1 || { tail -n 80 "$RUN_DIR/contract.log" >&2; die "the API answered outside docs/openapi.json (log: $RUN_DIR/contract.log)"; }
 grep -E '^    schemathesis' "$RUN_DIR/contract.log" >&2 || true
 
@@ -48,7 +49,7 @@ step "The web console in a real browser (console/tests: Chromium, every journey,
 node --test --test-reporter=spec console/tests/ 2>&1 | tee "$RUN_DIR/console-test.log" | grep -E '^\s*(✔|✖|ℹ (tests|pass|fail))' >&2 \
   || true
 grep -qE '^ℹ fail 0$' "$RUN_DIR/console-test.log" || { tail -n 80 "$RUN_DIR/console-test.log" >&2; die "a console journey failed (log: $RUN_DIR/console-test.log; screenshots: .local/console/)"; }
-node "$ROOT/scripts/console_budget.mjs" --check --paint 3
+node "$ROOT/tests/console_budget.mjs" --check --paint 3
 
 step "Benchmark harness smoke run (few iterations, no figures asserted)"
 "$ROOT/scripts/bench_smoke.sh"

@@ -1,5 +1,5 @@
 // The console's runtime configuration: written next to the built files at deploy time
-// (scripts/publish_console.sh) or served by the local stack (scripts/serve_console.py), never
+// (scripts/publish_console.sh) or served by the local stack (local/serve_console.py), never
 // baked into the build, so one build serves every deployment.
 
 export interface Config {

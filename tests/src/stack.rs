@@ -1,4 +1,4 @@
-//! A client of the whole local stack (`scripts/local_stack.py`, started by `make test`): the
+//! A client of the whole local stack (`local/local_stack.py`, started by `make test`): the
 //! Cognito API of cognito-local (with the real triggers), the API through the local gateway,
 //! and the Lambda Invoke API of `cargo lambda watch`.
 

@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 //! Webhooks end to end: changes made through the API reach a tenant's receiver from the
 //! tables' change stream, signed (checked by the `standardwebhooks` library in
-//! `scripts/webhook_receiver.py`), once each and in order, through an outage of the receiver;
+//! `local/webhook_receiver.py`), once each and in order, through an outage of the receiver;
 //! and never another tenant's receiver.
 
 use std::collections::{BTreeMap, HashSet};
@@ -24,7 +24,7 @@ fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-/// `scripts/webhook_receiver.py`: verifies each delivery's signature with the Standard Webhooks
+/// `local/webhook_receiver.py`: verifies each delivery's signature with the Standard Webhooks
 /// library, writes the accepted ones to `out` (one JSON line each), the refused ones to
 /// `out.rejected`. Killed when dropped.
 struct Receiver {
@@ -40,7 +40,7 @@ impl Receiver {
     fn start_with(port: u16, secrets: &[&str], out: &Path, extra: &[&str]) -> Self {
         let mut command = Command::new(repo().join(".venv/bin/python"));
         command
-            .arg(repo().join("scripts/webhook_receiver.py"))
+            .arg(repo().join("local/webhook_receiver.py"))
             .args(["--port", &port.to_string(), "--out"])
             .arg(out)
             .args(extra);

@@ -624,7 +624,7 @@ impl Report {
              - **stub**: DynamoDB, STS, Cognito and a catch-all endpoint on 127.0.0.1, one port \
              each (one host each on AWS), answering fixed valid responses at once; it counts calls \
              by `service:Operation` and accepted connections per phase. **moto**: the local \
-             DynamoDB/STS server (`scripts/moto_serialized.py`), tables from template.yaml, items \
+             DynamoDB/STS server (`local/moto_serialized.py`), tables from template.yaml, items \
              from `bench/moto_seed.py`; end-to-end figures, its calls are not counted.\n\
              - **floor**: `bench/hello`, a hello-world `lambda_runtime` function built with the \
              same release profile, fed the same event. **Python**: `bench/baselines/python`, the \

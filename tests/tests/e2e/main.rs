@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 //! End to end, through the real sign-up flow: cognito-local with the real triggers, the local
 //! API gateway verifying tokens, the functions served by `cargo lambda watch`, moto behind them.
-//! The stack is started by `make test` (scripts/local_stack.py).
+//! The stack is started by `make test` (local/local_stack.py).
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

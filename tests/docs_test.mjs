@@ -3,7 +3,7 @@
 // any other origin, log no error (a Content-Security-Policy violation is one), and be usable at
 // 375 px. Screenshots go to .local/docs/ for a person to look at.
 //
-//   node scripts/docs_test.mjs          (make test runs it; CHROMIUM=... names another browser)
+//   node tests/docs_test.mjs          (make test runs it; CHROMIUM=... names another browser)
 
 import { spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, existsSync } from 'node:fs'
@@ -23,7 +23,7 @@ const operations = Object.values(document.paths).flatMap((item) =>
 const shots = join(root, '.local', 'docs')
 mkdirSync(shots, { recursive: true })
 
-const server = spawn(join(root, '.venv', 'bin', 'python'), [join(root, 'scripts', 'serve_docs.py'), '--port', '0'], {
+const server = spawn(join(root, '.venv', 'bin', 'python'), [join(root, 'local', 'serve_docs.py'), '--port', '0'], {
   stdio: ['ignore', 'pipe', 'ignore']
 })
 const url = await new Promise((resolve, reject) => {

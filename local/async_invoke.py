@@ -7,7 +7,7 @@ a run that fails (a function error) is tried twice more, a second and then two s
 Without it, a function that dispatches a job waits for the whole job (a storage migration: 20 s
 and more), and a job that dispatches the next one to itself waits for itself forever.
 
-    python scripts/async_invoke.py --port 9001 --lambda-endpoint http://127.0.0.1:9000
+    python local/async_invoke.py --port 9001 --lambda-endpoint http://127.0.0.1:9000
 """
 
 import argparse

@@ -19,7 +19,8 @@ import sys
 import time
 import uuid
 
-import tenantry_client as client
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "scripts"))  # the client
+import tenantry_client as client  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"

@@ -8,11 +8,13 @@ as JSON.
 
 import argparse
 import json
+import pathlib
 import sys
 
 import boto3
 
-import template
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "scripts"))  # template.py
+import template  # noqa: E402
 
 
 def table_requests(stack_name):

@@ -30,8 +30,9 @@ import urllib.request
 
 import boto3
 
-import local_tables
-import template
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "scripts"))  # template.py
+import local_tables  # noqa: E402
+import template  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -165,7 +166,7 @@ def local_refs(doc, tables, ports):
     unset = sorted(name for name in (doc.get("Parameters") or {}) if refs.get(name) is None)
     if unset:
         raise StackError(f"the template's parameters {', '.join(unset)} have no default: give them a local value "
-                         "in LOCAL_PARAMETERS (scripts/local_stack.py)")
+                         "in LOCAL_PARAMETERS (local/local_stack.py)")
     # The event buses: !Ref is a bus's name, and !GetAtt gives its name or ARN.
     for logical_id, props in template.resources(doc, "AWS::Events::EventBus"):
         name = template.resolve(props["Name"], STACK_NAME, refs)
@@ -193,7 +194,7 @@ def local_conditions(doc, refs):
 
 
 def event_rules(doc, refs):
-    """The event buses and rules for the EventBridge stand-in (see scripts/bus_standin.py): each
+    """The event buses and rules for the EventBridge stand-in (see local/bus_standin.py): each
     enabled rule with an event pattern, its bus, and the functions it targets (their binaries),
     from the rules (AWS::Events::Rule) and the functions' EventBridgeRule events. A function
     target that reshapes the event (Input, InputPath, InputTransformer) is an error: the function
@@ -544,7 +545,7 @@ def up(args):
             raise StackError("cargo build failed")
 
         say(f"Starting the local DynamoDB and STS server (moto) on 127.0.0.1:{ports['dynamodb']}")
-        moto = stack.start("moto", [str(VENV_BIN / "python"), str(ROOT / "scripts" / "moto_serialized.py"),
+        moto = stack.start("moto", [str(VENV_BIN / "python"), str(ROOT / "local" / "moto_serialized.py"),
                                     "-H", "127.0.0.1", "-p", str(ports["dynamodb"])])
         dynamodb_url = f"http://127.0.0.1:{ports['dynamodb']}"
         stack.wait_http("moto", moto, f"{dynamodb_url}/moto-api/", 60)
@@ -580,7 +581,7 @@ def up(args):
 
         say(f"Starting the Stripe stand-in on 127.0.0.1:{ports['stripe']}")
         stripe_url = f"http://127.0.0.1:{ports['stripe']}"
-        stripe = stack.start("stripe", [str(VENV_BIN / "python"), str(ROOT / "scripts" / "stripe_standin.py"),
+        stripe = stack.start("stripe", [str(VENV_BIN / "python"), str(ROOT / "local" / "stripe_standin.py"),
                                         "--port", str(ports["stripe"]),
                                         "--webhook-url", f"http://127.0.0.1:{ports['api']}/billing/webhook",
                                         "--api-key", LOCAL_STRIPE_KEY, "--webhook-secret", LOCAL_WEBHOOK_SECRET])
@@ -594,7 +595,7 @@ def up(args):
         rules_file.write_text(json.dumps(rules, indent=2))
         for target in rules["undelivered"]:
             say(f"  the target {target} is not a function: the stand-in does not deliver to it")
-        bus = stack.start("bus", [str(VENV_BIN / "python"), str(ROOT / "scripts" / "bus_standin.py"),
+        bus = stack.start("bus", [str(VENV_BIN / "python"), str(ROOT / "local" / "bus_standin.py"),
                                   "--port", str(ports["bus"]), "--events-file", str(bus_log),
                                   "--rules", str(rules_file),
                                   "--lambda-endpoint", f"http://127.0.0.1:{ports['lambda']}",
@@ -626,7 +627,7 @@ def up(args):
                                           "-P", str(ports["lambda"]), "--ignore-changes"], env=function_env)
         stack.wait_http("functions", watch, f"{lambda_url}/", 120)
         say(f"Starting the asynchronous invocations' stand-in on 127.0.0.1:{ports['lambda_async']} (log: async.log)")
-        invoker = stack.start("async", [str(VENV_BIN / "python"), str(ROOT / "scripts" / "async_invoke.py"),
+        invoker = stack.start("async", [str(VENV_BIN / "python"), str(ROOT / "local" / "async_invoke.py"),
                                         "--port", str(ports["lambda_async"]), "--lambda-endpoint", lambda_url])
         stack.wait_http("async", invoker, f"{async_lambda_url}/", 30)
 
@@ -639,7 +640,7 @@ def up(args):
                     "[ReportBatchItemFailures]: as in AWS, the batchItemFailures it answers are ignored")
             filters_file = directory / "stream-filters.json"
             filters_file.write_text(json.dumps(mapping["filters"], indent=2))
-            stack.start("streams", [str(VENV_BIN / "python"), str(ROOT / "scripts" / "stream_poller.py"),
+            stack.start("streams", [str(VENV_BIN / "python"), str(ROOT / "local" / "stream_poller.py"),
                                     "--dynamodb-endpoint", dynamodb_url, "--lambda-endpoint", lambda_url,
                                     "--function", STREAM_FUNCTION, "--batch-size", str(mapping["batch_size"]),
                                     "--filters", str(filters_file)]
@@ -685,7 +686,7 @@ def up(args):
         console_url = f"http://127.0.0.1:{ports['console']}"
         build_console(stack, args.watch_console)
         say(f"Serving the web console on {console_url}" + (" (rebuilt as its sources change)" if args.watch_console else ""))
-        console = stack.start("console", [sys.executable, str(ROOT / "scripts" / "serve_console.py"),
+        console = stack.start("console", [sys.executable, str(ROOT / "local" / "serve_console.py"),
                                           "--port", str(ports["console"]), "--api-url", api_url,
                                           "--cognito-url", cognito_url, "--region", REGION,
                                           "--user-pool-id", POOL_ID, "--client-id", CLIENT_ID])
@@ -787,7 +788,7 @@ def create_queues(endpoint, doc, ports):
         name = template.resolve(props["QueueName"], STACK_NAME, refs)
         url = client.create_queue(QueueName=name)["QueueUrl"]
         if url != refs[logical_id]:
-            raise StackError(f"the local SQS answered {url} for {name}, not {refs[logical_id]} (scripts/local_stack.py)")
+            raise StackError(f"the local SQS answered {url} for {name}, not {refs[logical_id]} (local/local_stack.py)")
         urls[logical_id] = url
     return urls
 
@@ -845,7 +846,7 @@ Try it (with the small client, in another terminal):
   scripts/tenantry fail-payment bob@acme.example           # refused: 30 s of grace here, then suspended
   scripts/tenantry pay-again bob@acme.example              # paid: active again
   scripts/tenantry call POST /webhooks '{{"url":"http://127.0.0.1:8123/hook","events":["product.created","product.updated"]}}'
-  .venv/bin/python scripts/webhook_receiver.py --port 8123 --secret whsec_... --out hooks.jsonl &   # the secret it answered
+  .venv/bin/python local/webhook_receiver.py --port 8123 --secret whsec_... --out hooks.jsonl &   # the secret it answered
   scripts/tenantry call POST /products '{{"name":"Matcha","sku":"TEA-2","price":2400,"currency":"EUR"}}'   # then: cat hooks.jsonl
   scripts/tenantry call POST /api-clients '{{"name":"ERP","scopes":["products.read"]}}'   # client_id, client_secret (once)
   curl -s -u CLIENT_ID:CLIENT_SECRET -d grant_type=client_credentials {state['token_endpoint']}

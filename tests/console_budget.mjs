@@ -4,10 +4,10 @@
 // for a signed-in person reloading the page (Cognito refresh, GET /tenant and the home page's
 // own chunk included).
 //
-//   node scripts/console_budget.mjs --check            sizes against the budgets (exit 1 over them)
-//   node scripts/console_budget.mjs --paint N          also N loads of the home page (needs the
+//   node tests/console_budget.mjs --check            sizes against the budgets (exit 1 over them)
+//   node tests/console_budget.mjs --paint N          also N loads of the home page (needs the
 //                                                      stack of TENANTRY_STACK); prints the figures
-//   node scripts/console_budget.mjs --paint 15 --write  ...and writes them to docs/PERFORMANCE.md
+//   node tests/console_budget.mjs --paint 15 --write  ...and writes them to docs/PERFORMANCE.md
 //                                                      (make bench-console)
 import { gzipSync } from "node:zlib";
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
@@ -127,7 +127,7 @@ function report(rows, paint) {
     "<!-- console:start -->",
     "## The web console",
     "",
-    `Measured by \`make bench-console\` (\`scripts/console_budget.mjs\`) on ${new Date().toISOString().slice(0, 10)}, ` +
+    `Measured by \`make bench-console\` (\`tests/console_budget.mjs\`) on ${new Date().toISOString().slice(0, 10)}, ` +
       `${os.cpus().length} × ${cpu}, Debian's Chromium through playwright-core, against the local stack.`,
     "",
     "| what | measured | budget | met |",

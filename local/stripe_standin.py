@@ -13,7 +13,7 @@ calls (the service's own request must not wait for its webhook).
 It keeps everything in memory and does not do: payment methods, taxes, coupons, proration,
 trials, Stripe's retry schedule of failed invoices, or anything of its API not listed here.
 
-    python scripts/stripe_standin.py --port 12111 --webhook-url http://127.0.0.1:3000/billing/webhook \
+    python local/stripe_standin.py --port 12111 --webhook-url http://127.0.0.1:3000/billing/webhook \
         --api-key sk_test_local --webhook-secret whsec_local
 """
 
