@@ -10,7 +10,8 @@ import { navigate, onLinkClick, useLocation } from "./router";
 import { useStore } from "./store";
 import { Alert } from "./ui/kit";
 import { OrgSwitcher } from "./ui/switcher";
-import SignIn, { ReauthDialog, SignOutButton } from "./pages/signin";
+import SignIn from "./pages/signin";
+import { ReauthDialog, SignOutButton } from "./ui/sign-in";
 
 type PageModule = { default: ComponentType };
 type Loader = () => Promise<PageModule>;

@@ -7,7 +7,7 @@ import { CognitoError, confirmSignUp, resendCode, signUp } from "../auth";
 import { navigate, useLocation } from "../router";
 import { CodeField, EmailField, NewPasswordField, passwordProblem } from "../ui/auth-fields";
 import { Alert, Field, PageTitle, messageOf } from "../ui/kit";
-import { normalEmail } from "./signin";
+import { normalEmail } from "../email";
 
 type Submit = JSX.TargetedEvent<HTMLFormElement, Event>;
 
