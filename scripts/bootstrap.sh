@@ -41,9 +41,19 @@ want=$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)
 if [[ -f "$lock_stamp" && "$(cat "$lock_stamp")" == "$want" ]]; then
   info "npm packages are up to date (node_modules)"
 else
-  step "Installing npm packages (cognito-local, Redoc, playwright-core, axe-core; the console's Preact, Vite, TypeScript)"
+  step "Installing npm packages (cognito-local, Redoc, playwright-core, axe-core)"
   (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
   echo "$want" > "$lock_stamp"
+fi
+# The web console's own package (console/package.json): Preact, Vite, TypeScript.
+console_stamp="$ROOT/console/node_modules/.package-lock.sha256"
+want=$(sha256sum "$ROOT/console/package-lock.json" | cut -d' ' -f1)
+if [[ -f "$console_stamp" && "$(cat "$console_stamp")" == "$want" ]]; then
+  info "the console's npm packages are up to date (console/node_modules)"
+else
+  step "Installing the console's npm packages (Preact, Vite, TypeScript)"
+  (cd "$ROOT/console" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$console_stamp"
 fi
 
 # Pages are tested in a real browser: Debian's Chromium (Playwright's own download cannot be

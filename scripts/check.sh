@@ -19,8 +19,8 @@ fi
 grep -E '^test result:' "$log" | awk '{p+=$4; f+=$6; i+=$8} END {printf "    %d passed, %d failed, %d ignored\n", p, f, i}' >&2
 
 step "The console's type check (tsc -p console)"
-if [[ ! -d "$ROOT/node_modules/typescript" ]]; then
-  (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+if [[ ! -d "$ROOT/console/node_modules/typescript" ]]; then
+  (cd "$ROOT/console" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 npm run --silent console:types
 npm run --silent console:check

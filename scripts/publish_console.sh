@@ -34,7 +34,7 @@ for value in "$bucket" "$distribution" "$pool" "$client"; do
 done
 
 step "Building the console (npm run console:build)"
-[[ -d node_modules ]] || npm ci --no-audit --no-fund --loglevel=error
+[[ -d console/node_modules ]] || (cd console && npm ci --no-audit --no-fund --loglevel=error)
 npm run --silent console:build
 node tests/console_budget.mjs --check
 

@@ -13,7 +13,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const out = join(root, ".local", "console-unit");
 mkdirSync(out, { recursive: true });
 execFileSync(
-  join(root, "node_modules", ".bin", "tsc"),
+  join(root, "console", "node_modules", ".bin", "tsc"),
   ["--outDir", out, "--target", "es2022", "--module", "es2022", "--strict", "--skipLibCheck", join(root, "console", "src", "srp.ts")],
   { stdio: "inherit" },
 );

@@ -13,7 +13,7 @@ const out = join(root, ".local", "console-units");
 mkdirSync(out, { recursive: true });
 writeFileSync(join(out, "package.json"), '{"type": "module"}\n');
 execFileSync(
-  join(root, "node_modules", ".bin", "tsc"),
+  join(root, "console", "node_modules", ".bin", "tsc"),
   ["--outDir", out, "--target", "es2022", "--module", "es2022", "--strict", "--skipLibCheck",
     join(root, "console", "src", "money.ts"), join(root, "console", "src", "email.ts")],
   { stdio: "inherit" },
