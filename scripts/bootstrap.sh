@@ -36,25 +36,22 @@ else
 fi
 
 command -v node >/dev/null || die "node (20 or later) and npm are required for the local Cognito (cognito-local)"
-lock_stamp="$ROOT/node_modules/.package-lock.sha256"
-want=$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)
-if [[ -f "$lock_stamp" && "$(cat "$lock_stamp")" == "$want" ]]; then
-  info "npm packages are up to date (node_modules)"
-else
-  step "Installing npm packages (cognito-local, Redoc, playwright-core, axe-core)"
-  (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
-  echo "$want" > "$lock_stamp"
-fi
-# The web console's own package (console/package.json): Preact, Vite, TypeScript.
-console_stamp="$ROOT/console/node_modules/.package-lock.sha256"
-want=$(sha256sum "$ROOT/console/package-lock.json" | cut -d' ' -f1)
-if [[ -f "$console_stamp" && "$(cat "$console_stamp")" == "$want" ]]; then
-  info "the console's npm packages are up to date (console/node_modules)"
-else
-  step "Installing the console's npm packages (Preact, Vite, TypeScript)"
-  (cd "$ROOT/console" && npm ci --no-audit --no-fund --loglevel=error)
-  echo "$want" > "$console_stamp"
-fi
+# npm_ci DIR WHAT: installs the package in DIR from its lock file, unless it is installed from
+# that lock file already.
+npm_ci() {
+  local dir=$1 what=$2 stamp="$1/node_modules/.package-lock.sha256" want where
+  where=$( [[ "$dir" == "$ROOT" ]] && echo node_modules || echo "${dir#"$ROOT/"}/node_modules" )
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    info "npm packages are up to date ($where: $what)"
+  else
+    step "Installing npm packages into $where ($what)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
+  fi
+}
+npm_ci "$ROOT" "cognito-local, Redoc, playwright-core, axe-core"
+npm_ci "$ROOT/console" "the console's Preact, Vite, TypeScript"
 
 # Pages are tested in a real browser: Debian's Chromium (Playwright's own download cannot be
 # used here). Installed with apt when missing and allowed; otherwise say how.
