@@ -6,14 +6,15 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
 
 use super::DynamoControl;
-use super::people::{ORGS, parse_profile};
-use super::tenants::{REVOKED, parse_tenant};
+use super::items::{
+    ClaimState, ORGS, REVOKED, Revocation, email_claim, member_item, member_status_str,
+    parse_member, parse_profile, parse_tenant,
+};
 use crate::domain::Role;
 use crate::domain::email::EmailAddress;
 use crate::domain::member::{
     Invitation, Member, MemberStatus, Membership, MembershipState, Profile,
 };
-use crate::domain::revocation::{Revocations, expired_revocations, next_grant};
 use crate::domain::tenant::{Tenant, TenantStatus};
 use crate::domain::time::Timestamp;
 use crate::domain::time::now_millis;
@@ -208,139 +209,6 @@ impl DynamoControl {
             )
         {
             tracing::warn!(tenant_id = %tenant, error = %backend(err), "expired revocations not pruned");
-        }
-    }
-}
-
-/// A removal or demotion (or an API client's deletion) to record in the tenant record.
-#[derive(Debug)]
-pub(crate) struct Revocation {
-    pub(crate) user: UserId,
-    pub(crate) at: u64,
-    /// Revocations old enough to drop (user, instant read), after the change.
-    pub(crate) expired: Vec<(UserId, u64)>,
-}
-
-impl Revocation {
-    /// Supersedes the grant `granted` (what the user's tokens carry) and any earlier revocation
-    /// of the user in `revoked` (the tenant's, as read), by the clock rule of
-    /// [`crate::domain::revocation::next_grant`]: so every token issued before it is refused, whatever
-    /// this machine's clock says. The tenant's expired revocations go with it.
-    pub(crate) fn after(user: UserId, granted: u64, revoked: &Revocations) -> Self {
-        let previous = granted.max(revoked.get(&user).copied().unwrap_or(0));
-        Self {
-            at: next_grant(previous),
-            expired: expired_revocations(revoked, now_millis()),
-            user,
-        }
-    }
-
-    /// Supersedes every grant the user's current membership (if any) and earlier revocations
-    /// hold, so every token issued before it is refused.
-    pub(crate) fn of(state: &MemberState) -> Self {
-        let granted = state
-            .membership()
-            .map_or(0, |membership| membership.granted_at);
-        Self::after(state.member.user_id.clone(), granted, &state.tenant.revoked)
-    }
-}
-
-/// What a change to a member starts from.
-#[derive(Debug)]
-pub(crate) struct MemberState {
-    member: Member,
-    /// The person's profile (its entry for this tenant may be absent if a crash left only the
-    /// member entry).
-    profile: Option<Profile>,
-    tenant: Tenant,
-}
-
-impl MemberState {
-    fn membership(&self) -> Option<&Membership> {
-        self.profile
-            .as_ref()
-            .and_then(|profile| profile.of(&self.tenant.id))
-    }
-}
-
-pub(crate) fn member_item(tenant: &TenantId, member: &Member) -> Item {
-    let item = Item::new(&keys::member(tenant, &member.user_id))
-        .s("entity", "member")
-        .s("tenant_id", tenant.to_string())
-        .s("user_id", member.user_id.as_str())
-        .s("email", member.email.as_str())
-        .s("role", member.role.as_str())
-        .s("status", member_status_str(member.status))
-        .s("created_at", member.created_at.to_string());
-    match member.expires_at {
-        Some(expires_at) => item.s("expires_at", expires_at.to_string()),
-        None => item,
-    }
-}
-
-pub(crate) fn member_status_str(status: MemberStatus) -> &'static str {
-    match status {
-        MemberStatus::Active => "active",
-        MemberStatus::Disabled => "disabled",
-        MemberStatus::Invited => "invited",
-    }
-}
-
-pub(crate) fn parse_member(item: &Item) -> Result<Member, StoreError> {
-    Ok(Member {
-        user_id: item.parse_s("user_id", UserId::parse)?,
-        email: item.parse_s("email", EmailAddress::parse)?,
-        role: item.parse_s("role", |raw| Role::parse(raw).ok_or(()))?,
-        status: item.parse_s("status", |raw| match raw {
-            "active" => Ok(MemberStatus::Active),
-            "disabled" => Ok(MemberStatus::Disabled),
-            "invited" => Ok(MemberStatus::Invited),
-            _ => Err(()),
-        })?,
-        created_at: item.parse_s("created_at", |raw| Timestamp::parse(raw).ok_or(()))?,
-        expires_at: item.get_s("expires_at").ok().and_then(Timestamp::parse),
-    })
-}
-
-/// The claim that makes an e-mail address belong to one person: `pending` while an invitation
-/// of a new address creates its account (`tenant_id` is the inviting tenant, so that a
-/// re-invitation can find and resume one that a crash interrupted), `member` once the account
-/// and profile exist (`user_id`; claims written before this attribute count as `member`, and
-/// claims written at sign-up before it have no `user_id`).
-pub(crate) fn email_claim(
-    address: &EmailAddress,
-    tenant: &TenantId,
-    state: ClaimState,
-    user: Option<&UserId>,
-) -> Item {
-    let claim = Item::new(&keys::email(address))
-        .s("entity", "email")
-        .s("tenant_id", tenant.to_string())
-        .s("state", state.as_str());
-    match user {
-        Some(user) => claim.s("user_id", user.as_str()),
-        None => claim,
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ClaimState {
-    Pending,
-    Member,
-}
-
-impl ClaimState {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Member => "member",
-        }
-    }
-
-    pub(crate) fn of(claim: &Item) -> Self {
-        match claim.get_s("state") {
-            Ok("pending") => Self::Pending,
-            _ => Self::Member,
         }
     }
 }
@@ -627,7 +495,7 @@ impl MemberStore for DynamoControl {
         if current.role == role {
             return Ok(current);
         }
-        let demotion = (current.role == Role::Admin).then(|| Revocation::of(&state));
+        let demotion = (current.role == Role::Admin).then(|| state.revocation());
         let member_update = built(
             Update::builder()
                 .table_name(self.table())
@@ -735,7 +603,7 @@ impl MemberStore for DynamoControl {
                 .build(),
         )?;
         // A pending invitation holds a seat, not an admin's place, and no token to revoke.
-        let revocation = (current.status != MemberStatus::Invited).then(|| Revocation::of(&state));
+        let revocation = (current.status != MemberStatus::Invited).then(|| state.revocation());
         let seats = match (&revocation, current.role) {
             (None, _) => self.count_seats(tenant, -1, 0, None)?,
             (Some(revocation), Role::Admin) => self.tenant_update(
@@ -824,5 +692,32 @@ impl MemberStore for DynamoControl {
             Err(TransactionFailure::Conditions(_)) => Ok(false),
             Err(TransactionFailure::Other(err)) => Err(err),
         }
+    }
+}
+
+/// What a change to a member starts from.
+#[derive(Debug)]
+pub(crate) struct MemberState {
+    member: Member,
+    /// The person's profile (its entry for this tenant may be absent if a crash left only the
+    /// member entry).
+    profile: Option<Profile>,
+    tenant: Tenant,
+}
+
+impl MemberState {
+    /// A revocation that supersedes every grant the user's current membership (if any) and
+    /// earlier revocations hold, so every token issued before it is refused.
+    fn revocation(&self) -> Revocation {
+        let granted = self
+            .membership()
+            .map_or(0, |membership| membership.granted_at);
+        Revocation::after(self.member.user_id.clone(), granted, &self.tenant.revoked)
+    }
+
+    fn membership(&self) -> Option<&Membership> {
+        self.profile
+            .as_ref()
+            .and_then(|profile| profile.of(&self.tenant.id))
     }
 }

@@ -18,18 +18,16 @@ use crate::keys::{self, ItemKey};
 use crate::store::StoreError;
 
 mod billing;
+mod items;
 mod members;
 mod outbox;
 mod people;
 mod tenants;
 
+use items::{LOCATION_PROJECTION, PLAN_LOWERED, parse_revocations, require_mfa_of};
+pub(crate) use items::{REVOKED, Revocation, parse_member, parse_tenant};
 #[cfg(test)]
-pub(crate) use members::member_item;
-pub(crate) use members::{Revocation, parse_member};
-#[cfg(test)]
-pub(crate) use tenants::tenant_item;
-use tenants::{LOCATION_PROJECTION, PLAN_LOWERED, parse_revocations, require_mfa_of};
-pub(crate) use tenants::{REVOKED, parse_tenant};
+pub(crate) use items::{member_item, tenant_item};
 
 /// The part of a tenant record that the data APIs read (and cache).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,8 +8,12 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::DynamoControl;
-use super::members::{ClaimState, email_claim, member_item, member_status_str, parse_member};
-use super::tenants::{REQUIRE_MFA, parse_tenant, require_mfa_of, tenant_item};
+use super::items::{
+    ClaimState, ORGS, SINGLE_MEMBERSHIP_FIELDS, email_claim, is_single_membership, member_item,
+    member_status_str, membership_entry, membership_state_str, parse_member, parse_profile,
+    parse_tenant, profile_item, tenant_item,
+};
+use crate::domain::Role;
 use crate::domain::email::EmailAddress;
 use crate::domain::member::{
     MAX_MEMBERSHIPS, Member, MemberStatus, Membership, MembershipState, Profile,
@@ -17,7 +21,6 @@ use crate::domain::member::{
 use crate::domain::revocation::next_grant;
 use crate::domain::tenant::{Tenant, TenantStatus};
 use crate::domain::time::now_millis;
-use crate::domain::{Role, Tier};
 use crate::ids::{TenantId, UserId};
 use crate::keys::{self};
 use crate::store::StoreError;
@@ -167,130 +170,6 @@ impl DynamoControl {
         )?;
         Ok(TransactWriteItem::builder().update(update).build())
     }
-}
-
-/// The profile's map of memberships, by tenant id.
-pub(crate) const ORGS: &str = "orgs";
-
-pub(crate) fn membership_state_str(state: MembershipState) -> &'static str {
-    match state {
-        MembershipState::Active => "active",
-        MembershipState::Invited { .. } => "invited",
-    }
-}
-
-/// One membership as the profile's map holds it (user and address are the profile's).
-pub(crate) fn membership_entry(membership: &Membership) -> AttributeValue {
-    let mut entry = Item(HashMap::new())
-        .s("role", membership.role.as_str())
-        .s("tier", membership.tier.as_str())
-        .s("tenant_status", membership.tenant_status.as_str())
-        .n("granted_at", membership.granted_at)
-        .bool(REQUIRE_MFA, membership.require_mfa)
-        .s("state", membership_state_str(membership.state));
-    if let MembershipState::Invited { expires_at } = membership.state {
-        entry = entry.n("expires_at", expires_at);
-    }
-    AttributeValue::M(entry.into_map())
-}
-
-pub(crate) fn profile_item(profile: &Profile) -> Item {
-    let orgs = profile
-        .memberships
-        .iter()
-        .map(|(tenant, membership)| (tenant.to_string(), membership_entry(membership)))
-        .collect();
-    let item = Item::new(&keys::profile(&profile.user_id))
-        .s("entity", "profile")
-        .s("user_id", profile.user_id.as_str())
-        .s("email", profile.email.as_str())
-        .value(ORGS, AttributeValue::M(orgs));
-    match profile.active {
-        Some(tenant) => item.s("active", tenant.to_string()),
-        None => item,
-    }
-}
-
-/// The fields of a profile of the single-membership layout that a change could touch.
-pub(crate) const SINGLE_MEMBERSHIP_FIELDS: [&str; 6] = [
-    "tenant_id",
-    "role",
-    "tier",
-    "tenant_status",
-    "granted_at",
-    REQUIRE_MFA,
-];
-
-/// A profile written before a person could have several organizations: the one membership's
-/// fields at the top level, no map.
-pub(crate) fn is_single_membership(item: &Item) -> bool {
-    !item.0.contains_key(ORGS) && item.0.contains_key("tenant_id")
-}
-
-/// One membership's fields, from a map entry or (the older layout) from the item itself.
-pub(crate) fn parse_entry(
-    user: &UserId,
-    email: &EmailAddress,
-    tenant: TenantId,
-    entry: &Item,
-) -> Result<Membership, StoreError> {
-    let state = match entry.0.get("state") {
-        // The single-membership layout had no state: it was in force.
-        None => MembershipState::Active,
-        Some(_) => match entry.get_s("state")? {
-            "active" => MembershipState::Active,
-            "invited" => MembershipState::Invited {
-                expires_at: entry.get_n("expires_at")?,
-            },
-            _ => return Err(StoreError::Corrupt("profile: a membership's state".into())),
-        },
-    };
-    Ok(Membership {
-        user_id: user.clone(),
-        tenant_id: tenant,
-        role: entry.parse_s("role", |raw| Role::parse(raw).ok_or(()))?,
-        tier: entry.parse_s("tier", |raw| Tier::parse(raw).ok_or(()))?,
-        tenant_status: entry.parse_s("tenant_status", |raw| TenantStatus::parse(raw).ok_or(()))?,
-        email: email.clone(),
-        // Memberships written before grants existed: any revocation of the user covers them.
-        granted_at: entry.get_n("granted_at").unwrap_or(0),
-        require_mfa: require_mfa_of(entry),
-        state,
-    })
-}
-
-/// Reads a profile in either layout.
-pub(crate) fn parse_profile(item: &Item) -> Result<Profile, StoreError> {
-    let user = item.parse_s("user_id", UserId::parse)?;
-    let email = item.parse_s("email", EmailAddress::parse)?;
-    let mut memberships = std::collections::BTreeMap::new();
-    let mut active = item.get_s("active").ok().and_then(|raw| raw.parse().ok());
-    if is_single_membership(item) {
-        let tenant = item.parse_s("tenant_id", TenantId::parse)?;
-        memberships.insert(tenant, parse_entry(&user, &email, tenant, item)?);
-        active = Some(tenant);
-    } else if let Some(orgs) = item.0.get(ORGS) {
-        let orgs = orgs
-            .as_m()
-            .map_err(|_| StoreError::Corrupt("profile: orgs is not a map".into()))?;
-        for (tenant, entry) in orgs {
-            let tenant = TenantId::parse(tenant)
-                .map_err(|_| StoreError::Corrupt("profile: a tenant id".into()))?;
-            let entry = Item(
-                entry
-                    .as_m()
-                    .map_err(|_| StoreError::Corrupt("profile: an entry is not a map".into()))?
-                    .clone(),
-            );
-            memberships.insert(tenant, parse_entry(&user, &email, tenant, &entry)?);
-        }
-    }
-    Ok(Profile {
-        user_id: user,
-        email,
-        active,
-        memberships,
-    })
 }
 
 impl MembershipLookup for DynamoControl {

@@ -6,15 +6,16 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
-use super::members::{Revocation, parse_member};
-use super::people::ORGS;
+use super::items::{
+    OFFBOARDING_UPDATE, ORGS, REVOKED, Revocation, SUSPENDED_FOR, parse_member, parse_tenant,
+    settings_update,
+};
 use super::{DynamoControl, SortKey};
 use crate::authority::{Admit, Authority, ControlAuthority};
 use crate::context::TenantContext;
 use crate::domain::Tier;
 use crate::domain::member::MemberStatus;
-use crate::domain::revocation::Revocations;
-use crate::domain::tenant::{SuspensionCause, Tenant, TenantName, TenantSettings, TenantStatus};
+use crate::domain::tenant::{Tenant, TenantName, TenantSettings, TenantStatus};
 use crate::domain::time::Timestamp;
 use crate::ids::{TenantId, UserId};
 use crate::keys::{self};
@@ -123,134 +124,6 @@ impl DynamoControl {
             Err(err) => Err(backend(err)),
         }
     }
-}
-
-pub(crate) fn tenant_item(tenant: &Tenant) -> Item {
-    let settings = serde_json::to_string(&tenant.settings).unwrap_or_else(|_| "{}".to_owned());
-    let mut item = Item::new(&keys::tenant(&tenant.id))
-        .s("entity", "tenant")
-        .s("id", tenant.id.to_string())
-        .s("tenant_id", tenant.id.to_string())
-        .s("name", tenant.name.as_str())
-        .s("tier", tenant.tier.as_str())
-        .s("status", tenant.status.as_str())
-        .s("settings", settings)
-        .n("version", tenant.version)
-        .n("user_count", tenant.user_count)
-        .n("admin_count", tenant.admin_count)
-        .s("created_at", tenant.created_at.to_string())
-        .s("updated_at", tenant.updated_at.to_string())
-        .s(keys::GSI1_PK, keys::ALL_TENANTS)
-        .s(keys::GSI1_SK, tenant.id.to_string());
-    if let Some(table) = &tenant.data_table {
-        item = item.s("data_table", table.as_str());
-    }
-    item.value(REVOKED, revocations_value(&tenant.revoked))
-        .bool(REQUIRE_MFA, tenant.require_mfa)
-}
-
-/// The tenant record's MFA requirement (absent: not required).
-pub(crate) const REQUIRE_MFA: &str = "require_mfa";
-
-pub(crate) fn require_mfa_of(item: &Item) -> bool {
-    item.get_bool(REQUIRE_MFA).unwrap_or(false)
-}
-
-/// The attributes of a tenant record the data APIs read (`#status` and `#revoked` are `status`
-/// and `revoked`, reserved words).
-pub(crate) const LOCATION_PROJECTION: &str =
-    "#status, data_table, tier, #revoked, require_mfa, plan_lowered, user_count";
-
-/// The update of offboarding's first step (`#status` is `status`).
-pub(crate) const OFFBOARDING_UPDATE: &str =
-    "SET #status = :deleting, updated_at = :now ADD version :one";
-
-/// The update expression of a settings change naming the fields that change, and its
-/// attribute-name placeholders.
-pub(crate) fn settings_update(
-    name: bool,
-    require_mfa: bool,
-    settings: bool,
-) -> (String, Vec<(&'static str, &'static str)>) {
-    let mut set = vec!["updated_at = :now"];
-    let mut names = Vec::new();
-    if name {
-        set.push("#name = :name");
-        names.push(("#name", "name"));
-    }
-    if require_mfa {
-        set.push("require_mfa = :require_mfa");
-    }
-    if settings {
-        set.push("settings = :settings");
-    }
-    (format!("SET {} ADD version :one", set.join(", ")), names)
-}
-
-/// The tenant record's flag of a lowered plan (see [`Tenant::plan_lowered`]).
-pub(crate) const PLAN_LOWERED: &str = "plan_lowered";
-
-/// Why a suspended tenant is suspended (see [`Tenant::suspended_for`]).
-pub(crate) const SUSPENDED_FOR: &str = "suspended_for";
-
-/// The tenant record's map of revocations (see [`crate::authority`]).
-pub(crate) const REVOKED: &str = "revoked";
-
-pub(crate) fn revocations_value(revoked: &Revocations) -> AttributeValue {
-    AttributeValue::M(
-        revoked
-            .iter()
-            .map(|(user, at)| (user.to_string(), AttributeValue::N(at.to_string())))
-            .collect(),
-    )
-}
-
-/// Reads the map of revocations; a record written before revocations existed has none.
-pub(crate) fn parse_revocations(item: &Item) -> Result<Revocations, StoreError> {
-    let Some(value) = item.0.get(REVOKED) else {
-        return Ok(Revocations::new());
-    };
-    let map = value
-        .as_m()
-        .map_err(|_| StoreError::Corrupt("tenant record: revoked is not a map".into()))?;
-    map.iter()
-        .map(|(user, at)| {
-            let user = UserId::parse(user)
-                .map_err(|_| StoreError::Corrupt("tenant record: a revoked user id".into()))?;
-            let at =
-                at.as_n().ok().and_then(|n| n.parse().ok()).ok_or_else(|| {
-                    StoreError::Corrupt("tenant record: a revocation time".into())
-                })?;
-            Ok((user, at))
-        })
-        .collect()
-}
-
-pub(crate) fn parse_tenant(item: &Item) -> Result<Tenant, StoreError> {
-    Ok(Tenant {
-        id: item.parse_s("id", TenantId::parse)?,
-        name: item.parse_s("name", TenantName::parse)?,
-        tier: item.parse_s("tier", |raw| Tier::parse(raw).ok_or(()))?,
-        status: item.parse_s("status", |raw| TenantStatus::parse(raw).ok_or(()))?,
-        settings: item.parse_s("settings", |raw| {
-            serde_json::from_str::<TenantSettings>(raw)
-        })?,
-        version: item.get_n("version")?,
-        user_count: item.get_n("user_count")?,
-        admin_count: item.get_n("admin_count")?,
-        data_table: item.get_s("data_table").ok().map(str::to_owned),
-        revoked: parse_revocations(item)?,
-        require_mfa: require_mfa_of(item),
-        plan_lowered: item.get_bool(PLAN_LOWERED).unwrap_or(false),
-        suspended_for: match item.get_s(SUSPENDED_FOR) {
-            Ok(raw) => Some(SuspensionCause::parse(raw).ok_or_else(|| {
-                StoreError::Corrupt(format!("tenant record: suspended_for {raw:?}"))
-            })?),
-            Err(_) => None,
-        },
-        created_at: item.parse_s("created_at", |raw| Timestamp::parse(raw).ok_or(()))?,
-        updated_at: item.parse_s("updated_at", |raw| Timestamp::parse(raw).ok_or(()))?,
-    })
 }
 
 impl ControlAuthority for DynamoControl {
@@ -565,116 +438,5 @@ impl TenantStore for DynamoControl {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    /// The data APIs' policies in the template allow exactly the attributes the code reads: a
-    /// new attribute in the projection fails here, not in AWS with an AccessDenied.
-    #[test]
-    fn the_location_projection_is_what_iam_allows() {
-        let template = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"),
-        )
-        .expect("template.yaml");
-        let mut read: Vec<&str> = super::LOCATION_PROJECTION
-            .split(',')
-            .map(|attribute| attribute.trim().trim_start_matches('#'))
-            .chain(["pk", "sk"])
-            .collect();
-        read.sort_unstable();
-        let allowed: Vec<Vec<&str>> = template
-            .lines()
-            .filter_map(|line| line.trim().strip_prefix("dynamodb:Attributes: ["))
-            .map(|list| {
-                let mut list: Vec<&str> = list
-                    .trim_end_matches(']')
-                    .split(',')
-                    .map(str::trim)
-                    .collect();
-                list.sort_unstable();
-                list
-            })
-            .collect();
-        assert_eq!(allowed.len(), 2, "products-api and orders-api");
-        for list in allowed {
-            assert_eq!(list, read);
-        }
-    }
-
-    /// The attribute names an update expression writes (`#x` resolved through `names`).
-    fn written<'a>(expression: &'a str, names: &[(&str, &'a str)]) -> Vec<&'a str> {
-        expression
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|word| {
-                !word.is_empty()
-                    && !word.starts_with(':')
-                    && !["SET", "ADD", "REMOVE", "="].contains(word)
-            })
-            .map(|word| {
-                names
-                    .iter()
-                    .find(|(placeholder, _)| *placeholder == word)
-                    .map_or(word, |(_, attribute)| *attribute)
-            })
-            .collect()
-    }
-
-    /// The attributes tenants-api writes in a tenant record, keys included.
-    const TENANT_API_WRITES: &[&str] = &[
-        "pk",
-        "sk",
-        "name",
-        "settings",
-        "require_mfa",
-        "status",
-        "updated_at",
-        "version",
-    ];
-
-    /// tenants-api's IAM policy lists the attributes it may write: every update it makes
-    /// writes only those, and the list is the template's.
-    #[test]
-    fn tenants_api_writes_only_what_iam_allows() {
-        let template = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"),
-        )
-        .expect("template.yaml");
-        let block = template
-            .split("- Sid: ChangeTenantSettings")
-            .nth(1)
-            .and_then(|rest| rest.split("dynamodb:Attributes:").nth(1))
-            .expect("the ChangeTenantSettings statement lists its attributes");
-        let items: Vec<&str> = block.lines().skip(1).collect();
-        let indent = items[0].len() - items[0].trim_start().len();
-        let mut allowed: Vec<&str> = items
-            .iter()
-            .take_while(|line| line.len() - line.trim_start().len() == indent)
-            .filter_map(|line| line.trim().strip_prefix("- "))
-            .collect();
-        allowed.sort_unstable();
-        let mut ours = TENANT_API_WRITES.to_vec();
-        ours.sort_unstable();
-        assert_eq!(allowed, ours);
-        let mut updates = vec![(
-            super::OFFBOARDING_UPDATE.to_owned(),
-            vec![("#status", "status")],
-        )];
-        for bits in 0..8_u8 {
-            updates.push(super::settings_update(
-                bits & 1 != 0,
-                bits & 2 != 0,
-                bits & 4 != 0,
-            ));
-        }
-        for (expression, names) in &updates {
-            for attribute in written(expression, names) {
-                assert!(
-                    TENANT_API_WRITES.contains(&attribute),
-                    "{expression} writes {attribute}"
-                );
-            }
-        }
     }
 }
