@@ -14,6 +14,28 @@ use std::path::PathBuf;
 use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 
+/// The two helpers an HTTP function's handler tests share, written into the test module: `call`
+/// serves an event with the crate's `function_handler` and the test's dependencies, as the
+/// runtime would (the handler never fails the invocation: its errors are answers), and
+/// `fixture(route, who)` loads `events/<function>/<route>.<who>.json`.
+#[macro_export]
+macro_rules! handler_test_harness {
+    ($function:literal, $deps:ty) => {
+        async fn call(
+            deps: &$deps,
+            event: $crate::testing::Event,
+        ) -> ::lambda_http::Response<::lambda_http::Body> {
+            function_handler(deps, event.request())
+                .await
+                .expect("the handler never fails the invocation")
+        }
+
+        fn fixture(route: &str, who: &str) -> $crate::testing::Event {
+            $crate::testing::Event::load(&format!("{}/{route}.{who}.json", $function))
+        }
+    };
+}
+
 /// The sample tenants of `events/`.
 pub const TENANT_A: &str = "01JB8Z4K2M6Q9R3T5V7W9XAAAA";
 pub const TENANT_B: &str = "01JB8Z4K2M6Q9R3T5V7W9XBBBB";

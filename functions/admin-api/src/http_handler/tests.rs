@@ -5,8 +5,7 @@ use shared::testing::directory::MemoryDirectory;
 use shared::testing::jobs::MemoryJobQueue;
 use shared::testing::memory_control::MemoryControl;
 use shared::testing::{
-    Event, PLATFORM_ADMIN, TENANT_A, TENANT_B, assert_problem, body_json, seed_sample_tenants,
-    user_id,
+    PLATFORM_ADMIN, TENANT_A, TENANT_B, assert_problem, body_json, seed_sample_tenants, user_id,
 };
 
 use super::*;
@@ -60,15 +59,7 @@ impl shared::tenancy::access::Clock for FakeClock {
     }
 }
 
-async fn call(deps: &TestDeps, event: Event) -> Response<Body> {
-    function_handler(deps, event.request())
-        .await
-        .expect("the handler never fails the invocation")
-}
-
-fn fixture(route: &str, who: &str) -> Event {
-    Event::load(&format!("admin-api/{route}.{who}.json"))
-}
+shared::handler_test_harness!("admin-api", TestDeps);
 
 fn tenant(raw: &str) -> TenantId {
     raw.parse().unwrap()

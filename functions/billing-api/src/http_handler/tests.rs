@@ -76,15 +76,7 @@ fn tenant_a() -> TenantId {
     TENANT_A.parse().unwrap()
 }
 
-async fn call(deps: &TestDeps, event: Event) -> Response<Body> {
-    function_handler(deps, event.request())
-        .await
-        .expect("the handler never fails the invocation")
-}
-
-fn fixture(route: &str, who: &str) -> Event {
-    Event::load(&format!("billing-api/{route}.{who}.json"))
-}
+shared::handler_test_harness!("billing-api", TestDeps);
 
 /// A Stripe event about tenant a's subscription `sub_1`.
 fn stripe_event(id: &str, kind: &str, created: u64, object: Value) -> String {

@@ -19,15 +19,7 @@ fn deps() -> Deps<MemoryStore> {
     }
 }
 
-async fn call(deps: &Deps<MemoryStore>, event: Event) -> Response<Body> {
-    function_handler(deps, event.request())
-        .await
-        .expect("the handler never fails the invocation")
-}
-
-fn fixture(route: &str, who: &str) -> Event {
-    Event::load(&format!("orders-api/{route}.{who}.json"))
-}
+shared::handler_test_harness!("orders-api", Deps<MemoryStore>);
 
 async fn product(deps: &Deps<MemoryStore>, tenant: &str, sku: &str, price: i64) -> Product {
     let tenant: TenantId = tenant.parse().unwrap();

@@ -21,15 +21,7 @@ fn deps() -> Deps<MemoryStore> {
     }
 }
 
-async fn call(deps: &Deps<MemoryStore>, event: Event) -> Response<Body> {
-    function_handler(deps, event.request())
-        .await
-        .expect("the handler never fails the invocation")
-}
-
-fn fixture(route: &str, who: &str) -> Event {
-    Event::load(&format!("products-api/{route}.{who}.json"))
-}
+shared::handler_test_harness!("products-api", Deps<MemoryStore>);
 
 async fn create(deps: &Deps<MemoryStore>, who: &str, sku: &str) -> Value {
     let body = json!({"name": "Sencha", "sku": sku, "price": 1250, "currency": "EUR"}).to_string();

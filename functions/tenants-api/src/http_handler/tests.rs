@@ -7,7 +7,7 @@ use shared::testing::memory_control::MemoryControl;
 use shared::testing::memory_store::MemoryStore;
 use shared::testing::store_contract::draft;
 use shared::testing::{
-    Event, TENANT_A, TENANT_B, assert_problem, body_json, seed_sample_tenants, user_id,
+    TENANT_A, TENANT_B, assert_problem, body_json, seed_sample_tenants, user_id,
 };
 
 use super::*;
@@ -32,15 +32,7 @@ async fn deps() -> TestDeps {
     }
 }
 
-async fn call(deps: &TestDeps, event: Event) -> Response<Body> {
-    function_handler(deps, event.request())
-        .await
-        .expect("the handler never fails the invocation")
-}
-
-fn fixture(route: &str, who: &str) -> Event {
-    Event::load(&format!("tenants-api/{route}.{who}.json"))
-}
+shared::handler_test_harness!("tenants-api", TestDeps);
 
 fn tenant(raw: &str) -> TenantId {
     raw.parse().unwrap()

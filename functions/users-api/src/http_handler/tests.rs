@@ -35,15 +35,7 @@ async fn deps() -> TestDeps {
 /// The accounts the user pool holds before a test does anything.
 const SAMPLE_ACCOUNTS: usize = USERS.len();
 
-async fn call(deps: &TestDeps, event: Event) -> Response<Body> {
-    function_handler(deps, event.request())
-        .await
-        .expect("the handler never fails the invocation")
-}
-
-fn fixture(route: &str, who: &str) -> Event {
-    Event::load(&format!("users-api/{route}.{who}.json"))
-}
+shared::handler_test_harness!("users-api", TestDeps);
 
 fn tenant(raw: &str) -> TenantId {
     raw.parse().unwrap()
