@@ -4,6 +4,7 @@
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::config::{ConfigError, DataConfig, required};
+use std::future::Future;
 use std::sync::Arc;
 
 use crate::store::dynamo::{DynamoControl, DynamoStore};
@@ -23,6 +24,26 @@ pub async fn aws_config() -> SdkConfig {
         .http_client(https)
         .load()
         .await
+}
+
+/// What every function does first at cold start: logging set up, then the SDK configuration
+/// loaded (see [`aws_config`]).
+pub async fn cold_start() -> SdkConfig {
+    crate::telemetry::init();
+    aws_config().await
+}
+
+/// Serves an HTTP function's events with `handler`, one at a time, for the life of the
+/// execution environment. Its dependencies live as long: kept once, at cold start, so that each
+/// invocation borrows them.
+pub async fn serve_http<D, H, F>(deps: D, handler: H) -> Result<(), lambda_http::Error>
+where
+    D: Sync + 'static,
+    H: Fn(&'static D, lambda_http::Request) -> F,
+    F: Future<Output = Result<lambda_http::Response<lambda_http::Body>, lambda_http::Error>> + Send,
+{
+    let deps: &'static D = Box::leak(Box::new(deps));
+    lambda_http::run(lambda_http::service_fn(move |event| handler(deps, event))).await
 }
 
 /// The data store of a function that serves tenant data: tenant-scoped credentials from

@@ -1,4 +1,4 @@
-use lambda_http::{Error, run, service_fn};
+use lambda_http::Error;
 
 mod http_handler;
 mod operators;
@@ -7,8 +7,7 @@ mod operators;
 // switches less than a pool of workers would (measured in docs/PERFORMANCE.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let sdk = shared::setup::aws_config().await;
+    let sdk = shared::setup::cold_start().await;
     let deps = http_handler::Deps {
         control: shared::setup::control_store(&sdk)?,
         jobs: shared::setup::job_queue(&sdk)?,
@@ -17,8 +16,5 @@ async fn main() -> Result<(), Error> {
             shared::tenancy::access::SystemClock,
         )),
     };
-    run(service_fn(|event| {
-        http_handler::function_handler(&deps, event)
-    }))
-    .await
+    shared::setup::serve_http(deps, http_handler::function_handler).await
 }

@@ -1,4 +1,4 @@
-use lambda_http::{Error, run, service_fn};
+use lambda_http::Error;
 use shared::config::required;
 
 mod http_handler;
@@ -7,16 +7,12 @@ mod http_handler;
 // switches less than a pool of workers would (measured in docs/PERFORMANCE.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let sdk = shared::setup::aws_config().await;
+    let sdk = shared::setup::cold_start().await;
     let deps = http_handler::Deps {
         control: shared::setup::control_store(&sdk)?,
         cognito: aws_sdk_cognitoidentityprovider::Client::new(&sdk),
         user_pool: required("USER_POOL_ID")?,
         token_endpoint: required("TOKEN_ENDPOINT")?,
     };
-    run(service_fn(|event| {
-        http_handler::function_handler(&deps, event)
-    }))
-    .await
+    shared::setup::serve_http(deps, http_handler::function_handler).await
 }

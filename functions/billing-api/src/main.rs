@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use lambda_http::{Error, run, service_fn};
+use lambda_http::Error;
 use shared::billing::signature::{WebhookSecret, WebhookSecrets};
 use shared::config::{duration, required};
 use shared::tenancy::access::SystemClock;
@@ -27,8 +27,7 @@ async fn webhook_secrets(sdk: &aws_config::SdkConfig) -> Result<WebhookSecrets, 
 // switches less than a pool of workers would (measured in docs/PERFORMANCE.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let sdk = shared::setup::aws_config().await;
+    let sdk = shared::setup::cold_start().await;
     let secrets = webhook_secrets(&sdk).await?;
     let control = shared::setup::control_store(&sdk)?;
     let deps = http_handler::Deps {
@@ -47,8 +46,5 @@ async fn main() -> Result<(), Error> {
         },
         clock: Arc::new(SystemClock),
     };
-    run(service_fn(|event| {
-        http_handler::function_handler(&deps, event)
-    }))
-    .await
+    shared::setup::serve_http(deps, http_handler::function_handler).await
 }

@@ -1,4 +1,4 @@
-use lambda_http::{Error, run, service_fn};
+use lambda_http::Error;
 
 mod http_handler;
 
@@ -6,13 +6,9 @@ mod http_handler;
 // switches less than a pool of workers would (measured in docs/PERFORMANCE.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let sdk = shared::setup::aws_config().await;
+    let sdk = shared::setup::cold_start().await;
     let deps = http_handler::Deps {
         store: shared::setup::data_store(&sdk).await?,
     };
-    run(service_fn(|event| {
-        http_handler::function_handler(&deps, event)
-    }))
-    .await
+    shared::setup::serve_http(deps, http_handler::function_handler).await
 }

@@ -6,8 +6,7 @@ mod event_handler;
 // switches less than a pool of workers would (measured in docs/PERFORMANCE.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let sdk = shared::setup::aws_config().await;
+    let sdk = shared::setup::cold_start().await;
     let store = shared::setup::warm_control_store(&sdk).await?;
     let deps = event_handler::Deps {
         // A welcome the mail service refuses now is held, and sent by billing-sweep later.

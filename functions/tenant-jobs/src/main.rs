@@ -12,8 +12,7 @@ mod event_handler;
 // switches less than a pool of workers would (measured in docs/PERFORMANCE.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let sdk = shared::setup::aws_config().await;
+    let sdk = shared::setup::cold_start().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let mut storage = TenantStorage::new(
         dynamodb.clone(),

@@ -1,4 +1,4 @@
-use lambda_http::{Error, run, service_fn};
+use lambda_http::Error;
 
 use shared::config::required;
 use shared::webhooks::UrlPolicy;
@@ -16,8 +16,7 @@ fn url_policy() -> Result<UrlPolicy, Error> {
 // switches less than a pool of workers would (measured in docs/PERFORMANCE.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let sdk = shared::setup::aws_config().await;
+    let sdk = shared::setup::cold_start().await;
     let deps = http_handler::Deps {
         control: shared::setup::control_store(&sdk)?,
         deliverer: Deliverer::new(
@@ -26,8 +25,5 @@ async fn main() -> Result<(), Error> {
         ),
         policy: url_policy()?,
     };
-    run(service_fn(|event| {
-        http_handler::function_handler(&deps, event)
-    }))
-    .await
+    shared::setup::serve_http(deps, http_handler::function_handler).await
 }

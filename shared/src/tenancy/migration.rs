@@ -117,19 +117,10 @@ impl Migrator {
     }
 
     async fn load(&self, tenant: &TenantId) -> Result<Option<Plan>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.control_table)
-            .set_key(Some(Item::new(&keys::migration(tenant)).into_map()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(backend)?;
-        output
-            .item
-            .map(|map| {
-                let item = Item(map);
+        self.control
+            .get(&keys::migration(tenant))
+            .await?
+            .map(|item| {
                 Ok(Plan {
                     to_tier: item.parse_s("to_tier", |raw| Tier::parse(raw).ok_or(()))?,
                     from_table: item.get_s("from_table")?.to_owned(),

@@ -11,8 +11,7 @@ use billing_api::sweep::{SweepDeps, function_handler};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let sdk = shared::setup::aws_config().await;
+    let sdk = shared::setup::cold_start().await;
     let deps = SweepDeps {
         control: shared::setup::control_store(&sdk)?,
         jobs: shared::setup::job_queue(&sdk)?,

@@ -8,8 +8,7 @@ use webhooks_api::deliver::{DeliverDeps, Sender, function_handler};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let sdk = shared::setup::aws_config().await;
+    let sdk = shared::setup::cold_start().await;
     let raw = required("WEBHOOK_URL_POLICY")?;
     let policy = UrlPolicy::parse(&raw)
         .ok_or_else(|| Error::from(format!("WEBHOOK_URL_POLICY {raw:?} is not a policy")))?;

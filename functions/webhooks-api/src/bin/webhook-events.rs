@@ -9,8 +9,7 @@ use webhooks_api::publish::{Bus, PublishDeps, function_handler};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let sdk = shared::setup::aws_config().await;
+    let sdk = shared::setup::cold_start().await;
     let deps = PublishDeps {
         control: shared::setup::control_store(&sdk)?,
         bus: Bus {
