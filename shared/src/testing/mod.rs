@@ -36,6 +36,16 @@ macro_rules! handler_test_harness {
     };
 }
 
+/// How many tenants `store` holds (up to 100: what a test makes).
+pub async fn tenant_count<S: crate::store::control::TenantStore>(store: &S) -> usize {
+    store
+        .list_tenants(100, None)
+        .await
+        .expect("the tenants are listed")
+        .items
+        .len()
+}
+
 /// The sample tenants of `events/`.
 pub const TENANT_A: &str = "01JB8Z4K2M6Q9R3T5V7W9XAAAA";
 pub const TENANT_B: &str = "01JB8Z4K2M6Q9R3T5V7W9XBBBB";

@@ -194,15 +194,7 @@ async fn a_sign_up_whose_onboarding_failed_is_completed_at_sign_in() {
         again["response"]["claimsOverrideDetails"]["claimsToAddOrOverride"]["tenant_id"],
         membership.tenant_id.to_string()
     );
-    assert_eq!(
-        deps.store
-            .list_tenants(100, None)
-            .await
-            .unwrap()
-            .items
-            .len(),
-        2
-    );
+    assert_eq!(shared::testing::tenant_count(&deps.store).await, 2);
 }
 
 #[tokio::test]
