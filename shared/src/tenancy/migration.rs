@@ -17,7 +17,6 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::storage::{
@@ -29,7 +28,7 @@ use crate::ids::TenantId;
 use crate::keys;
 use crate::store::StoreError;
 use crate::store::control::{TenantStateChange, TenantStore};
-use crate::store::dynamo::{DynamoControl, Item};
+use crate::store::dynamo::{DynamoControl, Item, condition_failed};
 
 /// How long a data API request may run (the `Timeout` of template.yaml's `Globals`).
 pub const DATA_API_TIMEOUT: Duration = Duration::from_secs(10);
@@ -150,16 +149,10 @@ impl Migrator {
             .await;
         match result {
             Ok(_) => Ok(plan.clone()),
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                self.load(tenant)
-                    .await?
-                    .ok_or_else(|| StoreError::backend("migration record vanished"))
-            }
+            Err(err) if condition_failed(&err) => self
+                .load(tenant)
+                .await?
+                .ok_or_else(|| StoreError::backend("migration record vanished")),
             Err(err) => Err(backend(err)),
         }
     }
@@ -182,14 +175,7 @@ impl Migrator {
                 tracing::info!(tenant_id = %tenant, phase = phase.as_str(), "migration phase");
                 Ok(true)
             }
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
+            Err(err) if condition_failed(&err) => Ok(false),
             Err(err) => Err(backend(err)),
         }
     }

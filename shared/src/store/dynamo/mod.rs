@@ -50,6 +50,29 @@ impl TableScope {
     }
 }
 
+/// The errors of the single-item writes whose condition can fail.
+pub(crate) trait ConditionFailure {
+    fn condition_failed(&self) -> bool;
+}
+
+impl ConditionFailure for aws_sdk_dynamodb::operation::put_item::PutItemError {
+    fn condition_failed(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+}
+
+impl ConditionFailure for aws_sdk_dynamodb::operation::update_item::UpdateItemError {
+    fn condition_failed(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+}
+
+/// Whether a single-item write failed only because its condition did not hold.
+pub(crate) fn condition_failed<E: ConditionFailure, R>(err: &SdkError<E, R>) -> bool {
+    err.as_service_error()
+        .is_some_and(ConditionFailure::condition_failed)
+}
+
 /// Parses the items of a query's or scan's answer, in their order.
 pub(crate) fn parse_all<T>(
     items: Option<Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>>,

@@ -2,13 +2,11 @@
 //! [`crate::keys`] for the layout and [`crate::webhooks`] for the rules).
 
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, Select, WriteRequest};
 
 use super::control::SortKey;
 use super::item::key_map;
-use super::{DynamoControl, Item, backend, parse_all};
+use super::{ConditionFailure, DynamoControl, Item, backend, condition_failed, parse_all};
 use crate::domain::time::Timestamp;
 use crate::events::{Event, EventType};
 use crate::ids::{TenantId, UserId, WebhookId};
@@ -565,31 +563,8 @@ where
 {
     match result {
         Ok(_) => Ok(true),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(ConditionFailure::condition_failed) =>
-        {
-            Ok(false)
-        }
+        Err(err) if condition_failed(&err) => Ok(false),
         Err(err) => Err(backend(err)),
-    }
-}
-
-/// The errors of the conditional writes used here.
-trait ConditionFailure {
-    fn condition_failed(&self) -> bool;
-}
-
-impl ConditionFailure for PutItemError {
-    fn condition_failed(&self) -> bool {
-        self.is_conditional_check_failed_exception()
-    }
-}
-
-impl ConditionFailure for UpdateItemError {
-    fn condition_failed(&self) -> bool {
-        self.is_conditional_check_failed_exception()
     }
 }
 

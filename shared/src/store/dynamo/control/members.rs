@@ -1,6 +1,5 @@
 //! Members: an organization's view of its people (entries, seats, invitations, roles, removals).
 
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem, Update};
@@ -25,7 +24,8 @@ use crate::plans::Limit;
 use crate::store::control::{MemberStore, Removed, Reservation, Reserved, TenantStore, room_for};
 use crate::store::dynamo::item::key_map;
 use crate::store::dynamo::{
-    Failed, Item, Transaction, TransactionFailure, backend, built, parse_all, transact,
+    Failed, Item, Transaction, TransactionFailure, backend, built, condition_failed, parse_all,
+    transact,
 };
 use crate::store::{ListPage, MEMBERS, StoreError};
 
@@ -158,14 +158,7 @@ impl DynamoControl {
         match result {
             Ok(_) => Ok(()),
             // Added meanwhile by another request (or the tenant is gone: the caller finds out).
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(())
-            }
+            Err(err) if condition_failed(&err) => Ok(()),
             Err(err) => Err(backend(err)),
         }
     }
@@ -203,10 +196,7 @@ impl DynamoControl {
             .send()
             .await;
         if let Err(err) = result
-            && !matches!(
-                err.as_service_error(),
-                Some(UpdateItemError::ConditionalCheckFailedException(_))
-            )
+            && !condition_failed(&err)
         {
             tracing::warn!(tenant_id = %tenant, error = %backend(err), "expired revocations not pruned");
         }

@@ -1,6 +1,5 @@
 //! People: a person's profile (every membership and invitation), sign-up, and the organizations a person creates, joins and leaves.
 
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
@@ -26,7 +25,9 @@ use crate::keys::{self};
 use crate::store::StoreError;
 use crate::store::control::{MembershipLookup, Onboarded, Onboarding, PersonStore, room_for};
 use crate::store::dynamo::item::key_map;
-use crate::store::dynamo::{Failed, Item, Transaction, TransactionFailure, backend, built};
+use crate::store::dynamo::{
+    Failed, Item, Transaction, TransactionFailure, backend, built, condition_failed,
+};
 
 /// What the conditions of a person's transactions guard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,12 +92,7 @@ impl DynamoControl {
                 tracing::info!(user_id = %profile.user_id, "profile rewritten in the layout of several organizations");
                 Ok(profile)
             }
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
+            Err(err) if condition_failed(&err) => {
                 // Rewritten (or removed) meanwhile: read what is there now.
                 match self.get(&keys::profile(&profile.user_id)).await? {
                     Some(item) if !is_single_membership(&item) => parse_profile(&item),
@@ -298,14 +294,7 @@ impl PersonStore for DynamoControl {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Err(StoreError::NotFound)
-            }
+            Err(err) if condition_failed(&err) => Err(StoreError::NotFound),
             Err(err) => Err(backend(err)),
         }
     }

@@ -23,7 +23,9 @@ use crate::store::control::{
     MemberStore, MigrationState, TenantStateChange, TenantStore, status_change_allowed,
 };
 use crate::store::dynamo::item::key_map;
-use crate::store::dynamo::{Item, TransactionFailure, backend, built, parse_all, transact};
+use crate::store::dynamo::{
+    Item, TransactionFailure, backend, built, condition_failed, parse_all, transact,
+};
 use crate::store::{ListPage, StoreError, control_cursor};
 
 impl DynamoControl {
@@ -113,14 +115,7 @@ impl DynamoControl {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(err)
-                if matches!(
-                    err.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
+            Err(err) if condition_failed(&err) => Ok(false),
             Err(err) => Err(backend(err)),
         }
     }
